@@ -1,0 +1,8 @@
+//! sealant's core library: the sealed-value format, cluster key pairs, the `SealedSecret`
+//! resource and its conversion to and from Secrets, and the lint engine.
+//!
+//! The crypto lives in [`primitives`] (small documented functions over X25519, HKDF-SHA256 and
+//! ChaCha20-Poly1305) and [`format`] (the envelope: `read` and `write` mirror each other). The
+//! normative description of every byte is `docs/FORMAT.md`.
+
+pub mod lint;

@@ -1,0 +1,1 @@
+//! The lint engine: rules, scanner and reports (see `docs/lint.md`).
