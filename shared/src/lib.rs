@@ -5,4 +5,12 @@
 //! ChaCha20-Poly1305) and [`format`] (the envelope: `read` and `write` mirror each other). The
 //! normative description of every byte is `docs/FORMAT.md`.
 
+pub mod format;
+pub mod keys;
 pub mod lint;
+pub mod primitives;
+pub mod resource;
+
+pub use format::{Binding, Envelope, FormatError, KeyRing, Location, OpenError, Scope, SealError};
+pub use keys::{KeyError, KeyId, PrivateKey, PublicKey};
+pub use resource::{SealedSecret, SealedSecretSpec, SealedSecretStatus, SecretTemplate};
