@@ -1,0 +1,926 @@
+//! Writes the known-answer vectors of the sealed-value format, one file per case, into
+//! `shared/testdata/` (or the directory given as the first argument).
+//!
+//! ```text
+//! cargo run -p sealant-core --example gen_vectors
+//! ```
+//!
+//! Every key and every "random" byte is derived from a fixed label, so running this again gives
+//! the same files. Before writing, each case is opened with the library and must fail (or
+//! succeed) exactly as its header says; `tests/vectors.rs` checks the files again, independently
+//! of this program, and re-seals every successful case from its listed entropy.
+//!
+//! File layout (one `field: value` per line, `private-key` and `recipient` repeatable):
+//!
+//! ```text
+//! expect: success | wrong scope | unknown key | tampered | malformed
+//! comment: what the case shows
+//! private-key: SEALANT-PRIVATE-KEY-V1:...   the keys the opener holds
+//! recipient: sealant-pub-v1:...             the keys the value was sealed to (success cases)
+//! scope: strict                             the scope it was sealed with (success cases)
+//! seal-at: NAMESPACE/NAME/KEY               where it was sealed for (success cases)
+//! open-at: NAMESPACE/NAME/KEY               where the SealedSecret sits when opened
+//! plaintext-hex: ...                        the value (success cases)
+//! entropy-hex: ...                          data key, then one ephemeral secret per recipient
+//! sealed: ...                               the text form (standard padded base64)
+//! error: ...                                a substring of the expected error message
+//! ```
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use sealant_core::format::{self, Binding, Envelope, KeyRing, Location, Scope};
+use sealant_core::keys::{PrivateKey, PublicKey};
+use sealant_core::primitives::{self, FixedEntropy};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// An X25519 point of order 8 (from the curve25519 low-order point list): any agreement with
+/// it gives the all-zero shared secret.
+const ORDER_8_POINT: &str = "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800";
+
+fn main() -> Result<()> {
+    let arg = std::env::args_os().nth(1);
+    if arg.as_deref().is_some_and(|a| a == "--worked-example") {
+        print!("{}", worked_example()?);
+        return Ok(());
+    }
+    let dir = match arg {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata"),
+    };
+    let vectors = all_vectors()?;
+    for vector in &vectors {
+        vector.self_check()?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "txt") {
+            std::fs::remove_file(path)?;
+        }
+    }
+    for vector in &vectors {
+        std::fs::write(dir.join(format!("{}.txt", vector.name)), vector.render())?;
+    }
+    println!("wrote {} vectors to {}", vectors.len(), dir.display());
+    Ok(())
+}
+
+/// The worked example of `docs/FORMAT.md`: every intermediate value of the
+/// `envelope_strict_one_recipient` case, computed step by step from the primitives as the
+/// specification describes them (not through `format::seal`), then checked against it.
+fn worked_example() -> Result<String> {
+    let key_bytes = fixed_key("cluster key 1");
+    let key = PrivateKey::from_bytes(&key_bytes);
+    let public = *key.public().as_bytes();
+    let name = "envelope_strict_one_recipient";
+    let plaintext = b"Tr0ub4dor&3";
+    let entropy = fixed_bytes(&format!("{name}/entropy"), 64);
+    let data_key = &entropy[..32];
+    let mut ephemeral_secret = [0u8; 32];
+    ephemeral_secret.copy_from_slice(&entropy[32..]);
+    let ephemeral_secret = x25519_dalek::StaticSecret::from(ephemeral_secret);
+    let ephemeral = primitives::x25519_public(&ephemeral_secret);
+    let shared = primitives::x25519_agree(&ephemeral_secret, &public)?;
+    let salt = [ephemeral.as_slice(), public.as_slice()].concat();
+    let wrap_key = primitives::hkdf_sha256(&salt, shared.as_ref(), primitives::WRAP_LABEL);
+    let mut wrapped = data_key.to_vec();
+    let wrap_tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped);
+    let payload_key = primitives::hkdf_sha256(&[], data_key, primitives::PAYLOAD_LABEL);
+
+    let mut header = vec![1u8, 1];
+    for part in ["production", "db-creds", "password"] {
+        header.push(part.len() as u8);
+        header.extend_from_slice(part.as_bytes());
+    }
+    header.push(1);
+    header.extend_from_slice(key.id().as_bytes());
+    header.extend_from_slice(&ephemeral);
+    header.extend_from_slice(&wrapped);
+    header.extend_from_slice(&wrap_tag);
+    let mut ciphertext = plaintext.to_vec();
+    let payload_tag = primitives::aead_seal(&payload_key, &header, &mut ciphertext);
+    let mut envelope = header.clone();
+    envelope.extend_from_slice(&((ciphertext.len() + 16) as u32).to_be_bytes());
+    envelope.extend_from_slice(&ciphertext);
+    envelope.extend_from_slice(&payload_tag);
+    let sealed = base64_standard(&envelope);
+
+    let binding = Binding::new(
+        Scope::Strict,
+        &Location::new("production", "db-creds", "password"),
+    )?;
+    let check = format::seal_envelope(
+        &FixedEntropy::new(entropy.clone()),
+        plaintext,
+        &binding,
+        &[key.public().clone()],
+    )?;
+    if check.to_base64() != sealed {
+        return Err("the step-by-step worked example differs from format::seal_envelope".into());
+    }
+
+    let public_text = key.public().to_string();
+    let checksum = primitives::sha256(&[b"sealant-pub-v1:", &public]);
+    let private_checksum = primitives::sha256(&[b"SEALANT-PRIVATE-KEY-V1:", &key_bytes]);
+    let rows: Vec<(&str, String)> = vec![
+        ("private-key-hex", hex::encode(key_bytes)),
+        ("private-key-checksum", hex::encode(&private_checksum[..4])),
+        ("private-key-line", key_line(&key)?),
+        ("public-key-hex", hex::encode(public)),
+        ("public-key-checksum", hex::encode(&checksum[..4])),
+        ("public-key-line", public_text),
+        ("key-id", key.id().to_string()),
+        ("plaintext-hex", hex::encode(plaintext)),
+        ("data-key", hex::encode(data_key)),
+        ("ephemeral-secret", hex::encode(ephemeral_secret.to_bytes())),
+        ("ephemeral-public", hex::encode(ephemeral)),
+        ("shared-secret", hex::encode(shared.as_ref())),
+        ("wrap-salt", hex::encode(&salt)),
+        ("wrap-key", hex::encode(wrap_key.as_ref())),
+        ("wrapped-data-key", hex::encode(&wrapped)),
+        ("wrap-tag", hex::encode(wrap_tag)),
+        ("payload-key", hex::encode(payload_key.as_ref())),
+        ("header", hex::encode(&header)),
+        (
+            "payload-length",
+            hex::encode(((ciphertext.len() + 16) as u32).to_be_bytes()),
+        ),
+        ("ciphertext", hex::encode(&ciphertext)),
+        ("payload-tag", hex::encode(payload_tag)),
+        ("envelope", hex::encode(&envelope)),
+        ("sealed", sealed),
+    ];
+    let mut out = String::new();
+    for (label, value) in rows {
+        // Long values wrap at 64 characters; continuation lines are indented.
+        let mut chunks = value.as_bytes().chunks(64);
+        let first = chunks
+            .next()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let _ = writeln!(out, "{label:<20} {first}");
+        for chunk in chunks {
+            let _ = writeln!(out, "{:<20} {}", "", String::from_utf8_lossy(chunk));
+        }
+    }
+    Ok(out)
+}
+
+/// `len` bytes that look random but are fixed: SHA-256 of a label and a counter, concatenated.
+fn fixed_bytes(label: &str, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 32);
+    let mut counter = 0u32;
+    while out.len() < len {
+        out.extend_from_slice(&primitives::sha256(&[
+            b"sealant test vectors/",
+            label.as_bytes(),
+            &counter.to_be_bytes(),
+        ]));
+        counter += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+fn fixed_key(label: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&fixed_bytes(label, 32));
+    key
+}
+
+/// The test cluster key number `n`.
+fn test_key(n: u8) -> PrivateKey {
+    PrivateKey::from_bytes(&fixed_key(&format!("cluster key {n}")))
+}
+
+/// The key line of a private key file.
+fn key_line(key: &PrivateKey) -> Result<String> {
+    let text = key.to_file_text();
+    let line = text
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .ok_or("private key file without a key line")?;
+    Ok(line.to_string())
+}
+
+fn describe(at: &Location) -> String {
+    format!("{}/{}/{}", at.namespace, at.name, at.key)
+}
+
+struct Vector {
+    name: &'static str,
+    expect: &'static str,
+    comment: String,
+    private_keys: Vec<String>,
+    recipients: Vec<PublicKey>,
+    sealed_with: Option<(Scope, Location, Vec<u8>, Vec<u8>)>,
+    open_at: Location,
+    sealed: String,
+    error: Option<String>,
+}
+
+impl Vector {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        // Invariant: writing to a String cannot fail.
+        let _ = writeln!(out, "expect: {}", self.expect);
+        let _ = writeln!(out, "comment: {}", self.comment);
+        for key in &self.private_keys {
+            let _ = writeln!(out, "private-key: {key}");
+        }
+        for recipient in &self.recipients {
+            let _ = writeln!(out, "recipient: {recipient}");
+        }
+        if let Some((scope, seal_at, plaintext, entropy)) = &self.sealed_with {
+            let _ = writeln!(out, "scope: {scope}");
+            let _ = writeln!(out, "seal-at: {}", describe(seal_at));
+            let _ = writeln!(out, "open-at: {}", describe(&self.open_at));
+            let _ = writeln!(out, "plaintext-hex: {}", hex::encode(plaintext));
+            let _ = writeln!(out, "entropy-hex: {}", hex::encode(entropy));
+        } else {
+            let _ = writeln!(out, "open-at: {}", describe(&self.open_at));
+        }
+        let _ = writeln!(out, "sealed: {}", self.sealed);
+        if let Some(error) = &self.error {
+            let _ = writeln!(out, "error: {error}");
+        }
+        out
+    }
+
+    /// Opens the case with the library and checks that the outcome is the one the file states.
+    fn self_check(&self) -> Result<()> {
+        let mut ring = KeyRing::new();
+        for line in &self.private_keys {
+            ring.insert(PrivateKey::from_file_text(line)?);
+        }
+        let outcome = format::open(&self.sealed, &self.open_at, &ring);
+        match (self.expect, outcome) {
+            ("success", Ok(value)) => {
+                let Some((_, _, plaintext, _)) = &self.sealed_with else {
+                    return Err(format!("{}: a success case needs its plaintext", self.name).into());
+                };
+                if value.as_slice() != plaintext.as_slice() {
+                    return Err(format!("{}: opened to a different value", self.name).into());
+                }
+            }
+            (expect, Err(err)) => {
+                let reason = match expect {
+                    "wrong scope" => "WrongScope",
+                    "unknown key" => "UnknownKey",
+                    "tampered" => "Tampered",
+                    "malformed" => "InvalidSealedValue",
+                    other => {
+                        return Err(format!("{}: expected {other}, got: {err}", self.name).into());
+                    }
+                };
+                let message = err.to_string();
+                let error = self.error.as_deref().unwrap_or_default();
+                if err.reason() != reason || error.is_empty() || !message.contains(error) {
+                    return Err(format!(
+                        "{}: expected {expect} ({error:?}), got: {message}",
+                        self.name
+                    )
+                    .into());
+                }
+            }
+            (expect, Ok(_)) => {
+                return Err(format!("{}: expected {expect}, but it opened", self.name).into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A successfully sealed case and what it was made from, to derive failure cases from.
+struct Sealed {
+    keys: Vec<PrivateKey>,
+    envelope: Envelope,
+}
+
+fn seal_case(
+    name: &'static str,
+    comment: &str,
+    scope: Scope,
+    seal_at: Location,
+    open_at: Location,
+    plaintext: &[u8],
+    recipients: &[u8],
+    opener: &[u8],
+) -> Result<(Vector, Sealed)> {
+    let keys: Vec<PrivateKey> = recipients.iter().map(|&n| test_key(n)).collect();
+    let publics: Vec<PublicKey> = keys.iter().map(|k| k.public().clone()).collect();
+    let entropy = fixed_bytes(&format!("{name}/entropy"), 32 * (1 + keys.len()));
+    let binding = Binding::new(scope, &seal_at)?;
+    let envelope = format::seal_envelope(
+        &FixedEntropy::new(entropy.clone()),
+        plaintext,
+        &binding,
+        &publics,
+    )?;
+    let vector = Vector {
+        name,
+        expect: "success",
+        comment: comment.to_string(),
+        private_keys: opener
+            .iter()
+            .map(|&n| key_line(&test_key(n)))
+            .collect::<Result<_>>()?,
+        recipients: publics,
+        sealed_with: Some((scope, seal_at, plaintext.to_vec(), entropy)),
+        open_at,
+        sealed: envelope.to_base64(),
+        error: None,
+    };
+    Ok((vector, Sealed { keys, envelope }))
+}
+
+fn failure(
+    name: &'static str,
+    expect: &'static str,
+    comment: &str,
+    keys: &[&PrivateKey],
+    open_at: &Location,
+    sealed: String,
+    error: &str,
+) -> Result<Vector> {
+    Ok(Vector {
+        name,
+        expect,
+        comment: comment.to_string(),
+        private_keys: keys.iter().map(|k| key_line(k)).collect::<Result<_>>()?,
+        recipients: Vec::new(),
+        sealed_with: None,
+        open_at: open_at.clone(),
+        sealed,
+        error: Some(error.to_string()),
+    })
+}
+
+/// The binary form of `envelope` with `edit` applied to it, as text.
+fn edited(envelope: &Envelope, edit: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut bytes = envelope.write();
+    edit(&mut bytes);
+    base64_standard(&bytes)
+}
+
+fn base64_standard(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Offset of the first stanza in a written envelope.
+fn stanzas_offset(envelope: &Envelope) -> usize {
+    let b = &envelope.binding;
+    2 + 3 + b.namespace().len() + b.name().len() + b.key().len() + 1
+}
+
+fn all_vectors() -> Result<Vec<Vector>> {
+    let prod = Location::new("production", "db-creds", "password");
+    let mut out = Vec::new();
+
+    // --- successful opens ---
+    let (v, strict) = seal_case(
+        "envelope_strict_one_recipient",
+        "strict scope, one recipient, opened where it was sealed for; the worked example of docs/FORMAT.md",
+        Scope::Strict,
+        prod.clone(),
+        prod.clone(),
+        b"Tr0ub4dor&3",
+        &[1],
+        &[1],
+    )?;
+    out.push(v);
+    let (v, three) = seal_case(
+        "envelope_strict_three_recipients",
+        "three recipients (three clusters); the opener holds only the second key and the key id picks its stanza",
+        Scope::Strict,
+        prod.clone(),
+        prod.clone(),
+        b"one value for three clusters",
+        &[1, 2, 3],
+        &[2],
+    )?;
+    out.push(v);
+    let (v, _) = seal_case(
+        "envelope_strict_three_recipients_all_keys",
+        "three recipients; the opener holds all three keys plus an unrelated one",
+        Scope::Strict,
+        prod.clone(),
+        prod.clone(),
+        b"one value for three clusters",
+        &[1, 2, 3],
+        &[4, 3, 2, 1],
+    )?;
+    out.push(v);
+    let (v, _) = seal_case(
+        "envelope_strict_empty_value",
+        "an empty value: the payload is only its 16-byte tag",
+        Scope::Strict,
+        prod.clone(),
+        prod.clone(),
+        b"",
+        &[1],
+        &[1],
+    )?;
+    out.push(v);
+    let (v, ns_wide) = seal_case(
+        "envelope_namespace_wide_renamed",
+        "namespace-wide scope: the header carries no name, so the SealedSecret may be renamed within its namespace",
+        Scope::NamespaceWide,
+        prod.clone(),
+        Location::new("production", "db-creds-v2", "password"),
+        b"namespace-wide value",
+        &[1],
+        &[1],
+    )?;
+    out.push(v);
+    let (v, cluster_wide) = seal_case(
+        "envelope_cluster_wide_moved",
+        "cluster-wide scope: only the key name is bound, so the SealedSecret may move to any namespace and name",
+        Scope::ClusterWide,
+        prod.clone(),
+        Location::new("staging", "shared-token", "password"),
+        b"cluster-wide value",
+        &[1],
+        &[1],
+    )?;
+    out.push(v);
+    let (v, _) = seal_case(
+        "envelope_cluster_wide_two_recipients",
+        "cluster-wide scope sealed to two clusters, binary value bytes",
+        Scope::ClusterWide,
+        Location::new("", "", "tls.key"),
+        Location::new("ingress", "wildcard-tls", "tls.key"),
+        &(0u8..=255).collect::<Vec<u8>>(),
+        &[2, 3],
+        &[3],
+    )?;
+    out.push(v);
+
+    let k1 = &strict.keys[0];
+    let strict_env = &strict.envelope;
+    let strict_text = strict_env.to_base64();
+    let strict_stanzas = stanzas_offset(strict_env);
+
+    // --- wrong scope ---
+    out.push(failure(
+        "envelope_strict_moved_namespace",
+        "wrong scope",
+        "a strict value opened in another namespace",
+        &[k1],
+        &Location::new("staging", "db-creds", "password"),
+        strict_text.clone(),
+        "value 'password' was sealed for production/db-creds (strict) but is being opened as staging/db-creds",
+    )?);
+    out.push(failure(
+        "envelope_strict_renamed",
+        "wrong scope",
+        "a strict value opened under another SealedSecret name in the same namespace",
+        &[k1],
+        &Location::new("production", "db-creds-copy", "password"),
+        strict_text.clone(),
+        "value 'password' was sealed for production/db-creds (strict) but is being opened as production/db-creds-copy",
+    )?);
+    out.push(failure(
+        "envelope_strict_other_key_name",
+        "wrong scope",
+        "a strict value copied to another key of the same SealedSecret",
+        &[k1],
+        &Location::new("production", "db-creds", "username"),
+        strict_text.clone(),
+        "value 'username' was sealed for key 'password' of production/db-creds (strict) but is being opened as production/db-creds",
+    )?);
+    out.push(failure(
+        "envelope_namespace_wide_moved_namespace",
+        "wrong scope",
+        "a namespace-wide value opened in another namespace",
+        &[&ns_wide.keys[0]],
+        &Location::new("staging", "db-creds", "password"),
+        ns_wide.envelope.to_base64(),
+        "value 'password' was sealed for namespace production (namespace-wide) but is being opened as namespace staging",
+    )?);
+    out.push(failure(
+        "envelope_cluster_wide_other_key_name",
+        "wrong scope",
+        "a cluster-wide value still binds its key name",
+        &[&cluster_wide.keys[0]],
+        &Location::new("production", "db-creds", "token"),
+        cluster_wide.envelope.to_base64(),
+        "value 'token' was sealed for key 'password' of any namespace (cluster-wide) but is being opened as key 'token'",
+    )?);
+    // The namespace byte "production" -> "productiom" in the clear header: the scope check reads
+    // the header and reports it, and opening it *there* fails authentication.
+    let ns_byte = 3 + "production".len() - 1;
+    let renamed_ns = edited(strict_env, |b| b[ns_byte] = b'm');
+    out.push(failure(
+        "envelope_header_namespace_changed",
+        "wrong scope",
+        "one byte of the namespace in the clear header changed (production -> productiom); opened where the SealedSecret really is",
+        &[k1],
+        &prod,
+        renamed_ns.clone(),
+        "value 'password' was sealed for productiom/db-creds (strict) but is being opened as production/db-creds",
+    )?);
+
+    // --- unknown key ---
+    let k2 = test_key(2);
+    let k3 = test_key(3);
+    let k4 = test_key(4);
+    out.push(failure(
+        "envelope_unknown_key",
+        "unknown key",
+        "sealed to key 1, the opener holds keys 2 and 3: the error names the key ids on both sides",
+        &[&k2, &k3],
+        &prod,
+        strict_text.clone(),
+        &format!(
+            "value 'password' was sealed for key {} which is not among the 2 keys provided (",
+            k1.id().short()
+        ),
+    )?);
+    out.push(failure(
+        "envelope_unknown_key_three_recipients",
+        "unknown key",
+        "sealed to keys 1, 2 and 3, the opener holds key 4 only",
+        &[&k4],
+        &prod,
+        three.envelope.to_base64(),
+        &format!(
+            "value 'password' was sealed for keys {}, {}, {} which are not among the 1 key provided (key {})",
+            three.keys[0].id().short(),
+            three.keys[1].id().short(),
+            three.keys[2].id().short(),
+            k4.id().short()
+        ),
+    )?);
+    out.push(failure(
+        "envelope_unknown_key_empty_ring",
+        "unknown key",
+        "the opener holds no key at all",
+        &[],
+        &prod,
+        strict_text.clone(),
+        "which is not among the 0 keys provided (no key)",
+    )?);
+
+    // --- tampered ---
+    let tampered = "tampered or corrupt value 'password'";
+    let last = strict_env.write().len() - 1;
+    out.push(failure(
+        "envelope_tampered_payload_tag",
+        "tampered",
+        "the last byte (in the payload tag) flipped",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[last] ^= 0x01),
+        tampered,
+    )?);
+    let first_payload = strict_env.write().len() - strict_env.payload.len();
+    out.push(failure(
+        "envelope_tampered_payload_ciphertext",
+        "tampered",
+        "the first ciphertext byte flipped",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[first_payload] ^= 0x80),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_tampered_wrapped_key",
+        "tampered",
+        "a byte of the recipient's wrapped data key flipped: unwrapping fails",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[strict_stanzas + 8 + 32] ^= 0x04),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_tampered_wrap_tag",
+        "tampered",
+        "a byte of the recipient's wrap tag flipped",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[strict_stanzas + 8 + 32 + 32 + 15] ^= 0x40),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_tampered_ephemeral",
+        "tampered",
+        "a byte of the ephemeral public key changed: another shared secret and salt, unwrapping fails",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[strict_stanzas + 8] ^= 0x10),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_tampered_ephemeral_high_bit",
+        "tampered",
+        "the ignored top bit of the ephemeral public key flipped: X25519 gives the same shared secret, but the HKDF salt and the payload AAD differ",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[strict_stanzas + 8 + 31] ^= 0x80),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_header_namespace_changed_opened_there",
+        "tampered",
+        "the namespace in the clear header changed to productiom and the SealedSecret moved there: the scope check passes, the payload AAD does not",
+        &[k1],
+        &Location::new("productiom", "db-creds", "password"),
+        renamed_ns,
+        tampered,
+    )?);
+    // Rewrite the header to namespace-wide (dropping the bound name) keeping every stanza and the
+    // payload: the CVE-style attempt to widen where a value may be opened.
+    let widened = Envelope {
+        binding: Binding::new(Scope::NamespaceWide, &prod)?,
+        stanzas: strict_env.stanzas.clone(),
+        payload: strict_env.payload.clone(),
+    };
+    out.push(failure(
+        "envelope_header_scope_widened",
+        "tampered",
+        "the header rewritten from strict to namespace-wide (name dropped) to open it under another name: the payload AAD no longer matches",
+        &[k1],
+        &Location::new("production", "other-name", "password"),
+        widened.to_base64(),
+        tampered,
+    )?);
+    let three_stanzas = stanzas_offset(&three.envelope);
+    out.push(failure(
+        "envelope_tampered_other_stanza",
+        "tampered",
+        "three recipients, the opener holds key 2; a byte of the third recipient's stanza changed: unwrapping works, the payload AAD (whole header) does not",
+        &[&three.keys[1]],
+        &prod,
+        edited(&three.envelope, |b| b[three_stanzas + 2 * format::STANZA_LEN + 20] ^= 0x01),
+        tampered,
+    )?);
+    let mut low_order = [0u8; 32];
+    hex::decode_to_slice(ORDER_8_POINT, &mut low_order)?;
+    out.push(failure(
+        "envelope_low_order_ephemeral",
+        "tampered",
+        "the ephemeral public key replaced by a point of order 8: the shared secret is all zero and must be rejected",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[strict_stanzas + 8..strict_stanzas + 40].copy_from_slice(&low_order)),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_zero_ephemeral",
+        "tampered",
+        "the ephemeral public key replaced by zero (the point of order 1 at u = 0): all-zero shared secret",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[strict_stanzas + 8..strict_stanzas + 40].fill(0)),
+        tampered,
+    )?);
+
+    // --- malformed: binary ---
+    out.push(failure(
+        "envelope_version_7",
+        "malformed",
+        "version byte 7",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[0] = 7),
+        "unsupported format version 7",
+    )?);
+    out.push(failure(
+        "envelope_version_0",
+        "malformed",
+        "version byte 0",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[0] = 0),
+        "unsupported format version 0",
+    )?);
+    out.push(failure(
+        "envelope_unknown_scope",
+        "malformed",
+        "scope code 4",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[1] = 4),
+        "unknown scope code 4",
+    )?);
+    out.push(failure(
+        "envelope_scope_missing_name",
+        "malformed",
+        "scope code 1 (strict) with an empty name field",
+        &[k1],
+        &prod,
+        base64_standard(&raw_header(1, "production", "", "password", 1)),
+        "a strict value must be bound to a name",
+    )?);
+    out.push(failure(
+        "envelope_scope_extra_namespace",
+        "malformed",
+        "scope code 3 (cluster-wide) carrying a namespace",
+        &[k1],
+        &prod,
+        base64_standard(&raw_header(3, "production", "", "password", 1)),
+        "a cluster-wide value must not carry a namespace",
+    )?);
+    out.push(failure(
+        "envelope_scope_extra_name",
+        "malformed",
+        "scope code 2 (namespace-wide) carrying a name",
+        &[k1],
+        &prod,
+        base64_standard(&raw_header(2, "production", "db-creds", "password", 1)),
+        "a namespace-wide value must not carry a name",
+    )?);
+    out.push(failure(
+        "envelope_invalid_namespace",
+        "malformed",
+        "an upper-case namespace in the header",
+        &[k1],
+        &prod,
+        base64_standard(&raw_header(1, "Production", "db-creds", "password", 1)),
+        "invalid namespace \"Production\"",
+    )?);
+    out.push(failure(
+        "envelope_invalid_key_name",
+        "malformed",
+        "a key name with a '/'",
+        &[k1],
+        &prod,
+        base64_standard(&raw_header(1, "production", "db-creds", "pass/word", 1)),
+        "invalid key \"pass/word\"",
+    )?);
+    let full = strict_env.write();
+    out.push(failure(
+        "envelope_truncated",
+        "malformed",
+        "the last byte of the payload cut off",
+        &[k1],
+        &prod,
+        base64_standard(&full[..full.len() - 1]),
+        "truncated: the data ends inside the payload",
+    )?);
+    out.push(failure(
+        "envelope_truncated_stanza",
+        "malformed",
+        "cut off inside the recipient's ephemeral key",
+        &[k1],
+        &prod,
+        base64_standard(&full[..strict_stanzas + 20]),
+        "truncated: the data ends inside the recipient ephemeral key",
+    )?);
+    out.push(failure(
+        "envelope_empty",
+        "malformed",
+        "no bytes at all (the empty string)",
+        &[k1],
+        &prod,
+        String::new(),
+        "truncated: the data ends inside the version",
+    )?);
+    out.push(failure(
+        "envelope_trailing_bytes",
+        "malformed",
+        "one zero byte after the payload",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b.push(0)),
+        "1 trailing bytes after the payload",
+    )?);
+    let len_at = full.len() - strict_env.payload.len() - 4;
+    out.push(failure(
+        "envelope_payload_too_short",
+        "malformed",
+        "payload length 15, shorter than a tag",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| {
+            b.truncate(len_at);
+            b.extend_from_slice(&15u32.to_be_bytes());
+            b.extend_from_slice(&[0u8; 15]);
+        }),
+        "the payload is shorter than its 16-byte tag",
+    )?);
+    out.push(failure(
+        "envelope_zero_recipients",
+        "malformed",
+        "recipient count 0",
+        &[k1],
+        &prod,
+        base64_standard(&raw_header(1, "production", "db-creds", "password", 0)),
+        "0 recipients: a value is sealed to 1 to 32 keys",
+    )?);
+    out.push(failure(
+        "envelope_too_many_recipients",
+        "malformed",
+        "recipient count 33 (followed by 33 well-formed stanzas and a payload)",
+        &[k1],
+        &prod,
+        base64_standard(&too_many_recipients()),
+        "33 recipients: a value is sealed to 1 to 32 keys",
+    )?);
+    let dup_id = three.envelope.stanzas[0].key_id;
+    let mut dup = three.envelope.clone();
+    dup.stanzas[1].key_id = dup_id;
+    out.push(failure(
+        "envelope_duplicate_key_ids",
+        "malformed",
+        "three stanzas, the second with the first one's key id",
+        &[&three.keys[0]],
+        &prod,
+        dup.to_base64(),
+        &format!("key {dup_id} appears twice among the recipients"),
+    )?);
+
+    // --- malformed: text ---
+    let canonical = strict_text.as_str();
+    out.push(failure(
+        "envelope_base64_trailing_bits",
+        "malformed",
+        "the last base64 character before the padding changed so that its unused low bits are not zero",
+        &[k1],
+        &prod,
+        nonzero_trailing_bits(canonical)?,
+        "not canonical standard base64",
+    )?);
+    out.push(failure(
+        "envelope_base64_missing_padding",
+        "malformed",
+        "the '=' padding removed",
+        &[k1],
+        &prod,
+        canonical.trim_end_matches('=').to_string(),
+        "not canonical standard base64",
+    )?);
+    out.push(failure(
+        "envelope_base64_whitespace",
+        "malformed",
+        "a space inside the base64 text (the vector file cannot show a line break; a line break is rejected the same way)",
+        &[k1],
+        &prod,
+        format!("{} {}", &canonical[..64], &canonical[64..]),
+        "not canonical standard base64",
+    )?);
+    let url_safe: String = canonical.replace('+', "-").replace('/', "_");
+    if url_safe == canonical {
+        return Err(
+            "the worked example's base64 has neither '+' nor '/'; pick another plaintext".into(),
+        );
+    }
+    out.push(failure(
+        "envelope_base64_url_safe",
+        "malformed",
+        "the url-safe alphabet ('-' and '_' for '+' and '/'), which sealed values never use",
+        &[k1],
+        &prod,
+        url_safe,
+        "not canonical standard base64",
+    )?);
+
+    out.sort_by_key(|v| v.name);
+    Ok(out)
+}
+
+/// A header with the given scope code, names and recipient count, followed by `count` stanzas,
+/// a 16-byte payload length and payload; well-formed except for what the caller chose.
+fn raw_header(scope: u8, namespace: &str, name: &str, key: &str, count: u8) -> Vec<u8> {
+    let mut out = vec![format::VERSION, scope];
+    for part in [namespace, name, key] {
+        out.push(part.len() as u8);
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.push(count);
+    for i in 0..count {
+        out.extend_from_slice(&fixed_bytes(&format!("raw stanza {i}"), format::STANZA_LEN));
+    }
+    out.extend_from_slice(&16u32.to_be_bytes());
+    out.extend_from_slice(&fixed_bytes("raw payload", 16));
+    out
+}
+
+/// 33 stanzas with distinct key ids.
+fn too_many_recipients() -> Vec<u8> {
+    raw_header(1, "production", "db-creds", "password", 33)
+}
+
+/// Changes the last data character of canonical padded base64 so that the bits the padding
+/// leaves unused become non-zero; decoding permissively would give the same bytes.
+fn nonzero_trailing_bits(canonical: &str) -> Result<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let padding = canonical.len() - canonical.trim_end_matches('=').len();
+    if padding == 0 {
+        return Err("the worked example needs padding to show non-canonical trailing bits".into());
+    }
+    let mut bytes = canonical.as_bytes().to_vec();
+    let at = bytes.len() - padding - 1;
+    let index = ALPHABET
+        .iter()
+        .position(|&c| c == bytes[at])
+        .ok_or("not base64")?;
+    // One '=' leaves 2 unused bits, two leave 4; set the lowest one.
+    bytes[at] = ALPHABET[index | 1];
+    Ok(String::from_utf8(bytes)?)
+}
