@@ -10,9 +10,13 @@ Subcommands (each exits non-zero and prints why when a check fails):
   parity KUSTOMIZE HELM  the Helm chart renders the same objects as the Kustomize base
   rbac-comments FILE...  every RBAC rule in the source files is preceded by a comment saying why
   dockerfile ROOT        the Dockerfile builds and copies the binary cargo really produces
+  docs DOCS_DIR          the examples in docs/ marked `<!-- deploy-checks: KIND -->` are valid and
+                         do what the text says (Argo CD Lua health check, Flux CEL expressions)
+  doc-blocks DOCS_DIR KIND OUT
+                         write each marked example of KIND to OUT/<n>/kustomization.yaml
   self-test              the policy checks catch the violations they claim to catch
 
-Only the standard library, PyYAML and kubernetes-validate are used.
+Uses the standard library, PyYAML, kubernetes-validate, lupa (Lua 5.1) and cel-python.
 """
 
 import argparse
@@ -106,7 +110,7 @@ def group_of(obj):
 
 
 # Objects whose schemas come from CRDs, not from Kubernetes: the schema validator has none for them.
-CRD_TYPED_GROUPS = {"sealant.dev", "monitoring.coreos.com"}
+CRD_TYPED_GROUPS = {"sealant.dev", "monitoring.coreos.com", "kustomize.toolkit.fluxcd.io"}
 
 
 # --- validate ------------------------------------------------------------------------------------
@@ -531,6 +535,184 @@ def dockerfile(root):
     return len(failures)
 
 
+# --- docs ----------------------------------------------------------------------------------------
+
+DOC_MARKER = re.compile(r"<!-- deploy-checks: ([a-z-]+) -->\s*\n```[a-z]*\n(.*?)\n```", re.S)
+DOC_KINDS = {"kustomize-overlay", "kubernetes-objects", "argocd-cm", "flux-kustomizations"}
+
+
+def doc_examples(docs_dir):
+    """(file, kind, text) of every marked example, in file order."""
+    found = []
+    for name in sorted(os.listdir(docs_dir)):
+        if name.endswith(".md"):
+            with open(os.path.join(docs_dir, name)) as f:
+                for m in DOC_MARKER.finditer(f.read()):
+                    found.append((name, m.group(1), m.group(2)))
+    return found
+
+
+def doc_blocks(docs_dir, kind, out):
+    n = 0
+    for _, k, text in doc_examples(docs_dir):
+        if k == kind:
+            n += 1
+            os.makedirs(os.path.join(out, str(n)), exist_ok=True)
+            with open(os.path.join(out, str(n), "kustomization.yaml"), "w") as f:
+                f.write(text + "\n")
+    print(n)
+    return 0
+
+
+# The states a SealedSecret can be in, and what Argo CD and Flux must make of each.
+# (object, Argo CD health status, Flux: current, Flux: failed); None for Flux means the expression
+# cannot be evaluated yet (no status), which Flux treats as still in progress.
+def _sealed(generation, observed=None, synced=None, reason="", conditions=True):
+    obj = {"apiVersion": "sealant.dev/v1alpha1", "kind": "SealedSecret",
+           "metadata": {"name": "db-creds", "namespace": "shop", "generation": generation}}
+    if observed is not None or synced is not None:
+        obj["status"] = {}
+        if observed is not None:
+            obj["status"]["observedGeneration"] = observed
+        if conditions:
+            conds = []
+            if synced is not None:
+                conds.append({"type": "Synced", "status": synced, "reason": reason,
+                              "message": f"example message for {reason}" if reason else "",
+                              "lastTransitionTime": "2026-01-01T00:00:00Z"})
+            obj["status"]["conditions"] = conds
+    return obj
+
+
+HEALTH_CASES = [
+    ("no status yet", _sealed(1), "Progressing", None, None),
+    ("older generation observed", _sealed(2, 1, "True", "Unsealed"), "Progressing", False, False),
+    ("unsealed", _sealed(2, 2, "True", "Unsealed"), "Healthy", True, False),
+    ("wrong scope", _sealed(3, 3, "False", "WrongScope"), "Degraded", False, True),
+    ("apply failed", _sealed(1, 1, "False", "ApplyFailed"), "Degraded", False, True),
+    ("unknown status", _sealed(1, 1, "Unknown", "Progressing"), "Progressing", False, False),
+    ("no Synced condition", _sealed(1, 1, None), "Progressing", False, False),
+]
+
+
+def check_argocd_lua(script):
+    import lupa.lua51 as lua51
+
+    failures = 0
+    for name, obj, expected, _, _ in HEALTH_CASES:
+        lua = lua51.LuaRuntime(unpack_returned_tuples=True)
+        lua.globals().obj = _to_lua(lua, obj)
+        try:
+            result = lua.execute(script)
+        except lua51.LuaError as e:
+            print(f"  FAIL Argo CD health check, {name}: Lua error {e}")
+            failures += 1
+            continue
+        status = result["status"] if result is not None else None
+        message = result["message"] if result is not None else None
+        if status != expected:
+            print(f"  FAIL Argo CD health check, {name}: {status!r}, expected {expected!r}")
+            failures += 1
+        reason = (obj.get("status", {}).get("conditions") or [{}])[0].get("reason")
+        if expected == "Degraded" and reason not in (message or ""):
+            print(f"  FAIL Argo CD health check, {name}: message {message!r} does not name {reason}")
+            failures += 1
+    print(f"  Argo CD Lua health check: {len(HEALTH_CASES)} states checked under Lua 5.1")
+    return failures
+
+
+def _to_lua(lua, value):
+    if isinstance(value, dict):
+        return lua.table_from({k: _to_lua(lua, v) for k, v in value.items()})
+    if isinstance(value, list):
+        return lua.table_from([_to_lua(lua, v) for v in value])
+    return value
+
+
+def check_flux_cel(exprs):
+    import celpy
+
+    env = celpy.Environment()
+    failures = 0
+    programs = {}
+    for field in ("current", "failed"):
+        if field not in exprs:
+            print(f"  FAIL Flux healthCheckExprs: no {field} expression")
+            return 1
+        programs[field] = env.program(env.compile(exprs[field]))
+    for name, obj, _, want_current, want_failed in HEALTH_CASES:
+        activation = {k: celpy.json_to_cel(v) for k, v in obj.items()}
+        for field, want in (("current", want_current), ("failed", want_failed)):
+            try:
+                got = bool(programs[field].evaluate(activation))
+            except celpy.CELEvalError:
+                got = None
+            if isinstance(got, bool) and want is None:
+                # Evaluating to false without a status is as good as an error (still in progress).
+                got = None if got is False else got
+            if got != want:
+                print(f"  FAIL Flux {field} expression, {name}: {got!r}, expected {want!r}")
+                failures += 1
+    print(f"  Flux CEL health expressions: {len(HEALTH_CASES)} states checked")
+    return failures
+
+
+def docs_check(docs_dir, versions):
+    import kubernetes_validate
+
+    examples = doc_examples(docs_dir)
+    failures = 0
+    seen = set()
+    for name, kind, text in examples:
+        seen.add(kind)
+        if kind not in DOC_KINDS:
+            print(f"  FAIL {name}: unknown example kind {kind!r}")
+            failures += 1
+            continue
+        try:
+            objs = [o for o in yaml.safe_load_all(text) if o is not None]
+        except yaml.YAMLError as e:
+            print(f"  FAIL {name}: {kind} example is not YAML: {e}")
+            failures += 1
+            continue
+        if kind == "kustomize-overlay":
+            continue  # built by .ci/deploy-checks with kubectl kustomize
+        for obj in objs:
+            if group_of(obj) in CRD_TYPED_GROUPS:
+                continue
+            for version in versions:
+                try:
+                    kubernetes_validate.validate(obj, version, strict=True)
+                except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as e:
+                    print(f"  FAIL {name}: {ident(obj)} against {version}: {e}")
+                    failures += 1
+        for problem in rbac_violations([(name, o) for o in objs]):
+            print(f"  FAIL {name}: {problem}")
+            failures += 1
+        if kind == "argocd-cm":
+            key = "resource.customizations.health.sealant.dev_SealedSecret"
+            script = (objs[0].get("data") or {}).get(key)
+            if not script:
+                print(f"  FAIL {name}: argocd-cm example has no {key}")
+                failures += 1
+            else:
+                failures += check_argocd_lua(script)
+        if kind == "flux-kustomizations":
+            exprs = [e for o in objs for e in (o.get("spec") or {}).get("healthCheckExprs") or []
+                     if e.get("apiVersion") == "sealant.dev/v1alpha1" and e.get("kind") == "SealedSecret"]
+            if not exprs:
+                print(f"  FAIL {name}: no healthCheckExprs for sealant.dev/v1alpha1 SealedSecret")
+                failures += 1
+            else:
+                failures += check_flux_cel(exprs[0])
+    for kind in ("argocd-cm", "flux-kustomizations", "kustomize-overlay"):
+        if kind not in seen:
+            print(f"  FAIL no {kind} example found in {docs_dir}")
+            failures += 1
+    print(f"  {len(examples)} marked examples in {docs_dir}")
+    return failures
+
+
 # --- self-test -----------------------------------------------------------------------------------
 
 
@@ -634,18 +816,28 @@ def main():
     p.add_argument("files", nargs="+")
     p = sub.add_parser("dockerfile")
     p.add_argument("root")
+    p = sub.add_parser("docs")
+    p.add_argument("--kubernetes-version", action="append", required=True)
+    p.add_argument("docs_dir")
+    p = sub.add_parser("doc-blocks")
+    p.add_argument("docs_dir")
+    p.add_argument("kind")
+    p.add_argument("out")
     sub.add_parser("self-test")
     args = parser.parse_args()
 
     if args.command == "fetch-k8s-tools":
         fetch_k8s_tools(args.dest)
         return 0
+    if args.command == "doc-blocks":
+        return doc_blocks(args.docs_dir, args.kind, args.out)
     failures = {
         "validate": lambda: validate(args.files, args.kubernetes_version),
         "policy": lambda: policy(args.files),
         "parity": lambda: parity(args.kustomize, args.helm),
         "rbac-comments": lambda: rbac_comments(args.files),
         "dockerfile": lambda: dockerfile(args.root),
+        "docs": lambda: docs_check(args.docs_dir, args.kubernetes_version),
         "self-test": self_test,
     }[args.command]()
     return 1 if failures else 0
