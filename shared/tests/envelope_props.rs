@@ -1,0 +1,281 @@
+//! Property tests of the sealed-value envelope: sealing then opening gives the value back for
+//! any value, names, scope and recipients; any single-bit change makes opening fail; `read` and
+//! `write` mirror each other; and no input makes parsing panic.
+//!
+//! Case counts are kept small enough for CI in a debug build (the crypto is unoptimized there);
+//! raise them locally with `PROPTEST_CASES=...`.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use proptest::prelude::*;
+use proptest::sample::select;
+
+use sealant_core::format::{
+    self, Binding, Envelope, KeyRing, Location, MAX_RECIPIENTS, OpenError, Scope, Stanza,
+};
+use sealant_core::keys::{KeyId, PrivateKey, PublicKey};
+
+const MIB: usize = 1 << 20;
+
+fn cases(default: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
+fn namespace() -> impl Strategy<Value = String> {
+    "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+}
+
+fn object_name() -> impl Strategy<Value = String> {
+    "[a-z0-9]([a-z0-9.-]{0,80}[a-z0-9])?"
+}
+
+fn key_name() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9._-]{1,80}".prop_filter("not . or ..", |k| k != "." && k != "..")
+}
+
+fn location() -> impl Strategy<Value = Location> {
+    (namespace(), object_name(), key_name())
+        .prop_map(|(ns, name, key)| Location::new(ns, name, key))
+}
+
+fn scope() -> impl Strategy<Value = Scope> {
+    select(Scope::ALL.to_vec())
+}
+
+/// A value's length: mostly small, sometimes anywhere up to 1 MiB.
+fn value_len() -> impl Strategy<Value = usize> {
+    prop_oneof![6 => 0..256usize, 1 => 0..=MIB]
+}
+
+/// `len` bytes from a seed (cheap for 1 MiB, unlike a strategy per byte).
+fn bytes_from_seed(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// 1 to 4 distinct private keys from seeds.
+fn private_keys() -> impl Strategy<Value = Vec<[u8; 32]>> {
+    prop::collection::vec(any::<[u8; 32]>(), 1..=4)
+}
+
+fn keys_of(seeds: &[[u8; 32]]) -> (Vec<PrivateKey>, Vec<PublicKey>) {
+    let keys: Vec<PrivateKey> = seeds.iter().map(PrivateKey::from_bytes).collect();
+    let publics = keys.iter().map(|k| k.public().clone()).collect();
+    (keys, publics)
+}
+
+/// A structurally valid envelope with arbitrary stanza and payload bytes.
+fn arbitrary_envelope() -> impl Strategy<Value = Envelope> {
+    let stanzas = prop::collection::vec(
+        (any::<[u8; 8]>(), any::<[u8; 32]>(), any::<[u8; 48]>()),
+        1..=MAX_RECIPIENTS,
+    )
+    .prop_map(|raw| {
+        let mut stanzas: Vec<Stanza> = Vec::new();
+        for (id, ephemeral, wrapped_key) in raw {
+            let key_id = KeyId::from_bytes(id);
+            if !stanzas.iter().any(|s| s.key_id == key_id) {
+                stanzas.push(Stanza {
+                    key_id,
+                    ephemeral,
+                    wrapped_key,
+                });
+            }
+        }
+        stanzas
+    });
+    let payload = prop::collection::vec(any::<u8>(), 16..512);
+    (scope(), location(), stanzas, payload).prop_map(|(scope, at, stanzas, payload)| Envelope {
+        binding: Binding::new(scope, &at).unwrap(),
+        stanzas,
+        payload,
+    })
+}
+
+/// Another location that `scope` does not allow when sealed for `at`.
+fn elsewhere(scope: Scope, at: &Location, which: u8) -> Location {
+    let mut other = at.clone();
+    match (scope, which % 3) {
+        (Scope::Strict, 0) => other.namespace.push('x'),
+        (Scope::Strict, 1) => other.name.push('x'),
+        (Scope::NamespaceWide, 0 | 1) => other.namespace.push('x'),
+        _ => other.key.push('x'),
+    }
+    other
+}
+
+/// A location the scope allows: the names it does not bind changed.
+fn allowed_elsewhere(scope: Scope, at: &Location) -> Location {
+    let mut other = at.clone();
+    if scope != Scope::Strict {
+        other.name = format!("{}-renamed", at.name);
+    }
+    if scope == Scope::ClusterWide {
+        other.namespace = format!("{}-moved", at.namespace);
+    }
+    other
+}
+
+proptest! {
+    #![proptest_config(cases(48))]
+
+    #[test]
+    fn seal_then_open_gives_the_value_back(
+        len in value_len(),
+        seed in any::<u64>(),
+        scope in scope(),
+        at in location(),
+        seeds in private_keys(),
+        opener in any::<prop::sample::Index>(),
+        which in any::<u8>(),
+    ) {
+        let value = bytes_from_seed(seed, len);
+        let (keys, publics) = keys_of(&seeds);
+        let binding = Binding::new(scope, &at).unwrap();
+        let sealed = format::seal(&value, &binding, &publics).unwrap();
+
+        let envelope = Envelope::from_base64(&sealed).unwrap();
+        prop_assert_eq!(envelope.payload.len(), value.len() + 16);
+        prop_assert_eq!(envelope.to_base64(), sealed.clone());
+
+        // Any one recipient key opens it, where it was sealed for and where the scope allows.
+        let chosen = opener.index(keys.len());
+        let ring: KeyRing = [PrivateKey::from_bytes(&seeds[chosen])].into_iter().collect();
+        let opened = format::open(&sealed, &at, &ring).unwrap();
+        prop_assert!(opened.as_slice() == value.as_slice());
+        let opened = format::open(&sealed, &allowed_elsewhere(scope, &at), &ring).unwrap();
+        prop_assert!(opened.as_slice() == value.as_slice());
+
+        // Nowhere else, and with no recipient key.
+        let err = format::open(&sealed, &elsewhere(scope, &at, which), &ring).unwrap_err();
+        prop_assert_eq!(err.reason(), "WrongScope");
+        let stranger: KeyRing = [PrivateKey::from_bytes(&[0x5a; 32])]
+            .into_iter()
+            .filter(|k| !publics.contains(k.public()))
+            .collect();
+        let err = format::open(&sealed, &at, &stranger).unwrap_err();
+        prop_assert_eq!(err.reason(), "UnknownKey");
+        drop(keys);
+    }
+
+    #[test]
+    fn any_single_bit_flip_fails_to_open(
+        len in 0..64usize,
+        seed in any::<u64>(),
+        scope in scope(),
+        at in location(),
+        seeds in private_keys(),
+        bit in any::<prop::sample::Index>(),
+    ) {
+        let value = bytes_from_seed(seed, len);
+        let (keys, publics) = keys_of(&seeds);
+        let binding = Binding::new(scope, &at).unwrap();
+        let sealed = format::seal(&value, &binding, &publics).unwrap();
+        // The opener holds every recipient key, so no flip can be "unknown" by luck.
+        let ring: KeyRing = keys.into_iter().collect();
+
+        let mut bytes = STANDARD.decode(&sealed).unwrap();
+        let bit = bit.index(bytes.len() * 8);
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        let result = format::open(&STANDARD.encode(&bytes), &at, &ring);
+        prop_assert!(result.is_err(), "bit {} flipped and the value still opened", bit);
+    }
+
+    #[test]
+    fn read_write_mirror_each_other(envelope in arbitrary_envelope()) {
+        let bytes = envelope.write();
+        let back = Envelope::read(&bytes).unwrap();
+        prop_assert_eq!(&back, &envelope);
+        prop_assert_eq!(back.write(), bytes);
+        prop_assert_eq!(Envelope::from_base64(&envelope.to_base64()).unwrap(), envelope);
+    }
+
+    #[test]
+    fn parse_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        if let Ok(envelope) = Envelope::read(&bytes) {
+            prop_assert_eq!(envelope.write(), bytes);
+        }
+    }
+
+    #[test]
+    fn parse_never_panics_on_damaged_envelopes(
+        envelope in arbitrary_envelope(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        // Random bytes rarely get past the version byte; damaging a valid envelope reaches
+        // every later check.
+        let mut bytes = envelope.write();
+        for (at, byte) in edits {
+            let at = at.index(bytes.len());
+            bytes[at] = byte;
+        }
+        if truncate {
+            bytes.truncate(cut.index(bytes.len() + 1));
+        }
+        if let Ok(parsed) = Envelope::read(&bytes) {
+            prop_assert_eq!(parsed.write(), bytes);
+        }
+    }
+
+    #[test]
+    fn opening_never_panics_on_arbitrary_text(text in ".{0,300}", at in location()) {
+        let ring: KeyRing = [PrivateKey::from_bytes(&[1; 32])].into_iter().collect();
+        match format::open(&text, &at, &ring) {
+            Ok(_) => prop_assert!(false, "arbitrary text opened"),
+            Err(OpenError::Malformed { .. } | OpenError::WrongScope { .. } | OpenError::UnknownKey { .. } | OpenError::Tampered { .. }) => {}
+        }
+    }
+
+    #[test]
+    fn key_text_parsing_never_panics(text in "(sealant-pub-v1:|SEALANT-PRIVATE-KEY-V1:|# .*\n)?[A-Za-z0-9_=+/ -]{0,60}") {
+        let _ = text.parse::<PublicKey>();
+        let _ = PublicKey::from_file_text(&text);
+        let _ = PrivateKey::from_file_text(&text);
+        let _ = text.parse::<KeyId>();
+    }
+
+    #[test]
+    fn key_text_forms_round_trip(seed in any::<[u8; 32]>()) {
+        let key = PrivateKey::from_bytes(&seed);
+        let public: PublicKey = key.public().to_string().parse().unwrap();
+        prop_assert_eq!(&public, key.public());
+        let back = PrivateKey::from_file_text(&key.to_file_text()).unwrap();
+        prop_assert_eq!(back.public(), key.public());
+        prop_assert_eq!(key.id().to_string().parse::<KeyId>().unwrap(), key.id());
+    }
+}
+
+#[test]
+fn a_one_mib_value_round_trips() {
+    // The largest size the round-trip property reaches, checked every run rather than by chance.
+    let value = bytes_from_seed(7, MIB);
+    let key = PrivateKey::from_bytes(&[9; 32]);
+    let at = Location::new("production", "big", "blob.bin");
+    let sealed = format::seal(
+        &value,
+        &Binding::new(Scope::Strict, &at).unwrap(),
+        &[key.public().clone()],
+    )
+    .unwrap();
+    let ring: KeyRing = [key].into_iter().collect();
+    assert_eq!(
+        format::open(&sealed, &at, &ring).unwrap().as_slice(),
+        value.as_slice()
+    );
+}
