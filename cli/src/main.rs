@@ -1,27 +1,106 @@
-//! The `sealant` command line (work in progress: subcommands are wired as they land).
+//! `sealant`: seal Kubernetes Secrets with a cluster's public key into SealedSecrets that are
+//! safe to commit, check and re-seal them offline, recover them from backed-up keys, and lint
+//! repositories for plaintext credentials.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
+mod cluster;
+mod cmd;
+mod error;
+mod io;
 mod lint_cmd;
+mod manifest;
 
+use crate::error::{CliError, EXIT_ERROR};
+
+const AFTER_HELP: &str = "\
+Examples:
+  $ sealant keygen --out-dir keys
+  $ kubectl create secret generic db-creds --from-literal=password=s3cr3t --dry-run=client -o yaml \\
+      | sealant seal --public-key keys/sealant.pub > db-creds.sealed.yaml
+  $ sealant verify --public-key keys/sealant.pub db-creds.sealed.yaml
+  $ sealant recover --private-key keys/sealant.key db-creds.sealed.yaml
+  $ sealant lint .
+
+Exit codes:
+  0  success
+  1  a check failed (verify found a mismatch, lint found credentials)
+  2  usage or input error (bad flags, unreadable or invalid input, cluster unreachable)";
+
+/// Seal Kubernetes Secrets into SealedSecrets that are safe to commit.
 #[derive(Parser)]
-#[command(name = "sealant", version, about = "Seal Kubernetes Secrets and lint repositories")]
+#[command(name = "sealant", version, about, after_help = AFTER_HELP, propagate_version = true)]
 struct Cli {
+    #[command(flatten)]
+    kube: cluster::KubeArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Seal Secrets (YAML or JSON, files or stdin) into SealedSecrets.
+    #[command(after_help = cmd::seal::AFTER_HELP)]
+    Seal(cmd::seal::SealArgs),
+    /// Seal the keys of a Secret into an existing SealedSecret file, in place.
+    #[command(after_help = cmd::seal::MERGE_AFTER_HELP)]
+    MergeInto(cmd::seal::MergeArgs),
+    /// Check SealedSecrets offline: every value parses, fits where it sits, and is sealed for the given keys.
+    #[command(after_help = cmd::verify::AFTER_HELP)]
+    Verify(cmd::verify::VerifyArgs),
+    /// Re-seal SealedSecrets to new public keys, in place.
+    #[command(after_help = cmd::reseal::REENCRYPT_AFTER_HELP)]
+    Reencrypt(cmd::reseal::ReencryptArgs),
+    /// Open SealedSecrets with backed-up private keys and print the Secrets (disaster recovery).
+    #[command(after_help = cmd::reseal::RECOVER_AFTER_HELP)]
+    Recover(cmd::reseal::RecoverArgs),
+    /// Generate a key pair offline (for tests, offline use, or bringing your own key).
+    #[command(after_help = cmd::keys::KEYGEN_AFTER_HELP)]
+    Keygen(cmd::keys::KeygenArgs),
+    /// Fetch the controller's current public key from the cluster.
+    #[command(after_help = cmd::keys::FETCH_AFTER_HELP)]
+    FetchKey(cmd::keys::FetchKeyArgs),
     /// Scan files for plaintext credentials.
     Lint(lint_cmd::LintArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  $ sealant completions bash > /etc/bash_completion.d/sealant\n  $ sealant completions zsh > \"${fpath[1]}/_sealant\"")]
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Lint(args) => ExitCode::from(lint_cmd::run(args)),
+    let result = match cli.command {
+        Command::Seal(args) => cmd::seal::seal(&cli.kube, args),
+        Command::MergeInto(args) => cmd::seal::merge_into(&cli.kube, args),
+        Command::Verify(args) => cmd::verify::verify(&cli.kube, args),
+        Command::Reencrypt(args) => cmd::reseal::reencrypt(&cli.kube, args),
+        Command::Recover(args) => cmd::reseal::recover(&cli.kube, args),
+        Command::Keygen(args) => cmd::keys::keygen(args),
+        Command::FetchKey(args) => cmd::keys::fetch_key(&cli.kube, args),
+        Command::Lint(args) => return ExitCode::from(lint_cmd::run(args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "sealant", &mut std::io::stdout());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => report(&error),
     }
+}
+
+/// Prints an error once, with its hint, and returns its exit code.
+fn report(error: &CliError) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "sealant: error: {error}");
+    if let Some(hint) = error.hint_text() {
+        let _ = writeln!(stderr, "  hint: {hint}");
+    }
+    ExitCode::from(if error.code() == 0 { EXIT_ERROR } else { error.code() })
 }

@@ -619,18 +619,7 @@ pub fn open(sealed: &str, at: &Location, keys: &KeyRing) -> Result<Zeroizing<Vec
 /// Opens a parsed envelope found at `at`: checks the binding, picks the stanza whose key id is
 /// held (no trial decryption), unwraps the data key and decrypts the payload.
 pub fn open_envelope(envelope: Envelope, at: &Location, keys: &KeyRing) -> Result<Zeroizing<Vec<u8>>, OpenError> {
-    let binding = &envelope.binding;
-    if !binding.allows(at) {
-        let place = binding.describe_place();
-        let sealed_for = if binding.key == at.key { place } else { format!("key '{}' of {place}", binding.key) };
-        let opened_as = match binding.scope {
-            Scope::Strict => format!("{}/{}", at.namespace, at.name),
-            Scope::NamespaceWide => format!("namespace {}", at.namespace),
-            Scope::ClusterWide => format!("key '{}'", at.key),
-        };
-        return Err(OpenError::WrongScope { key: at.key.clone(), sealed_for, opened_as });
-    }
-
+    check_location(&envelope, at)?;
     let Some((stanza, private)) = envelope
         .stanzas
         .iter()
@@ -656,6 +645,23 @@ pub fn open_envelope(envelope: Envelope, at: &Location, keys: &KeyRing) -> Resul
         .map_err(|_| tampered())?;
     payload.truncate(body_len);
     Ok(payload)
+}
+
+/// Checks that a value with this envelope's binding may be opened at `at`, and says what it was
+/// sealed for when not. Needs no key: `verify` uses it offline.
+pub fn check_location(envelope: &Envelope, at: &Location) -> Result<(), OpenError> {
+    let binding = &envelope.binding;
+    if binding.allows(at) {
+        return Ok(());
+    }
+    let place = binding.describe_place();
+    let sealed_for = if binding.key == at.key { place } else { format!("key '{}' of {place}", binding.key) };
+    let opened_as = match binding.scope {
+        Scope::Strict => format!("{}/{}", at.namespace, at.name),
+        Scope::NamespaceWide => format!("namespace {}", at.namespace),
+        Scope::ClusterWide => format!("key '{}'", at.key),
+    };
+    Err(OpenError::WrongScope { key: at.key.clone(), sealed_for, opened_as })
 }
 
 /// The key that wraps the data key for one recipient:

@@ -1,0 +1,196 @@
+//! Talking to the cluster: the kubeconfig's namespace, fetching the controller's public key, and
+//! the controller's `/v1/verify` and `/v1/rotate` endpoints through the API server's service
+//! proxy. Everything here is used only when the user did not pass keys, or asked for `--online`.
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::ListParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use sealant_core::PublicKey;
+use sealant_core::resource::{PUBLIC_KEY_DATA, PUBLIC_KEYS_CONFIGMAP};
+
+use crate::error::{CliError, CliResult};
+
+/// Namespace the deploy manifests install the controller into.
+pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "sealant-system";
+/// Name of the controller's Service in the deploy manifests.
+pub const DEFAULT_CONTROLLER_NAME: &str = "sealant-controller";
+
+/// How to reach the cluster (global flags).
+#[derive(clap::Args, Clone, Default)]
+pub struct KubeArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+/// Where the controller runs (found by itself when not given).
+#[derive(clap::Args, Clone)]
+pub struct ControllerArgs {
+    /// Namespace of the sealant controller (default: sealant-system, then a search of all
+    /// namespaces for its public-key ConfigMap).
+    #[arg(long, value_name = "NS")]
+    pub controller_namespace: Option<String>,
+    /// Name of the controller's Service, for --online requests.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_CONTROLLER_NAME)]
+    pub controller_name: String,
+}
+
+impl KubeArgs {
+    fn kubeconfig(&self) -> Option<Result<Kubeconfig, kube::config::KubeconfigError>> {
+        match &self.kubeconfig {
+            Some(path) => Some(Kubeconfig::read_from(path)),
+            None => match Kubeconfig::read() {
+                Ok(config) => Some(Ok(config)),
+                Err(_) => None,
+            },
+        }
+    }
+
+    /// The namespace of the kubeconfig's current (or chosen) context, as kubectl uses it.
+    pub fn context_namespace(&self) -> Option<String> {
+        let config = self.kubeconfig()?.ok()?;
+        let context_name = self.context.clone().or_else(|| config.current_context.clone())?;
+        config
+            .contexts
+            .iter()
+            .find(|c| c.name == context_name)
+            .and_then(|c| c.context.as_ref())
+            .and_then(|c| c.namespace.clone())
+    }
+
+    /// A client for the kubeconfig (or in-cluster configuration).
+    pub async fn client(&self) -> CliResult<Client> {
+        let options = KubeConfigOptions { context: self.context.clone(), ..KubeConfigOptions::default() };
+        let config = match &self.kubeconfig {
+            Some(path) => {
+                let kubeconfig = Kubeconfig::read_from(path)
+                    .map_err(|e| CliError::input(format!("--kubeconfig {}: {e}", path.display())))?;
+                Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| e.to_string())
+            }
+            None if self.context.is_some() => Config::from_kubeconfig(&options).await.map_err(|e| e.to_string()),
+            None => Config::infer().await.map_err(|e| e.to_string()),
+        }
+        .map_err(|e| {
+            CliError::input(format!("cannot load the cluster configuration: {e}"))
+                .hint("pass --public-key FILE to seal offline, or --kubeconfig/--context to reach the cluster")
+        })?;
+        Client::try_from(config).map_err(|e| CliError::input(format!("cannot create a Kubernetes client: {e}")))
+    }
+}
+
+/// Runs a future on a small runtime; the CLI is synchronous except for cluster calls.
+pub fn block_on<F: std::future::Future>(future: F) -> CliResult<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))?;
+    Ok(runtime.block_on(future))
+}
+
+/// The controller's current public key, from its ConfigMap, and the namespace it was found in.
+pub async fn fetch_public_key(kube: &KubeArgs, controller: &ControllerArgs) -> CliResult<(String, PublicKey)> {
+    let client = kube.client().await?;
+    let namespace = find_controller_namespace(&client, controller).await?;
+    let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
+    let map = api
+        .get(PUBLIC_KEYS_CONFIGMAP)
+        .await
+        .map_err(|e| CliError::input(format!("cannot read ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}: {}", api_message(&e))))?;
+    let line = map
+        .data
+        .as_ref()
+        .and_then(|d| d.get(PUBLIC_KEY_DATA))
+        .ok_or_else(|| {
+            CliError::input(format!("ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP} has no data.{PUBLIC_KEY_DATA}"))
+                .hint("the controller publishes it once it has a key: check `kubectl -n NAMESPACE logs deploy/sealant-controller`")
+        })?;
+    let key = line
+        .parse()
+        .map_err(|e| CliError::input(format!("ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}: data.{PUBLIC_KEY_DATA}: {e}")))?;
+    Ok((namespace, key))
+}
+
+/// The controller's namespace: the flag, else `sealant-system` if the ConfigMap is there, else
+/// the one namespace holding a ConfigMap of that name.
+async fn find_controller_namespace(client: &Client, controller: &ControllerArgs) -> CliResult<String> {
+    if let Some(ns) = &controller.controller_namespace {
+        return Ok(ns.clone());
+    }
+    let default_api: Api<ConfigMap> = Api::namespaced(client.clone(), DEFAULT_CONTROLLER_NAMESPACE);
+    let first = default_api.get_opt(PUBLIC_KEYS_CONFIGMAP).await;
+    if let Ok(Some(_)) = first {
+        return Ok(DEFAULT_CONTROLLER_NAMESPACE.to_string());
+    }
+    let all: Api<ConfigMap> = Api::all(client.clone());
+    let params = ListParams::default().fields(&format!("metadata.name={PUBLIC_KEYS_CONFIGMAP}"));
+    let looked_for = format!(
+        "looked for ConfigMap {PUBLIC_KEYS_CONFIGMAP} in namespace {DEFAULT_CONTROLLER_NAMESPACE} ({}) and in all namespaces",
+        match &first {
+            Ok(_) => "not found".to_string(),
+            Err(e) => api_message(e),
+        }
+    );
+    let found = all.list_metadata(&params).await.map_err(|e| {
+        CliError::input(format!("cannot find the sealant controller: {looked_for} ({})", api_message(&e)))
+            .hint("pass --controller-namespace NS, or seal offline with --public-key FILE")
+    })?;
+    let namespaces: Vec<String> = found.items.iter().filter_map(|m| m.metadata.namespace.clone()).collect();
+    match namespaces.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(CliError::input(format!("cannot find the sealant controller: {looked_for} (none found)"))
+            .hint("install it (docs/install.md), pass --controller-namespace NS, or seal offline with --public-key FILE")),
+        many => Err(CliError::input(format!(
+            "found sealant controllers in several namespaces ({}): choose one",
+            many.join(", ")
+        ))
+        .hint("pass --controller-namespace NS")),
+    }
+}
+
+/// POSTs a JSON body to one of the controller's endpoints through the service proxy and returns
+/// the status code and body.
+pub async fn controller_post(
+    kube: &KubeArgs,
+    controller: &ControllerArgs,
+    endpoint: &str,
+    body: Vec<u8>,
+) -> CliResult<(u16, String)> {
+    let client = kube.client().await?;
+    let namespace = find_controller_namespace(&client, controller).await?;
+    let path = format!(
+        "/api/v1/namespaces/{namespace}/services/http:{}:http/proxy{endpoint}",
+        controller.controller_name
+    );
+    let request = http::Request::post(&path)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .map_err(|e| CliError::input(format!("cannot build the request: {e}")))?;
+    match client.request_text(request).await {
+        Ok(text) => Ok((200, text)),
+        // The controller answers errors with `{reason, message}`, which kube reads as a Status
+        // without a code; any error status is a failure either way.
+        Err(kube::Error::Api(status)) => {
+            let code = if status.code == 0 { 409 } else { status.code };
+            let message = match status.reason.as_str() {
+                "" | "Failed to parse error data" => status.message.clone(),
+                reason => format!("{reason}: {}", status.message),
+            };
+            Ok((code, message))
+        }
+        Err(e) => Err(CliError::input(format!("cannot reach the controller at {path}: {e}"))),
+    }
+}
+
+/// A short message for an API error (its status message rather than the whole debug form).
+fn api_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} {}", status.code, status.message),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,83 @@
+//! `sealant keygen` and `sealant fetch-key`.
+
+use std::path::PathBuf;
+
+use sealant_core::PrivateKey;
+
+use crate::cluster::{self, ControllerArgs, KubeArgs};
+use crate::error::{CliError, CliResult};
+use crate::io;
+
+pub const KEYGEN_AFTER_HELP: &str = "\
+Examples:
+  $ sealant keygen --out-dir keys
+  $ sealant keygen --out-dir keys --name staging --force
+
+Writes DIR/NAME.key (the private key, mode 0600: keep it secret and back it up offline) and
+DIR/NAME.pub (the public key line to seal with), and prints the key id.";
+
+pub const FETCH_AFTER_HELP: &str = "\
+Examples:
+  $ sealant fetch-key -o cluster.pub
+  $ sealant fetch-key --controller-namespace kube-system --context prod > prod.pub
+
+The key is read from the ConfigMap sealant-public-keys that the controller publishes; reading it
+needs only `get` on that ConfigMap, which the deploy manifests grant to every authenticated user.";
+
+/// Arguments of `sealant keygen`.
+#[derive(clap::Args)]
+pub struct KeygenArgs {
+    /// Directory to write NAME.key and NAME.pub into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out_dir: PathBuf,
+    /// Base name of the two files.
+    #[arg(long, default_value = "sealant")]
+    name: String,
+    /// Overwrite existing files.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Generates a key pair and writes it.
+pub fn keygen(args: KeygenArgs) -> CliResult<()> {
+    if args.name.is_empty() || args.name.contains(['/', '\\']) || args.name.starts_with('.') {
+        return Err(CliError::input(format!("--name '{}': expected a plain file name", args.name)));
+    }
+    std::fs::create_dir_all(&args.out_dir)
+        .map_err(|e| CliError::input(format!("{}: cannot create directory: {e}", args.out_dir.display())))?;
+    let key_path = args.out_dir.join(format!("{}.key", args.name));
+    let pub_path = args.out_dir.join(format!("{}.pub", args.name));
+    if !args.force {
+        for path in [&key_path, &pub_path] {
+            if path.exists() {
+                return Err(CliError::input(format!("{}: already exists", path.display()))
+                    .hint("pass --force to overwrite it, or choose another --name"));
+            }
+        }
+    }
+    let key = PrivateKey::generate().map_err(|e| CliError::input(format!("cannot generate a key: {e}")))?;
+    io::write_atomic(&key_path, key.to_file_text().as_bytes(), true, args.force)?;
+    io::write_atomic(&pub_path, format!("{}\n", key.public()).as_bytes(), false, args.force)?;
+    println!("key id: {}", key.id());
+    println!("public key: {}", key.public());
+    println!("wrote {} (private, mode 0600: keep it secret) and {}", key_path.display(), pub_path.display());
+    Ok(())
+}
+
+/// Arguments of `sealant fetch-key`.
+#[derive(clap::Args)]
+pub struct FetchKeyArgs {
+    #[command(flatten)]
+    controller: ControllerArgs,
+    /// Write the key to FILE (atomically) instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Prints (or writes) the controller's current public key.
+pub fn fetch_key(kube: &KubeArgs, args: FetchKeyArgs) -> CliResult<()> {
+    let (namespace, key) = cluster::block_on(cluster::fetch_public_key(kube, &args.controller))??;
+    io::emit(args.output.as_deref(), &format!("{key}\n"))?;
+    eprintln!("fetched key {} from the controller in namespace {namespace}", key.id());
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! The subcommands. Each reads its inputs completely and checks them before writing anything.
+
+pub mod keys;
+pub mod reseal;
+pub mod seal;
+pub mod verify;
+
+use std::cell::OnceCell;
+use std::path::PathBuf;
+
+use sealant_core::PublicKey;
+
+use crate::cluster::{self, ControllerArgs, KubeArgs};
+use crate::error::{CliError, CliResult};
+use crate::io;
+
+/// The namespace an object without one goes to, resolved as kubectl does: the manifest's, else
+/// `--namespace`, else the kubeconfig context's, else `default`. A manifest namespace that
+/// contradicts `--namespace` is an error.
+pub struct Namespaces<'a> {
+    flag: Option<String>,
+    kube: &'a KubeArgs,
+    context: OnceCell<Option<String>>,
+}
+
+impl<'a> Namespaces<'a> {
+    pub fn new(flag: Option<String>, kube: &'a KubeArgs) -> Self {
+        Namespaces { flag, kube, context: OnceCell::new() }
+    }
+
+    /// The namespace for an object whose manifest says `manifest`.
+    pub fn resolve(&self, manifest: Option<&str>, ctx: &str) -> CliResult<String> {
+        match (manifest, &self.flag) {
+            (Some(m), Some(f)) if m != f => Err(CliError::input(format!(
+                "{ctx}: metadata.namespace is '{m}' but --namespace is '{f}'"
+            ))
+            .hint("drop --namespace or make them agree")),
+            (Some(m), _) => Ok(m.to_string()),
+            (None, Some(f)) => Ok(f.clone()),
+            (None, None) => Ok(self.default_namespace()),
+        }
+    }
+
+    /// The kubeconfig context's namespace, else `default`.
+    pub fn default_namespace(&self) -> String {
+        self.context
+            .get_or_init(|| self.kube.context_namespace())
+            .clone()
+            .unwrap_or_else(|| "default".to_string())
+    }
+}
+
+/// The recipients: the `--public-key` arguments, or the controller's key fetched from the cluster.
+pub fn recipients(args: &[String], kube: &KubeArgs, controller: &ControllerArgs) -> CliResult<Vec<PublicKey>> {
+    if !args.is_empty() {
+        return args.iter().map(|a| io::load_public_key(a)).collect();
+    }
+    let (_, key) = cluster::block_on(cluster::fetch_public_key(kube, controller))?
+        .map_err(|e| e.hint("pass --public-key FILE to seal offline, or make the controller reachable"))?;
+    Ok(vec![key])
+}
+
+/// Loads every `--private-key` file into one key ring.
+pub fn key_ring(paths: &[PathBuf]) -> CliResult<sealant_core::KeyRing> {
+    let mut ring = sealant_core::KeyRing::new();
+    for path in paths {
+        for key in io::load_private_keys(path)? {
+            ring.insert(key);
+        }
+    }
+    Ok(ring)
+}

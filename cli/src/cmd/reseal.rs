@@ -1,0 +1,208 @@
+//! `sealant reencrypt` (re-seal to new keys, in place) and `sealant recover` (open with
+//! backed-up private keys, for disaster recovery).
+
+use std::path::PathBuf;
+
+use sealant_core::format::{self, Location};
+use sealant_core::resource::{self, recipients_text};
+use sealant_core::{Envelope, KeyRing, PublicKey, SealedSecret};
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use super::{Namespaces, key_ring};
+use crate::cluster::{self, ControllerArgs, KubeArgs};
+use crate::error::{CliError, CliResult};
+use crate::io::{self, Doc, Source};
+use crate::manifest::{self, parse_sealed_secret};
+
+pub const REENCRYPT_AFTER_HELP: &str = "\
+Examples:
+  $ sealant reencrypt --private-key keys-backup.yaml --public-key new.pub sealed/*.yaml
+  $ sealant reencrypt --online sealed/db-creds.yaml
+
+Offline, the values are opened with the backed-up private keys and sealed again, each with its
+own scope, to the new public keys; files are rewritten atomically, and none is written unless all
+of them re-seal. --online asks the controller (POST /v1/rotate) to re-seal to its newest key.";
+
+pub const RECOVER_AFTER_HELP: &str = "\
+Examples:
+  $ kubectl get secret -n sealant-system -l sealant.dev/sealing-key -o yaml > keys-backup.yaml
+  $ sealant recover --private-key keys-backup.yaml sealed/db-creds.yaml
+  $ sealant recover --private-key keys/sealant.key sealed/*.yaml -w recovered.yaml
+
+Prints the Secrets in plaintext: this is the one command that does. Keep the output off disk or
+write it with -w to a protected place.";
+
+/// Arguments of `sealant reencrypt`.
+#[derive(clap::Args)]
+pub struct ReencryptArgs {
+    /// SealedSecret files to re-seal in place.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Backed-up private key: a `keygen` key file or the YAML of the controller's key Secrets.
+    #[arg(long = "private-key", value_name = "FILE", required_unless_present = "online")]
+    private_keys: Vec<PathBuf>,
+    /// New public key to seal to; repeatable.
+    #[arg(long = "public-key", value_name = "FILE_OR_KEY", required_unless_present = "online")]
+    public_keys: Vec<String>,
+    /// Let the controller re-seal to its newest key (POST /v1/rotate).
+    #[arg(long, conflicts_with_all = ["private_keys", "public_keys"])]
+    online: bool,
+    /// Namespace for SealedSecrets whose manifest has none.
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
+    #[command(flatten)]
+    controller: ControllerArgs,
+}
+
+/// Re-seals every SealedSecret of every file, then rewrites the files.
+pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
+    let ring = key_ring(&args.private_keys)?;
+    let keys: Vec<PublicKey> = args.public_keys.iter().map(|a| io::load_public_key(a)).collect::<CliResult<_>>()?;
+    let namespaces = Namespaces::new(args.namespace.clone(), kube);
+    let mut outputs = Vec::with_capacity(args.files.len());
+    let mut count = 0usize;
+    for file in &args.files {
+        let source = io::read_file(file)?;
+        let text = rewrite_stream(&source, |doc, value| {
+            let mut sealed = parse_sealed_secret(doc)?;
+            let namespace = namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
+            sealed.metadata.namespace = Some(namespace);
+            let resealed = if args.online {
+                rotate_online(kube, &args.controller, &sealed).map_err(|e| e.context(&doc.context()))?
+            } else {
+                reseal_offline(&sealed, &ring, &keys).map_err(|e| e.context(&doc.context()))?
+            };
+            replace_sealed_data(value, &resealed);
+            count += 1;
+            Ok(())
+        })?;
+        outputs.push((file, text));
+    }
+    if count == 0 {
+        return Err(CliError::input("no SealedSecret found in the given files"));
+    }
+    for (file, text) in outputs {
+        io::write_atomic(file, text.as_bytes(), false, true)?;
+    }
+    eprintln!("re-sealed {count} SealedSecret(s) in {} file(s)", args.files.len());
+    Ok(())
+}
+
+/// Opens each value and seals it again, with the same binding, to `keys`.
+fn reseal_offline(sealed: &SealedSecret, ring: &KeyRing, keys: &[PublicKey]) -> CliResult<SealedSecret> {
+    let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
+    let name = sealed.metadata.name.as_deref().unwrap_or_default();
+    let mut out = sealed.clone();
+    for (key, text) in out.spec.encrypted_data.iter_mut() {
+        let field = format!("spec.encryptedData.{key}");
+        let envelope = Envelope::from_base64(text).map_err(|e| CliError::input(format!("{field}: {e}")))?;
+        let binding = envelope.binding.clone();
+        let at = Location::new(namespace, name, key.as_str());
+        let plaintext = format::open_envelope(envelope, &at, ring).map_err(|e| CliError::input(format!("{field}: {e}")))?;
+        *text = format::seal(&plaintext, &binding, keys).map_err(|e| CliError::input(format!("{field}: {e}")))?;
+    }
+    out.spec.recipients = recipients_text(keys);
+    Ok(out)
+}
+
+/// Asks the controller to re-seal to its newest key.
+fn rotate_online(kube: &KubeArgs, controller: &ControllerArgs, sealed: &SealedSecret) -> CliResult<SealedSecret> {
+    let body = serde_json::to_vec(sealed).map_err(|e| CliError::input(format!("cannot encode the request: {e}")))?;
+    let (code, text) = cluster::block_on(cluster::controller_post(kube, controller, "/v1/rotate", body))??;
+    if code != 200 {
+        return Err(CliError::failed(format!("the controller refused to re-seal: {text}")));
+    }
+    serde_json::from_str(&text).map_err(|e| CliError::input(format!("unexpected answer from /v1/rotate: {e}")))
+}
+
+/// Puts the re-sealed values and recipients into the document, keeping key order and the rest.
+fn replace_sealed_data(value: &mut Value, resealed: &SealedSecret) {
+    let Some(Value::Mapping(spec)) = value.get_mut("spec") else { return };
+    if let Some(Value::Mapping(data)) = spec.get_mut("encryptedData") {
+        for (key, text) in &resealed.spec.encrypted_data {
+            data.insert(Value::String(key.clone()), Value::String(text.clone()));
+        }
+    }
+    if !resealed.spec.recipients.is_empty() {
+        let lines = resealed.spec.recipients.iter().cloned().map(Value::String).collect();
+        spec.insert(Value::String("recipients".into()), Value::Sequence(lines));
+    }
+}
+
+/// Re-serialises a YAML stream, applying `f` to every SealedSecret (also inside Lists) and
+/// keeping other documents as they are.
+fn rewrite_stream(
+    source: &Source,
+    mut f: impl FnMut(&Doc, &mut Value) -> CliResult<()>,
+) -> CliResult<String> {
+    let mut docs = Vec::new();
+    for (i, de) in serde_yaml::Deserializer::from_str(&source.text).enumerate() {
+        let place = format!("{}: document {}", source.name, i + 1);
+        let mut value = Value::deserialize(de).map_err(|e| CliError::input(format!("{place}: invalid YAML: {e}")))?;
+        if value.is_null() {
+            continue;
+        }
+        let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        if kind == "SealedSecret" {
+            let doc = Doc { place, value: value.clone() };
+            f(&doc, &mut value)?;
+        } else if kind == "List" {
+            if let Some(Value::Sequence(items)) = value.get_mut("items") {
+                for (j, item) in items.iter_mut().enumerate() {
+                    if item.get("kind").and_then(Value::as_str) == Some("SealedSecret") {
+                        let doc = Doc { place: format!("{place}, item {}", j + 1), value: item.clone() };
+                        f(&doc, item)?;
+                    }
+                }
+            }
+        }
+        docs.push(value);
+    }
+    manifest::yaml_stream(&docs)
+}
+
+/// Arguments of `sealant recover`.
+#[derive(clap::Args)]
+pub struct RecoverArgs {
+    /// SealedSecret files to open.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Backed-up private key: a `keygen` key file or the YAML of the controller's key Secrets
+    /// (`kubectl get secret -l sealant.dev/sealing-key -o yaml`); repeatable.
+    #[arg(long = "private-key", value_name = "FILE", required = true)]
+    private_keys: Vec<PathBuf>,
+    /// Namespace for SealedSecrets whose manifest has none.
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Write the Secrets to FILE (atomically, mode 0600) instead of standard output.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<PathBuf>,
+}
+
+/// Opens every SealedSecret and prints the Secrets as a YAML stream.
+pub fn recover(kube: &KubeArgs, args: RecoverArgs) -> CliResult<()> {
+    let ring = key_ring(&args.private_keys)?;
+    let namespaces = Namespaces::new(args.namespace.clone(), kube);
+    let mut secrets = Vec::new();
+    for doc in io::read_documents(&args.files)? {
+        if doc.kind() != "SealedSecret" {
+            eprintln!("{}: skipped (not a SealedSecret)", doc.context());
+            continue;
+        }
+        let mut sealed = parse_sealed_secret(&doc)?;
+        let namespace = namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
+        sealed.metadata.namespace = Some(namespace);
+        let secret = resource::open_sealed_secret(&sealed, &ring)
+            .map_err(|e| CliError::input(format!("{}: {e}", doc.context())))?;
+        secrets.push(secret);
+    }
+    if secrets.is_empty() {
+        return Err(CliError::input("no SealedSecret found in the given files"));
+    }
+    let text = zeroize::Zeroizing::new(manifest::yaml_stream(&secrets)?);
+    match &args.write {
+        Some(path) => io::write_atomic(path, text.as_bytes(), true, true),
+        None => io::emit(None, &text),
+    }
+}

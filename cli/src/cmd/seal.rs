@@ -1,0 +1,360 @@
+//! `sealant seal` (Secrets to SealedSecrets, or one raw value) and `sealant merge-into`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use sealant_core::format::{self, Binding, Location, Scope};
+use sealant_core::resource::{self, recipients_text};
+use sealant_core::{Envelope, PublicKey, SealedSecret};
+use serde_yaml::Value;
+use zeroize::Zeroizing;
+
+use super::{Namespaces, recipients};
+use crate::cluster::{ControllerArgs, KubeArgs};
+use crate::error::{CliError, CliResult};
+use crate::io;
+use crate::manifest::{self, json_output, parse_secret, yaml_stream};
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  $ kubectl create secret generic db-creds --from-literal=password=s3cr3t --dry-run=client -o yaml \\
+      | sealant seal --public-key cluster.pub > db-creds.sealed.yaml
+  $ sealant seal -f secrets.yaml --public-key prod.pub --public-key dr.pub -w sealed.yaml
+  $ sealant seal -f secret.json --scope namespace-wide -o json
+  $ printf s3cr3t | sealant seal --raw --public-key cluster.pub -n production --name db-creds --key password
+
+Scopes: strict (default) binds namespace, name and key; namespace-wide binds namespace and key
+(the SealedSecret may be renamed); cluster-wide binds only the key name.
+Without --public-key the key is fetched from the controller in the current cluster.";
+
+pub const MERGE_AFTER_HELP: &str = "\
+Examples:
+  $ kubectl create secret generic db-creds --from-literal=api-token=abc --dry-run=client -o yaml \\
+      | sealant merge-into db-creds.sealed.yaml
+  $ sealant merge-into db-creds.sealed.yaml -f new-keys.yaml --public-key cluster.pub
+
+Keys of the Secret are sealed with the scope of the values already in the file and added or
+replaced in place; other keys, their order and the template are kept. The file is rewritten
+atomically.";
+
+/// Output formats of `seal`.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Yaml,
+    Json,
+}
+
+/// Arguments of `sealant seal`.
+#[derive(clap::Args)]
+pub struct SealArgs {
+    /// Secret manifest(s) to seal, YAML or JSON, multi-document or `kind: List` (default: stdin).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Public key to seal to: a file or the `sealant-pub-v1:` line. Repeat for several clusters.
+    #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
+    public_keys: Vec<String>,
+    /// Where the sealed values may be opened: strict, namespace-wide or cluster-wide.
+    #[arg(long, default_value = "strict", value_name = "SCOPE")]
+    scope: Scope,
+    /// Namespace for Secrets whose manifest has none (default: the kubeconfig context's, else
+    /// `default`); must agree with manifests that have one.
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+    output: OutputFormat,
+    /// Write the output to FILE (atomically) instead of standard output.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Seal Secrets that have no data (refused by default: usually a mistake).
+    #[arg(long)]
+    allow_empty_data: bool,
+    /// Seal one value (from --from-file or stdin) and print only the sealed string.
+    #[arg(long, requires = "key")]
+    raw: bool,
+    /// With --raw: the SealedSecret's name (required for strict scope).
+    #[arg(long, requires = "raw", value_name = "NAME")]
+    name: Option<String>,
+    /// With --raw: the key name the value will have in the Secret.
+    #[arg(long, requires = "raw", value_name = "KEY")]
+    key: Option<String>,
+    /// With --raw: read the value from PATH instead of standard input.
+    #[arg(long, requires = "raw", value_name = "PATH")]
+    from_file: Option<PathBuf>,
+    #[command(flatten)]
+    controller: ControllerArgs,
+}
+
+/// Seals Secrets, or one raw value with `--raw`.
+pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
+    if args.raw {
+        return seal_raw(kube, args);
+    }
+    if args.from_file.is_some() || args.name.is_some() {
+        return Err(CliError::input("--name and --from-file go with --raw"));
+    }
+    // Read and check every input before asking the cluster for a key.
+    let docs = io::read_documents(&args.files)?;
+    if docs.is_empty() {
+        return Err(CliError::input(format!("{}: no Secret to seal (the input is empty)", input_name(&args.files))));
+    }
+    let namespaces = Namespaces::new(args.namespace.clone(), kube);
+    let mut secrets = Vec::with_capacity(docs.len());
+    for doc in &docs {
+        let secret = parse_secret(doc)?;
+        let ctx = doc.context();
+        if !args.allow_empty_data && secret.data.is_none() && secret.string_data.is_none() {
+            return Err(CliError::input(format!("{ctx}: the Secret has no data or stringData"))
+                .hint("pass --allow-empty-data to seal it anyway"));
+        }
+        let namespace = if args.scope == Scope::ClusterWide {
+            namespaces.resolve(secret.metadata.namespace.as_deref(), &ctx).map(|ns| {
+                // A cluster-wide SealedSecret keeps a namespace only if one was given.
+                if secret.metadata.namespace.is_some() || args.namespace.is_some() { ns } else { String::new() }
+            })?
+        } else {
+            namespaces.resolve(secret.metadata.namespace.as_deref(), &ctx)?
+        };
+        secrets.push((ctx, secret, namespace));
+    }
+    let keys = recipients(&args.public_keys, kube, &args.controller)?;
+
+    let sealed = seal_all(&secrets, args.scope, &keys)?;
+    let text = match args.output {
+        OutputFormat::Yaml => yaml_stream(&sealed)?,
+        OutputFormat::Json => json_output(&sealed)?,
+    };
+    io::emit(args.write.as_deref(), &text)
+}
+
+/// Seals each Secret; with many values, on all cores (each value is independent).
+fn seal_all(
+    secrets: &[(String, k8s_openapi::api::core::v1::Secret, String)],
+    scope: Scope,
+    keys: &[PublicKey],
+) -> CliResult<Vec<SealedSecret>> {
+    let seal_one = |(ctx, secret, namespace): &(String, k8s_openapi::api::core::v1::Secret, String)| {
+        resource::seal_secret(secret, namespace, scope, keys).map_err(|e| CliError::input(format!("{ctx}: {e}")))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if secrets.len() < 64 || threads == 1 {
+        return secrets.iter().map(seal_one).collect();
+    }
+    let chunk = secrets.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = secrets
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(seal_one).collect::<CliResult<Vec<_>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(secrets.len());
+        for handle in handles {
+            let part = handle.join().map_err(|_| CliError::input("a sealing thread failed"))??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
+fn input_name(files: &[PathBuf]) -> String {
+    match files {
+        [one] => one.display().to_string(),
+        [] => io::STDIN.to_string(),
+        _ => "input".to_string(),
+    }
+}
+
+/// `seal --raw`: one value to one sealed string.
+fn seal_raw(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
+    // Invariant: clap's `requires = "key"` on --raw guarantees --key is present.
+    let key = args.key.clone().unwrap_or_default();
+    let namespace = match (args.scope, &args.namespace) {
+        (Scope::ClusterWide, ns) => ns.clone().unwrap_or_default(),
+        (_, Some(ns)) => ns.clone(),
+        (scope, None) => {
+            return Err(CliError::input(format!("--raw with {scope} scope needs --namespace")));
+        }
+    };
+    let name = match (args.scope, &args.name) {
+        (Scope::Strict, None) => return Err(CliError::input("--raw with strict scope needs --name")),
+        (_, name) => name.clone().unwrap_or_default(),
+    };
+    let binding = Binding::new(args.scope, &Location::new(namespace, name, key))
+        .map_err(|e| CliError::input(format!("--raw: {e}")))?;
+    let value = Zeroizing::new(match &args.from_file {
+        Some(path) => std::fs::read(path).map_err(|e| CliError::input(format!("{}: cannot read: {e}", path.display())))?,
+        None => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| CliError::input(format!("{}: cannot read: {e}", io::STDIN)))?;
+            buf
+        }
+    });
+    let keys = recipients(&args.public_keys, kube, &args.controller)?;
+    let sealed = format::seal(&value, &binding, &keys).map_err(|e| CliError::input(format!("--raw: {e}")))?;
+    io::emit(args.write.as_deref(), &format!("{sealed}\n"))
+}
+
+/// Arguments of `sealant merge-into`.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The SealedSecret file to update in place.
+    #[arg(value_name = "SEALED_FILE")]
+    sealed_file: PathBuf,
+    /// The Secret whose keys to seal into it (default: stdin).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Public key(s) to seal to (default: the file's spec.recipients).
+    #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
+    public_keys: Vec<String>,
+    /// Scope for the new values when the file has no values yet (otherwise the file's scope).
+    #[arg(long, value_name = "SCOPE")]
+    scope: Option<Scope>,
+    /// Namespace of the SealedSecret when its file has none.
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
+    #[command(flatten)]
+    controller: ControllerArgs,
+}
+
+/// Seals the Secret's keys into the SealedSecret file.
+pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
+    let source = io::read_file(&args.sealed_file)?;
+    let docs = io::documents(&source)?;
+    let [doc] = docs.as_slice() else {
+        return Err(CliError::input(format!(
+            "{}: expected exactly one SealedSecret, found {} documents",
+            source.name,
+            docs.len()
+        )));
+    };
+    let sealed = manifest::parse_sealed_secret(doc)?;
+    let ctx = doc.context();
+    let name = sealed.metadata.name.clone().unwrap_or_default();
+    let namespaces = Namespaces::new(args.namespace.clone(), kube);
+    let namespace = namespaces.resolve(sealed.metadata.namespace.as_deref(), &ctx)?;
+
+    let secret_docs = io::read_documents(args.file.as_slice())?;
+    let [secret_doc] = secret_docs.as_slice() else {
+        return Err(CliError::input(format!("expected exactly one Secret to merge, found {}", secret_docs.len())));
+    };
+    let secret = parse_secret(secret_doc)?;
+    let secret_name = secret.metadata.name.clone().unwrap_or_default();
+    if secret_name != name {
+        return Err(CliError::input(format!(
+            "{}: metadata.name is '{secret_name}' but the SealedSecret in {} is '{name}'",
+            secret_doc.context(),
+            source.name
+        )));
+    }
+    if let Some(ns) = &secret.metadata.namespace
+        && *ns != namespace
+    {
+        return Err(CliError::input(format!(
+            "{}: metadata.namespace is '{ns}' but the SealedSecret is in '{namespace}'",
+            secret_doc.context()
+        )));
+    }
+
+    let existing: Vec<Envelope> = sealed
+        .spec
+        .encrypted_data
+        .iter()
+        .map(|(key, text)| {
+            Envelope::from_base64(text)
+                .map_err(|e| CliError::input(format!("{ctx}: spec.encryptedData.{key}: {e}")))
+        })
+        .collect::<CliResult<_>>()?;
+    let scope = match (existing.first(), args.scope) {
+        (Some(envelope), Some(flag)) if envelope.binding.scope() != flag => {
+            return Err(CliError::input(format!(
+                "--scope {flag} differs from the file's values, which are {}",
+                envelope.binding.scope()
+            )));
+        }
+        (Some(envelope), _) => envelope.binding.scope(),
+        (None, flag) => flag.unwrap_or(Scope::Strict),
+    };
+    let keys = merge_recipients(&args, &sealed, &existing, &ctx, kube)?;
+
+    let mut value = doc.value.clone();
+    let spec = mapping_entry(&mut value, "spec");
+    let data = mapping_entry(spec, "encryptedData");
+    for (key, (field, plaintext)) in resource::secret_values(&secret) {
+        let at = Location::new(namespace.as_str(), name.as_str(), key.as_str());
+        let binding = Binding::new(scope, &at).map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
+        let text = format::seal(&plaintext, &binding, &keys).map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
+        if let Value::Mapping(map) = data {
+            map.insert(Value::String(key), Value::String(text));
+        }
+    }
+    let mut all_recipients = sealed.spec.recipients.clone();
+    for line in recipients_text(&keys) {
+        if !all_recipients.contains(&line) {
+            all_recipients.push(line);
+        }
+    }
+    if let Value::Mapping(map) = spec {
+        map.insert(
+            Value::String("recipients".into()),
+            Value::Sequence(all_recipients.into_iter().map(Value::String).collect()),
+        );
+    }
+    let text = manifest::to_yaml(&value)?;
+    io::write_atomic(&args.sealed_file, text.as_bytes(), false, true)
+}
+
+/// The keys to seal new values to: `--public-key`, else the file's `spec.recipients`, which must
+/// be the keys its values are actually sealed to.
+fn merge_recipients(
+    args: &MergeArgs,
+    sealed: &SealedSecret,
+    existing: &[Envelope],
+    ctx: &str,
+    kube: &KubeArgs,
+) -> CliResult<Vec<PublicKey>> {
+    if !args.public_keys.is_empty() || sealed.spec.recipients.is_empty() {
+        if args.public_keys.is_empty() && existing.is_empty() {
+            return recipients(&[], kube, &args.controller);
+        }
+        if args.public_keys.is_empty() {
+            return Err(CliError::input(format!("{ctx}: spec.recipients: missing, so the file does not say which keys to seal to"))
+                .hint("pass --public-key FILE"));
+        }
+        return recipients(&args.public_keys, kube, &args.controller);
+    }
+    let keys: Vec<PublicKey> = sealed
+        .spec
+        .recipients
+        .iter()
+        .enumerate()
+        .map(|(i, line)| line.parse().map_err(|e| CliError::input(format!("{ctx}: spec.recipients[{i}]: {e}"))))
+        .collect::<CliResult<_>>()?;
+    let mut listed: Vec<_> = keys.iter().map(PublicKey::id).collect();
+    listed.sort();
+    for envelope in existing {
+        let mut ids = envelope.key_ids();
+        ids.sort();
+        if ids != listed {
+            return Err(CliError::input(format!(
+                "{ctx}: spec.recipients does not match the keys the values are sealed to ({})",
+                ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ))
+            .hint("pass --public-key for every cluster the file is meant for"));
+        }
+    }
+    Ok(keys)
+}
+
+/// The mapping under `key`, created if missing or not a mapping.
+fn mapping_entry<'v>(value: &'v mut Value, key: &str) -> &'v mut Value {
+    if let Value::Mapping(map) = value {
+        let entry = map.entry(Value::String(key.to_string())).or_insert(Value::Null);
+        if !entry.is_mapping() {
+            *entry = Value::Mapping(Default::default());
+        }
+        return entry;
+    }
+    value
+}
+

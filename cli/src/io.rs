@@ -1,0 +1,229 @@
+//! Reading inputs (files or stdin, multi-document YAML or JSON, `kind: List`), loading keys,
+//! and writing outputs atomically.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use sealant_core::keys::{PRIVATE_KEY_PREFIX, PUBLIC_KEY_PREFIX};
+use sealant_core::resource::PRIVATE_KEY_DATA;
+use sealant_core::{PrivateKey, PublicKey};
+use serde::Deserialize;
+use serde_yaml::Value;
+use zeroize::Zeroizing;
+
+use crate::error::{CliError, CliResult};
+
+/// The name used for standard input in messages.
+pub const STDIN: &str = "<stdin>";
+
+/// One input: a file's path (or `<stdin>`) and its text.
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// One document of an input, with where it came from for messages.
+pub struct Doc {
+    /// `file: document 2` or `file: document 1, item 3`.
+    pub place: String,
+    pub value: Value,
+}
+
+impl Doc {
+    /// The document's `kind`, or `""`.
+    pub fn kind(&self) -> &str {
+        self.value.get("kind").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The place and kind, as errors name them: `file: document 2 (kind ConfigMap)`.
+    pub fn context(&self) -> String {
+        match self.kind() {
+            "" => self.place.clone(),
+            kind => format!("{} (kind {kind})", self.place),
+        }
+    }
+}
+
+/// Reads the given files, or standard input when there are none (`-` also means stdin).
+pub fn read_sources(files: &[PathBuf]) -> CliResult<Vec<Source>> {
+    if files.is_empty() {
+        return Ok(vec![read_stdin()?]);
+    }
+    files
+        .iter()
+        .map(|path| if path.as_os_str() == "-" { read_stdin() } else { read_file(path) })
+        .collect()
+}
+
+fn read_stdin() -> CliResult<Source> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::input(format!("{STDIN}: cannot read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| CliError::input(format!("{STDIN}: not valid UTF-8 text")))?;
+    Ok(Source { name: STDIN.to_string(), text })
+}
+
+/// Reads a UTF-8 text file, naming it in errors.
+pub fn read_file(path: &Path) -> CliResult<Source> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| CliError::input(format!("{name}: cannot read: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CliError::input(format!("{name}: not valid UTF-8 text (is it a binary file?)")))?;
+    Ok(Source { name, text })
+}
+
+/// Splits a source into documents: YAML (or JSON) streams, with `kind: List` expanded into its
+/// items. Empty documents are skipped.
+pub fn documents(source: &Source) -> CliResult<Vec<Doc>> {
+    let mut docs = Vec::new();
+    for (i, de) in serde_yaml::Deserializer::from_str(&source.text).enumerate() {
+        let place = format!("{}: document {}", source.name, i + 1);
+        let value = Value::deserialize(de).map_err(|e| CliError::input(format!("{place}: invalid YAML: {e}")))?;
+        if value.is_null() {
+            continue;
+        }
+        if !value.is_mapping() {
+            return Err(CliError::input(format!("{place}: expected a Kubernetes object (a mapping)")));
+        }
+        let is_list = value.get("kind").and_then(Value::as_str).is_some_and(|k| k == "List" || k.ends_with("List"));
+        if is_list {
+            let items = match value.get("items") {
+                Some(Value::Sequence(items)) => items.clone(),
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => return Err(CliError::input(format!("{place} (kind List): items: expected a list"))),
+            };
+            for (j, item) in items.into_iter().enumerate() {
+                docs.push(Doc { place: format!("{place}, item {}", j + 1), value: item });
+            }
+        } else {
+            docs.push(Doc { place, value });
+        }
+    }
+    Ok(docs)
+}
+
+/// Reads every document of every source.
+pub fn read_documents(files: &[PathBuf]) -> CliResult<Vec<Doc>> {
+    let mut docs = Vec::new();
+    for source in read_sources(files)? {
+        docs.extend(documents(&source)?);
+    }
+    Ok(docs)
+}
+
+/// Loads a public key given as the `sealant-pub-v1:` line itself or as a file holding it.
+pub fn load_public_key(arg: &str) -> CliResult<PublicKey> {
+    let trimmed = arg.trim();
+    if trimmed.starts_with(PUBLIC_KEY_PREFIX) || trimmed.starts_with(PRIVATE_KEY_PREFIX) {
+        return trimmed
+            .parse()
+            .map_err(|e| CliError::input(format!("--public-key: {e}")));
+    }
+    let source = read_file(Path::new(arg)).map_err(|e| e.context("--public-key"))?;
+    PublicKey::from_file_text(&source.text)
+        .map_err(|e| CliError::input(format!("--public-key {}: {e}", source.name)))
+}
+
+/// Loads private keys from a key file written by `sealant keygen`, or from the YAML of key
+/// Secrets that `kubectl get secret -l sealant.dev/sealing-key -o yaml` prints (one Secret or a
+/// List).
+pub fn load_private_keys(path: &Path) -> CliResult<Vec<PrivateKey>> {
+    let source = read_file(path).map_err(|e| e.context("--private-key"))?;
+    let text = Zeroizing::new(source.text);
+    let name = &source.name;
+    if text.lines().any(|l| l.trim_start().starts_with(PRIVATE_KEY_PREFIX) || l.trim_start().starts_with(PUBLIC_KEY_PREFIX)) {
+        let key = PrivateKey::from_file_text(&text).map_err(|e| CliError::input(format!("--private-key {name}: {e}")))?;
+        return Ok(vec![key]);
+    }
+    let docs = documents(&Source { name: name.clone(), text: text.to_string() })
+        .map_err(|e| e.context("--private-key"))?;
+    let mut keys = Vec::new();
+    for doc in &docs {
+        let ctx = doc.context();
+        if doc.kind() != "Secret" {
+            return Err(CliError::input(format!(
+                "--private-key {ctx}: expected a sealant key file or key Secrets, found kind '{}'",
+                doc.kind()
+            )));
+        }
+        let encoded = doc
+            .value
+            .get("data")
+            .and_then(|d| d.get(PRIVATE_KEY_DATA))
+            .and_then(Value::as_str)
+            .ok_or_else(|| CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: missing")))?;
+        let decoded = Zeroizing::new(
+            base64_decode(encoded)
+                .map_err(|_| CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: invalid base64")))?,
+        );
+        let key_text = std::str::from_utf8(&decoded)
+            .map_err(|_| CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: not UTF-8")))?;
+        let key = PrivateKey::from_file_text(key_text)
+            .map_err(|e| CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: {e}")))?;
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        return Err(CliError::input(format!("--private-key {name}: no key found")));
+    }
+    Ok(keys)
+}
+
+/// Decodes standard padded base64, as Kubernetes writes `data` values.
+pub fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text)
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same directory, flushed and
+/// synced, then renamed over the target. Readers see the old file or the new one, never half.
+pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool) -> CliResult<()> {
+    let name = path.display().to_string();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let io_err = |e: std::io::Error| CliError::input(format!("{name}: cannot write: {e}"));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".sealant-");
+    #[cfg(unix)]
+    {
+        // An existing file keeps its mode; new files get 0600 (keys) or 0644.
+        let mode = std::fs::metadata(path).ok().map(|m| m.permissions()).filter(|_| !private);
+        builder.permissions(mode.unwrap_or_else(|| file_permissions(private)));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
+    tmp.write_all(contents).map_err(io_err)?;
+    tmp.as_file().sync_all().map_err(io_err)?;
+    if overwrite {
+        tmp.persist(path).map_err(|e| io_err(e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                CliError::input(format!("{name}: already exists")).hint("pass --force to overwrite it")
+            } else {
+                io_err(e.error)
+            }
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn file_permissions(private: bool) -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(if private { 0o600 } else { 0o644 })
+}
+
+/// Writes to `-w FILE` atomically, or to stdout.
+pub fn emit(output: Option<&Path>, text: &str) -> CliResult<()> {
+    match output {
+        Some(path) => write_atomic(path, text.as_bytes(), false, true),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| CliError::input(format!("cannot write to standard output: {e}")))
+        }
+    }
+}
