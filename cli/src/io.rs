@@ -38,7 +38,7 @@ impl Doc {
     /// The place and kind, as errors name them: `file: document 2 (kind ConfigMap)`.
     pub fn context(&self) -> String {
         match self.kind() {
-            "" => self.place.clone(),
+            "" => format!("{} (no kind)", self.place),
             kind => format!("{} (kind {kind})", self.place),
         }
     }

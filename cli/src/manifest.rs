@@ -17,8 +17,7 @@ pub fn parse_secret(doc: &Doc) -> CliResult<Secret> {
     let ctx = doc.context();
     let err = |field: &str, msg: &str| CliError::input(format!("{ctx}: {field}: {msg}"));
     if doc.kind() != "Secret" {
-        let found = if doc.kind().is_empty() { "no kind".to_string() } else { format!("kind {}", doc.kind()) };
-        return Err(CliError::input(format!("{}: expected kind Secret, found {found}", doc.place)));
+        return Err(CliError::input(format!("{ctx}: expected kind Secret")));
     }
     match doc.value.get("apiVersion").and_then(Value::as_str) {
         Some("v1") => {}
@@ -61,8 +60,7 @@ pub fn parse_secret(doc: &Doc) -> CliResult<Secret> {
 pub fn parse_sealed_secret(doc: &Doc) -> CliResult<SealedSecret> {
     let ctx = doc.context();
     if doc.kind() != "SealedSecret" {
-        let found = if doc.kind().is_empty() { "no kind".to_string() } else { format!("kind {}", doc.kind()) };
-        return Err(CliError::input(format!("{}: expected kind SealedSecret, found {found}", doc.place)));
+        return Err(CliError::input(format!("{ctx}: expected kind SealedSecret")));
     }
     match doc.value.get("apiVersion").and_then(Value::as_str) {
         Some("sealant.dev/v1alpha1") => {}

@@ -21,7 +21,7 @@ Examples:
       | sealant seal --public-key cluster.pub > db-creds.sealed.yaml
   $ sealant seal -f secrets.yaml --public-key prod.pub --public-key dr.pub -w sealed.yaml
   $ sealant seal -f secret.json --scope namespace-wide -o json
-  $ printf s3cr3t | sealant seal --raw --public-key cluster.pub -n production --name db-creds --key password
+  $ printf s3cr3t | sealant seal --raw --public-key k.pub -n prod --name db-creds --key password
 
 Scopes: strict (default) binds namespace, name and key; namespace-wide binds namespace and key
 (the SealedSecret may be renamed); cluster-wide binds only the key name.
