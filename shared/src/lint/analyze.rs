@@ -1,0 +1,782 @@
+//! Analysis of one file: Kubernetes objects, docker-compose, Kustomize, Helm values and templates,
+//! `.env` and configuration files, and the raw-text token and URL search over everything.
+
+use std::sync::OnceLock;
+
+use base64::Engine;
+use regex::Regex;
+
+use super::config::Settings;
+use super::finding::{Confidence, Finding, Severity, hash_value};
+use super::names::{NameMatch, Strength, classify_name};
+use super::rules::Code;
+use super::text::{mask_template, parse_assignment};
+use super::tokens::{find_tokens, find_url_credentials};
+use super::values::{is_placeholder, is_public_certificate, redact};
+use super::yaml::{self, Kind, Node, Source, Style};
+
+/// What a file is, decided from its name and place (see `scan::classify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Kubernetes manifests or other YAML/JSON.
+    Yaml,
+    HelmValues,
+    HelmTemplate,
+    Kustomization,
+    Compose,
+    DotEnv,
+    /// `.properties`, `.ini`, `.toml`, `.conf`, Terraform variables.
+    Config,
+    /// Anything else: only token formats and URL credentials.
+    Text,
+}
+
+/// The annotation that suppresses rules on one object.
+pub const IGNORE_ANNOTATION: &str = "sealant.dev/lint-ignore";
+
+/// The findings, suppression scopes and diagnostics of one file.
+pub struct FileScan<'a> {
+    pub source: &'a Source<'a>,
+    pub path: &'a str,
+    pub settings: &'a Settings,
+    pub findings: Vec<Finding>,
+    /// Byte ranges whose raw text is ciphertext (SealedSecret, SOPS metadata).
+    skip: Vec<(usize, usize)>,
+    /// Object-level suppressions: byte range and rules (empty: all rules).
+    pub ignores: Vec<(usize, usize, Vec<Code>)>,
+    pub diagnostics: Vec<String>,
+    /// Env files read by a Kustomize secretGenerator: (path relative to this file's dir, name).
+    pub generator_env_files: Vec<(String, String)>,
+}
+
+/// Where the walker is, for choosing rules and building key paths.
+#[derive(Clone, Copy)]
+struct Walk<'o> {
+    /// Rule for credential-like keys outside containers.
+    rule: Code,
+    /// Inside a Kubernetes object (command/args and env lists are container fields).
+    k8s: bool,
+    /// Inside a container (env lists are SL001, command/args SL006).
+    container: Option<&'o str>,
+}
+
+impl<'a> FileScan<'a> {
+    pub fn new(source: &'a Source<'a>, path: &'a str, settings: &'a Settings) -> Self {
+        FileScan {
+            source,
+            path,
+            settings,
+            findings: Vec::new(),
+            skip: Vec::new(),
+            ignores: Vec::new(),
+            diagnostics: Vec::new(),
+            generator_env_files: Vec::new(),
+        }
+    }
+
+    /// Runs every analysis that applies to `kind`.
+    pub fn run(&mut self, kind: FileKind) {
+        let text = self.source.text;
+        match kind {
+            FileKind::DotEnv => self.scan_lines(Code::SL008, "`.env` file sets"),
+            FileKind::Config => self.scan_lines(Code::SL010, "configuration sets"),
+            FileKind::Text => {}
+            FileKind::HelmTemplate => {
+                let masked = mask_template(text);
+                let masked_source = Source::new(&masked);
+                match yaml::parse(&masked_source) {
+                    Ok(docs) => {
+                        for doc in &docs {
+                            self.document(&doc.root, FileKind::HelmTemplate, doc.start, doc.end);
+                        }
+                    }
+                    Err(_) => self.scan_template_lines(),
+                }
+            }
+            _ => {
+                if prefilter(text, self.settings) {
+                    match yaml::parse(self.source) {
+                        Ok(docs) => {
+                            for doc in &docs {
+                                self.document(&doc.root, kind, doc.start, doc.end);
+                            }
+                        }
+                        Err(e) => self.diagnostics.push(format!("not valid YAML/JSON: {e}")),
+                    }
+                } else if text.contains("SealedSecret") || text.contains("ENC[") {
+                    // No credential names, but ciphertext: parse only to mask it from the
+                    // token search below.
+                    if let Ok(docs) = yaml::parse(self.source) {
+                        for doc in &docs {
+                            self.mask_ciphertext(&doc.root, doc.start, doc.end);
+                        }
+                    }
+                }
+            }
+        }
+        self.raw_search();
+    }
+
+    // ----- reporting -----
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        rule: Code,
+        at: usize,
+        value: &str,
+        key_path: String,
+        message: String,
+        confidence: Confidence,
+    ) {
+        if !self.settings.is_enabled(rule) {
+            return;
+        }
+        let (line, column) = self.source.position(at);
+        let mut severity = rule.rule().severity;
+        if confidence == Confidence::Low && severity > Severity::Low {
+            severity = if severity == Severity::High { Severity::Medium } else { Severity::Low };
+        }
+        self.findings.push(Finding {
+            rule,
+            path: self.path.to_string(),
+            line,
+            column,
+            message,
+            severity,
+            confidence,
+            redacted: redact(value),
+            key_path,
+            value_hash: hash_value(value),
+            span: (at, at + value.len().max(1)),
+        });
+    }
+
+    /// Byte offset of `needle` at or after `from` (a scalar's start), or `from` itself.
+    fn locate(&self, from: usize, needle: &str) -> usize {
+        let text = self.source.text;
+        if needle.is_empty() || from >= text.len() {
+            return from;
+        }
+        let end = (from + 256 * 1024).min(text.len());
+        let end = (end..=text.len()).find(|&e| text.is_char_boundary(e)).unwrap_or(text.len());
+        text[from..end].find(needle).map_or(from, |i| from + i)
+    }
+
+    fn name_match(&self, name: &str) -> Option<NameMatch> {
+        classify_name(name, &self.settings.extra_names, &self.settings.ignored_names)
+    }
+
+    fn confidence(m: NameMatch) -> Confidence {
+        match m.strength {
+            Strength::Strong => Confidence::High,
+            Strength::Weak => Confidence::Medium,
+        }
+    }
+
+    /// Reports `value` under `name` if the name is credential-like and the value a literal.
+    fn check_pair(&mut self, rule: Code, name: &str, value: &Node, key_path: String, what: &str) {
+        let Some(v) = value.str() else { return };
+        let Some(m) = self.name_match(name) else { return };
+        if !self.settings.values.is_credential_value(v, m) {
+            return;
+        }
+        let at = self.value_offset(value, v);
+        self.report(rule, at, v, key_path, format!("{what} `{name}` to a literal credential"), Self::confidence(m));
+    }
+
+    /// Where a scalar's value starts in the file (for block scalars, its first non-blank text).
+    fn value_offset(&self, node: &Node, value: &str) -> usize {
+        match node_style(node) {
+            Some(Style::Block) => {
+                let first = value.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                self.locate(node.start, first.trim())
+            }
+            _ => node.start,
+        }
+    }
+
+    // ----- documents -----
+
+    fn document(&mut self, root: &Node, kind: FileKind, start: usize, end: usize) {
+        if root.get("sops").is_some_and(Node::is_map) {
+            if let Some(sops) = root.get("sops") {
+                self.skip.push((sops.start, sops.end.max(end)));
+            }
+        }
+        let is_object = root.get_str("kind").is_some()
+            && (root.get("apiVersion").is_some() || root.get_str("kind") == Some("List"));
+        match kind {
+            FileKind::Kustomization => self.kustomization(root),
+            FileKind::Compose => self.walk(root, Walk { rule: Code::SL008, k8s: false, container: None }, ""),
+            FileKind::HelmValues if !is_object => {
+                self.walk(root, Walk { rule: Code::SL009, k8s: false, container: None }, "")
+            }
+            _ if is_object => self.object(root, start, end),
+            FileKind::HelmTemplate => {
+                self.walk(root, Walk { rule: Code::SL009, k8s: true, container: None }, "")
+            }
+            _ if looks_like_compose(root) => {
+                self.walk(root, Walk { rule: Code::SL008, k8s: false, container: None }, "")
+            }
+            _ if root.get("secretGenerator").is_some() => self.kustomization(root),
+            _ => self.walk(root, Walk { rule: Code::SL010, k8s: false, container: None }, ""),
+        }
+    }
+
+    /// Records SealedSecret and SOPS ranges so the raw token search skips their ciphertext.
+    fn mask_ciphertext(&mut self, root: &Node, start: usize, end: usize) {
+        if root.get_str("kind") == Some("List") {
+            for item in root.get("items").map(Node::items).unwrap_or_default() {
+                self.mask_ciphertext(item, item.start, item.end);
+            }
+        } else if root.get_str("kind") == Some("SealedSecret") {
+            self.skip.push((start, end.max(root.end)));
+        }
+        if let Some(sops) = root.get("sops").filter(|s| s.is_map()) {
+            self.skip.push((sops.start, end.max(sops.end)));
+        }
+    }
+
+    fn object(&mut self, obj: &Node, start: usize, end: usize) {
+        let kind = obj.get_str("kind").unwrap_or("");
+        let api = obj.get_str("apiVersion").unwrap_or("");
+        let meta = obj.get("metadata");
+        let name = meta.and_then(|m| m.get_str("name")).unwrap_or("");
+        let namespace = meta.and_then(|m| m.get_str("namespace")).unwrap_or("");
+        let end = end.max(obj.end);
+
+        if let Some(codes) = meta.and_then(|m| m.get("annotations")).and_then(|a| a.get_str(IGNORE_ANNOTATION)) {
+            self.ignores.push((obj.start.min(start), end, parse_codes(codes)));
+        }
+        if kind == "List" {
+            for item in obj.get("items").map(Node::items).unwrap_or_default() {
+                if item.is_map() {
+                    self.object(item, item.start, item.end);
+                }
+            }
+            return;
+        }
+        if kind == "SealedSecret"
+            && (api.starts_with("bitnami.com/") || api.starts_with("sealant.dev/") || api.is_empty() || api.contains('/'))
+        {
+            self.skip.push((start.min(obj.start), end));
+            return;
+        }
+        let obj_path = if namespace.is_empty() {
+            format!("{kind}/{name}")
+        } else {
+            format!("{kind}/{namespace}/{name}")
+        };
+        if let Some(annotations) = meta.and_then(|m| m.get("annotations")) {
+            self.annotations(annotations, &obj_path);
+        }
+        match kind {
+            "Secret" if api == "v1" || api.is_empty() => self.secret(obj, name, &obj_path),
+            "ConfigMap" => self.config_map(obj, name, &obj_path),
+            _ => {
+                for (k, v) in obj.entries() {
+                    let key = k.str().unwrap_or("");
+                    if matches!(key, "metadata" | "apiVersion" | "kind" | "status") {
+                        continue;
+                    }
+                    let path = format!("{obj_path}/{key}");
+                    self.walk(v, Walk { rule: Code::SL010, k8s: true, container: None }, &path);
+                    if key == "data" || key == "stringData" {
+                        // Unknown kinds with data maps are walked as configuration above.
+                    }
+                }
+            }
+        }
+    }
+
+    fn annotations(&mut self, annotations: &Node, obj_path: &str) {
+        for (k, v) in annotations.entries() {
+            let Some(key) = k.str() else { continue };
+            let Some(value) = v.str() else { continue };
+            if key == IGNORE_ANNOTATION || key.starts_with("sealant.dev/") {
+                continue;
+            }
+            let path = format!("{obj_path}/annotations/{key}");
+            if key == "kubectl.kubernetes.io/last-applied-configuration" {
+                let Ok(applied) = serde_json::from_str::<serde_json::Value>(value) else { continue };
+                if applied.get("kind").and_then(|k| k.as_str()) != Some("Secret") {
+                    continue;
+                }
+                let keys: Vec<String> = ["data", "stringData"]
+                    .iter()
+                    .filter_map(|s| applied.get(*s).and_then(|d| d.as_object()))
+                    .flat_map(|m| m.iter())
+                    .filter(|(_, v)| v.as_str().is_some_and(|s| !s.trim().is_empty() && !is_placeholder(s, &s.to_ascii_lowercase())))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                if !keys.is_empty() {
+                    let at = self.value_offset(v, value);
+                    let message = format!(
+                        "annotation `{key}` carries the Secret's data ({}) in plain text",
+                        keys.join(", ")
+                    );
+                    self.report(Code::SL011, at, value, path, message, Confidence::High);
+                }
+                continue;
+            }
+            let short = key.rsplit('/').next().unwrap_or(key);
+            self.check_pair(Code::SL011, short, v, path, "annotation sets");
+        }
+    }
+
+    fn secret(&mut self, obj: &Node, name: &str, obj_path: &str) {
+        for section in ["data", "stringData"] {
+            let Some(data) = obj.get(section) else { continue };
+            for (k, v) in data.entries() {
+                let (Some(key), Some(raw)) = (k.str(), v.str()) else { continue };
+                let raw_trim = raw.trim();
+                if raw_trim.is_empty() || raw_trim.starts_with("ENC[") {
+                    continue;
+                }
+                let decoded = if section == "data" { decode_base64(raw_trim) } else { None };
+                let plain: &str = match &decoded {
+                    Some(Decoded::Text(t)) => t,
+                    Some(Decoded::Binary) => "",
+                    None => raw_trim,
+                };
+                let lower = plain.to_ascii_lowercase();
+                if !plain.is_empty()
+                    && (plain.trim().is_empty()
+                        || is_placeholder(plain.trim(), &lower)
+                        || is_public_certificate(plain)
+                        || self.settings.values.extra_placeholders.iter().any(|r| r.is_match(plain)))
+                {
+                    continue;
+                }
+                if matches!(key, "ca.crt" | "tls.crt" | "namespace") && !plain.contains("PRIVATE KEY") {
+                    continue;
+                }
+                let at = self.value_offset(v, raw);
+                let message = format!(
+                    "Secret `{name}` commits key `{key}` in plain text ({}); seal it with `sealant seal`",
+                    if section == "data" { "base64 is not encryption" } else { "stringData" }
+                );
+                let path = format!("{obj_path}/{section}/{key}");
+                self.report(Code::SL002, at, raw, path, message, Confidence::High);
+            }
+        }
+    }
+
+    fn config_map(&mut self, obj: &Node, name: &str, obj_path: &str) {
+        let Some(data) = obj.get("data") else { return };
+        for (k, v) in data.entries() {
+            let (Some(key), Some(value)) = (k.str(), v.str()) else { continue };
+            let path = format!("{obj_path}/data/{key}");
+            if value.contains('\n') || (self.name_match(key).is_none() && value.contains('=')) {
+                self.embedded(Code::SL003, v, value, &path, &format!("ConfigMap `{name}` file `{key}` sets"));
+            } else {
+                let what = format!("ConfigMap `{name}` sets");
+                self.check_pair(Code::SL003, key, v, path, &what);
+            }
+        }
+    }
+
+    /// Configuration embedded in a string (a ConfigMap file, a Helm `values: |` block).
+    fn embedded(&mut self, rule: Code, node: &Node, value: &str, path: &str, what: &str) {
+        let mut from = node.start;
+        for line in value.lines() {
+            let Some(a) = parse_assignment(line) else { continue };
+            let Some(m) = self.name_match(a.key) else { continue };
+            if !self.settings.values.is_credential_value(a.value, m) {
+                continue;
+            }
+            let line_at = self.locate(from, line.trim());
+            from = line_at;
+            let trimmed_lead = line.len() - line.trim_start().len();
+            let at = line_at + a.value_at.saturating_sub(trimmed_lead);
+            let message = format!("{what} `{}` to a literal credential", a.key);
+            self.report(rule, at, a.value, format!("{path}/{}", a.key), message, Self::confidence(m));
+        }
+    }
+
+    // ----- the generic walker -----
+
+    fn walk(&mut self, node: &Node, w: Walk<'_>, path: &str) {
+        match &node.kind {
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    let Some(key) = k.str() else { continue };
+                    let child = if path.is_empty() { key.to_string() } else { format!("{path}/{key}") };
+                    match &v.kind {
+                        Kind::Scalar(..) => {
+                            let (rule, what) = match w.container {
+                                Some(_) => (Code::SL001, "container field sets"),
+                                None => (w.rule, "sets"),
+                            };
+                            if w.rule == Code::SL009 && w.container.is_none() {
+                                self.check_pair(rule, key, v, child, "Helm value sets");
+                            } else {
+                                self.check_pair(rule, key, v, child, what);
+                            }
+                        }
+                        Kind::Seq(items) if w.k8s && matches!(key, "containers" | "initContainers" | "ephemeralContainers") => {
+                            for c in items {
+                                let cname = c.get_str("name").unwrap_or("?");
+                                let cpath = format!("{child}[{cname}]");
+                                self.walk(c, Walk { container: Some(cname), ..w }, &cpath);
+                            }
+                        }
+                        Kind::Seq(items) if w.container.is_some() && matches!(key, "command" | "args") => {
+                            self.args(items, w.container.unwrap_or("?"), &child);
+                        }
+                        _ => self.walk(v, w, &child),
+                    }
+                }
+            }
+            Kind::Seq(items) => {
+                for item in items {
+                    match &item.kind {
+                        Kind::Map(_) => {
+                            if let (Some(name), Some(value)) = (item.get_str("name"), item.get("value")) {
+                                if value.str().is_some() {
+                                    let (rule, what) = match w.container {
+                                        Some(c) => (Code::SL001, format!("container `{c}` sets")),
+                                        None => (w.rule, "sets".to_string()),
+                                    };
+                                    let p = format!("{path}/{name}");
+                                    self.check_pair(rule, name, value, p, &what);
+                                    continue;
+                                }
+                            }
+                            self.walk(item, w, path);
+                        }
+                        Kind::Scalar(s, _) => self.list_assignment(item, s, w, path),
+                        _ => self.walk(item, w, path),
+                    }
+                }
+            }
+            Kind::Scalar(..) | Kind::Alias => {}
+        }
+    }
+
+    /// `KEY=value` and `--flag=value` list items (compose `environment:` lists, `extraArgs`).
+    fn list_assignment(&mut self, item: &Node, s: &str, w: Walk<'_>, path: &str) {
+        let trimmed = s.trim_start_matches('-');
+        let Some((key, value)) = trimmed.split_once('=') else { return };
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+            return;
+        }
+        let Some(m) = self.name_match(key) else { return };
+        if !self.settings.values.is_credential_value(value, m) {
+            return;
+        }
+        let at = item.start + (s.len() - value.len());
+        let rule = if w.container.is_some() { Code::SL006 } else { w.rule };
+        let message = format!("`{key}` is set to a literal credential");
+        self.report(rule, at, value, format!("{path}/{key}"), message, Self::confidence(m));
+    }
+
+    /// Container `command`/`args`: `--password=x`, `--password x`, `DB_PASSWORD=x ./run`,
+    /// `mysql -psecret`.
+    fn args(&mut self, items: &[Node], container: &str, path: &str) {
+        let re = arg_regexes();
+        for (i, item) in items.iter().enumerate() {
+            let Some(s) = item.str() else { continue };
+            if let Some(caps) = re.flag.captures(s) {
+                let Some(flag) = caps.get(1) else { continue };
+                let Some(m) = self.name_match(flag.as_str()) else { continue };
+                let (value, at) = match caps.get(2) {
+                    Some(v) => (v.as_str(), item.start + v.start()),
+                    None => match items.get(i + 1).and_then(|n| n.str().map(|s| (s, n.start))) {
+                        Some((next, at)) if !next.starts_with('-') => (next, at),
+                        _ => continue,
+                    },
+                };
+                if self.settings.values.is_credential_value(value, m) {
+                    let message =
+                        format!("container `{container}` passes `{}` a literal credential on its command line", flag.as_str());
+                    self.report(Code::SL006, at, value, format!("{path}/{}", flag.as_str()), message, Self::confidence(m));
+                }
+                continue;
+            }
+            let mut found: Vec<(String, String, NameMatch)> = Vec::new();
+            for caps in re.inline.captures_iter(s) {
+                let Some(name) = caps.get(1).or_else(|| caps.get(2)) else { continue };
+                let Some(value) = caps.get(3) else { continue };
+                let v = value.as_str().trim_matches(['"', '\'']);
+                if let Some(m) = self.name_match(name.as_str()) {
+                    found.push((name.as_str().to_string(), v.to_string(), m));
+                }
+            }
+            if s.contains("mysql") {
+                for caps in re.mysql.captures_iter(s) {
+                    if let Some(v) = caps.get(1) {
+                        let m = NameMatch { strength: Strength::Strong, ref_prone: false };
+                        found.push(("-p".to_string(), v.as_str().to_string(), m));
+                    }
+                }
+            }
+            for (name, value, m) in found {
+                if !self.settings.values.is_credential_value(&value, m) {
+                    continue;
+                }
+                let at = self.locate(item.start, &value);
+                let message = format!("container `{container}` passes `{name}` a literal credential on its command line");
+                self.report(Code::SL006, at, &value, format!("{path}/{name}"), message, Self::confidence(m));
+            }
+        }
+    }
+
+    // ----- Kustomize -----
+
+    fn kustomization(&mut self, root: &Node) {
+        for generator in root.get("secretGenerator").map(Node::items).unwrap_or_default() {
+            let gname = generator.get_str("name").unwrap_or("?");
+            for literal in generator.get("literals").map(Node::items).unwrap_or_default() {
+                let Some(s) = literal.str() else { continue };
+                let Some((key, value)) = s.split_once('=') else { continue };
+                if !self.settings.values.is_literal_secret(value) && !self.strict_literal(value) {
+                    continue;
+                }
+                let confidence = match self.name_match(key) {
+                    Some(_) => Confidence::High,
+                    None => Confidence::Medium,
+                };
+                let at = literal.start + key.len() + 1;
+                let message = format!("secretGenerator `{gname}` commits literal `{key}` in plain text");
+                let path = format!("secretGenerator/{gname}/{key}");
+                self.report(Code::SL007, at, value, path, message, confidence);
+            }
+            for field in ["envs", "env"] {
+                let files: Vec<&Node> = match generator.get(field) {
+                    Some(n) if n.str().is_some() => vec![n],
+                    Some(n) => n.items().iter().collect(),
+                    None => Vec::new(),
+                };
+                for f in files {
+                    if let Some(p) = f.str() {
+                        self.generator_env_files.push((p.to_string(), gname.to_string()));
+                    }
+                }
+            }
+        }
+        for generator in root.get("configMapGenerator").map(Node::items).unwrap_or_default() {
+            let gname = generator.get_str("name").unwrap_or("?");
+            for literal in generator.get("literals").map(Node::items).unwrap_or_default() {
+                let Some(s) = literal.str() else { continue };
+                let Some((key, value)) = s.split_once('=') else { continue };
+                let Some(m) = self.name_match(key) else { continue };
+                if self.settings.values.is_credential_value(value, m) {
+                    let at = literal.start + key.len() + 1;
+                    let message = format!("configMapGenerator `{gname}` sets `{key}` to a literal credential");
+                    let path = format!("configMapGenerator/{gname}/{key}");
+                    self.report(Code::SL003, at, value, path, message, Self::confidence(m));
+                }
+            }
+        }
+        for (k, v) in root.entries() {
+            let key = k.str().unwrap_or("");
+            if !matches!(key, "secretGenerator" | "configMapGenerator" | "resources" | "patches") {
+                self.walk(v, Walk { rule: Code::SL010, k8s: true, container: None }, key);
+            }
+        }
+    }
+
+    /// Secret data is secret whatever it looks like, except placeholders and emptiness.
+    fn strict_literal(&self, value: &str) -> bool {
+        let v = value.trim();
+        !v.is_empty() && !is_placeholder(v, &v.to_ascii_lowercase())
+    }
+
+    /// A Kustomize secretGenerator env file: every value is Secret data.
+    pub fn generator_env_file(&mut self, generator: &str) {
+        let source = self.source;
+        for n in 1..=source.line_count() {
+            let line = source.line(n);
+            let Some(a) = parse_assignment(line) else { continue };
+            if !self.strict_literal(a.value) || a.value.starts_with("ENC[") {
+                continue;
+            }
+            let line_start = self.locate_line(n);
+            let message = format!("secretGenerator `{generator}` reads `{}` from this file in plain text", a.key);
+            let path = format!("secretGenerator/{generator}/{}", a.key);
+            self.report(Code::SL007, line_start + a.value_at, a.value, path, message, Confidence::High);
+        }
+    }
+
+    fn locate_line(&self, n: usize) -> usize {
+        let line = self.source.line(n);
+        let base = line.as_ptr() as usize - self.source.text.as_ptr() as usize;
+        base.min(self.source.text.len())
+    }
+
+    // ----- line scans -----
+
+    fn scan_lines(&mut self, rule: Code, what: &str) {
+        let source = self.source;
+        for n in 1..=source.line_count() {
+            let line = source.line(n);
+            let Some(a) = parse_assignment(line) else { continue };
+            let Some(m) = self.name_match(a.key) else { continue };
+            if !self.settings.values.is_credential_value(a.value, m) {
+                continue;
+            }
+            let at = self.locate_line(n) + a.value_at;
+            let message = format!("{what} `{}` to a literal credential", a.key);
+            self.report(rule, at, a.value, a.key.to_string(), message, Self::confidence(m));
+        }
+    }
+
+    /// Helm templates that are not YAML even when masked: env pairs (`- name: X` then
+    /// `value: Y`) and `key: value` lines.
+    fn scan_template_lines(&mut self) {
+        let source = self.source;
+        let mut pending_env: Option<(String, usize)> = None;
+        for n in 1..=source.line_count() {
+            let line = source.line(n);
+            let indent = line.len() - line.trim_start().len();
+            let Some(a) = parse_assignment(line) else { continue };
+            if line.trim_start().starts_with("- ") && a.key == "name" {
+                pending_env = Some((a.value.to_string(), indent + 2));
+                continue;
+            }
+            let at = self.locate_line(n) + a.value_at;
+            if a.key == "value" {
+                if let Some((name, env_indent)) = pending_env.take() {
+                    if env_indent == indent {
+                        if let Some(m) = self.name_match(&name) {
+                            if self.settings.values.is_credential_value(a.value, m) {
+                                let message = format!("container sets `{name}` to a literal credential");
+                                self.report(Code::SL001, at, a.value, format!("env/{name}"), message, Self::confidence(m));
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            let Some(m) = self.name_match(a.key) else { continue };
+            if self.settings.values.is_credential_value(a.value, m) {
+                let message = format!("chart template sets `{}` to a literal credential", a.key);
+                self.report(Code::SL009, at, a.value, a.key.to_string(), message, Self::confidence(m));
+            }
+        }
+    }
+
+    // ----- raw text -----
+
+    fn raw_search(&mut self) {
+        let text = self.source.text;
+        let mut raw = Vec::new();
+        if self.settings.is_enabled(Code::SL004) {
+            raw.extend(find_tokens(text).into_iter().map(|m| (Code::SL004, m)));
+        }
+        if self.settings.is_enabled(Code::SL005) {
+            raw.extend(find_url_credentials(text).into_iter().map(|m| (Code::SL005, m)));
+        }
+        for (rule, m) in raw {
+            if self.skip.iter().any(|&(s, e)| m.start >= s && m.start < e) {
+                continue;
+            }
+            let (line, _) = self.source.position(m.start);
+            if self.source.line(line).contains("ENC[") {
+                continue;
+            }
+            let value = &text[m.start..m.end];
+            let message = match rule {
+                Code::SL004 => format!("{} in plain text; revoke it and keep it in a sealed Secret", m.label),
+                _ => format!("{} carries a literal password; keep the password in a sealed Secret", m.label),
+            };
+            let key_path = format!("{}:{}", m.label, self.enclosing_key(line));
+            self.report(rule, m.start, value, key_path, message, m.confidence);
+        }
+    }
+
+    /// The key of the line a raw match is on (`GITHUB_TOKEN` in `GITHUB_TOKEN: ghp_...`), so that
+    /// fingerprints of raw matches survive line moves.
+    fn enclosing_key(&self, line: usize) -> String {
+        parse_assignment(self.source.line(line)).map(|a| a.key.to_string()).unwrap_or_default()
+    }
+}
+
+fn node_style(node: &Node) -> Option<Style> {
+    match &node.kind {
+        Kind::Scalar(_, style) => Some(*style),
+        _ => None,
+    }
+}
+
+/// `services:` whose entries look like compose services.
+fn looks_like_compose(root: &Node) -> bool {
+    root.get("services").is_some_and(|s| {
+        s.entries().any(|(_, svc)| {
+            svc.get("image").is_some() || svc.get("build").is_some() || svc.get("environment").is_some()
+        })
+    })
+}
+
+/// `"SL001,SL003"`, `"all"`; unknown ids are ignored. Empty means every rule.
+pub fn parse_codes(s: &str) -> Vec<Code> {
+    s.split([',', ' '])
+        .filter(|p| !p.trim().is_empty())
+        .filter_map(|p| p.parse::<Code>().ok())
+        .collect()
+}
+
+enum Decoded {
+    Text(String),
+    Binary,
+}
+
+fn decode_base64(raw: &str) -> Option<Decoded> {
+    let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(compact).ok()?;
+    Some(match String::from_utf8(bytes) {
+        Ok(s) => Decoded::Text(s),
+        Err(_) => Decoded::Binary,
+    })
+}
+
+/// Cheap check before parsing YAML: does the file contain anything a structural rule could
+/// report (a credential-like word or a configured name)?
+pub fn prefilter(text: &str, settings: &Settings) -> bool {
+    let bytes = text.as_bytes();
+    super::names::PREFILTER_NEEDLES.iter().any(|n| contains_ignore_case(bytes, n.as_bytes()))
+        || settings.extra_names.iter().any(|n| contains_ignore_case(bytes, n.as_bytes()))
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    // `needle` is lower-case ASCII; compare against both cases of its first byte quickly.
+    let Some(&first) = needle.first() else { return true };
+    let upper = first.to_ascii_uppercase();
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        let Some(p) = hay[i..hay.len() + 1 - needle.len()]
+            .iter()
+            .position(|&b| b == first || b == upper)
+        else {
+            return false;
+        };
+        let at = i + p;
+        if hay[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
+}
+
+struct ArgRegexes {
+    flag: Regex,
+    inline: Regex,
+    mysql: Regex,
+}
+
+fn arg_regexes() -> &'static ArgRegexes {
+    static RE: OnceLock<ArgRegexes> = OnceLock::new();
+    // Invariant: constant patterns, exercised by the SL006 fixture.
+    #[allow(clippy::expect_used)]
+    RE.get_or_init(|| ArgRegexes {
+        flag: Regex::new(r"^--?([A-Za-z][A-Za-z0-9_.\-]*)(?:=(.*))?$").expect("flag pattern"),
+        inline: Regex::new(
+            r#"(?:^|[\s;&|(])(?:--?([A-Za-z][A-Za-z0-9_.\-]*)(?:=|\s+)|([A-Za-z_][A-Za-z0-9_]*)=)("[^"]*"|'[^']*'|[^\s;&|)"']+)"#,
+        )
+        .expect("inline pattern"),
+        mysql: Regex::new(r"\s-p([^\s'\x22;&|]{3,})").expect("mysql pattern"),
+    })
+}
