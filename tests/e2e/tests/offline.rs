@@ -1,0 +1,59 @@
+//! The offline path a new user walks, with the real `sealant` binary: keygen, seal the example
+//! Secret, verify, recover, and lint the examples.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sealant_e2e::binary;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sealant(dir: &Path, args: &[&str]) -> Output {
+    Command::new(binary("sealant"))
+        .args(args)
+        .current_dir(dir)
+        .env("KUBECONFIG", dir.join("no-kubeconfig"))
+        .output()
+        .expect("sealant runs")
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn example_secret_seals_verifies_and_recovers_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let example = repo().join("examples/db-creds.secret.yaml");
+    let example = example.to_str().unwrap();
+    ok(sealant(d, &["keygen", "--out-dir", "keys"]));
+    ok(sealant(d, &["seal", "-f", example, "--public-key", "keys/sealant.pub", "-w", "sealed.yaml"]));
+    let sealed = std::fs::read_to_string(d.join("sealed.yaml")).unwrap();
+    assert!(!sealed.contains("ZGVtby1wYXNzd29yZC1ub3QtcmVhbA=="), "plaintext in sealed output");
+
+    let verified = ok(sealant(d, &["verify", "--public-key", "keys/sealant.pub", "sealed.yaml"]));
+    assert_eq!(verified.lines().filter(|l| l.contains(": ok (strict, key ")).count(), 2, "{verified}");
+
+    let recovered = ok(sealant(d, &["recover", "--private-key", "keys/sealant.key", "sealed.yaml"]));
+    let original: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+    let back: serde_yaml::Value = serde_yaml::from_str(&recovered).unwrap();
+    assert_eq!(back["data"], original["data"]);
+    assert_eq!(back["metadata"]["labels"], original["metadata"]["labels"]);
+
+    std::fs::write(d.join("moved.yaml"), sealed.replace("namespace: production", "namespace: staging")).unwrap();
+    let moved = sealant(d, &["verify", "moved.yaml"]);
+    assert_eq!(moved.status.code(), Some(1));
+    let recover_moved = sealant(d, &["recover", "--private-key", "keys/sealant.key", "moved.yaml"]);
+    assert_eq!(recover_moved.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&recover_moved.stderr).contains("was sealed for production/db-creds (strict)"));
+}
