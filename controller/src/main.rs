@@ -1,1 +1,324 @@
-fn main() {}
+//! `sealant-controller`: argument parsing, logging, the Kubernetes client and signals; the rest
+//! is in the library ([`sealant_controller::run`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use jiff::Timestamp;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, CustomResourceExt};
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+use sealant_controller::Config;
+use sealant_controller::leader::LeaseTiming;
+use sealant_core::resource::SealedSecret;
+
+/// Where a pod's service account namespace is mounted.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// Unseals SealedSecrets into Secrets, manages the sealing keys and serves the public key.
+#[derive(Parser, Debug)]
+#[command(
+    name = "sealant-controller",
+    version,
+    after_help = "Examples:\n  \
+      $ sealant-controller --namespace sealant --log-format json\n  \
+      $ sealant-controller --kubeconfig ~/.kube/config --watch-namespaces team-a,team-b --leader-election=false\n  \
+      $ sealant-controller crd > deploy/crd.yaml\n\n\
+      Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a startup or runtime error, 2 on bad arguments."
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Namespace of the keys, the public-key ConfigMap and the Lease.
+    ///
+    /// Defaults to $POD_NAMESPACE, else the pod's service account namespace, else the
+    /// kubeconfig's namespace.
+    #[arg(long, env = "POD_NAMESPACE")]
+    namespace: Option<String>,
+
+    /// Namespaces whose SealedSecrets are reconciled, comma separated (empty: all).
+    #[arg(long, value_delimiter = ',', default_value = "")]
+    watch_namespaces: Vec<String>,
+
+    /// Generate a new sealing key when the newest is this old (e.g. 720h, 30d; 0 disables).
+    #[arg(long, default_value = "30d", value_parser = parse_duration)]
+    key_renew_period: Duration,
+
+    /// Generate a new key at start if the newest was created before this time (RFC 3339).
+    #[arg(long)]
+    key_cutoff: Option<Timestamp>,
+
+    /// Address of the HTTP server (health, metrics, public key, verify, rotate).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    listen_addr: SocketAddr,
+
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    /// Log filter, e.g. `info` or `sealant_controller=debug,kube=info` (RUST_LOG syntax).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+
+    /// Kubeconfig file (default: in-cluster config, else $KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+
+    /// Elect a leader through the Lease `sealant-controller` so several replicas can run.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+
+    /// Lease duration (how long a dead leader keeps the lease).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    lease_duration: Duration,
+
+    /// How long a leader keeps reconciling without renewing the lease.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    lease_renew_deadline: Duration,
+
+    /// How often replicas try to acquire or renew the lease.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    lease_retry_period: Duration,
+
+    /// How many SealedSecrets are reconciled at once (0: unlimited).
+    #[arg(long, default_value_t = 64)]
+    concurrency: u16,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the SealedSecret CustomResourceDefinition as YAML.
+    Crd,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A duration: whole numbers with units d, h, m, s (e.g. `30d`, `720h`, `1h30m`), or `0`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(format!("unknown unit '{c}' in '{text}' (use d, h, m or s)")),
+        };
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("missing number before '{c}' in '{text}'"))?;
+        total = total.saturating_add(Duration::from_secs(n.saturating_mul(unit)));
+        number.clear();
+    }
+    if !number.is_empty() || text.is_empty() {
+        return Err(format!(
+            "'{text}' needs a unit (d, h, m or s), e.g. 30d or 720h"
+        ));
+    }
+    Ok(total)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(Command::Crd) = args.command {
+        return match serde_yaml::to_string(&SealedSecret::crd()) {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("sealant-controller: encoding the CRD: {err}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if let Err(message) = init_logging(args.log_format, &args.log_level) {
+        eprintln!("sealant-controller: {message}");
+        return ExitCode::from(2);
+    }
+    match start(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, level: &str) -> Result<(), String> {
+    let filter = EnvFilter::try_new(level).map_err(|e| format!("--log-level {level}: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    }
+    .map_err(|e| format!("initialising logging: {e}"))
+}
+
+async fn start(args: Args) -> Result<(), String> {
+    let client = client(args.kubeconfig.as_ref()).await?;
+    let namespace = args
+        .namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
+                .ok()
+                .map(|n| n.trim().to_string())
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let mut config = Config::new(namespace, identity());
+    config.watch_namespaces = args
+        .watch_namespaces
+        .into_iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    config.key_renew_period = Some(args.key_renew_period).filter(|p| !p.is_zero());
+    config.key_cutoff = args.key_cutoff;
+    config.leader_election = args.leader_election;
+    config.lease = LeaseTiming {
+        duration: args.lease_duration,
+        renew_deadline: args.lease_renew_deadline,
+        retry_period: args.lease_retry_period,
+    };
+    config.concurrency = args.concurrency;
+    info!(
+        namespace = %config.namespace,
+        watch_namespaces = ?config.watch_namespaces,
+        identity = %config.identity,
+        listen = %args.listen_addr,
+        "starting sealant-controller {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    sealant_controller::run(config, client, args.listen_addr, shutdown_signal())
+        .await
+        .map_err(|e| error_chain(&e))?;
+    info!("stopped");
+    Ok(())
+}
+
+/// A client from `--kubeconfig`, else the usual inference (in-cluster, then $KUBECONFIG or
+/// ~/.kube/config).
+async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, String> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path)
+                .map_err(|e| format!("reading kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("loading kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("finding a Kubernetes configuration: {e}"))?,
+    };
+    Client::try_from(config).map_err(|e| format!("building the Kubernetes client: {e}"))
+}
+
+/// This replica's name: $POD_NAME, else hostname and process id.
+fn identity() -> String {
+    if let Ok(name) = std::env::var("POD_NAME")
+        && !name.is_empty()
+    {
+        return name;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sealant-controller".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => info!("SIGTERM: shutting down"),
+                _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_days_hours_minutes_seconds_and_zero() {
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("720h"), Ok(Duration::from_secs(720 * 3_600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("3w").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn flags_parse_with_their_defaults() {
+        let args = Args::try_parse_from(["sealant-controller", "--namespace", "sealant"]).unwrap();
+        assert_eq!(args.key_renew_period, Duration::from_secs(30 * 86_400));
+        assert!(args.leader_election);
+        assert!(args.watch_namespaces.iter().all(String::is_empty));
+        let args = Args::try_parse_from([
+            "sealant-controller",
+            "--watch-namespaces",
+            "a,b",
+            "--leader-election=false",
+            "--key-cutoff",
+            "2026-01-01T00:00:00Z",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(args.watch_namespaces, vec!["a", "b"]);
+        assert!(!args.leader_election);
+        assert!(args.key_cutoff.is_some());
+        assert!(Args::try_parse_from(["sealant-controller", "--log-format", "xml"]).is_err());
+    }
+}

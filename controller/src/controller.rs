@@ -1,0 +1,730 @@
+//! The reconciler: each SealedSecret becomes a Secret of the same name and namespace, written by
+//! server-side apply and owned by the SealedSecret; its `Synced` condition says how that went.
+//!
+//! Failures that retrying cannot fix (a value sealed for another place, to an unknown key,
+//! tampered with, or a Secret that is not ours) are reported on the condition and in an Event and
+//! retried slowly (new keys and edits retrigger them at once); failures of the API are returned as
+//! errors and retried with backoff by [`error_policy`]. Either way the existing Secret is left as
+//! it was.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use jiff::Timestamp;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{debug, info, warn};
+use zeroize::Zeroizing;
+
+use sealant_core::resource::{
+    ADOPT_ANNOTATION, ConvertError, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SealedSecret, open_values,
+    secret_of,
+};
+
+use crate::keys::{Keys, error_chain, zeroize_secret};
+use crate::metrics::Metrics;
+use crate::{Config, FIELD_MANAGER};
+
+/// The one condition type.
+pub const SYNCED: &str = "Synced";
+/// Backoff of transient failures: first retry, and the cap.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// A reconciliation failed in a way that retrying may fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The keys have not been read yet.
+    #[error("sealing keys are not loaded yet")]
+    KeysNotLoaded,
+    /// The SealedSecret has no namespace (it is namespaced; the API server always sets one).
+    #[error("SealedSecret {0} has no namespace")]
+    MissingNamespace(String),
+    /// Reading the existing Secret failed.
+    #[error("reading Secret {namespace}/{name}")]
+    ReadSecret {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the Secret failed.
+    #[error("applying Secret {namespace}/{name}")]
+    ApplySecret {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// Writing the SealedSecret's status failed.
+    #[error("applying status of SealedSecret {namespace}/{name}")]
+    ApplyStatus {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    /// The variant's name: a fixed metric label.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::KeysNotLoaded => "KeysNotLoaded",
+            Error::MissingNamespace(_) => "MissingNamespace",
+            Error::ReadSecret { .. } => "ReadSecret",
+            Error::ApplySecret { .. } => "ApplySecret",
+            Error::ApplyStatus { .. } => "ApplyStatus",
+        }
+    }
+}
+
+/// The reasons of the `Synced` condition: a fixed set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Unsealed,
+    InvalidSealedValue,
+    WrongScope,
+    UnknownKey,
+    Tampered,
+    SecretNotOwned,
+    ApplyFailed,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 7] = [
+        Reason::Unsealed,
+        Reason::InvalidSealedValue,
+        Reason::WrongScope,
+        Reason::UnknownKey,
+        Reason::Tampered,
+        Reason::SecretNotOwned,
+        Reason::ApplyFailed,
+    ];
+
+    /// The condition reason (and metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Unsealed => "Unsealed",
+            Reason::InvalidSealedValue => "InvalidSealedValue",
+            Reason::WrongScope => "WrongScope",
+            Reason::UnknownKey => "UnknownKey",
+            Reason::Tampered => "Tampered",
+            Reason::SecretNotOwned => "SecretNotOwned",
+            Reason::ApplyFailed => "ApplyFailed",
+        }
+    }
+
+    /// The reason named `text`, if it is one of ours.
+    pub fn parse(text: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// The reason of an [`sealant_core::format::OpenError::reason`] identifier.
+    fn of_open_error(reason: &str) -> Reason {
+        Reason::parse(reason).unwrap_or(Reason::InvalidSealedValue)
+    }
+}
+
+/// What one reconciliation found: the condition to report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub reason: Reason,
+    /// Says what was expected; never any plaintext.
+    pub message: String,
+}
+
+impl Outcome {
+    fn synced(values: usize) -> Outcome {
+        Outcome {
+            reason: Reason::Unsealed,
+            message: format!("unsealed {values} value(s) into the Secret"),
+        }
+    }
+
+    fn ok(&self) -> bool {
+        self.reason == Reason::Unsealed
+    }
+}
+
+/// What reconcilers, the error policy and the HTTP server share.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub keys: Keys,
+    leading: AtomicBool,
+    failures: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
+    permanent_error_requeue: Duration,
+    resync: Duration,
+}
+
+impl Context {
+    pub fn new(client: Client, config: &Config, keys: Keys, metrics: Arc<Metrics>) -> Context {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_string(),
+            instance: Some(config.identity.clone()),
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            keys,
+            leading: AtomicBool::new(false),
+            failures: Mutex::new(HashMap::new()),
+            permanent_error_requeue: config.permanent_error_requeue,
+            resync: config.resync,
+        }
+    }
+
+    /// Whether this replica is the leader (and so runs the reconcilers).
+    pub fn leading(&self) -> bool {
+        self.leading.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_leading(&self, leading: bool) {
+        self.leading.store(leading, Ordering::SeqCst);
+        if !leading {
+            self.metrics.set_stores(Vec::new());
+        }
+    }
+
+    /// Counts one more consecutive failure of `object`; returns the count.
+    fn failed(&self, object: ObjectRef<SealedSecret>) -> u32 {
+        let Ok(mut failures) = self.failures.lock() else {
+            return 1;
+        };
+        let count = failures.entry(object).or_insert(0);
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    fn succeeded(&self, object: &ObjectRef<SealedSecret>) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(object);
+        }
+    }
+}
+
+/// Runs one Controller per watched namespace (or one for all) until `stop` resolves; then lets
+/// running reconciliations finish.
+pub async fn run(
+    context: Arc<Context>,
+    config: Config,
+    stop: impl Future<Output = ()> + Send + 'static,
+) {
+    let stop = stop.shared();
+    let namespaces: Vec<Option<String>> = if config.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        config.watch_namespaces.iter().cloned().map(Some).collect()
+    };
+    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
+    let mut stores = Vec::new();
+    let mut runs = Vec::new();
+    for namespace in namespaces {
+        let (sealed, secrets): (Api<SealedSecret>, Api<Secret>) = match &namespace {
+            None => (
+                Api::all(context.client.clone()),
+                Api::all(context.client.clone()),
+            ),
+            Some(ns) => (
+                Api::namespaced(context.client.clone(), ns),
+                Api::namespaced(context.client.clone(), ns),
+            ),
+        };
+        let controller = Controller::new(sealed, watcher::Config::default())
+            .owns(secrets, watcher::Config::default().labels(&selector))
+            .reconcile_all_on(new_keys(context.keys.clone()))
+            .with_config(ControllerConfig::default().concurrency(config.concurrency))
+            .graceful_shutdown_on(stop.clone());
+        stores.push(controller.store());
+        let run = controller
+            .run(reconcile, error_policy, Arc::clone(&context))
+            .for_each(|result| async move {
+                match result {
+                    Ok((object, _)) => debug!(%object, "reconciled"),
+                    Err(error) => debug!(error = %error_chain(&error), "reconcile loop"),
+                }
+            });
+        runs.push(run);
+    }
+    context.metrics.set_stores(stores);
+    futures::future::join_all(runs).await;
+}
+
+/// A stream that yields whenever a key id appears that was not there before, so that
+/// SealedSecrets waiting for a key (restored backup, key added by hand) are retried at once.
+fn new_keys(keys: Keys) -> impl futures::Stream<Item = ()> + Send {
+    let receiver = keys.subscribe();
+    let seen: Vec<_> = keys.current().ring.ids();
+    futures::stream::unfold((receiver, seen), |(mut receiver, mut seen)| async move {
+        loop {
+            receiver.changed().await.ok()?;
+            let ids = receiver.borrow_and_update().ring.ids();
+            let added = ids.iter().any(|id| !seen.contains(id));
+            seen = ids;
+            if added {
+                return Some(((), (receiver, seen)));
+            }
+        }
+    })
+}
+
+/// Brings the Secret of one SealedSecret in line with it and reports the outcome in its status.
+pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Result<Action, Error> {
+    let _timer = context.metrics.count_and_measure();
+    let name = sealed.name_any();
+    let namespace = sealed
+        .namespace()
+        .ok_or_else(|| Error::MissingNamespace(name.clone()))?;
+    let keys = context.keys.current();
+    if !keys.loaded {
+        return Err(Error::KeysNotLoaded);
+    }
+    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
+
+    let result = match open_values(&sealed, &keys.ring) {
+        Err(error) => Ok(unseal_failure(&error)),
+        Ok(values) => write_secret(&sealed, &secrets, &namespace, &name, values).await,
+    };
+    let outcome = match &result {
+        Ok(outcome) => outcome.clone(),
+        Err(Error::ApplySecret { source, .. }) => Outcome {
+            reason: Reason::ApplyFailed,
+            message: format!("writing the Secret failed: {}", api_error_summary(source)),
+        },
+        // Nothing was learned about the SealedSecret; leave its status as it is.
+        Err(_) => {
+            return result.map(|_| Action::await_change());
+        }
+    };
+    if outcome.ok() {
+        debug!(%namespace, %name, "unsealed");
+    } else {
+        context.metrics.unseal_failed(outcome.reason.as_str());
+    }
+    report(&sealed, &context, &outcome, &namespace, &name).await?;
+    result?;
+    context.succeeded(&ObjectRef::from_obj(&sealed));
+    Ok(Action::requeue(if outcome.ok() {
+        context.resync
+    } else {
+        context.permanent_error_requeue
+    }))
+}
+
+/// The condition for a SealedSecret whose values do not open. The message names the value and
+/// what was expected, from the authenticated header; it never holds plaintext.
+fn unseal_failure(error: &ConvertError) -> Outcome {
+    let reason = match error {
+        ConvertError::Open { source, .. } => Reason::of_open_error(source.reason()),
+        _ => Reason::InvalidSealedValue,
+    };
+    Outcome {
+        reason,
+        message: error.to_string(),
+    }
+}
+
+/// Writes the Secret unless one exists that is not ours; the opened values are cleared on return.
+async fn write_secret(
+    sealed: &SealedSecret,
+    secrets: &Api<Secret>,
+    namespace: &str,
+    name: &str,
+    values: BTreeMap<String, Zeroizing<Vec<u8>>>,
+) -> Result<Outcome, Error> {
+    let existing = secrets
+        .get_metadata_opt(name)
+        .await
+        .map_err(|source| Error::ReadSecret {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            source,
+        })?;
+    if let Some(existing) = &existing
+        && !may_write(existing, sealed)
+    {
+        return Ok(Outcome {
+            reason: Reason::SecretNotOwned,
+            message: format!(
+                "Secret {namespace}/{name} exists and is not owned by this SealedSecret; left untouched \
+                 (annotate it {ADOPT_ANNOTATION}=\"true\" to let the controller adopt it)"
+            ),
+        });
+    }
+    let secret = desired_secret(sealed, &values);
+    drop(values);
+    let applied = secrets
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await;
+    let count = secret.data.as_ref().map_or(0, BTreeMap::len);
+    zeroize_secret(secret);
+    match applied {
+        Ok(written) => {
+            zeroize_secret(written);
+            Ok(Outcome::synced(count))
+        }
+        Err(source) => Err(Error::ApplySecret {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            source,
+        }),
+    }
+}
+
+/// Whether the controller may write over an existing Secret: it is owned by this SealedSecret
+/// (by uid) or annotated for adoption.
+pub fn may_write(existing: &impl Resource, sealed: &SealedSecret) -> bool {
+    let uid = sealed.meta().uid.as_deref();
+    let owned = existing
+        .meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| Some(o.uid.as_str()) == uid);
+    let adoptable = existing
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ADOPT_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    owned || adoptable
+}
+
+/// The Secret to apply: the template's metadata, type and immutability, the opened values, the
+/// managed-by label and a controller ownerReference to the SealedSecret.
+pub fn desired_secret(
+    sealed: &SealedSecret,
+    values: &BTreeMap<String, Zeroizing<Vec<u8>>>,
+) -> Secret {
+    let mut secret = secret_of(sealed, values);
+    secret
+        .metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string());
+    secret.metadata.owner_references = sealed.controller_owner_ref(&()).map(|owner| vec![owner]);
+    secret.type_.get_or_insert_with(|| "Opaque".to_string());
+    if secret.data.is_none() {
+        secret.data = Some(BTreeMap::<String, ByteString>::new());
+    }
+    secret
+}
+
+/// A short description of an API failure: code and reason, not the server's message (which could
+/// quote the object).
+fn api_error_summary(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} {}", status.code, status.reason),
+        _ => "the API server could not be reached".to_string(),
+    }
+}
+
+/// Applies the status when it changed, and publishes an Event when the condition changed.
+async fn report(
+    sealed: &SealedSecret,
+    context: &Context,
+    outcome: &Outcome,
+    namespace: &str,
+    name: &str,
+) -> Result<(), Error> {
+    let previous = sealed
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == SYNCED));
+    let generation = sealed.metadata.generation;
+    let observed = sealed.status.as_ref().and_then(|s| s.observed_generation);
+    let condition = next_condition(previous, outcome, generation, Timestamp::now());
+    let unchanged =
+        previous.is_some_and(|p| same_condition(p, &condition)) && observed == generation;
+    if unchanged {
+        return Ok(());
+    }
+    let patch = json!({
+        "apiVersion": "sealant.dev/v1alpha1",
+        "kind": "SealedSecret",
+        "status": { "observedGeneration": generation, "conditions": [condition] },
+    });
+    let api: Api<SealedSecret> = Api::namespaced(context.client.clone(), namespace);
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::ApplyStatus {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        source,
+    })?;
+
+    let transition =
+        previous.is_none_or(|p| p.status != condition.status || p.reason != condition.reason);
+    if transition {
+        if outcome.ok() {
+            info!(%namespace, %name, "unsealed into Secret");
+        } else {
+            warn!(%namespace, %name, reason = outcome.reason.as_str(), message = %outcome.message, "cannot unseal");
+        }
+        let event = Event {
+            type_: if outcome.ok() {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            },
+            reason: if outcome.ok() {
+                "Unsealed".to_string()
+            } else {
+                "UnsealFailed".to_string()
+            },
+            note: Some(if outcome.ok() {
+                outcome.message.clone()
+            } else {
+                format!("{}: {}", outcome.reason.as_str(), outcome.message)
+            }),
+            action: "Unseal".to_string(),
+            secondary: None,
+        };
+        if let Err(error) = context
+            .recorder
+            .publish(&event, &sealed.object_ref(&()))
+            .await
+        {
+            warn!(%namespace, %name, error = %error_chain(&error), "publishing an Event");
+        }
+    }
+    Ok(())
+}
+
+/// The `Synced` condition for `outcome`; `lastTransitionTime` is kept unless the status changes.
+pub fn next_condition(
+    previous: Option<&Condition>,
+    outcome: &Outcome,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Condition {
+    let status = if outcome.ok() { "True" } else { "False" };
+    let last_transition_time = match previous {
+        Some(p) if p.status == status => p.last_transition_time.clone(),
+        _ => Time(now),
+    };
+    Condition {
+        type_: SYNCED.to_string(),
+        status: status.to_string(),
+        reason: outcome.reason.as_str().to_string(),
+        message: truncate(&outcome.message, 1024),
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
+
+fn same_condition(a: &Condition, b: &Condition) -> bool {
+    a.status == b.status
+        && a.reason == b.reason
+        && a.message == b.message
+        && a.observed_generation == b.observed_generation
+        && a.last_transition_time == b.last_transition_time
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// Records the failure and retries with exponential backoff per SealedSecret.
+pub fn error_policy(sealed: Arc<SealedSecret>, error: &Error, context: Arc<Context>) -> Action {
+    let attempts = context.failed(ObjectRef::from_obj(&sealed));
+    context.metrics.reconcile_failed(error.metric_label());
+    let delay = backoff(attempts);
+    warn!(
+        namespace = %sealed.namespace().unwrap_or_default(),
+        name = %sealed.name_any(),
+        error = %error_chain(error),
+        retry_in = ?delay,
+        "reconcile failed"
+    );
+    Action::requeue(delay)
+}
+
+/// 1 s, 2 s, 4 s ... capped at 5 minutes.
+fn backoff(attempts: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(16));
+    BACKOFF_BASE.saturating_mul(factor).min(BACKOFF_MAX)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+    use sealant_core::format::{Binding, KeyRing, Location, Scope, seal};
+    use sealant_core::keys::PrivateKey;
+    use sealant_core::resource::{SealedSecretSpec, SecretTemplate, TemplateMetadata};
+
+    fn sealed_secret(key: &PrivateKey, scope: Scope, sealed_for: (&str, &str)) -> SealedSecret {
+        let binding = Binding::new(
+            scope,
+            &Location::new(sealed_for.0, sealed_for.1, "password"),
+        )
+        .unwrap();
+        let value = seal(b"hunter2", &binding, &[key.public().clone()]).unwrap();
+        SealedSecret {
+            metadata: ObjectMeta {
+                name: Some("db".into()),
+                namespace: Some("prod".into()),
+                uid: Some("uid-1".into()),
+                generation: Some(3),
+                ..ObjectMeta::default()
+            },
+            spec: SealedSecretSpec {
+                encrypted_data: BTreeMap::from([("password".to_string(), value)]),
+                recipients: vec![],
+                template: Some(SecretTemplate {
+                    metadata: Some(TemplateMetadata {
+                        labels: Some(BTreeMap::from([("app".to_string(), "db".to_string())])),
+                        annotations: None,
+                    }),
+                    type_: None,
+                    immutable: None,
+                }),
+            },
+            status: None,
+        }
+    }
+
+    #[test]
+    fn the_desired_secret_is_labeled_owned_and_typed() {
+        let key = PrivateKey::from_bytes(&[1; 32]);
+        let sealed = sealed_secret(&key, Scope::Strict, ("prod", "db"));
+        let ring: KeyRing = [key].into_iter().collect();
+        let values = open_values(&sealed, &ring).unwrap();
+        let secret = desired_secret(&sealed, &values);
+        assert_eq!(secret.data.as_ref().unwrap()["password"].0, b"hunter2");
+        let labels = secret.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels["app"], "db");
+        assert_eq!(labels[MANAGED_BY_LABEL], MANAGED_BY_VALUE);
+        assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+        let owner = &secret.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(
+            (owner.uid.as_str(), owner.controller, owner.kind.as_str()),
+            ("uid-1", Some(true), "SealedSecret")
+        );
+    }
+
+    #[test]
+    fn open_failures_map_to_fixed_reasons_without_plaintext() {
+        let key = PrivateKey::from_bytes(&[1; 32]);
+        let ring: KeyRing = [PrivateKey::from_bytes(&[1; 32])].into_iter().collect();
+        let moved = sealed_secret(&key, Scope::Strict, ("staging", "db"));
+        let outcome = unseal_failure(&open_values(&moved, &ring).unwrap_err());
+        assert_eq!(outcome.reason, Reason::WrongScope);
+        assert!(
+            outcome.message.contains("staging/db"),
+            "{}",
+            outcome.message
+        );
+
+        let other = PrivateKey::from_bytes(&[2; 32]);
+        let unknown = sealed_secret(&other, Scope::Strict, ("prod", "db"));
+        assert_eq!(
+            unseal_failure(&open_values(&unknown, &ring).unwrap_err()).reason,
+            Reason::UnknownKey
+        );
+
+        let mut garbage = sealed_secret(&key, Scope::Strict, ("prod", "db"));
+        garbage
+            .spec
+            .encrypted_data
+            .insert("password".into(), "!!".into());
+        assert_eq!(
+            unseal_failure(&open_values(&garbage, &ring).unwrap_err()).reason,
+            Reason::InvalidSealedValue
+        );
+        assert!(!outcome.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn only_owned_or_annotated_secrets_may_be_written() {
+        let key = PrivateKey::from_bytes(&[1; 32]);
+        let sealed = sealed_secret(&key, Scope::Strict, ("prod", "db"));
+        let mut existing = Secret::default();
+        assert!(!may_write(&existing, &sealed));
+        existing.metadata.owner_references = Some(vec![OwnerReference {
+            uid: "someone-else".into(),
+            ..OwnerReference::default()
+        }]);
+        assert!(!may_write(&existing, &sealed));
+        existing.metadata.annotations = Some(BTreeMap::from([(
+            ADOPT_ANNOTATION.to_string(),
+            "false".to_string(),
+        )]));
+        assert!(!may_write(&existing, &sealed));
+        existing.metadata.annotations = Some(BTreeMap::from([(
+            ADOPT_ANNOTATION.to_string(),
+            "true".to_string(),
+        )]));
+        assert!(may_write(&existing, &sealed));
+        existing.metadata.annotations = None;
+        existing.metadata.owner_references = Some(vec![OwnerReference {
+            uid: "uid-1".into(),
+            ..OwnerReference::default()
+        }]);
+        assert!(may_write(&existing, &sealed));
+    }
+
+    #[test]
+    fn last_transition_time_changes_only_when_the_status_does() {
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let t1: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
+        let failed = Outcome {
+            reason: Reason::WrongScope,
+            message: "m".into(),
+        };
+        let first = next_condition(None, &failed, Some(1), t0);
+        assert_eq!(first.last_transition_time, Time(t0));
+        let tampered = Outcome {
+            reason: Reason::Tampered,
+            message: "m".into(),
+        };
+        let second = next_condition(Some(&first), &tampered, Some(2), t1);
+        assert_eq!(second.last_transition_time, Time(t0), "still False");
+        assert_eq!(second.reason, "Tampered");
+        let third = next_condition(Some(&second), &Outcome::synced(1), Some(2), t1);
+        assert_eq!(
+            (third.status.as_str(), third.last_transition_time.clone()),
+            ("True", Time(t1))
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(4), Duration::from_secs(8));
+        assert_eq!(backoff(30), BACKOFF_MAX);
+    }
+}

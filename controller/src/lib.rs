@@ -1,0 +1,226 @@
+//! `sealant-controller`: unseals SealedSecrets into Secrets, manages the sealing keys, serves the
+//! public key and a few helpers over HTTP, and elects a leader so that several replicas can run.
+//!
+//! [`run`] is the whole program minus argument parsing and logging setup, so that tests can start
+//! a controller in-process against a test API server.
+//!
+//! Every replica loads the keys (a watch on the key Secrets) and serves HTTP; only the leader
+//! reconciles SealedSecrets, generates and renews keys and publishes the public keys.
+
+pub mod controller;
+pub mod http;
+pub mod keys;
+pub mod leader;
+pub mod metrics;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use jiff::Timestamp;
+use kube::Client;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::controller::Context;
+use crate::keys::KeyManager;
+use crate::leader::{LeaderElector, LeaseTiming};
+use crate::metrics::Metrics;
+
+/// Field manager of every server-side apply, and the reporting controller of Events.
+pub const FIELD_MANAGER: &str = "sealant-controller";
+/// Name of the Lease used for leader election, in the controller's namespace.
+pub const LEASE_NAME: &str = "sealant-controller";
+
+/// Everything the controller needs besides a client; built from flags by `main`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the keys, the public-key ConfigMap and the Lease live.
+    pub namespace: String,
+    /// Namespaces whose SealedSecrets are reconciled; empty means all.
+    pub watch_namespaces: Vec<String>,
+    /// Generate a new key when the newest active key is this old; `None` disables renewal.
+    pub key_renew_period: Option<Duration>,
+    /// Generate a new key at start when the newest active key was created before this.
+    pub key_cutoff: Option<Timestamp>,
+    /// Whether to elect a leader; without it this replica always reconciles.
+    pub leader_election: bool,
+    /// This replica's name in the Lease and in Events.
+    pub identity: String,
+    /// Lease duration, renew deadline and retry period.
+    pub lease: LeaseTiming,
+    /// How long a SealedSecret that cannot be unsealed (wrong scope, unknown key, tampered, Secret
+    /// not owned) waits before it is tried again; new keys and edits retrigger it sooner.
+    pub permanent_error_requeue: Duration,
+    /// How often a synced SealedSecret is checked again even if nothing changed.
+    pub resync: Duration,
+    /// How many SealedSecrets are reconciled at once (0 = unlimited).
+    pub concurrency: u16,
+    /// HTTP limits.
+    pub http: http::Limits,
+}
+
+impl Config {
+    /// Defaults for everything but the namespace and identity.
+    pub fn new(namespace: impl Into<String>, identity: impl Into<String>) -> Config {
+        Config {
+            namespace: namespace.into(),
+            watch_namespaces: Vec::new(),
+            key_renew_period: Some(Duration::from_secs(30 * 24 * 3600)),
+            key_cutoff: None,
+            leader_election: true,
+            identity: identity.into(),
+            lease: LeaseTiming::default(),
+            permanent_error_requeue: Duration::from_secs(3600),
+            resync: Duration::from_secs(3600),
+            concurrency: 64,
+            http: http::Limits::default(),
+        }
+    }
+}
+
+/// The controller could not start or stopped on an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Binding the HTTP listener failed.
+    #[error("binding the HTTP listener on {addr}")]
+    BindHttp {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving HTTP failed.
+    #[error("serving HTTP")]
+    ServeHttp(#[source] std::io::Error),
+}
+
+/// Binds `config`'s listen address and runs the controller until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    client: Client,
+    listen_addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let listener = TcpListener::bind(listen_addr)
+        .await
+        .map_err(|source| Error::BindHttp {
+            addr: listen_addr,
+            source,
+        })?;
+    serve(config, client, listener, shutdown).await
+}
+
+/// Runs the controller on an already bound listener (tests bind port 0 and read the address)
+/// until `shutdown` resolves: key loading and HTTP in every replica, leader election, and, while
+/// leading, the reconcilers and key renewal. Returns once everything has stopped.
+pub async fn serve(
+    config: Config,
+    client: Client,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shutdown = shutdown.then(move |()| async move {
+        let _ = stop_tx.send(true);
+    });
+    let shutdown_task = tokio::spawn(shutdown);
+
+    let metrics = Arc::new(Metrics::default());
+    let key_manager = KeyManager::new(client.clone(), &config.namespace);
+    let keys = key_manager.keys();
+    metrics.watch_keys(keys.clone());
+    let context = Arc::new(Context::new(
+        client.clone(),
+        &config,
+        keys.clone(),
+        Arc::clone(&metrics),
+    ));
+
+    let key_watch = tokio::spawn(key_manager.clone().watch(stopped(stop_rx.clone())));
+
+    let (leading_tx, leading_rx) = watch::channel(!config.leader_election);
+    let elector = config.leader_election.then(|| {
+        let elector = LeaderElector::new(
+            client.clone(),
+            &config.namespace,
+            LEASE_NAME,
+            &config.identity,
+            config.lease,
+        );
+        tokio::spawn(elector.run(leading_tx, stopped(stop_rx.clone())))
+    });
+
+    let state = http::AppState::new(Arc::clone(&context), config.http.clone());
+    let app = http::router(state, &config.http);
+    let http_stop = stopped(stop_rx.clone());
+    let http_task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(http_stop)
+            .await
+    });
+
+    lead_while_elected(&config, &context, &key_manager, leading_rx, stop_rx.clone()).await;
+
+    if let Some(elector) = elector {
+        let _ = elector.await;
+    }
+    let _ = key_watch.await;
+    let served = http_task.await;
+    shutdown_task.abort();
+    match served {
+        Ok(result) => result.map_err(Error::ServeHttp),
+        Err(join) => {
+            warn!(error = %join, "HTTP task ended abnormally");
+            Ok(())
+        }
+    }
+}
+
+/// Runs the leader's work (reconcilers and key upkeep) each time this replica is elected, and
+/// drops it at once when the lease is lost. Returns on shutdown.
+async fn lead_while_elected(
+    config: &Config,
+    context: &Arc<Context>,
+    key_manager: &KeyManager,
+    mut leading: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = leading.wait_for(|leading| *leading) => {}
+            () = stopped(stop.clone()) => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        info!(identity = %config.identity, "leading: starting reconcilers and key upkeep");
+        context.set_leading(true);
+        let work = futures::future::join(
+            controller::run(Arc::clone(context), config.clone(), stopped(stop.clone())),
+            key_manager.lead(
+                config.key_renew_period,
+                config.key_cutoff,
+                stopped(stop.clone()),
+            ),
+        );
+        let mut lost = leading.clone();
+        tokio::select! {
+            _ = work => {}
+            _ = lost.wait_for(|leading| !*leading) => {
+                info!(identity = %config.identity, "lost the lease: stopped reconciling");
+            }
+        }
+        context.set_leading(false);
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// Resolves once the stop flag is set (or its sender is gone).
+pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
