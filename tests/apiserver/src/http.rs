@@ -186,11 +186,11 @@ async fn route(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let as_table = accept.contains("as=Table");
+    let format = Format::from_accept(accept);
     match verb {
-        "get" => get(app, &target, as_table),
-        "list" => list(app, &target, params, as_table),
-        "watch" => watch_stream(app, &target, params, as_table),
+        "get" => get(app, &target, format),
+        "list" => list(app, &target, params, format),
+        "watch" => watch_stream(app, &target, params, format),
         "create" => create(app, &target, params, headers, &body),
         "update" => update(app, &target, params, headers, &body),
         "patch" => patch(app, &target, params, headers, &body),
@@ -225,14 +225,51 @@ fn name_of(target: &Target) -> &str {
     target.name.as_deref().unwrap_or("")
 }
 
-fn get(app: &AppState, target: &Target, as_table: bool) -> Result<Response, ApiError> {
+/// The representation the client asked for in `Accept`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Full,
+    /// `as=Table` (kubectl get).
+    Table,
+    /// `as=PartialObjectMetadata` (kube's `list_metadata`/`metadata_watcher`).
+    Metadata,
+}
+
+impl Format {
+    fn from_accept(accept: &str) -> Self {
+        if accept.contains("as=Table") {
+            Format::Table
+        } else if accept.contains("as=PartialObjectMetadata") {
+            Format::Metadata
+        } else {
+            Format::Full
+        }
+    }
+
+    fn render(self, res: &ApiResource, object: &Arc<Value>) -> Value {
+        match self {
+            Format::Full => (**object).clone(),
+            Format::Table => tables::table(res, std::slice::from_ref(object), None, None),
+            Format::Metadata => partial_metadata(object),
+        }
+    }
+}
+
+fn partial_metadata(object: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+fn get(app: &AppState, target: &Target, format: Format) -> Result<Response, ApiError> {
     let stored = app.store.get(&target.res, ns_of(target), name_of(target))?;
     let object = present(&target.res, &stored);
-    if as_table {
-        let table = tables::table(&target.res, &[object], None, None);
-        return Ok(json_response(StatusCode::OK, &table));
-    }
-    Ok(json_response(StatusCode::OK, &object))
+    Ok(json_response(
+        StatusCode::OK,
+        &format.render(&target.res, &object),
+    ))
 }
 
 fn selectors(params: &Params) -> Result<(LabelSelector, FieldSelector), ApiError> {
@@ -245,7 +282,7 @@ fn list(
     app: &AppState,
     target: &Target,
     params: &Params,
-    as_table: bool,
+    format: Format,
 ) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(params)?;
     let limit = match params.get("limit") {
@@ -276,11 +313,18 @@ fn list(
     )?;
     let res = &target.res;
     let rv = page.resource_version.to_string();
-    if as_table {
+    if format == Format::Table {
         let items: Vec<Arc<Value>> = page.items.iter().map(|o| present(res, o)).collect();
         let table = tables::table(res, &items, Some(&rv), page.continue_token.as_deref());
         return Ok(json_response(StatusCode::OK, &table));
     }
+    let (list_kind, list_api_version) = match format {
+        Format::Metadata => (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        ),
+        _ => (res.list_kind.clone(), res.api_version()),
+    };
     // Written by hand so a 10,000-item list is one pass of serialization, no intermediate tree.
     let mut metadata = json!({"resourceVersion": rv});
     if let Some(token) = &page.continue_token {
@@ -290,8 +334,8 @@ fn list(
     out.extend_from_slice(
         format!(
             "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{},\"items\":[",
-            json!(res.list_kind),
-            json!(res.api_version()),
+            json!(list_kind),
+            json!(list_api_version),
             metadata
         )
         .as_bytes(),
@@ -301,8 +345,12 @@ fn list(
             out.push(b',');
         }
         let item = present(res, item);
-        serde_json::to_writer(&mut out, &*item)
-            .map_err(|e| ApiError::bad_request(format!("serializing list: {e}")))?;
+        let written = if format == Format::Metadata {
+            serde_json::to_writer(&mut out, &partial_metadata(&item))
+        } else {
+            serde_json::to_writer(&mut out, &*item)
+        };
+        written.map_err(|e| ApiError::bad_request(format!("serializing list: {e}")))?;
     }
     out.extend_from_slice(b"]}");
     Ok((
@@ -342,11 +390,11 @@ fn watch_line(
     Some((kind, present(res, &change.object)))
 }
 
-fn encode_event(kind: &str, object: &Value, res: &ApiResource, as_table: bool) -> Bytes {
-    let object = if as_table && kind != "BOOKMARK" && kind != "ERROR" {
-        tables::table(res, &[Arc::new(object.clone())], None, None)
+fn encode_event(kind: &str, object: &Arc<Value>, res: &ApiResource, format: Format) -> Bytes {
+    let object = if kind != "BOOKMARK" && kind != "ERROR" {
+        format.render(res, object)
     } else {
-        object.clone()
+        (**object).clone()
     };
     let mut line = json!({"type": kind, "object": object}).to_string();
     line.push('\n');
@@ -357,7 +405,7 @@ fn watch_stream(
     app: &AppState,
     target: &Target,
     params: &Params,
-    as_table: bool,
+    format: Format,
 ) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(params)?;
     let bookmarks = matches!(
@@ -390,7 +438,7 @@ fn watch_stream(
         Ok(feed) => feed,
         Err(err) => {
             // A real apiserver answers 200 and sends the 410 as an ERROR event.
-            let line = encode_event("ERROR", &err.status_body(), &res, false);
+            let line = encode_event("ERROR", &Arc::new(err.status_body()), &res, Format::Full);
             let _ = tx.try_send(Ok(line));
             drop(tx);
             return Ok(stream_response(rx));
@@ -407,7 +455,7 @@ fn watch_stream(
         };
         for change in &feed.initial {
             if let Some((kind, object)) = watch_line(&res, ns.as_deref(), &labels, &fields, change)
-                && !send(encode_event(kind, &object, &res, as_table)).await
+                && !send(encode_event(kind, &object, &res, format)).await
             {
                 return;
             }
@@ -419,9 +467,11 @@ fn watch_stream(
             }
             encode_event(
                 "BOOKMARK",
-                &json!({"kind": res.kind, "apiVersion": res.api_version(), "metadata": meta}),
+                &Arc::new(
+                    json!({"kind": res.kind, "apiVersion": res.api_version(), "metadata": meta}),
+                ),
                 &res,
-                false,
+                Format::Full,
             )
         };
         if initial_events_end && bookmarks && !send(bookmark(last_rv, true)).await {
@@ -441,7 +491,7 @@ fn watch_stream(
                         }
                         last_rv = change.rv;
                         if let Some((kind, object)) = watch_line(&res, ns.as_deref(), &labels, &fields, &change)
-                            && !send(encode_event(kind, &object, &res, as_table)).await
+                            && !send(encode_event(kind, &object, &res, format)).await
                         {
                             return;
                         }

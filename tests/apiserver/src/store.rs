@@ -443,7 +443,6 @@ impl Store {
                 "resourceVersion",
                 "deletionTimestamp",
                 "deletionGracePeriodSeconds",
-                "managedFields",
                 "selfLink",
             ] {
                 m.remove(server_owned);

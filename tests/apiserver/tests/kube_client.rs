@@ -1,0 +1,940 @@
+//! The test API server driven through the real kube-rs client: typed and dynamic APIs,
+//! watches and the runtime watcher/controller, apply, patches, CRDs, GC and faults.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{
+    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+    WatchEvent, WatchParams,
+};
+use kube::discovery::{ApiResource, Discovery};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use serde_json::json;
+
+use sealant_test_apiserver::{FaultMatch, TestApiServer};
+
+fn code(err: kube::Error) -> u16 {
+    match err {
+        kube::Error::Api(status) => status.code,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn reason(err: kube::Error) -> (u16, String) {
+    match err {
+        kube::Error::Api(status) => (status.code, status.reason.clone()),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
+    let mut s = Secret::default();
+    s.metadata.name = Some(name.into());
+    s.data = Some(
+        data.iter()
+            .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+            .collect(),
+    );
+    s
+}
+
+fn labeled_cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some(name.into());
+    cm.metadata.labels = Some(
+        labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    cm
+}
+
+#[tokio::test]
+async fn secret_crud_with_kubernetes_errors() {
+    let server = TestApiServer::start().await;
+    let api: Api<Secret> = Api::default_namespaced(server.client());
+    let created = api
+        .create(
+            &PostParams::default(),
+            &secret("db", &[("password", "hunter2")]),
+        )
+        .await
+        .unwrap();
+    let meta = &created.metadata;
+    assert!(meta.uid.as_deref().is_some_and(|u| u.len() == 36));
+    assert!(meta.creation_timestamp.is_some());
+    assert_eq!(created.type_.as_deref(), Some("Opaque"));
+
+    let again = api
+        .create(&PostParams::default(), &secret("db", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(again), (409, "AlreadyExists".to_string()));
+    assert_eq!(
+        reason(api.get("missing").await.unwrap_err()),
+        (404, "NotFound".to_string())
+    );
+
+    // Replace with the current resourceVersion works; with the old one it is a 409 Conflict.
+    let mut fresh = created.clone();
+    fresh.data = Some(BTreeMap::from([(
+        "password".to_string(),
+        ByteString(b"new".to_vec()),
+    )]));
+    let replaced = api
+        .replace("db", &PostParams::default(), &fresh)
+        .await
+        .unwrap();
+    let rv_old: u64 = created.metadata.resource_version.unwrap().parse().unwrap();
+    let rv_new: u64 = replaced
+        .metadata
+        .resource_version
+        .clone()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rv_new > rv_old);
+    let stale = api
+        .replace("db", &PostParams::default(), &fresh)
+        .await
+        .unwrap_err();
+    assert_eq!(reason(stale), (409, "Conflict".to_string()));
+
+    // Deleting without finalizers removes it and answers with a Success status.
+    let deleted = api.delete("db", &DeleteParams::default()).await.unwrap();
+    assert!(deleted.is_right());
+    assert_eq!(code(api.get("db").await.unwrap_err()), 404);
+    assert_eq!(
+        code(
+            api.delete("db", &DeleteParams::default())
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+}
+
+#[tokio::test]
+async fn secrets_merge_string_data_validate_base64_and_honour_immutable() {
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let api: Api<Secret> = Api::default_namespaced(client.clone());
+    let mut s = secret("s", &[("a", "x")]);
+    s.string_data = Some(BTreeMap::from([("b".to_string(), "plain".to_string())]));
+    let created = api.create(&PostParams::default(), &s).await.unwrap();
+    let data = created.data.unwrap();
+    assert_eq!(data["b"].0, b"plain");
+    assert!(created.string_data.is_none(), "stringData is write-only");
+
+    // Raw JSON with bad base64 is rejected like the real apiserver does (400, not stored).
+    let dynamic: Api<DynamicObject> =
+        Api::default_namespaced_with(client, &ApiResource::erase::<Secret>(&()));
+    let bad: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad"}, "data": {"k": "!!!notbase64"}
+    }))
+    .unwrap();
+    assert_eq!(
+        code(
+            dynamic
+                .create(&PostParams::default(), &bad)
+                .await
+                .unwrap_err()
+        ),
+        400
+    );
+    assert_eq!(code(api.get("bad").await.unwrap_err()), 404);
+
+    let mut frozen = secret("frozen", &[("k", "v")]);
+    frozen.immutable = Some(true);
+    api.create(&PostParams::default(), &frozen).await.unwrap();
+    let patch = Patch::Merge(json!({"data": {"k": "dzI="}}));
+    let err = api
+        .patch("frozen", &PatchParams::default(), &patch)
+        .await
+        .unwrap_err();
+    assert_eq!(reason(err), (422, "Invalid".to_string()));
+    // Metadata stays writable on an immutable Secret.
+    let labels = Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}}));
+    api.patch("frozen", &PatchParams::default(), &labels)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn list_selectors_and_pagination() {
+    let server = TestApiServer::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(server.client());
+    for i in 0..25 {
+        let tier = if i % 2 == 0 { "front" } else { "back" };
+        let cm = labeled_cm(&format!("cm-{i:02}"), &[("tier", tier), ("app", "shop")]);
+        api.create(&PostParams::default(), &cm).await.unwrap();
+    }
+    api.create(
+        &PostParams::default(),
+        &labeled_cm("other", &[("app", "blog")]),
+    )
+    .await
+    .unwrap();
+
+    let front = api
+        .list(&ListParams::default().labels("tier=front"))
+        .await
+        .unwrap();
+    assert_eq!(front.items.len(), 13);
+    let set = api
+        .list(&ListParams::default().labels("tier in (front,back),app!=blog"))
+        .await
+        .unwrap();
+    assert_eq!(set.items.len(), 25);
+    let no_tier = api
+        .list(&ListParams::default().labels("!tier"))
+        .await
+        .unwrap();
+    assert_eq!(no_tier.items.len(), 1);
+    let by_name = api
+        .list(&ListParams::default().fields("metadata.name=cm-07"))
+        .await
+        .unwrap();
+    assert_eq!(by_name.items.len(), 1);
+
+    // Pages of 10 add up to every object, in name order, with one list resourceVersion.
+    let mut names = Vec::new();
+    let mut params = ListParams::default().limit(10);
+    let mut pages = 0;
+    loop {
+        let page = api.list(&params).await.unwrap();
+        pages += 1;
+        names.extend(page.items.iter().map(|c| c.metadata.name.clone().unwrap()));
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(names.len(), 26);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+
+    let err = api
+        .list(&ListParams::default().labels("tier in front"))
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), 400);
+    // Objects in another namespace are not listed; all-namespaces lists see them.
+    let nss: Api<Namespace> = Api::all(server.client());
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some("team-b".into());
+    nss.create(&PostParams::default(), &ns).await.unwrap();
+    let other: Api<ConfigMap> = Api::namespaced(server.client(), "team-b");
+    other
+        .create(&PostParams::default(), &labeled_cm("x", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        api.list(&ListParams::default()).await.unwrap().items.len(),
+        26
+    );
+    let all: Api<ConfigMap> = Api::all(server.client());
+    assert_eq!(
+        all.list(&ListParams::default()).await.unwrap().items.len(),
+        27
+    );
+    // Creating in a namespace that does not exist is a 404 on the namespace.
+    let nowhere: Api<ConfigMap> = Api::namespaced(server.client(), "nowhere");
+    let err = nowhere
+        .create(&PostParams::default(), &labeled_cm("x", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), 404);
+}
+
+#[tokio::test]
+async fn watch_streams_changes_replays_and_reports_gone() {
+    let server = TestApiServer::builder()
+        .bookmark_interval(Duration::from_millis(50))
+        .start()
+        .await;
+    let api: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let created = api
+        .create(&PostParams::default(), &labeled_cm("w", &[("a", "1")]))
+        .await
+        .unwrap();
+    let from = created.metadata.resource_version.clone().unwrap();
+
+    let patch = Patch::Merge(json!({"data": {"k": "v"}}));
+    api.patch("w", &PatchParams::default(), &patch)
+        .await
+        .unwrap();
+    api.delete("w", &DeleteParams::default()).await.unwrap();
+
+    // Replay from the creation's resourceVersion: MODIFIED then DELETED, then bookmarks.
+    let wp = WatchParams {
+        bookmarks: true,
+        ..WatchParams::default()
+    }
+    .timeout(5);
+    let mut stream = api.watch(&wp, &from).await.unwrap().boxed();
+    let mut kinds = Vec::new();
+    while let Some(event) = stream.try_next().await.unwrap() {
+        let kind = match event {
+            WatchEvent::Added(_) => "ADDED",
+            WatchEvent::Modified(_) => "MODIFIED",
+            WatchEvent::Deleted(_) => "DELETED",
+            WatchEvent::Bookmark(_) => "BOOKMARK",
+            WatchEvent::Error(e) => panic!("unexpected error event {e:?}"),
+        };
+        kinds.push(kind);
+        if kind == "BOOKMARK" {
+            break;
+        }
+    }
+    assert_eq!(kinds, vec!["MODIFIED", "DELETED", "BOOKMARK"]);
+
+    // After compaction the old resourceVersion is gone: an ERROR event with 410 Expired.
+    server.compact();
+    let mut stream = api
+        .watch(&WatchParams::default(), &from)
+        .await
+        .unwrap()
+        .boxed();
+    match stream.try_next().await.unwrap() {
+        Some(WatchEvent::Error(e)) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
+        other => panic!("expected 410, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn label_selector_watch_turns_relabels_into_added_and_deleted() {
+    let server = TestApiServer::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let rv = server.resource_version().to_string();
+    api.create(&PostParams::default(), &labeled_cm("c", &[("sel", "no")]))
+        .await
+        .unwrap();
+    let relabel = |v: &str| Patch::Merge(json!({"metadata": {"labels": {"sel": v}}}));
+    api.patch("c", &PatchParams::default(), &relabel("yes"))
+        .await
+        .unwrap();
+    api.patch("c", &PatchParams::default(), &relabel("no"))
+        .await
+        .unwrap();
+    let wp = WatchParams::default().labels("sel=yes").timeout(1);
+    let events: Vec<_> = api
+        .watch(&wp, &rv)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| !matches!(e, WatchEvent::Bookmark(_)))
+        .map(|e| match e {
+            WatchEvent::Added(_) => "ADDED",
+            WatchEvent::Deleted(_) => "DELETED",
+            WatchEvent::Modified(_) => "MODIFIED",
+            _ => "OTHER",
+        })
+        .collect();
+    assert_eq!(kinds, vec!["ADDED", "DELETED"]);
+}
+
+#[tokio::test]
+async fn runtime_watcher_sees_state_and_survives_dropped_watches() {
+    let server = TestApiServer::start().await;
+    let api: Api<Secret> = Api::default_namespaced(server.client());
+    for i in 0..3 {
+        api.create(&PostParams::default(), &secret(&format!("pre-{i}"), &[]))
+            .await
+            .unwrap();
+    }
+    let (store, writer) = kube::runtime::reflector::store();
+    let stream = kube::runtime::reflector(
+        writer,
+        watcher(api.clone(), watcher::Config::default().page_size(2)),
+    );
+    let handle = tokio::spawn(stream.for_each(|_| async {}));
+    store.wait_until_ready().await.unwrap();
+    assert_eq!(store.state().len(), 3);
+
+    server.drop_watches();
+    api.create(&PostParams::default(), &secret("after-drop", &[]))
+        .await
+        .unwrap();
+    api.delete("pre-0", &DeleteParams::default()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let names: Vec<String> = store
+            .state()
+            .iter()
+            .map(|s| s.metadata.name.clone().unwrap())
+            .collect();
+        if names.contains(&"after-drop".to_string()) && !names.contains(&"pre-0".to_string()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "watcher never caught up: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.abort();
+}
+
+#[tokio::test]
+async fn finalizers_delay_deletion_until_removed() {
+    let server = TestApiServer::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let mut cm = labeled_cm("f", &[]);
+    cm.metadata.finalizers = Some(vec!["example.com/cleanup".into()]);
+    api.create(&PostParams::default(), &cm).await.unwrap();
+    let pending = api.delete("f", &DeleteParams::default()).await.unwrap();
+    let pending = pending
+        .left()
+        .expect("object still present while a finalizer remains");
+    assert!(pending.metadata.deletion_timestamp.is_some());
+    // New finalizers cannot be added once deletion started.
+    let add = Patch::Merge(json!({"metadata": {"finalizers": ["example.com/cleanup", "other/x"]}}));
+    assert_eq!(
+        code(
+            api.patch("f", &PatchParams::default(), &add)
+                .await
+                .unwrap_err()
+        ),
+        422
+    );
+    let clear = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    api.patch("f", &PatchParams::default(), &clear)
+        .await
+        .unwrap();
+    assert_eq!(code(api.get("f").await.unwrap_err()), 404);
+}
+
+#[tokio::test]
+async fn patches_merge_json_and_failed_test_is_422() {
+    let server = TestApiServer::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(server.client());
+    api.create(&PostParams::default(), &labeled_cm("p", &[]))
+        .await
+        .unwrap();
+    let merge = Patch::Merge(json!({"data": {"a": "1", "b": "2"}}));
+    api.patch("p", &PatchParams::default(), &merge)
+        .await
+        .unwrap();
+    let remove = Patch::Merge(json!({"data": {"b": null}}));
+    let cm = api
+        .patch("p", &PatchParams::default(), &remove)
+        .await
+        .unwrap();
+    assert_eq!(
+        cm.data.unwrap(),
+        BTreeMap::from([("a".to_string(), "1".to_string())])
+    );
+
+    let ops: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/data/a", "value": "1"},
+        {"op": "replace", "path": "/data/a", "value": "2"}
+    ]))
+    .unwrap();
+    let cm = api
+        .patch("p", &PatchParams::default(), &Patch::Json::<()>(ops))
+        .await
+        .unwrap();
+    assert_eq!(cm.data.unwrap()["a"], "2");
+    let failing: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "test", "path": "/data/a", "value": "1"}])).unwrap();
+    let err = api
+        .patch("p", &PatchParams::default(), &Patch::Json::<()>(failing))
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), 422);
+    assert_eq!(
+        code(
+            api.patch("nope", &PatchParams::default(), &merge)
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    // A merge patch that carries a stale resourceVersion is a conflict.
+    let stale = Patch::Merge(json!({"metadata": {"resourceVersion": "1"}, "data": {"a": "3"}}));
+    assert_eq!(
+        code(
+            api.patch("p", &PatchParams::default(), &stale)
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
+}
+
+#[tokio::test]
+async fn server_side_apply_creates_tracks_managers_and_conflicts() {
+    let server = TestApiServer::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1", "b": "2"}});
+    let alice = PatchParams::apply("alice");
+    let created = api
+        .patch("ssa", &alice, &Patch::Apply(&config))
+        .await
+        .unwrap();
+    let managers = created.metadata.managed_fields.clone().unwrap();
+    assert_eq!(managers.len(), 1);
+    assert_eq!(managers[0].manager.as_deref(), Some("alice"));
+    assert_eq!(managers[0].operation.as_deref(), Some("Apply"));
+
+    // Re-applying the same config is a no-op: no new resourceVersion.
+    let again = api
+        .patch("ssa", &alice, &Patch::Apply(&config))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        created.metadata.resource_version
+    );
+
+    let bob_config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "changed"}});
+    let err = api
+        .patch(
+            "ssa",
+            &PatchParams::apply("bob"),
+            &Patch::Apply(&bob_config),
+        )
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 409);
+            assert!(
+                status.message.contains("conflict with \"alice\""),
+                "{}",
+                status.message
+            );
+            assert!(status.message.contains(".data.a"), "{}", status.message);
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let forced = api
+        .patch(
+            "ssa",
+            &PatchParams::apply("bob").force(),
+            &Patch::Apply(&bob_config),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.data.as_ref().unwrap()["a"], "changed");
+
+    // alice drops b from her config: b goes away, a (now bob's) stays.
+    let alice_less =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {}});
+    let after = api
+        .patch("ssa", &alice, &Patch::Apply(&alice_less))
+        .await
+        .unwrap();
+    assert_eq!(
+        after.data.unwrap(),
+        BTreeMap::from([("a".to_string(), "changed".to_string())])
+    );
+
+    // fieldManager is required for apply.
+    let no_manager = PatchParams::default();
+    assert_eq!(
+        code(
+            api.patch("ssa", &no_manager, &Patch::Apply(&config))
+                .await
+                .unwrap_err()
+        ),
+        400
+    );
+}
+
+const WIDGET_CRD: &str = r#"{
+  "apiVersion": "apiextensions.k8s.io/v1",
+  "kind": "CustomResourceDefinition",
+  "metadata": {"name": "widgets.example.com"},
+  "spec": {
+    "group": "example.com",
+    "scope": "Namespaced",
+    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
+    "versions": [{
+      "name": "v1", "served": true, "storage": true,
+      "subresources": {"status": {}},
+      "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+    }]
+  }
+}"#;
+
+#[tokio::test]
+async fn crds_serve_custom_resources_with_status_subresource_and_generation() {
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_str(WIDGET_CRD).unwrap();
+    let created = crds.create(&PostParams::default(), &crd).await.unwrap();
+    let conditions = created.status.unwrap().conditions.unwrap();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+    );
+
+    let discovery = Discovery::new(client.clone())
+        .run_aggregated()
+        .await
+        .unwrap();
+    let (resource, caps) = discovery
+        .resolve_gvk(&GroupVersionKind::gvk("example.com", "v1", "Widget"))
+        .unwrap();
+    assert_eq!(resource.plural, "widgets");
+    assert!(
+        caps.subresources
+            .iter()
+            .any(|(r, _)| r.plural.ends_with("status") || r.plural == "status")
+    );
+
+    let widgets: Api<DynamicObject> = Api::default_namespaced_with(client.clone(), &resource);
+    let w: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+        "spec": {"size": 1}, "status": {"ignored": true}
+    }))
+    .unwrap();
+    let w = widgets.create(&PostParams::default(), &w).await.unwrap();
+    assert_eq!(w.metadata.generation, Some(1));
+    assert!(
+        w.data.get("status").is_none(),
+        "status is dropped on create when it is a subresource"
+    );
+
+    let status = Patch::Merge(json!({"status": {"ready": true}, "spec": {"size": 99}}));
+    let after_status = widgets
+        .patch_status("w", &PatchParams::default(), &status)
+        .await
+        .unwrap();
+    assert_eq!(after_status.data["status"]["ready"], true);
+    assert_eq!(
+        after_status.data["spec"]["size"], 1,
+        "/status writes only status"
+    );
+    assert_eq!(after_status.metadata.generation, Some(1));
+
+    let spec = Patch::Merge(json!({"spec": {"size": 2}, "status": {"ready": false}}));
+    let after_spec = widgets
+        .patch("w", &PatchParams::default(), &spec)
+        .await
+        .unwrap();
+    assert_eq!(after_spec.metadata.generation, Some(2));
+    assert_eq!(
+        after_spec.data["status"]["ready"], true,
+        "main writes ignore status"
+    );
+    let labels = Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}}));
+    let after_labels = widgets
+        .patch("w", &PatchParams::default(), &labels)
+        .await
+        .unwrap();
+    assert_eq!(
+        after_labels.metadata.generation,
+        Some(2),
+        "metadata changes do not bump generation"
+    );
+
+    // Deleting the CRD stops serving the resource and removes its objects.
+    crds.delete("widgets.example.com", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert_eq!(code(widgets.get("w").await.unwrap_err()), 404);
+    assert_eq!(server.object_count("example.com", "widgets"), 0);
+}
+
+#[tokio::test]
+async fn runtime_controller_reconciles_objects() {
+    let server = TestApiServer::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(server.client());
+    for i in 0..5 {
+        api.create(&PostParams::default(), &labeled_cm(&format!("r{i}"), &[]))
+            .await
+            .unwrap();
+    }
+    let reconciled = Arc::new(AtomicUsize::new(0));
+    let ctx = Arc::new((api.clone(), Arc::clone(&reconciled)));
+    let controller = Controller::new(api.clone(), watcher::Config::default())
+        .run(
+            |cm: Arc<ConfigMap>, ctx: Arc<(Api<ConfigMap>, Arc<AtomicUsize>)>| async move {
+                let name = cm.metadata.name.clone().unwrap();
+                let patch = Patch::Apply(
+                    json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"seen": "yes"}}),
+                );
+                ctx.0
+                    .patch(&name, &PatchParams::apply("reconciler"), &patch)
+                    .await?;
+                ctx.1.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, kube::Error>(Action::await_change())
+            },
+            |_, _, _| Action::requeue(Duration::from_millis(100)),
+            ctx,
+        )
+        .for_each(|_| async {});
+    let handle = tokio::spawn(controller);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = api.list(&ListParams::default()).await.unwrap();
+        let done = list
+            .items
+            .iter()
+            .filter(|c| c.data.as_ref().is_some_and(|d| d.contains_key("seen")))
+            .count();
+        if done == 5 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {done} of 5 reconciled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.abort();
+    assert!(reconciled.load(Ordering::SeqCst) >= 5);
+}
+
+#[tokio::test]
+async fn garbage_collection_deletes_dependents_of_deleted_owners() {
+    let server = TestApiServer::builder()
+        .gc(true)
+        .gc_interval(Duration::from_millis(20))
+        .start()
+        .await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let secrets: Api<Secret> = Api::default_namespaced(server.client());
+    let owner = cms
+        .create(&PostParams::default(), &labeled_cm("owner", &[]))
+        .await
+        .unwrap();
+    let mut dependent = secret("dependent", &[]);
+    dependent.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: "owner".into(),
+        uid: owner.metadata.uid.clone().unwrap(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }]);
+    secrets
+        .create(&PostParams::default(), &dependent)
+        .await
+        .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret("unowned", &[]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(secrets.get("dependent").await.is_ok(), "owner still exists");
+
+    cms.delete("owner", &DeleteParams::default()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while secrets.get_opt("dependent").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "dependent was never collected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(secrets.get("unowned").await.is_ok());
+}
+
+#[tokio::test]
+async fn without_gc_dependents_stay() {
+    let server = TestApiServer::start().await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let secrets: Api<Secret> = Api::default_namespaced(server.client());
+    let owner = cms
+        .create(&PostParams::default(), &labeled_cm("owner", &[]))
+        .await
+        .unwrap();
+    let mut dependent = secret("dependent", &[]);
+    dependent.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: "owner".into(),
+        uid: owner.metadata.uid.unwrap(),
+        controller: Some(true),
+        block_owner_deletion: None,
+    }]);
+    secrets
+        .create(&PostParams::default(), &dependent)
+        .await
+        .unwrap();
+    cms.delete("owner", &DeleteParams::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(secrets.get("dependent").await.is_ok());
+}
+
+#[tokio::test]
+async fn injected_faults_fail_exactly_the_matching_requests() {
+    let server = TestApiServer::start().await;
+    let api: Api<Secret> = Api::default_namespaced(server.client());
+    server.fail_next(FaultMatch::new("create", "secrets"), 500, 2);
+    assert_eq!(
+        code(
+            api.create(&PostParams::default(), &secret("a", &[]))
+                .await
+                .unwrap_err()
+        ),
+        500
+    );
+    assert_eq!(
+        code(
+            api.create(&PostParams::default(), &secret("a", &[]))
+                .await
+                .unwrap_err()
+        ),
+        500
+    );
+    api.create(&PostParams::default(), &secret("a", &[]))
+        .await
+        .unwrap();
+    // kube's default client retries 429 by itself: an injected 429 is invisible to its caller...
+    server.fail_next(FaultMatch::new("get", "secrets"), 429, 2);
+    api.get("a").await.unwrap();
+    // ...and surfaces to a client without the retry layer.
+    let mut config = kube::Config::new(server.url().parse().unwrap());
+    config.default_retry = false;
+    let no_retry: Api<Secret> = Api::namespaced(kube::Client::try_from(config).unwrap(), "default");
+    server.fail_next(FaultMatch::new("get", "secrets"), 429, 1);
+    assert_eq!(
+        reason(no_retry.get("a").await.unwrap_err()),
+        (429, "TooManyRequests".to_string())
+    );
+    no_retry.get("a").await.unwrap();
+
+    server.fail_next(FaultMatch::new("patch", "*"), 409, 1);
+    let patch = Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}}));
+    assert_eq!(
+        code(
+            api.patch("a", &PatchParams::default(), &patch)
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
+    server.fail_next(FaultMatch::new("*", "*"), 500, 5);
+    server.clear_faults();
+    api.patch("a", &PatchParams::default(), &patch)
+        .await
+        .unwrap();
+
+    server.set_latency(Duration::from_millis(150));
+    let started = std::time::Instant::now();
+    api.get("a").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    server.set_latency(Duration::ZERO);
+}
+
+#[tokio::test]
+async fn events_are_shared_between_core_and_events_k8s_io() {
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let new_events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::default_namespaced(client.clone());
+    let event: k8s_openapi::api::events::v1::Event = serde_json::from_value(json!({
+        "metadata": {"name": "e1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "sealant.dev/controller",
+        "reportingInstance": "pod-1",
+        "action": "Unseal",
+        "reason": "Unsealed",
+        "note": "unsealed 3 keys",
+        "type": "Normal",
+        "regarding": {"kind": "SealedSecret", "name": "db", "namespace": "default"}
+    }))
+    .unwrap();
+    new_events
+        .create(&PostParams::default(), &event)
+        .await
+        .unwrap();
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::default_namespaced(client);
+    let seen = core.get("e1").await.unwrap();
+    assert_eq!(seen.message.as_deref(), Some("unsealed 3 keys"));
+    assert_eq!(seen.involved_object.name.as_deref(), Some("db"));
+    let back = new_events.get("e1").await.unwrap();
+    assert_eq!(back.note.as_deref(), Some("unsealed 3 keys"));
+}
+
+#[tokio::test]
+async fn leases_support_optimistic_leader_election() {
+    let server = TestApiServer::start().await;
+    let leases: Api<Lease> = Api::default_namespaced(server.client());
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "leader"},
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}
+    }))
+    .unwrap();
+    let mine = leases.create(&PostParams::default(), &lease).await.unwrap();
+    let mut take = mine.clone();
+    take.spec.as_mut().unwrap().holder_identity = Some("b".into());
+    leases
+        .replace("leader", &PostParams::default(), &take)
+        .await
+        .unwrap();
+    // The other candidate used the same (now stale) resourceVersion: it loses.
+    let mut late = mine.clone();
+    late.spec.as_mut().unwrap().holder_identity = Some("c".into());
+    assert_eq!(
+        code(
+            leases
+                .replace("leader", &PostParams::default(), &late)
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
+    assert_eq!(
+        leases
+            .get("leader")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .holder_identity
+            .as_deref(),
+        Some("b")
+    );
+}
+
+#[tokio::test]
+async fn metadata_only_lists_and_generate_name() {
+    let server = TestApiServer::start().await;
+    let api: Api<Secret> = Api::default_namespaced(server.client());
+    let mut s = secret("", &[("k", "v")]);
+    s.metadata.name = None;
+    s.metadata.generate_name = Some("gen-".into());
+    let created = api.create(&PostParams::default(), &s).await.unwrap();
+    let name = created.metadata.name.unwrap();
+    assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].metadata.name.as_deref(), Some(name.as_str()));
+    let mut nameless = secret("", &[]);
+    nameless.metadata.name = None;
+    assert_eq!(
+        code(
+            api.create(&PostParams::default(), &nameless)
+                .await
+                .unwrap_err()
+        ),
+        422
+    );
+}
