@@ -142,7 +142,9 @@ pub async fn serve(
     let key_watch = tokio::spawn(key_manager.clone().watch(stopped(stop_rx.clone())));
 
     let (leading_tx, leading_rx) = watch::channel(!config.leader_election);
-    let elector = config.leader_election.then(|| {
+    // Without election the sender is kept here so that leadership is never seen as lost.
+    let mut always_leading = None;
+    let elector = if config.leader_election {
         let elector = LeaderElector::new(
             client.clone(),
             &config.namespace,
@@ -150,8 +152,13 @@ pub async fn serve(
             &config.identity,
             config.lease,
         );
-        tokio::spawn(elector.run(leading_tx, stopped(stop_rx.clone())))
-    });
+        Some(tokio::spawn(
+            elector.run(leading_tx, stopped(stop_rx.clone())),
+        ))
+    } else {
+        always_leading = Some(leading_tx);
+        None
+    };
 
     let state = http::AppState::new(Arc::clone(&context), config.http.clone());
     let app = http::router(state, &config.http);
@@ -167,6 +174,7 @@ pub async fn serve(
     if let Some(elector) = elector {
         let _ = elector.await;
     }
+    drop(always_leading);
     let _ = key_watch.await;
     let served = http_task.await;
     shutdown_task.abort();
@@ -190,7 +198,7 @@ async fn lead_while_elected(
 ) {
     loop {
         tokio::select! {
-            _ = leading.wait_for(|leading| *leading) => {}
+            Ok(_) = leading.wait_for(|leading| *leading) => {}
             () = stopped(stop.clone()) => return,
         }
         if *stop.borrow() {
@@ -209,7 +217,7 @@ async fn lead_while_elected(
         let mut lost = leading.clone();
         tokio::select! {
             _ = work => {}
-            _ = lost.wait_for(|leading| !*leading) => {
+            Ok(_) = lost.wait_for(|leading| !*leading) => {
                 info!(identity = %config.identity, "lost the lease: stopped reconciling");
             }
         }
