@@ -135,7 +135,11 @@ impl<'a> FileScan<'a> {
         let (line, column) = self.source.position(at);
         let mut severity = rule.rule().severity;
         if confidence == Confidence::Low && severity > Severity::Low {
-            severity = if severity == Severity::High { Severity::Medium } else { Severity::Low };
+            severity = if severity == Severity::High {
+                Severity::Medium
+            } else {
+                Severity::Low
+            };
         }
         self.findings.push(Finding {
             rule,
@@ -159,12 +163,18 @@ impl<'a> FileScan<'a> {
             return from;
         }
         let end = (from + 256 * 1024).min(text.len());
-        let end = (end..=text.len()).find(|&e| text.is_char_boundary(e)).unwrap_or(text.len());
+        let end = (end..=text.len())
+            .find(|&e| text.is_char_boundary(e))
+            .unwrap_or(text.len());
         text[from..end].find(needle).map_or(from, |i| from + i)
     }
 
     fn name_match(&self, name: &str) -> Option<NameMatch> {
-        classify_name(name, &self.settings.extra_names, &self.settings.ignored_names)
+        classify_name(
+            name,
+            &self.settings.extra_names,
+            &self.settings.ignored_names,
+        )
     }
 
     fn confidence(m: NameMatch) -> Confidence {
@@ -177,12 +187,21 @@ impl<'a> FileScan<'a> {
     /// Reports `value` under `name` if the name is credential-like and the value a literal.
     fn check_pair(&mut self, rule: Code, name: &str, value: &Node, key_path: String, what: &str) {
         let Some(v) = value.str() else { return };
-        let Some(m) = self.name_match(name) else { return };
+        let Some(m) = self.name_match(name) else {
+            return;
+        };
         if !self.settings.values.is_credential_value(v, m) {
             return;
         }
         let at = self.value_offset(value, v);
-        self.report(rule, at, v, key_path, format!("{what} `{name}` to a literal credential"), Self::confidence(m));
+        self.report(
+            rule,
+            at,
+            v,
+            key_path,
+            format!("{what} `{name}` to a literal credential"),
+            Self::confidence(m),
+        );
     }
 
     /// Where a scalar's value starts in the file (for block scalars, its first non-blank text).
@@ -199,28 +218,60 @@ impl<'a> FileScan<'a> {
     // ----- documents -----
 
     fn document(&mut self, root: &Node, kind: FileKind, start: usize, end: usize) {
-        if root.get("sops").is_some_and(Node::is_map) {
-            if let Some(sops) = root.get("sops") {
-                self.skip.push((sops.start, sops.end.max(end)));
-            }
+        if let Some(sops) = root.get("sops").filter(|s| s.is_map()) {
+            self.skip.push((sops.start, sops.end.max(end)));
         }
         let is_object = root.get_str("kind").is_some()
             && (root.get("apiVersion").is_some() || root.get_str("kind") == Some("List"));
         match kind {
             FileKind::Kustomization => self.kustomization(root),
-            FileKind::Compose => self.walk(root, Walk { rule: Code::SL008, k8s: false, container: None }, ""),
-            FileKind::HelmValues if !is_object => {
-                self.walk(root, Walk { rule: Code::SL009, k8s: false, container: None }, "")
-            }
+            FileKind::Compose => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL008,
+                    k8s: false,
+                    container: None,
+                },
+                "",
+            ),
+            FileKind::HelmValues if !is_object => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL009,
+                    k8s: false,
+                    container: None,
+                },
+                "",
+            ),
             _ if is_object => self.object(root, start, end),
-            FileKind::HelmTemplate => {
-                self.walk(root, Walk { rule: Code::SL009, k8s: true, container: None }, "")
-            }
-            _ if looks_like_compose(root) => {
-                self.walk(root, Walk { rule: Code::SL008, k8s: false, container: None }, "")
-            }
+            FileKind::HelmTemplate => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL009,
+                    k8s: true,
+                    container: None,
+                },
+                "",
+            ),
+            _ if looks_like_compose(root) => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL008,
+                    k8s: false,
+                    container: None,
+                },
+                "",
+            ),
             _ if root.get("secretGenerator").is_some() => self.kustomization(root),
-            _ => self.walk(root, Walk { rule: Code::SL010, k8s: false, container: None }, ""),
+            _ => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL010,
+                    k8s: false,
+                    container: None,
+                },
+                "",
+            ),
         }
     }
 
@@ -246,8 +297,12 @@ impl<'a> FileScan<'a> {
         let namespace = meta.and_then(|m| m.get_str("namespace")).unwrap_or("");
         let end = end.max(obj.end);
 
-        if let Some(codes) = meta.and_then(|m| m.get("annotations")).and_then(|a| a.get_str(IGNORE_ANNOTATION)) {
-            self.ignores.push((obj.start.min(start), end, parse_codes(codes)));
+        if let Some(codes) = meta
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get_str(IGNORE_ANNOTATION))
+        {
+            self.ignores
+                .push((obj.start.min(start), end, parse_codes(codes)));
         }
         if kind == "List" {
             for item in obj.get("items").map(Node::items).unwrap_or_default() {
@@ -258,7 +313,10 @@ impl<'a> FileScan<'a> {
             return;
         }
         if kind == "SealedSecret"
-            && (api.starts_with("bitnami.com/") || api.starts_with("sealant.dev/") || api.is_empty() || api.contains('/'))
+            && (api.starts_with("bitnami.com/")
+                || api.starts_with("sealant.dev/")
+                || api.is_empty()
+                || api.contains('/'))
         {
             self.skip.push((start.min(obj.start), end));
             return;
@@ -281,7 +339,15 @@ impl<'a> FileScan<'a> {
                         continue;
                     }
                     let path = format!("{obj_path}/{key}");
-                    self.walk(v, Walk { rule: Code::SL010, k8s: true, container: None }, &path);
+                    self.walk(
+                        v,
+                        Walk {
+                            rule: Code::SL010,
+                            k8s: true,
+                            container: None,
+                        },
+                        &path,
+                    );
                     if key == "data" || key == "stringData" {
                         // Unknown kinds with data maps are walked as configuration above.
                     }
@@ -299,7 +365,9 @@ impl<'a> FileScan<'a> {
             }
             let path = format!("{obj_path}/annotations/{key}");
             if key == "kubectl.kubernetes.io/last-applied-configuration" {
-                let Ok(applied) = serde_json::from_str::<serde_json::Value>(value) else { continue };
+                let Ok(applied) = serde_json::from_str::<serde_json::Value>(value) else {
+                    continue;
+                };
                 if applied.get("kind").and_then(|k| k.as_str()) != Some("Secret") {
                     continue;
                 }
@@ -307,7 +375,11 @@ impl<'a> FileScan<'a> {
                     .iter()
                     .filter_map(|s| applied.get(*s).and_then(|d| d.as_object()))
                     .flat_map(|m| m.iter())
-                    .filter(|(_, v)| v.as_str().is_some_and(|s| !s.trim().is_empty() && !is_placeholder(s, &s.to_ascii_lowercase())))
+                    .filter(|(_, v)| {
+                        v.as_str().is_some_and(|s| {
+                            !s.trim().is_empty() && !is_placeholder(s, &s.to_ascii_lowercase())
+                        })
+                    })
                     .map(|(k, _)| k.clone())
                     .collect();
                 if !keys.is_empty() {
@@ -327,14 +399,22 @@ impl<'a> FileScan<'a> {
 
     fn secret(&mut self, obj: &Node, name: &str, obj_path: &str) {
         for section in ["data", "stringData"] {
-            let Some(data) = obj.get(section) else { continue };
+            let Some(data) = obj.get(section) else {
+                continue;
+            };
             for (k, v) in data.entries() {
-                let (Some(key), Some(raw)) = (k.str(), v.str()) else { continue };
+                let (Some(key), Some(raw)) = (k.str(), v.str()) else {
+                    continue;
+                };
                 let raw_trim = raw.trim();
                 if raw_trim.is_empty() || raw_trim.starts_with("ENC[") {
                     continue;
                 }
-                let decoded = if section == "data" { decode_base64(raw_trim) } else { None };
+                let decoded = if section == "data" {
+                    decode_base64(raw_trim)
+                } else {
+                    None
+                };
                 let plain: &str = match &decoded {
                     Some(Decoded::Text(t)) => t,
                     Some(Decoded::Binary) => "",
@@ -345,17 +425,28 @@ impl<'a> FileScan<'a> {
                     && (plain.trim().is_empty()
                         || is_placeholder(plain.trim(), &lower)
                         || is_public_certificate(plain)
-                        || self.settings.values.extra_placeholders.iter().any(|r| r.is_match(plain)))
+                        || self
+                            .settings
+                            .values
+                            .extra_placeholders
+                            .iter()
+                            .any(|r| r.is_match(plain)))
                 {
                     continue;
                 }
-                if matches!(key, "ca.crt" | "tls.crt" | "namespace") && !plain.contains("PRIVATE KEY") {
+                if matches!(key, "ca.crt" | "tls.crt" | "namespace")
+                    && !plain.contains("PRIVATE KEY")
+                {
                     continue;
                 }
                 let at = self.value_offset(v, raw);
                 let message = format!(
                     "Secret `{name}` commits key `{key}` in plain text ({}); seal it with `sealant seal`",
-                    if section == "data" { "base64 is not encryption" } else { "stringData" }
+                    if section == "data" {
+                        "base64 is not encryption"
+                    } else {
+                        "stringData"
+                    }
                 );
                 let path = format!("{obj_path}/{section}/{key}");
                 self.report(Code::SL002, at, raw, path, message, Confidence::High);
@@ -366,10 +457,18 @@ impl<'a> FileScan<'a> {
     fn config_map(&mut self, obj: &Node, name: &str, obj_path: &str) {
         let Some(data) = obj.get("data") else { return };
         for (k, v) in data.entries() {
-            let (Some(key), Some(value)) = (k.str(), v.str()) else { continue };
+            let (Some(key), Some(value)) = (k.str(), v.str()) else {
+                continue;
+            };
             let path = format!("{obj_path}/data/{key}");
             if value.contains('\n') || (self.name_match(key).is_none() && value.contains('=')) {
-                self.embedded(Code::SL003, v, value, &path, &format!("ConfigMap `{name}` file `{key}` sets"));
+                self.embedded(
+                    Code::SL003,
+                    v,
+                    value,
+                    &path,
+                    &format!("ConfigMap `{name}` file `{key}` sets"),
+                );
             } else {
                 let what = format!("ConfigMap `{name}` sets");
                 self.check_pair(Code::SL003, key, v, path, &what);
@@ -381,8 +480,12 @@ impl<'a> FileScan<'a> {
     fn embedded(&mut self, rule: Code, node: &Node, value: &str, path: &str, what: &str) {
         let mut from = node.start;
         for line in value.lines() {
-            let Some(a) = parse_assignment(line) else { continue };
-            let Some(m) = self.name_match(a.key) else { continue };
+            let Some(a) = parse_assignment(line) else {
+                continue;
+            };
+            let Some(m) = self.name_match(a.key) else {
+                continue;
+            };
             if !self.settings.values.is_credential_value(a.value, m) {
                 continue;
             }
@@ -391,7 +494,14 @@ impl<'a> FileScan<'a> {
             let trimmed_lead = line.len() - line.trim_start().len();
             let at = line_at + a.value_at.saturating_sub(trimmed_lead);
             let message = format!("{what} `{}` to a literal credential", a.key);
-            self.report(rule, at, a.value, format!("{path}/{}", a.key), message, Self::confidence(m));
+            self.report(
+                rule,
+                at,
+                a.value,
+                format!("{path}/{}", a.key),
+                message,
+                Self::confidence(m),
+            );
         }
     }
 
@@ -402,27 +512,42 @@ impl<'a> FileScan<'a> {
             Kind::Map(entries) => {
                 for (k, v) in entries {
                     let Some(key) = k.str() else { continue };
-                    let child = if path.is_empty() { key.to_string() } else { format!("{path}/{key}") };
+                    let child = if path.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{path}/{key}")
+                    };
                     match &v.kind {
                         Kind::Scalar(..) => {
                             let (rule, what) = match w.container {
                                 Some(_) => (Code::SL001, "container field sets"),
-                                None => (w.rule, "sets"),
+                                None => (w.rule, rule_verb(w.rule)),
                             };
-                            if w.rule == Code::SL009 && w.container.is_none() {
-                                self.check_pair(rule, key, v, child, "Helm value sets");
-                            } else {
-                                self.check_pair(rule, key, v, child, what);
-                            }
+                            self.check_pair(rule, key, v, child, what);
                         }
-                        Kind::Seq(items) if w.k8s && matches!(key, "containers" | "initContainers" | "ephemeralContainers") => {
+                        Kind::Seq(items)
+                            if w.k8s
+                                && matches!(
+                                    key,
+                                    "containers" | "initContainers" | "ephemeralContainers"
+                                ) =>
+                        {
                             for c in items {
                                 let cname = c.get_str("name").unwrap_or("?");
                                 let cpath = format!("{child}[{cname}]");
-                                self.walk(c, Walk { container: Some(cname), ..w }, &cpath);
+                                self.walk(
+                                    c,
+                                    Walk {
+                                        container: Some(cname),
+                                        ..w
+                                    },
+                                    &cpath,
+                                );
                             }
                         }
-                        Kind::Seq(items) if w.container.is_some() && matches!(key, "command" | "args") => {
+                        Kind::Seq(items)
+                            if w.container.is_some() && matches!(key, "command" | "args") =>
+                        {
                             self.args(items, w.container.unwrap_or("?"), &child);
                         }
                         _ => self.walk(v, w, &child),
@@ -433,16 +558,17 @@ impl<'a> FileScan<'a> {
                 for item in items {
                     match &item.kind {
                         Kind::Map(_) => {
-                            if let (Some(name), Some(value)) = (item.get_str("name"), item.get("value")) {
-                                if value.str().is_some() {
-                                    let (rule, what) = match w.container {
-                                        Some(c) => (Code::SL001, format!("container `{c}` sets")),
-                                        None => (w.rule, "sets".to_string()),
-                                    };
-                                    let p = format!("{path}/{name}");
-                                    self.check_pair(rule, name, value, p, &what);
-                                    continue;
-                                }
+                            if let (Some(name), Some(value)) =
+                                (item.get_str("name"), item.get("value"))
+                                && value.str().is_some()
+                            {
+                                let (rule, what) = match w.container {
+                                    Some(c) => (Code::SL001, format!("container `{c}` sets")),
+                                    None => (w.rule, rule_verb(w.rule).to_string()),
+                                };
+                                let p = format!("{path}/{name}");
+                                self.check_pair(rule, name, value, p, &what);
+                                continue;
                             }
                             self.walk(item, w, path);
                         }
@@ -458,18 +584,37 @@ impl<'a> FileScan<'a> {
     /// `KEY=value` and `--flag=value` list items (compose `environment:` lists, `extraArgs`).
     fn list_assignment(&mut self, item: &Node, s: &str, w: Walk<'_>, path: &str) {
         let trimmed = s.trim_start_matches('-');
-        let Some((key, value)) = trimmed.split_once('=') else { return };
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        let Some((key, value)) = trimmed.split_once('=') else {
+            return;
+        };
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
             return;
         }
-        let Some(m) = self.name_match(key) else { return };
+        let Some(m) = self.name_match(key) else {
+            return;
+        };
         if !self.settings.values.is_credential_value(value, m) {
             return;
         }
         let at = item.start + (s.len() - value.len());
-        let rule = if w.container.is_some() { Code::SL006 } else { w.rule };
-        let message = format!("`{key}` is set to a literal credential");
-        self.report(rule, at, value, format!("{path}/{key}"), message, Self::confidence(m));
+        let rule = if w.container.is_some() {
+            Code::SL006
+        } else {
+            w.rule
+        };
+        let message = format!("{} `{key}` to a literal credential", rule_verb(rule));
+        self.report(
+            rule,
+            at,
+            value,
+            format!("{path}/{key}"),
+            message,
+            Self::confidence(m),
+        );
     }
 
     /// Container `command`/`args`: `--password=x`, `--password x`, `DB_PASSWORD=x ./run`,
@@ -480,7 +625,9 @@ impl<'a> FileScan<'a> {
             let Some(s) = item.str() else { continue };
             if let Some(caps) = re.flag.captures(s) {
                 let Some(flag) = caps.get(1) else { continue };
-                let Some(m) = self.name_match(flag.as_str()) else { continue };
+                let Some(m) = self.name_match(flag.as_str()) else {
+                    continue;
+                };
                 let (value, at) = match caps.get(2) {
                     Some(v) => (v.as_str(), item.start + v.start()),
                     None => match items.get(i + 1).and_then(|n| n.str().map(|s| (s, n.start))) {
@@ -489,15 +636,28 @@ impl<'a> FileScan<'a> {
                     },
                 };
                 if self.settings.values.is_credential_value(value, m) {
-                    let message =
-                        format!("container `{container}` passes `{}` a literal credential on its command line", flag.as_str());
-                    self.report(Code::SL006, at, value, format!("{path}/{}", flag.as_str()), message, Self::confidence(m));
+                    let message = format!(
+                        "container `{container}` passes `{}` a literal credential on its command line",
+                        flag.as_str()
+                    );
+                    self.report(
+                        Code::SL006,
+                        at,
+                        value,
+                        format!("{path}/{}", flag.as_str()),
+                        message,
+                        Self::confidence(m),
+                    );
                 }
                 continue;
             }
             let mut found: Vec<(String, String, NameMatch)> = Vec::new();
-            for caps in re.inline.captures_iter(s) {
-                let Some(name) = caps.get(1).or_else(|| caps.get(2)) else { continue };
+            // Shell strings nest quotes (`sh -c 'mysql -p... && X=y'`): search them unquoted.
+            let unquoted = s.replace(['\'', '"'], " ");
+            for caps in re.inline.captures_iter(&unquoted) {
+                let Some(name) = caps.get(1).or_else(|| caps.get(2)) else {
+                    continue;
+                };
                 let Some(value) = caps.get(3) else { continue };
                 let v = value.as_str().trim_matches(['"', '\'']);
                 if let Some(m) = self.name_match(name.as_str()) {
@@ -507,7 +667,10 @@ impl<'a> FileScan<'a> {
             if s.contains("mysql") {
                 for caps in re.mysql.captures_iter(s) {
                     if let Some(v) = caps.get(1) {
-                        let m = NameMatch { strength: Strength::Strong, ref_prone: false };
+                        let m = NameMatch {
+                            strength: Strength::Strong,
+                            ref_prone: false,
+                        };
                         found.push(("-p".to_string(), v.as_str().to_string(), m));
                     }
                 }
@@ -517,8 +680,17 @@ impl<'a> FileScan<'a> {
                     continue;
                 }
                 let at = self.locate(item.start, &value);
-                let message = format!("container `{container}` passes `{name}` a literal credential on its command line");
-                self.report(Code::SL006, at, &value, format!("{path}/{name}"), message, Self::confidence(m));
+                let message = format!(
+                    "container `{container}` passes `{name}` a literal credential on its command line"
+                );
+                self.report(
+                    Code::SL006,
+                    at,
+                    &value,
+                    format!("{path}/{name}"),
+                    message,
+                    Self::confidence(m),
+                );
             }
         }
     }
@@ -526,11 +698,21 @@ impl<'a> FileScan<'a> {
     // ----- Kustomize -----
 
     fn kustomization(&mut self, root: &Node) {
-        for generator in root.get("secretGenerator").map(Node::items).unwrap_or_default() {
+        for generator in root
+            .get("secretGenerator")
+            .map(Node::items)
+            .unwrap_or_default()
+        {
             let gname = generator.get_str("name").unwrap_or("?");
-            for literal in generator.get("literals").map(Node::items).unwrap_or_default() {
+            for literal in generator
+                .get("literals")
+                .map(Node::items)
+                .unwrap_or_default()
+            {
                 let Some(s) = literal.str() else { continue };
-                let Some((key, value)) = s.split_once('=') else { continue };
+                let Some((key, value)) = s.split_once('=') else {
+                    continue;
+                };
                 if !self.settings.values.is_literal_secret(value) && !self.strict_literal(value) {
                     continue;
                 }
@@ -539,7 +721,8 @@ impl<'a> FileScan<'a> {
                     None => Confidence::Medium,
                 };
                 let at = literal.start + key.len() + 1;
-                let message = format!("secretGenerator `{gname}` commits literal `{key}` in plain text");
+                let message =
+                    format!("secretGenerator `{gname}` commits literal `{key}` in plain text");
                 let path = format!("secretGenerator/{gname}/{key}");
                 self.report(Code::SL007, at, value, path, message, confidence);
             }
@@ -551,20 +734,35 @@ impl<'a> FileScan<'a> {
                 };
                 for f in files {
                     if let Some(p) = f.str() {
-                        self.generator_env_files.push((p.to_string(), gname.to_string()));
+                        self.generator_env_files
+                            .push((p.to_string(), gname.to_string()));
                     }
                 }
             }
         }
-        for generator in root.get("configMapGenerator").map(Node::items).unwrap_or_default() {
+        for generator in root
+            .get("configMapGenerator")
+            .map(Node::items)
+            .unwrap_or_default()
+        {
             let gname = generator.get_str("name").unwrap_or("?");
-            for literal in generator.get("literals").map(Node::items).unwrap_or_default() {
+            for literal in generator
+                .get("literals")
+                .map(Node::items)
+                .unwrap_or_default()
+            {
                 let Some(s) = literal.str() else { continue };
-                let Some((key, value)) = s.split_once('=') else { continue };
-                let Some(m) = self.name_match(key) else { continue };
+                let Some((key, value)) = s.split_once('=') else {
+                    continue;
+                };
+                let Some(m) = self.name_match(key) else {
+                    continue;
+                };
                 if self.settings.values.is_credential_value(value, m) {
                     let at = literal.start + key.len() + 1;
-                    let message = format!("configMapGenerator `{gname}` sets `{key}` to a literal credential");
+                    let message = format!(
+                        "configMapGenerator `{gname}` sets `{key}` to a literal credential"
+                    );
                     let path = format!("configMapGenerator/{gname}/{key}");
                     self.report(Code::SL003, at, value, path, message, Self::confidence(m));
                 }
@@ -572,8 +770,19 @@ impl<'a> FileScan<'a> {
         }
         for (k, v) in root.entries() {
             let key = k.str().unwrap_or("");
-            if !matches!(key, "secretGenerator" | "configMapGenerator" | "resources" | "patches") {
-                self.walk(v, Walk { rule: Code::SL010, k8s: true, container: None }, key);
+            if !matches!(
+                key,
+                "secretGenerator" | "configMapGenerator" | "resources" | "patches"
+            ) {
+                self.walk(
+                    v,
+                    Walk {
+                        rule: Code::SL010,
+                        k8s: true,
+                        container: None,
+                    },
+                    key,
+                );
             }
         }
     }
@@ -589,14 +798,26 @@ impl<'a> FileScan<'a> {
         let source = self.source;
         for n in 1..=source.line_count() {
             let line = source.line(n);
-            let Some(a) = parse_assignment(line) else { continue };
+            let Some(a) = parse_assignment(line) else {
+                continue;
+            };
             if !self.strict_literal(a.value) || a.value.starts_with("ENC[") {
                 continue;
             }
             let line_start = self.locate_line(n);
-            let message = format!("secretGenerator `{generator}` reads `{}` from this file in plain text", a.key);
+            let message = format!(
+                "secretGenerator `{generator}` reads `{}` from this file in plain text",
+                a.key
+            );
             let path = format!("secretGenerator/{generator}/{}", a.key);
-            self.report(Code::SL007, line_start + a.value_at, a.value, path, message, Confidence::High);
+            self.report(
+                Code::SL007,
+                line_start + a.value_at,
+                a.value,
+                path,
+                message,
+                Confidence::High,
+            );
         }
     }
 
@@ -612,14 +833,25 @@ impl<'a> FileScan<'a> {
         let source = self.source;
         for n in 1..=source.line_count() {
             let line = source.line(n);
-            let Some(a) = parse_assignment(line) else { continue };
-            let Some(m) = self.name_match(a.key) else { continue };
+            let Some(a) = parse_assignment(line) else {
+                continue;
+            };
+            let Some(m) = self.name_match(a.key) else {
+                continue;
+            };
             if !self.settings.values.is_credential_value(a.value, m) {
                 continue;
             }
             let at = self.locate_line(n) + a.value_at;
             let message = format!("{what} `{}` to a literal credential", a.key);
-            self.report(rule, at, a.value, a.key.to_string(), message, Self::confidence(m));
+            self.report(
+                rule,
+                at,
+                a.value,
+                a.key.to_string(),
+                message,
+                Self::confidence(m),
+            );
         }
     }
 
@@ -628,32 +860,75 @@ impl<'a> FileScan<'a> {
     fn scan_template_lines(&mut self) {
         let source = self.source;
         let mut pending_env: Option<(String, usize)> = None;
+        let (mut secret, mut secret_data) = (false, false);
         for n in 1..=source.line_count() {
             let line = source.line(n);
             let indent = line.len() - line.trim_start().len();
-            let Some(a) = parse_assignment(line) else { continue };
+            if line.starts_with("---") {
+                (secret, secret_data) = (false, false);
+            }
+            let Some(a) = parse_assignment(line) else {
+                continue;
+            };
+            if indent == 0 {
+                secret |= a.key == "kind" && a.value == "Secret";
+                secret_data = secret && matches!(a.key, "data" | "stringData");
+                continue;
+            }
+            if secret_data && !line.trim_start().starts_with('-') {
+                if self.strict_literal(a.value) && !a.value.starts_with("ENC[") {
+                    let at = self.locate_line(n) + a.value_at;
+                    let message = format!(
+                        "Secret template commits key `{}` in plain text; seal it with `sealant seal`",
+                        a.key
+                    );
+                    self.report(
+                        Code::SL002,
+                        at,
+                        a.value,
+                        format!("Secret/{}", a.key),
+                        message,
+                        Confidence::High,
+                    );
+                }
+                continue;
+            }
             if line.trim_start().starts_with("- ") && a.key == "name" {
                 pending_env = Some((a.value.to_string(), indent + 2));
                 continue;
             }
             let at = self.locate_line(n) + a.value_at;
             if a.key == "value" {
-                if let Some((name, env_indent)) = pending_env.take() {
-                    if env_indent == indent {
-                        if let Some(m) = self.name_match(&name) {
-                            if self.settings.values.is_credential_value(a.value, m) {
-                                let message = format!("container sets `{name}` to a literal credential");
-                                self.report(Code::SL001, at, a.value, format!("env/{name}"), message, Self::confidence(m));
-                            }
-                        }
-                    }
+                if let Some((name, env_indent)) = pending_env.take()
+                    && env_indent == indent
+                    && let Some(m) = self.name_match(&name)
+                    && self.settings.values.is_credential_value(a.value, m)
+                {
+                    let message = format!("container sets `{name}` to a literal credential");
+                    self.report(
+                        Code::SL001,
+                        at,
+                        a.value,
+                        format!("env/{name}"),
+                        message,
+                        Self::confidence(m),
+                    );
                 }
                 continue;
             }
-            let Some(m) = self.name_match(a.key) else { continue };
+            let Some(m) = self.name_match(a.key) else {
+                continue;
+            };
             if self.settings.values.is_credential_value(a.value, m) {
                 let message = format!("chart template sets `{}` to a literal credential", a.key);
-                self.report(Code::SL009, at, a.value, a.key.to_string(), message, Self::confidence(m));
+                self.report(
+                    Code::SL009,
+                    at,
+                    a.value,
+                    a.key.to_string(),
+                    message,
+                    Self::confidence(m),
+                );
             }
         }
     }
@@ -667,7 +942,11 @@ impl<'a> FileScan<'a> {
             raw.extend(find_tokens(text).into_iter().map(|m| (Code::SL004, m)));
         }
         if self.settings.is_enabled(Code::SL005) {
-            raw.extend(find_url_credentials(text).into_iter().map(|m| (Code::SL005, m)));
+            raw.extend(
+                find_url_credentials(text)
+                    .into_iter()
+                    .map(|m| (Code::SL005, m)),
+            );
         }
         for (rule, m) in raw {
             if self.skip.iter().any(|&(s, e)| m.start >= s && m.start < e) {
@@ -679,8 +958,14 @@ impl<'a> FileScan<'a> {
             }
             let value = &text[m.start..m.end];
             let message = match rule {
-                Code::SL004 => format!("{} in plain text; revoke it and keep it in a sealed Secret", m.label),
-                _ => format!("{} carries a literal password; keep the password in a sealed Secret", m.label),
+                Code::SL004 => format!(
+                    "{} in plain text; revoke it and keep it in a sealed Secret",
+                    m.label
+                ),
+                _ => format!(
+                    "{} carries a literal password; keep the password in a sealed Secret",
+                    m.label
+                ),
             };
             let key_path = format!("{}:{}", m.label, self.enclosing_key(line));
             self.report(rule, m.start, value, key_path, message, m.confidence);
@@ -690,7 +975,19 @@ impl<'a> FileScan<'a> {
     /// The key of the line a raw match is on (`GITHUB_TOKEN` in `GITHUB_TOKEN: ghp_...`), so that
     /// fingerprints of raw matches survive line moves.
     fn enclosing_key(&self, line: usize) -> String {
-        parse_assignment(self.source.line(line)).map(|a| a.key.to_string()).unwrap_or_default()
+        parse_assignment(self.source.line(line))
+            .map(|a| a.key.to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// The start of a message for a credential-like key found by the generic walker.
+fn rule_verb(rule: Code) -> &'static str {
+    match rule {
+        Code::SL008 => "docker-compose environment sets",
+        Code::SL009 => "Helm value sets",
+        Code::SL006 => "command line sets",
+        _ => "configuration sets",
     }
 }
 
@@ -705,7 +1002,9 @@ fn node_style(node: &Node) -> Option<Style> {
 fn looks_like_compose(root: &Node) -> bool {
     root.get("services").is_some_and(|s| {
         s.entries().any(|(_, svc)| {
-            svc.get("image").is_some() || svc.get("build").is_some() || svc.get("environment").is_some()
+            svc.get("image").is_some()
+                || svc.get("build").is_some()
+                || svc.get("environment").is_some()
         })
     })
 }
@@ -725,7 +1024,9 @@ enum Decoded {
 
 fn decode_base64(raw: &str) -> Option<Decoded> {
     let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD.decode(compact).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .ok()?;
     Some(match String::from_utf8(bytes) {
         Ok(s) => Decoded::Text(s),
         Err(_) => Decoded::Binary,
@@ -736,13 +1037,20 @@ fn decode_base64(raw: &str) -> Option<Decoded> {
 /// report (a credential-like word or a configured name)?
 pub fn prefilter(text: &str, settings: &Settings) -> bool {
     let bytes = text.as_bytes();
-    super::names::PREFILTER_NEEDLES.iter().any(|n| contains_ignore_case(bytes, n.as_bytes()))
-        || settings.extra_names.iter().any(|n| contains_ignore_case(bytes, n.as_bytes()))
+    super::names::PREFILTER_NEEDLES
+        .iter()
+        .any(|n| contains_ignore_case(bytes, n.as_bytes()))
+        || settings
+            .extra_names
+            .iter()
+            .any(|n| contains_ignore_case(bytes, n.as_bytes()))
 }
 
 fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
     // `needle` is lower-case ASCII; compare against both cases of its first byte quickly.
-    let Some(&first) = needle.first() else { return true };
+    let Some(&first) = needle.first() else {
+        return true;
+    };
     let upper = first.to_ascii_uppercase();
     let mut i = 0;
     while i + needle.len() <= hay.len() {

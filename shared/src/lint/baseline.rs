@@ -56,7 +56,9 @@ impl Baseline {
     /// A new baseline accepting `findings`, with a fresh random salt.
     pub fn from_findings(findings: &[Finding]) -> Result<Baseline, BaselineError> {
         let mut salt = [0u8; 16];
-        SystemRandom::new().fill(&mut salt).map_err(|_| BaselineError::Random)?;
+        SystemRandom::new()
+            .fill(&mut salt)
+            .map_err(|_| BaselineError::Random)?;
         let entries = findings
             .iter()
             .map(|f| Entry {
@@ -65,15 +67,24 @@ impl Baseline {
                 fingerprint: f.baseline_fingerprint(&salt),
             })
             .collect();
-        Ok(Baseline { version: FORMAT_VERSION, salt: hex::encode(salt), entries })
+        Ok(Baseline {
+            version: FORMAT_VERSION,
+            salt: hex::encode(salt),
+            entries,
+        })
     }
 
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| BaselineError::Read { path: shown.clone(), source })?;
-        let baseline: Baseline = serde_json::from_str(&text)
-            .map_err(|e| BaselineError::Invalid { path: shown.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let baseline: Baseline =
+            serde_json::from_str(&text).map_err(|e| BaselineError::Invalid {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
         if baseline.version != FORMAT_VERSION || hex::decode(&baseline.salt).is_err() {
             return Err(BaselineError::Invalid {
                 path: shown,
@@ -85,19 +96,30 @@ impl Baseline {
 
     pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
         let shown = path.display().to_string();
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| BaselineError::Invalid { path: shown.clone(), message: e.to_string() })?;
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| BaselineError::Invalid {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
         text.push('\n');
-        std::fs::write(path, text).map_err(|source| BaselineError::Write { path: shown, source })
+        std::fs::write(path, text).map_err(|source| BaselineError::Write {
+            path: shown,
+            source,
+        })
     }
 
     /// Splits `findings` into those not in the baseline and the number that were.
     pub fn filter(&self, findings: Vec<Finding>) -> (Vec<Finding>, usize) {
         let salt = hex::decode(&self.salt).unwrap_or_default();
-        let known: HashSet<&str> = self.entries.iter().map(|e| e.fingerprint.as_str()).collect();
+        let known: HashSet<&str> = self
+            .entries
+            .iter()
+            .map(|e| e.fingerprint.as_str())
+            .collect();
         let before = findings.len();
-        let kept: Vec<Finding> =
-            findings.into_iter().filter(|f| !known.contains(f.baseline_fingerprint(&salt).as_str())).collect();
+        let kept: Vec<Finding> = findings
+            .into_iter()
+            .filter(|f| !known.contains(f.baseline_fingerprint(&salt).as_str()))
+            .collect();
         let accepted = before - kept.len();
         (kept, accepted)
     }

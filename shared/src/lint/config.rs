@@ -109,9 +109,17 @@ impl Settings {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
                 return Ok(Settings::default());
             }
-            Err(source) => return Err(ConfigError::Read { path: shown, source }),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: shown,
+                    source,
+                });
+            }
         };
-        Settings::parse(&text).map_err(|message| ConfigError::Invalid { path: shown, message })
+        Settings::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: shown,
+            message,
+        })
     }
 
     /// Parses the TOML text of a configuration file.
@@ -132,8 +140,16 @@ impl Settings {
         for c in codes(&lint.disable)? {
             settings.enabled[c as usize] = false;
         }
-        settings.extra_names = lint.extra_names.iter().map(|s| s.to_ascii_lowercase()).collect();
-        settings.ignored_names = lint.ignore_names.iter().map(|s| s.to_ascii_lowercase()).collect();
+        settings.extra_names = lint
+            .extra_names
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        settings.ignored_names = lint
+            .ignore_names
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
         settings.values.extra_placeholders = lint
             .placeholders
             .iter()
@@ -173,7 +189,8 @@ mod tests {
         assert!(Settings::parse("[lint]\ndisable=[\"SL999\"]\n").is_err());
         assert!(Settings::parse("[lint]\nfoo=1\n").is_err());
         assert!(Settings::parse("[lint]\nplaceholders=[\"(\"]\n").is_err());
-        let only = Settings::parse("[lint]\nenable=[\"SL002\"]\n").map(|s| s.is_enabled(Code::SL001));
+        let only =
+            Settings::parse("[lint]\nenable=[\"SL002\"]\n").map(|s| s.is_enabled(Code::SL001));
         assert_eq!(only, Ok(false));
     }
 }

@@ -54,7 +54,9 @@ impl std::str::FromStr for Severity {
             "low" | "any" => Ok(Severity::Low),
             "medium" => Ok(Severity::Medium),
             "high" => Ok(Severity::High),
-            other => Err(format!("unknown severity `{other}` (expected low, medium or high)")),
+            other => Err(format!(
+                "unknown severity `{other}` (expected low, medium or high)"
+            )),
         }
     }
 }

@@ -79,32 +79,167 @@ const SUFFIX_TERMS: &[&str] = &[
 
 /// Words after a term that make the name describe the credential rather than hold it.
 const EXCLUDED_AFTER: &[&str] = &[
-    "file", "files", "path", "paths", "dir", "directory", "folder", "url", "uri", "urls",
-    "endpoint", "host", "hostname", "port", "name", "names", "id", "ids", "enabled", "enable",
-    "disabled", "disable", "required", "require", "flag", "length", "len", "size", "min", "max",
-    "minimum", "maximum", "type", "types", "mode", "method", "methods", "kind", "version",
-    "ttl", "timeout", "expiry", "expires", "expiration", "expire", "lifetime", "duration",
-    "age", "interval", "period", "days", "hours", "minutes", "seconds", "count", "header",
-    "headers", "policy", "policies", "ref", "refs", "reference", "location", "format",
-    "algorithm", "algo", "field", "prefix", "suffix", "env", "var", "variable", "mount",
-    "mountpath", "selector", "label", "annotation", "provider", "providers", "source", "store",
-    "manager", "backend", "template", "regex", "pattern", "rotation", "strategy", "hint",
-    "description", "desc", "text", "message", "status", "user", "username", "email", "login",
-    "checksum", "digest", "complexity", "reset", "cache", "schema", "config", "configuration",
-    "settings", "option", "options", "namespace", "key", "keys", "class", "generator",
-    "volume", "mounts", "enforced", "rules", "rule", "requirements",
-    "history", "change", "changed", "updated", "created", "at", "issuer", "audience",
-    "lookup", "vault", "arn", "location", "index", "bytes", "bits", "chars", "characters",
-    "symbols", "digits", "uppercase", "lowercase", "number", "numbers", "retries", "attempts",
-    "validation", "validator", "sync", "refresh", "scope", "scopes", "claim", "claims",
+    "file",
+    "files",
+    "path",
+    "paths",
+    "dir",
+    "directory",
+    "folder",
+    "url",
+    "uri",
+    "urls",
+    "endpoint",
+    "host",
+    "hostname",
+    "port",
+    "name",
+    "names",
+    "id",
+    "ids",
+    "enabled",
+    "enable",
+    "disabled",
+    "disable",
+    "required",
+    "require",
+    "flag",
+    "length",
+    "len",
+    "size",
+    "min",
+    "max",
+    "minimum",
+    "maximum",
+    "type",
+    "types",
+    "mode",
+    "method",
+    "methods",
+    "kind",
+    "version",
+    "ttl",
+    "timeout",
+    "expiry",
+    "expires",
+    "expiration",
+    "expire",
+    "lifetime",
+    "duration",
+    "age",
+    "interval",
+    "period",
+    "days",
+    "hours",
+    "minutes",
+    "seconds",
+    "count",
+    "header",
+    "headers",
+    "policy",
+    "policies",
+    "ref",
+    "refs",
+    "reference",
+    "location",
+    "format",
+    "algorithm",
+    "algo",
+    "field",
+    "prefix",
+    "suffix",
+    "env",
+    "var",
+    "variable",
+    "mount",
+    "mountpath",
+    "selector",
+    "label",
+    "annotation",
+    "provider",
+    "providers",
+    "source",
+    "store",
+    "manager",
+    "backend",
+    "template",
+    "regex",
+    "pattern",
+    "rotation",
+    "strategy",
+    "hint",
+    "description",
+    "desc",
+    "text",
+    "message",
+    "status",
+    "user",
+    "username",
+    "email",
+    "login",
+    "checksum",
+    "digest",
+    "complexity",
+    "reset",
+    "cache",
+    "schema",
+    "config",
+    "configuration",
+    "settings",
+    "option",
+    "options",
+    "namespace",
+    "key",
+    "keys",
+    "class",
+    "generator",
+    "volume",
+    "mounts",
+    "enforced",
+    "rules",
+    "rule",
+    "requirements",
+    "history",
+    "change",
+    "changed",
+    "updated",
+    "created",
+    "at",
+    "issuer",
+    "audience",
+    "lookup",
+    "vault",
+    "arn",
+    "location",
+    "index",
+    "bytes",
+    "bits",
+    "chars",
+    "characters",
+    "symbols",
+    "digits",
+    "uppercase",
+    "lowercase",
+    "number",
+    "numbers",
+    "retries",
+    "attempts",
+    "validation",
+    "validator",
+    "sync",
+    "refresh",
+    "scope",
+    "scopes",
+    "claim",
+    "claims",
 ];
 
 /// Words before a term that make the name describe the credential rather than hold it.
 const EXCLUDED_BEFORE: &[&str] = &[
-    "enable", "enabled", "disable", "disabled", "use", "is", "has", "allow", "require",
-    "requires", "required", "skip", "no", "show", "num", "max", "min", "minimum", "maximum",
-    "reset", "forgot", "existing", "generate", "auto", "validate", "rotate", "without", "with",
-    "create", "external", "expose", "mount", "hide", "mask", "sealed", "ignore",
+    "enable", "enabled", "disable", "disabled", "use", "is", "has", "allow", "require", "requires",
+    "required", "skip", "no", "show", "num", "max", "min", "minimum", "maximum", "reset", "forgot",
+    "existing", "generate", "auto", "validate", "rotate", "without", "with", "create", "external",
+    "expose", "mount", "hide", "mask", "sealed", "ignore",
 ];
 
 /// What a credential-like name says about its value.
@@ -124,9 +259,14 @@ const REF_PRONE: &[&str] = &["secret", "secrets", "credential", "credentials", "
 pub fn classify_name(name: &str, extra: &[String], ignored: &[String]) -> Option<NameMatch> {
     let strength = classify(name, extra, ignored)?;
     let words = split_words(name);
-    let ref_prone = words.last().is_some_and(|w| REF_PRONE.contains(&w.as_str()))
+    let ref_prone = words
+        .last()
+        .is_some_and(|w| REF_PRONE.contains(&w.as_str()))
         && !name.to_ascii_lowercase().contains("client");
-    Some(NameMatch { strength, ref_prone })
+    Some(NameMatch {
+        strength,
+        ref_prone,
+    })
 }
 
 /// The strength with which `name` marks its value as a credential, or `None`.
@@ -138,14 +278,17 @@ pub fn classify(name: &str, extra: &[String], ignored: &[String]) -> Option<Stre
         return None;
     }
     let lowered = name.to_ascii_lowercase();
-    if ignored.iter().any(|i| *i == lowered) {
+    if ignored.contains(&lowered) {
         return None;
     }
     let words = split_words(name);
     if words.is_empty() {
         return None;
     }
-    if extra.iter().any(|e| *e == lowered || words.iter().any(|w| w == e)) {
+    if extra
+        .iter()
+        .any(|e| *e == lowered || words.iter().any(|w| w == e))
+    {
         return Some(Strength::Strong);
     }
     // Find every term; the name is a credential unless it *describes* one: a word after the last
@@ -247,10 +390,27 @@ mod tests {
     #[test]
     fn credential_names() {
         for name in [
-            "DB_PASSWORD", "dbPassword", "db-password", "PASSWORD", "api_key", "apiKey", "API-KEY",
-            "client_secret", "clientSecret", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "DB_PASS",
-            "adminpassword", "rootPassword", "STRIPE_SECRET_KEY", "privateKey", "credentials",
-            "DATABASE_CONNECTION_STRING", "passphrase", "SLACK_BOT_TOKEN", "x-api-key",
+            "DB_PASSWORD",
+            "dbPassword",
+            "db-password",
+            "PASSWORD",
+            "api_key",
+            "apiKey",
+            "API-KEY",
+            "client_secret",
+            "clientSecret",
+            "GITHUB_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "DB_PASS",
+            "adminpassword",
+            "rootPassword",
+            "STRIPE_SECRET_KEY",
+            "privateKey",
+            "credentials",
+            "DATABASE_CONNECTION_STRING",
+            "passphrase",
+            "SLACK_BOT_TOKEN",
+            "x-api-key",
         ] {
             assert!(is_cred(name), "{name} should be credential-like");
         }
@@ -259,11 +419,34 @@ mod tests {
     #[test]
     fn excluded_names() {
         for name in [
-            "PASSWORD_FILE", "TOKEN_URL", "SECRET_NAME", "KEY_PATH", "PASSWORD_MIN_LENGTH",
-            "AUTH_ENABLED", "secretName", "existingSecret", "MIN_PASSWORD_LENGTH", "username",
-            "TOKEN_TTL", "passwordKey", "ACCESS_KEY_ID", "bypass", "compass", "PASS_THROUGH",
-            "secretKeyRef", "keyName", "monkey", "tokenizer", "oauth_enabled", "AUTH_TYPE",
-            "PRIVATE_KEY_PATH", "ENABLE_AUTH", "secretRef", "SECRETS_DIR", "image", "name",
+            "PASSWORD_FILE",
+            "TOKEN_URL",
+            "SECRET_NAME",
+            "KEY_PATH",
+            "PASSWORD_MIN_LENGTH",
+            "AUTH_ENABLED",
+            "secretName",
+            "existingSecret",
+            "MIN_PASSWORD_LENGTH",
+            "username",
+            "TOKEN_TTL",
+            "passwordKey",
+            "ACCESS_KEY_ID",
+            "bypass",
+            "compass",
+            "PASS_THROUGH",
+            "secretKeyRef",
+            "keyName",
+            "monkey",
+            "tokenizer",
+            "oauth_enabled",
+            "AUTH_TYPE",
+            "PRIVATE_KEY_PATH",
+            "ENABLE_AUTH",
+            "secretRef",
+            "SECRETS_DIR",
+            "image",
+            "name",
         ] {
             assert!(!is_cred(name), "{name} should not be credential-like");
         }
@@ -272,7 +455,10 @@ mod tests {
     #[test]
     fn auth_is_weak_and_configured_names_count() {
         assert_eq!(classify("REDIS_AUTH", &[], &[]), Some(Strength::Weak));
-        assert_eq!(classify("PIN_CODE", &["pin".into()], &[]), Some(Strength::Strong));
+        assert_eq!(
+            classify("PIN_CODE", &["pin".into()], &[]),
+            Some(Strength::Strong)
+        );
         assert_eq!(classify("DB_PASSWORD", &[], &["db_password".into()]), None);
     }
 }

@@ -53,7 +53,11 @@ pub fn text(report: &Report, counts: Counts) -> String {
     if counts.baselined > 0 {
         extra.push(format!("{} in baseline", counts.baselined));
     }
-    let extra = if extra.is_empty() { String::new() } else { format!(" ({})", extra.join(", ")) };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", extra.join(", "))
+    };
     out.push_str(&format!(
         "{} finding{} in {} file{} scanned{}\n",
         report.findings.len(),

@@ -49,7 +49,12 @@ impl FromStr for Code {
             .iter()
             .find(|r| r.id == wanted)
             .map(|r| r.code)
-            .ok_or_else(|| format!("unknown rule `{}` (see `sealant lint --list-rules`)", s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown rule `{}` (see `sealant lint --list-rules`)",
+                    s.trim()
+                )
+            })
     }
 }
 
@@ -386,8 +391,12 @@ Strip `last-applied-configuration` from exported manifests, apply Secrets with s
 ];
 
 /// The four documentation sections every rule must have, in order.
-pub const DOC_SECTIONS: [&str; 4] =
-    ["## What it does", "## Why is this bad", "## Example", "## Use instead"];
+pub const DOC_SECTIONS: [&str; 4] = [
+    "## What it does",
+    "## Why is this bad",
+    "## Example",
+    "## Use instead",
+];
 
 #[cfg(test)]
 mod tests {
@@ -404,7 +413,11 @@ mod tests {
                 assert!(found.is_some(), "{} lacks `{section}` (in order)", rule.id);
                 at += found.unwrap_or(0) + section.len();
             }
-            assert!(rule.doc.contains("```"), "{} doc has no example block", rule.id);
+            assert!(
+                rule.doc.contains("```"),
+                "{} doc has no example block",
+                rule.id
+            );
         }
     }
 

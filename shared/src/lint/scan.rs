@@ -54,8 +54,17 @@ pub enum ScanError {
 
 /// Lock files: integrity hashes, never configuration.
 const LOCK_FILES: &[&str] = &[
-    "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "cargo.lock", "go.sum", "poetry.lock",
-    "composer.lock", "gemfile.lock", "pipfile.lock", "npm-shrinkwrap.json", "flake.lock",
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "cargo.lock",
+    "go.sum",
+    "poetry.lock",
+    "composer.lock",
+    "gemfile.lock",
+    "pipfile.lock",
+    "npm-shrinkwrap.json",
+    "flake.lock",
 ];
 
 /// Extensions of files that are never text.
@@ -106,8 +115,10 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
     files.dedup();
     let walked: HashSet<PathBuf> = files.iter().map(|p| normalize(p)).collect();
 
-    let results: Vec<FileResult> =
-        files.par_iter().map(|p| scan_file(p, &display(&options.root, p), settings)).collect();
+    let results: Vec<FileResult> = files
+        .par_iter()
+        .map(|p| scan_file(p, &display(&options.root, p), settings))
+        .collect();
 
     let mut generator_envs: Vec<(PathBuf, String)> = Vec::new();
     for r in results {
@@ -125,7 +136,9 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
             continue;
         }
         let shown = display(&options.root, &env_path);
-        let Ok(text) = std::fs::read_to_string(&env_path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&env_path) else {
+            continue;
+        };
         let source = Source::new(&text);
         let mut fs = FileScan::new(&source, &shown, settings);
         fs.generator_env_file(&generator);
@@ -134,7 +147,9 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
         report.findings.extend(kept);
     }
     report.findings = dedupe(std::mem::take(&mut report.findings));
-    report.findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    report
+        .findings
+        .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     report.diagnostics.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(report)
 }
@@ -151,9 +166,18 @@ struct FileResult {
 
 fn scan_file(path: &Path, shown: &str, settings: &Settings) -> FileResult {
     let mut result = FileResult::default();
-    let diag = |message: String| Diagnostic { path: shown.to_string(), message };
-    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_string()).unwrap_or_default();
+    let diag = |message: String| Diagnostic {
+        path: shown.to_string(),
+        message,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_string())
+        .unwrap_or_default();
     if LOCK_FILES.contains(&name.as_str()) || BINARY_EXTENSIONS.contains(&ext.as_str()) {
         return result;
     }
@@ -193,9 +217,14 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings) -> FileResult {
     let mut fs = FileScan::new(&source, shown, settings);
     fs.run(kind);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    result.generator_envs =
-        fs.generator_env_files.iter().map(|(p, g)| (dir.join(p), g.clone())).collect();
-    result.diagnostics.extend(fs.diagnostics.iter().map(|m| diag(m.clone())));
+    result.generator_envs = fs
+        .generator_env_files
+        .iter()
+        .map(|(p, g)| (dir.join(p), g.clone()))
+        .collect();
+    result
+        .diagnostics
+        .extend(fs.diagnostics.iter().map(|m| diag(m.clone())));
     let (kept, suppressed) = apply_inline_suppressions(fs.findings, &source, &fs.ignores);
     result.findings = kept;
     result.suppressed = suppressed;
@@ -207,7 +236,10 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
     if name == ".env" || name.starts_with(".env.") || ext == "env" {
         return FileKind::DotEnv;
     }
-    if matches!(name, "kustomization.yaml" | "kustomization.yml" | "kustomization") {
+    if matches!(
+        name,
+        "kustomization.yaml" | "kustomization.yml" | "kustomization"
+    ) {
         return FileKind::Kustomization;
     }
     let yaml = matches!(ext, "yaml" | "yml");
@@ -215,7 +247,7 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
         return FileKind::Compose;
     }
     let in_templates = path.components().any(|c| c.as_os_str() == "templates");
-    if (yaml || ext == "tpl") && (in_templates || ext == "tpl") && text.contains("{{") {
+    if (ext == "tpl" || (yaml && in_templates)) && text.contains("{{") {
         return FileKind::HelmTemplate;
     }
     if yaml && name.starts_with("values") {
@@ -247,13 +279,16 @@ fn apply_inline_suppressions(
     let kept: Vec<Finding> = findings
         .into_iter()
         .filter(|f| {
-            let by_object = ignores
-                .iter()
-                .any(|(s, e, codes)| f.span.0 >= *s && f.span.0 <= *e && (codes.is_empty() || codes.contains(&f.rule)));
+            let by_object = ignores.iter().any(|(s, e, codes)| {
+                f.span.0 >= *s && f.span.0 <= *e && (codes.is_empty() || codes.contains(&f.rule))
+            });
             let by_comment = [f.line, f.line.saturating_sub(1)]
                 .iter()
                 .filter(|&&l| l >= 1)
-                .any(|&l| inline_ignore(source.line(l)).is_some_and(|c| c.is_empty() || c.contains(&f.rule)));
+                .any(|&l| {
+                    inline_ignore(source.line(l))
+                        .is_some_and(|c| c.is_empty() || c.contains(&f.rule))
+                });
             !by_object && !by_comment
         })
         .collect();
@@ -264,7 +299,9 @@ fn apply_inline_suppressions(
 /// The rules an inline `sealant:ignore` comment names (empty: all), if the line has one.
 fn inline_ignore(line: &str) -> Option<Vec<Code>> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"(?:#|//|;)\s*sealant:ignore\b([A-Za-z0-9, ]*)").ok()).as_ref()?;
+    let re = RE
+        .get_or_init(|| Regex::new(r"(?:#|//|;)\s*sealant:ignore\b([A-Za-z0-9, ]*)").ok())
+        .as_ref()?;
     let caps = re.captures(line)?;
     Some(parse_codes(caps.get(1).map_or("", |m| m.as_str())))
 }
@@ -282,7 +319,11 @@ fn dedupe(mut findings: Vec<Finding>) -> Vec<Finding> {
         }
     }
     findings.sort_by(|a, b| {
-        (&a.path, std::cmp::Reverse(rank(a.rule)), a.span).cmp(&(&b.path, std::cmp::Reverse(rank(b.rule)), b.span))
+        (&a.path, std::cmp::Reverse(rank(a.rule)), a.span).cmp(&(
+            &b.path,
+            std::cmp::Reverse(rank(b.rule)),
+            b.span,
+        ))
     });
     let mut kept: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
     let mut out = Vec::with_capacity(findings.len());
@@ -302,9 +343,15 @@ fn excludes(root: &Path, patterns: &[String]) -> Result<Override, ScanError> {
     for p in patterns {
         builder
             .add(&format!("!{p}"))
-            .map_err(|e| ScanError::Exclude { pattern: p.clone(), message: e.to_string() })?;
+            .map_err(|e| ScanError::Exclude {
+                pattern: p.clone(),
+                message: e.to_string(),
+            })?;
     }
-    builder.build().map_err(|e| ScanError::Exclude { pattern: patterns.join(", "), message: e.to_string() })
+    builder.build().map_err(|e| ScanError::Exclude {
+        pattern: patterns.join(", "),
+        message: e.to_string(),
+    })
 }
 
 fn normalize(p: &Path) -> PathBuf {

@@ -44,7 +44,11 @@ pub fn parse_assignment(line: &str) -> Option<Assignment<'_>> {
     let key = caps.get(1)?.as_str();
     let raw = caps.get(2)?;
     let (value, offset) = unquote(raw.as_str());
-    Some(Assignment { key, value, value_at: raw.start() + offset })
+    Some(Assignment {
+        key,
+        value,
+        value_at: raw.start() + offset,
+    })
 }
 
 /// Strips matching quotes, or for unquoted values a trailing ` # comment` and `,`/`;`.
@@ -69,7 +73,9 @@ pub fn mask_template(text: &str) -> String {
     let mut out = bytes.to_vec();
     let mut i = 0;
     while let Some(open) = find(bytes, b"{{", i) {
-        let Some(close) = find(bytes, b"}}", open + 2) else { break };
+        let Some(close) = find(bytes, b"}}", open + 2) else {
+            break;
+        };
         let end = close + 2;
         let multiline = bytes[open..end].contains(&b'\n');
         for (j, b) in out[open..end].iter_mut().enumerate() {
@@ -93,7 +99,10 @@ pub fn mask_template(text: &str) -> String {
     // Lines that held only actions: blank them (keeping their length).
     let mut start = 0;
     while start < out.len() {
-        let end = out[start..].iter().position(|&b| b == b'\n').map_or(out.len(), |p| start + p);
+        let end = out[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(out.len(), |p| start + p);
         let line = &out[start..end];
         if is_action_only(line) {
             for b in &mut out[start..end] {
@@ -113,7 +122,7 @@ fn is_action_only(line: &[u8]) -> bool {
     if !t.starts_with("${") {
         return false;
     }
-    let rest = t.replace(|c: char| c == '$' || c == '{' || c == '}' || c == 'x' || c == ' ', "");
+    let rest = t.replace(['$', '{', '}', 'x', ' '], "");
     rest.is_empty()
 }
 
@@ -121,7 +130,10 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from >= hay.len() {
         return None;
     }
-    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 #[cfg(test)]
@@ -140,7 +152,10 @@ mod tests {
         assert_eq!(a, Some(("token", "abc123")));
         assert_eq!(parse_assignment("# PASSWORD=x"), None);
         assert_eq!(parse_assignment("[section]"), None);
-        assert_eq!(parse_assignment("url: https://x").map(|a| a.value), Some("https://x"));
+        assert_eq!(
+            parse_assignment("url: https://x").map(|a| a.value),
+            Some("https://x")
+        );
     }
 
     #[test]

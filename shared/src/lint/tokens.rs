@@ -185,7 +185,9 @@ pub fn find_tokens(text: &str) -> Vec<RawMatch> {
     for index in c.set.matches(text).iter() {
         let kind = &TOKEN_KINDS[index];
         for caps in c.each[index].captures_iter(text) {
-            let Some(m) = caps.get(1).or_else(|| caps.get(0)) else { continue };
+            let Some(m) = caps.get(1).or_else(|| caps.get(0)) else {
+                continue;
+            };
             let value = m.as_str();
             if token_is_placeholder(value) {
                 continue;
@@ -229,7 +231,9 @@ pub fn find_url_credentials(text: &str) -> Vec<RawMatch> {
     let lower_has = text.contains("assword") || text.contains("PASSWORD") || text.contains("wd=");
     if lower_has {
         for caps in c.conn.captures_iter(text) {
-            let Some(password) = caps.get(1) else { continue };
+            let Some(password) = caps.get(1) else {
+                continue;
+            };
             if url_password_is_placeholder(password.as_str(), "") {
                 continue;
             }
@@ -273,26 +277,27 @@ fn token_is_placeholder(value: &str) -> bool {
     tail.len() >= 8 && distinct.len() <= 3
 }
 
-/// A PEM header followed by base64 key material (raw or with `\n` escapes), not just the header.
+/// A PEM header followed directly by base64 key material (raw lines or `\n` escapes, after
+/// optional `Proc-Type`/`DEK-Info` headers), not a header quoted in documentation.
 fn has_key_body(after: &str) -> bool {
-    let window: String = after.chars().take(400).collect();
-    let mut run = 0usize;
-    let mut best = 0usize;
-    let mut chars = window.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=' {
-            run += 1;
-            best = best.max(run);
-        } else if c == '\\' && chars.peek() == Some(&'n') {
-            chars.next();
-        } else if c == '\n' || c == '\r' || c == ' ' || c == '"' || c == ':' || c == ',' {
-            // Line breaks and header lines (`Proc-Type: 4,ENCRYPTED`) interrupt runs.
-            run = 0;
-        } else {
-            run = 0;
+    let window: String = after.chars().take(600).collect();
+    let unescaped = window.replace("\\n", "\n");
+    let mut lines = unescaped
+        .lines()
+        .map(|l| l.trim().trim_matches('"'))
+        .filter(|l| !l.is_empty());
+    // The header line's own rest (usually empty) comes first.
+    for line in lines.by_ref().take(5) {
+        if line.contains(':') {
+            continue;
         }
+        let run = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "+/=".contains(*c))
+            .count();
+        return run >= 32 && run == line.chars().count();
     }
-    best >= 32
+    false
 }
 
 #[cfg(test)]
@@ -307,15 +312,33 @@ mod tests {
     fn finds_each_format() {
         let cases = [
             ("key: AKIAZ7VRSQ4TKLMN3P2Q", "AWS access key id"),
-            ("aws_secret_access_key = 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", "AWS secret access key"),
-            ("token: ghp_R8dK2mN5qW7xY1zA3bC4dE6fG8hJ9kL0pQ2s", "GitHub token"),
+            (
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ9mN3vB8k",
+                "AWS secret access key",
+            ),
+            (
+                "token: ghp_R8dK2mN5qW7xY1zA3bC4dE6fG8hJ9kL0pQ2s",
+                "GitHub token",
+            ),
             ("glpat-Zx8Kq2Lm9Np4Rt6Vw1Ys", "GitLab token"),
-            ("xoxb-2048913467-3198237465123-aBcD8eFgH9iJkL0mNoPqRsTu", "Slack token"),
+            (
+                "xoxb-2048913467-3198237465123-aBcD8eFgH9iJkL0mNoPqRsTu",
+                "Slack token",
+            ),
             ("sk_live_51Hq8ZkLmN4pQr7StUv9WxYz2A", "Stripe key"),
             ("AIzaSyD8kL2mN9pQ4rS7tU1vW3xY5zA6bC0dE2f", "Google API key"),
-            ("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", "SendGrid API key"),
-            ("npm_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", "npm access token"),
-            ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVPmB92K27uhbUJU1p1r", "JSON Web Token"),
+            (
+                "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",
+                "SendGrid API key",
+            ),
+            (
+                "npm_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
+                "npm access token",
+            ),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVPmB92K27uhbUJU1p1r",
+                "JSON Web Token",
+            ),
         ];
         for (text, label) in cases {
             assert_eq!(labels(text), [label], "{text}");

@@ -19,29 +19,112 @@ pub struct ValueFilter {
 
 /// Placeholder words: a value containing one of these (case-insensitive) is not a secret.
 const PLACEHOLDER_WORDS: &[&str] = &[
-    "changeme", "change_me", "change-me", "changethis", "change_this", "replace_me", "replaceme",
-    "replace-me", "replace_with", "example", "dummy", "placeholder", "your_", "your-",
-    "yourpassword", "yoursecret", "yourtoken", "redacted", "todo", "fixme", "tbd", "fill_in",
-    "fillme", "fill-me", "set_me", "setme", "set-me", "notset", "not_set", "not-set", "sample",
-    "fake", "insert_", "insert-", "put_your", "enter_", "<", "secret_here", "password_here",
-    "token_here", "key_here",
+    "changeme",
+    "change_me",
+    "change-me",
+    "changethis",
+    "change_this",
+    "replace_me",
+    "replaceme",
+    "replace-me",
+    "replace_with",
+    "example",
+    "dummy",
+    "placeholder",
+    "your_",
+    "your-",
+    "yourpassword",
+    "yoursecret",
+    "yourtoken",
+    "redacted",
+    "todo",
+    "fixme",
+    "tbd",
+    "fill_in",
+    "fillme",
+    "fill-me",
+    "set_me",
+    "setme",
+    "set-me",
+    "notset",
+    "not_set",
+    "not-set",
+    "sample",
+    "fake",
+    "insert_",
+    "insert-",
+    "put_your",
+    "enter_",
+    "<",
+    "secret_here",
+    "password_here",
+    "token_here",
+    "key_here",
 ];
 
 /// Whole values that mean "nothing here".
-const NULL_WORDS: &[&str] = &["null", "nil", "none", "~", "-", "n/a", "na", "undefined", "''", "\"\""];
+const NULL_WORDS: &[&str] = &[
+    "null",
+    "nil",
+    "none",
+    "~",
+    "-",
+    "n/a",
+    "na",
+    "undefined",
+    "''",
+    "\"\"",
+];
 
 /// Prefixes of references to a secret store rather than secrets.
 const REFERENCE_PREFIXES: &[&str] = &[
-    "ref+", "vault:", "arn:aws:", "arn:aws-", "op://", "sm://", "akv://", "secret://",
-    "secrets://", "awssm:", "gcpsm:", "azkv:", "projects/", "keyvault:", "k8s://", "file://",
-    "env:", "secretref:", "enc[",
+    "ref+",
+    "vault:",
+    "arn:aws:",
+    "arn:aws-",
+    "op://",
+    "sm://",
+    "akv://",
+    "secret://",
+    "secrets://",
+    "awssm:",
+    "gcpsm:",
+    "azkv:",
+    "projects/",
+    "keyvault:",
+    "k8s://",
+    "file://",
+    "env:",
+    "secretref:",
+    "enc[",
 ];
 
 /// File extensions that make a short value a file name.
 const FILE_EXTENSIONS: &[&str] = &[
-    ".pem", ".key", ".crt", ".cer", ".der", ".json", ".txt", ".yaml", ".yml", ".env", ".p12",
-    ".pfx", ".jks", ".keystore", ".gpg", ".asc", ".ini", ".conf", ".properties", ".toml",
-    ".pub", ".csr", ".xml", ".cfg",
+    ".pem",
+    ".key",
+    ".crt",
+    ".cer",
+    ".der",
+    ".json",
+    ".txt",
+    ".yaml",
+    ".yml",
+    ".env",
+    ".p12",
+    ".pfx",
+    ".jks",
+    ".keystore",
+    ".gpg",
+    ".asc",
+    ".ini",
+    ".conf",
+    ".properties",
+    ".toml",
+    ".pub",
+    ".csr",
+    ".xml",
+    ".cfg",
 ];
 
 impl ValueFilter {
@@ -88,7 +171,10 @@ impl ValueFilter {
 }
 
 fn is_boolean(lower: &str) -> bool {
-    matches!(lower, "true" | "false" | "yes" | "no" | "on" | "off" | "enabled" | "disabled")
+    matches!(
+        lower,
+        "true" | "false" | "yes" | "no" | "on" | "off" | "enabled" | "disabled"
+    )
 }
 
 /// Ports, lengths, counts, durations (`30s`, `24h`) and sizes (`10Mi`): never credentials.
@@ -101,7 +187,10 @@ fn is_small_number(v: &str) -> bool {
     if unit.is_empty() {
         return digits.len() < 6 || digits.contains('.');
     }
-    matches!(unit, "ms" | "s" | "m" | "h" | "d" | "w" | "y" | "Ki" | "Mi" | "Gi" | "K" | "M" | "G")
+    matches!(
+        unit,
+        "ms" | "s" | "m" | "h" | "d" | "w" | "y" | "Ki" | "Mi" | "Gi" | "K" | "M" | "G"
+    )
 }
 
 /// Template and variable syntax, placeholder words, and runs of masking characters.
@@ -128,7 +217,9 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
         return true;
     }
     // `xxx`, `***`, `....`, `XXXX-XXXX`, `####`, `000000`, `aaaaaaaa`.
-    let masking = v.chars().all(|c| matches!(c, 'x' | 'X' | '*' | '.' | '#' | '-' | '_' | '•'));
+    let masking = v
+        .chars()
+        .all(|c| matches!(c, 'x' | 'X' | '*' | '.' | '#' | '-' | '_' | '•'));
     let first = v.chars().next();
     let one_char = v.chars().all(|c| Some(c) == first);
     masking || one_char
@@ -143,10 +234,13 @@ fn looks_like_path(v: &str, lower: &str) -> bool {
         || v.starts_with("~/")
         || (v.len() > 2 && v.as_bytes()[1] == b':' && v.as_bytes()[2] == b'\\');
     let absolute = v.starts_with('/')
-        && v[1..].chars().all(|c| c.is_ascii_alphanumeric() || "/._-@".contains(c))
+        && v[1..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-@".contains(c))
         && (v[1..].contains('/') || v[1..].contains('.') || v.len() < 24);
     let file_name = FILE_EXTENSIONS.iter().any(|e| lower.ends_with(e))
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
     rooted || absolute || file_name
 }
 
@@ -155,7 +249,10 @@ fn is_plain_url(lower: &str) -> bool {
     let Some((scheme, rest)) = lower.split_once("://") else {
         return false;
     };
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
     {
         return false;
     }
@@ -172,7 +269,8 @@ pub fn is_public_certificate(v: &str) -> bool {
 /// `db-credentials`, `app.tls`: the shape of a Kubernetes object name, so a reference.
 fn looks_like_object_name(v: &str) -> bool {
     v.len() <= 63
-        && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && (v.contains('-') || v.contains('.'))
         && !v.starts_with('-')
 }
@@ -208,13 +306,23 @@ mod tests {
     use super::*;
 
     fn strong() -> NameMatch {
-        NameMatch { strength: Strength::Strong, ref_prone: false }
+        NameMatch {
+            strength: Strength::Strong,
+            ref_prone: false,
+        }
     }
 
     #[test]
     fn literals_are_secrets() {
         let f = ValueFilter::default();
-        for v in ["supersecret123", "hunter2", "p@ssw0rd!", "postgres", "s3cr3t-v4lue", "1234567"] {
+        for v in [
+            "supersecret123",
+            "hunter2",
+            "p@ssw0rd!",
+            "postgres",
+            "s3cr3t-v4lue",
+            "1234567",
+        ] {
             assert!(f.is_credential_value(v, strong()), "{v} should be flagged");
         }
     }
@@ -223,32 +331,65 @@ mod tests {
     fn non_secrets_are_not() {
         let f = ValueFilter::default();
         for v in [
-            "", "  ", "true", "no", "8", "3600", "30s", "${DB_PASSWORD}", "$(DB_PASSWORD)",
-            "{{ .Values.db.password }}", "<password>", "changeme", "REPLACE_ME", "xxx", "***",
-            "example-password", "dummy", "/run/secrets/db", "./secrets/token.txt", "tls.key",
-            "https://auth.corp.io/oauth/token", "ref+vault://secret/db#password", "$DB_PASS",
-            "ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]", "null", "%DB_PASSWORD%",
-            "arn:aws:secretsmanager:eu-west-1:123:secret:db", "the password of the admin",
+            "",
+            "  ",
+            "true",
+            "no",
+            "8",
+            "3600",
+            "30s",
+            "${DB_PASSWORD}",
+            "$(DB_PASSWORD)",
+            "{{ .Values.db.password }}",
+            "<password>",
+            "changeme",
+            "REPLACE_ME",
+            "xxx",
+            "***",
+            "example-password",
+            "dummy",
+            "/run/secrets/db",
+            "./secrets/token.txt",
+            "tls.key",
+            "https://auth.corp.io/oauth/token",
+            "ref+vault://secret/db#password",
+            "$DB_PASS",
+            "ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]",
+            "null",
+            "%DB_PASSWORD%",
+            "arn:aws:secretsmanager:eu-west-1:123:secret:db",
+            "the password of the admin",
             "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
         ] {
-            assert!(!f.is_credential_value(v, strong()), "{v:?} should not be flagged");
+            assert!(
+                !f.is_credential_value(v, strong()),
+                "{v:?} should not be flagged"
+            );
         }
     }
 
     #[test]
     fn weak_and_ref_prone_names_need_more() {
         let f = ValueFilter::default();
-        let weak = NameMatch { strength: Strength::Weak, ref_prone: false };
+        let weak = NameMatch {
+            strength: Strength::Weak,
+            ref_prone: false,
+        };
         assert!(!f.is_credential_value("basic", weak));
         assert!(f.is_credential_value("aZ3kL9pQ2xW7", weak));
-        let refp = NameMatch { strength: Strength::Strong, ref_prone: true };
+        let refp = NameMatch {
+            strength: Strength::Strong,
+            ref_prone: true,
+        };
         assert!(!f.is_credential_value("db-credentials", refp));
         assert!(f.is_credential_value("Xk9#mP2qL", refp));
     }
 
     #[test]
     fn configured_placeholders() {
-        let f = ValueFilter { extra_placeholders: vec![Regex::new("^dev-only-").unwrap()] };
+        let f = ValueFilter {
+            extra_placeholders: vec![Regex::new("^dev-only-").unwrap()],
+        };
         assert!(!f.is_literal_secret("dev-only-123"));
         assert!(f.is_literal_secret("prod-123456"));
     }

@@ -40,7 +40,10 @@ impl<'a> Source<'a> {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset);
         let start = self.line_starts[line.saturating_sub(1)];
-        let col = self.text.get(start..offset).map_or(0, |s| s.chars().count());
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(0, |s| s.chars().count());
         (line, col + 1)
     }
 
@@ -49,7 +52,10 @@ impl<'a> Source<'a> {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
             return "";
         };
-        let end = self.line_starts.get(line).map_or(self.text.len(), |e| e - 1);
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |e| e - 1);
         self.text[start..end.max(start)].trim_end_matches('\r')
     }
 
@@ -97,7 +103,9 @@ impl Node {
 
     /// The value of `key` in a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries().find(|(k, _)| k.str() == Some(key)).map(|(_, v)| v)
+        self.entries()
+            .find(|(k, _)| k.str() == Some(key))
+            .map(|(_, v)| v)
     }
 
     /// The scalar value of `key` in a mapping.
@@ -169,7 +177,11 @@ impl Receiver<'_, '_> {
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
                 // The marker is on the opening quote.
                 let text = self.source.text;
-                if matches!(text.as_bytes().get(at), Some(b'"' | b'\'')) { at + 1 } else { at }
+                if matches!(text.as_bytes().get(at), Some(b'"' | b'\'')) {
+                    at + 1
+                } else {
+                    at
+                }
             }
             TScalarStyle::Literal | TScalarStyle::Folded => {
                 // The marker of a block scalar is at its end: find the `|`/`>` indicator after
@@ -181,9 +193,13 @@ impl Receiver<'_, '_> {
 
     fn block_start(&self, from: usize) -> Option<usize> {
         let text = self.source.text;
-        let mut line_start = text[..from.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+        let mut line_start = text[..from.min(text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
         while line_start < text.len() {
-            let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+            let line_end = text[line_start..]
+                .find('\n')
+                .map_or(text.len(), |i| line_start + i);
             let line = &text[line_start..line_end];
             let code = line.split(" #").next().unwrap_or("").trim_end();
             let indicator = code
@@ -215,7 +231,11 @@ impl MarkedEventReceiver for Receiver<'_, '_> {
             }
             Event::DocumentEnd => {
                 if let Some(root) = self.root.take() {
-                    self.docs.push(Document { root, start: self.doc_start, end: at });
+                    self.docs.push(Document {
+                        root,
+                        start: self.doc_start,
+                        end: at,
+                    });
                 }
             }
             Event::Scalar(value, style, _, _) => {
@@ -227,9 +247,17 @@ impl MarkedEventReceiver for Receiver<'_, '_> {
                     TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => Style::Quoted,
                     TScalarStyle::Literal | TScalarStyle::Folded => Style::Block,
                 };
-                self.add(Node { kind: Kind::Scalar(value, style), start, end: start });
+                self.add(Node {
+                    kind: Kind::Scalar(value, style),
+                    start,
+                    end: start,
+                });
             }
-            Event::Alias(_) => self.add(Node { kind: Kind::Alias, start: at, end: at }),
+            Event::Alias(_) => self.add(Node {
+                kind: Kind::Alias,
+                start: at,
+                end: at,
+            }),
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 if self.stack.len() >= MAX_DEPTH {
                     self.too_deep = true;
@@ -242,12 +270,16 @@ impl MarkedEventReceiver for Receiver<'_, '_> {
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
-                    Some(Building::Seq(items, start)) => {
-                        Node { kind: Kind::Seq(items), start, end: at }
-                    }
-                    Some(Building::Map(entries, _, start)) => {
-                        Node { kind: Kind::Map(entries), start, end: at }
-                    }
+                    Some(Building::Seq(items, start)) => Node {
+                        kind: Kind::Seq(items),
+                        start,
+                        end: at,
+                    },
+                    Some(Building::Map(entries, _, start)) => Node {
+                        kind: Kind::Map(entries),
+                        start,
+                        end: at,
+                    },
                     None => return,
                 };
                 self.add(node);
@@ -269,7 +301,9 @@ pub fn parse(source: &Source<'_>) -> Result<Vec<Document>, String> {
         prev_at: 0,
     };
     let mut parser = Parser::new_from_str(source.text);
-    parser.load(&mut receiver, true).map_err(|e| e.to_string())?;
+    parser
+        .load(&mut receiver, true)
+        .map_err(|e| e.to_string())?;
     if receiver.too_deep {
         return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
     }
