@@ -126,7 +126,7 @@ pub async fn serve(
     let shutdown = shutdown.then(move |()| async move {
         let _ = stop_tx.send(true);
     });
-    let shutdown_task = tokio::spawn(shutdown);
+    let _shutdown_task = Task(tokio::spawn(shutdown));
 
     let metrics = Arc::new(Metrics::default());
     let key_manager = KeyManager::new(client.clone(), &config.namespace);
@@ -139,7 +139,9 @@ pub async fn serve(
         Arc::clone(&metrics),
     ));
 
-    let key_watch = tokio::spawn(key_manager.clone().watch(stopped(stop_rx.clone())));
+    let key_watch = Task(tokio::spawn(
+        key_manager.clone().watch(stopped(stop_rx.clone())),
+    ));
 
     let (leading_tx, leading_rx) = watch::channel(!config.leader_election);
     // Without election the sender is kept here so that leadership is never seen as lost.
@@ -152,9 +154,9 @@ pub async fn serve(
             &config.identity,
             config.lease,
         );
-        Some(tokio::spawn(
+        Some(Task(tokio::spawn(
             elector.run(leading_tx, stopped(stop_rx.clone())),
-        ))
+        )))
     } else {
         always_leading = Some(leading_tx);
         None
@@ -163,21 +165,20 @@ pub async fn serve(
     let state = http::AppState::new(Arc::clone(&context), config.http.clone());
     let app = http::router(state, &config.http);
     let http_stop = stopped(stop_rx.clone());
-    let http_task = tokio::spawn(async move {
+    let http_task = Task(tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(http_stop)
             .await
-    });
+    }));
 
     lead_while_elected(&config, &context, &key_manager, leading_rx, stop_rx.clone()).await;
 
     if let Some(elector) = elector {
-        let _ = elector.await;
+        let _ = elector.join().await;
     }
     drop(always_leading);
-    let _ = key_watch.await;
-    let served = http_task.await;
-    shutdown_task.abort();
+    let _ = key_watch.join().await;
+    let served = http_task.join().await;
     match served {
         Ok(result) => result.map_err(Error::ServeHttp),
         Err(join) => {
@@ -231,4 +232,20 @@ async fn lead_while_elected(
 /// Resolves once the stop flag is set (or its sender is gone).
 pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// A spawned task that is aborted when dropped, so that dropping [`serve`]'s future (a crash in
+/// tests, a panic) stops everything it started.
+struct Task<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Task<T> {
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
