@@ -31,6 +31,23 @@ pub enum FileKind {
     Text,
 }
 
+/// Kinds whose fields name secrets kept elsewhere (External Secrets, Vault, CSI, 1Password).
+const REFERENCE_KINDS: &[&str] = &[
+    "ExternalSecret",
+    "ClusterExternalSecret",
+    "SecretStore",
+    "ClusterSecretStore",
+    "PushSecret",
+    "VaultStaticSecret",
+    "VaultDynamicSecret",
+    "VaultAuth",
+    "SecretProviderClass",
+    "OnePasswordItem",
+    "InfisicalSecret",
+    "DopplerSecret",
+    "SealedSecret",
+];
+
 /// The annotation that suppresses rules on one object.
 pub const IGNORE_ANNOTATION: &str = "sealant.dev/lint-ignore";
 
@@ -332,6 +349,8 @@ impl<'a> FileScan<'a> {
         match kind {
             "Secret" if api == "v1" || api.is_empty() => self.secret(obj, name, &obj_path),
             "ConfigMap" => self.config_map(obj, name, &obj_path),
+            // Secret-store operators: every field is a reference to a secret, never one.
+            k if REFERENCE_KINDS.contains(&k) => {}
             _ => {
                 for (k, v) in obj.entries() {
                     let key = k.str().unwrap_or("");
@@ -523,7 +542,18 @@ impl<'a> FileScan<'a> {
                                 Some(_) => (Code::SL001, "container field sets"),
                                 None => (w.rule, rule_verb(w.rule)),
                             };
-                            self.check_pair(rule, key, v, child, what);
+                            // A bare `key:` takes its meaning from its parent
+                            // (`encryption: {key: ...}` is an encryption key).
+                            let parent = path.rsplit('/').next().unwrap_or("");
+                            if matches!(key, "key" | "value" | "pass")
+                                && !parent.is_empty()
+                                && self.name_match(key).is_none()
+                            {
+                                let joined = format!("{parent}_{key}");
+                                self.check_pair(rule, &joined, v, child, what);
+                            } else {
+                                self.check_pair(rule, key, v, child, what);
+                            }
                         }
                         Kind::Seq(items)
                             if w.k8s

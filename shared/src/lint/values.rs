@@ -99,6 +99,37 @@ const REFERENCE_PREFIXES: &[&str] = &[
     "enc[",
 ];
 
+/// Values that are names of keys in a Secret rather than secrets.
+const KEY_NAME_VALUES: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "api-key",
+    "api_key",
+    "credentials",
+    "username",
+    "user",
+    "client-secret",
+    "client_secret",
+    "access-key",
+    "secret-key",
+    "tls.key",
+];
+
+/// Terraform/HCL references (`var.db_password`, `local.token`, `module.db.password`).
+fn is_code_reference(v: &str) -> bool {
+    ["var.", "local.", "module.", "data."].iter().any(|p| {
+        v.strip_prefix(p).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-[]\"".contains(c))
+        })
+    })
+}
+
 /// File extensions that make a short value a file name.
 const FILE_EXTENSIONS: &[&str] = &[
     ".pem",
@@ -141,7 +172,11 @@ impl ValueFilter {
         if is_placeholder(v, &lower) || self.extra_placeholders.iter().any(|r| r.is_match(v)) {
             return false;
         }
-        if REFERENCE_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+        if REFERENCE_PREFIXES.iter().any(|p| lower.starts_with(p)) || is_code_reference(v) {
+            return false;
+        }
+        // `secretKey: password`, `passwordKey: token`: the name of a key, not a value.
+        if KEY_NAME_VALUES.contains(&lower.as_str()) {
             return false;
         }
         if looks_like_path(v, &lower) || is_plain_url(&lower) {
