@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --release -p sealant
-sealant() { ./target/release/sealant "$@"; }
+cargo build --quiet -p sealant
+sealant() { ./target/debug/sealant "$@"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
