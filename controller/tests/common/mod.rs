@@ -197,7 +197,7 @@ pub fn sealed(
         &plain_secret(name, values),
         namespace,
         scope,
-        &[key.clone()],
+        std::slice::from_ref(key),
     )
     .unwrap()
 }

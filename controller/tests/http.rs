@@ -1,0 +1,298 @@
+//! The HTTP endpoints of a running controller: health, readiness, metrics, public keys, verify
+//! and rotate, and the limits (body size, garbage, rate).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PostParams};
+
+use sealant_controller::keys::key_secret;
+use sealant_core::format::{Envelope, KeyRing, Location, Scope, open};
+use sealant_core::keys::PrivateKey;
+use sealant_core::resource::SealedSecret;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_public_keys() {
+    let server = server().await;
+    let client = server.client();
+    let running = start(client.clone(), config("a")).await;
+    let (status, _, body) = http(running.addr, "GET", "/healthz", "text/plain", b"").await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let key = published_key(&client).await;
+    wait_for("readiness", || async {
+        (http(running.addr, "GET", "/readyz", "text/plain", b"")
+            .await
+            .0
+            == 200)
+            .then_some(())
+    })
+    .await;
+
+    let (status, content_type, body) =
+        http(running.addr, "GET", "/v1/public-keys", "text/plain", b"").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("application/json"));
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["keyId"], key.id().to_string());
+    assert_eq!(list[0]["publicKey"], key.to_string());
+    assert_eq!(list[0]["state"], "active");
+    assert!(list[0]["createdAt"].as_str().unwrap().ends_with('Z'));
+    assert!(!body.contains("PRIVATE"));
+
+    let (status, content_type, text) =
+        http(running.addr, "GET", "/metrics", "text/plain", b"").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("application/openmetrics-text"));
+    for metric in [
+        "sealant_keys 1",
+        "sealant_newest_key_age_seconds ",
+        "sealant_build_info{version=",
+        "# EOF",
+    ] {
+        assert!(text.contains(metric), "{metric} in {text}");
+    }
+    let (status, _, _) = http(running.addr, "GET", "/nothing-here", "text/plain", b"").await;
+    assert_eq!(status, 404);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_lists_key_ids_and_scopes_or_says_why_not() {
+    let server = server().await;
+    let client = server.client();
+    let running = start(client.clone(), config("a")).await;
+    let key = published_key(&client).await;
+
+    let good = sealed(
+        "db",
+        "prod",
+        &key,
+        &[("password", "hunter2"), ("user", "admin")],
+        Scope::NamespaceWide,
+    );
+    let json = serde_json::to_vec(&good).unwrap();
+    let (status, _, body) = http(
+        running.addr,
+        "POST",
+        "/v1/verify",
+        "application/json",
+        &json,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let values = answer["values"].as_array().unwrap();
+    assert_eq!(values.len(), 2);
+    assert_eq!(values[0]["key"], "password");
+    assert_eq!(values[0]["keyId"], key.id().to_string());
+    assert_eq!(values[0]["scope"], "namespace-wide");
+    assert!(!body.contains("hunter2") && !body.contains("admin"));
+
+    // YAML without a content type works too.
+    let yaml = serde_yaml::to_string(&good).unwrap();
+    let (status, _, _) = http(running.addr, "POST", "/v1/verify", "", yaml.as_bytes()).await;
+    assert_eq!(status, 200);
+
+    // The object moved to another namespace: 409 with the reason and what was expected.
+    let mut moved = good.clone();
+    moved.metadata.namespace = Some("staging".into());
+    let (status, _, body) = http(
+        running.addr,
+        "POST",
+        "/v1/verify",
+        "application/json",
+        &serde_json::to_vec(&moved).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["reason"], "WrongScope");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("namespace prod"),
+        "{body}"
+    );
+
+    // Sealed to an unknown key.
+    let stranger = PrivateKey::generate().unwrap();
+    let unknown = sealed(
+        "db",
+        "prod",
+        stranger.public(),
+        &[("password", "x")],
+        Scope::Strict,
+    );
+    let (status, _, body) = http(
+        running.addr,
+        "POST",
+        "/v1/verify",
+        "application/json",
+        &serde_json::to_vec(&unknown).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()["reason"].as_str()
+        ),
+        (409, Some("UnknownKey"))
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_reseals_to_the_newest_key_in_the_same_format_without_plaintext() {
+    let server = server().await;
+    let client = server.client();
+    let running = start(client.clone(), config("a")).await;
+    let old = published_key(&client).await;
+    let other_cluster = PrivateKey::generate().unwrap();
+    let mut original = sealed(
+        "db",
+        "prod",
+        &old,
+        &[("password", "hunter2")],
+        Scope::Strict,
+    );
+    original
+        .spec
+        .recipients
+        .push(other_cluster.public().to_string());
+
+    // A newer key arrives (added by hand, created now, so it becomes the newest).
+    let newer = PrivateKey::generate().unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), CONTROLLER_NS);
+    secrets
+        .create(
+            &PostParams::default(),
+            &key_secret(&newer, jiff::Timestamp::now()),
+        )
+        .await
+        .unwrap();
+    wait_for("the newer key to be served", || async {
+        let (_, _, body) = http(running.addr, "GET", "/v1/public-key", "text/plain", b"").await;
+        (body.trim() == newer.public().to_string()).then_some(())
+    })
+    .await;
+
+    let yaml = serde_yaml::to_string(&original).unwrap();
+    let (status, content_type, body) = http(
+        running.addr,
+        "POST",
+        "/v1/rotate",
+        "application/yaml",
+        yaml.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(content_type.starts_with("application/yaml"));
+    assert!(!body.contains("hunter2"));
+    let rotated: SealedSecret = serde_yaml::from_str(&body).unwrap();
+    let envelope = Envelope::from_base64(&rotated.spec.encrypted_data["password"]).unwrap();
+    assert_eq!(
+        envelope.key_ids(),
+        vec![newer.id(), other_cluster.id()],
+        "newest key first, foreign recipient kept"
+    );
+    assert_eq!(
+        rotated.spec.recipients,
+        vec![
+            newer.public().to_string(),
+            other_cluster.public().to_string()
+        ]
+    );
+    let ring: KeyRing = [newer].into_iter().collect();
+    let value = open(
+        &rotated.spec.encrypted_data["password"],
+        &Location::new("prod", "db", "password"),
+        &ring,
+    )
+    .unwrap();
+    assert_eq!(value.as_slice(), b"hunter2");
+
+    // JSON in, JSON out.
+    let (status, content_type, body) = http(
+        running.addr,
+        "POST",
+        "/v1/rotate",
+        "application/json",
+        &serde_json::to_vec(&original).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("application/json"));
+    assert!(serde_json::from_str::<SealedSecret>(&body).is_ok());
+
+    // A value that does not open is refused, never re-sealed.
+    let mut moved = original.clone();
+    moved.metadata.name = Some("other".into());
+    let (status, _, _) = http(
+        running.addr,
+        "POST",
+        "/v1/rotate",
+        "application/json",
+        &serde_json::to_vec(&moved).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_oversized_bodies_and_floods_are_refused() {
+    let server = server().await;
+    let client = server.client();
+    let mut cfg = config("a");
+    cfg.http.rate_per_second = 0.5;
+    cfg.http.burst = 8.0;
+    let running = start(client.clone(), cfg).await;
+    published_key(&client).await;
+
+    for (content_type, body) in [
+        ("application/json", b"{not json".to_vec()),
+        ("application/yaml", b"- just\n- a list\n".to_vec()),
+        (
+            "application/json",
+            br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#.to_vec(),
+        ),
+        ("", vec![0xff, 0xfe, 0x00]),
+    ] {
+        let (status, _, body) = http(running.addr, "POST", "/v1/verify", content_type, &body).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()["reason"],
+            "InvalidBody"
+        );
+    }
+    let big = vec![b' '; 1024 * 1024 + 1];
+    let (status, _, _) = http(running.addr, "POST", "/v1/verify", "application/json", &big).await;
+    assert_eq!(status, 413);
+
+    // The burst is spent (5 requests above plus these); then 429.
+    let mut statuses = BTreeMap::new();
+    for _ in 0..8 {
+        let (status, _, _) = http(
+            running.addr,
+            "POST",
+            "/v1/rotate",
+            "application/json",
+            b"{}",
+        )
+        .await;
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    assert!(
+        statuses.get(&429).copied().unwrap_or(0) >= 2,
+        "{statuses:?}"
+    );
+    running.stop().await;
+}
