@@ -254,7 +254,7 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
         return FileKind::HelmValues;
     }
     if yaml || ext == "json" {
-        if text.contains("{{") && !text.trim_start().starts_with('{') {
+        if ext != "json" && text.contains("{{") {
             return FileKind::HelmTemplate;
         }
         return FileKind::Yaml;
@@ -282,13 +282,19 @@ fn apply_inline_suppressions(
             let by_object = ignores.iter().any(|(s, e, codes)| {
                 f.span.0 >= *s && f.span.0 <= *e && (codes.is_empty() || codes.contains(&f.rule))
             });
-            let by_comment = [f.line, f.line.saturating_sub(1)]
-                .iter()
-                .filter(|&&l| l >= 1)
-                .any(|&l| {
-                    inline_ignore(source.line(l))
-                        .is_some_and(|c| c.is_empty() || c.contains(&f.rule))
-                });
+            // The finding's line, the line above, and above a list item the value belongs to
+            // (`# sealant:ignore` above `- name: DB_PASSWORD`, the value on the next line).
+            let above = f.line.saturating_sub(1);
+            let item_start = above >= 1 && source.line(above).trim_start().starts_with("- ");
+            let mut candidates = vec![f.line, above];
+            let two_above = above.saturating_sub(1);
+            if item_start && two_above >= 1 && source.line(two_above).trim_start().starts_with('#')
+            {
+                candidates.push(two_above);
+            }
+            let by_comment = candidates.iter().filter(|&&l| l >= 1).any(|&l| {
+                inline_ignore(source.line(l)).is_some_and(|c| c.is_empty() || c.contains(&f.rule))
+            });
             !by_object && !by_comment
         })
         .collect();
