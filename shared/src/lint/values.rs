@@ -248,6 +248,10 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
     if v.starts_with('[') && v.ends_with(']') && !v.contains(',') {
         return true;
     }
+    // Redacted or masked values (`su********23`, `****1234`), sealant's own output included.
+    if v.contains("****") {
+        return true;
+    }
     if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
         return true;
     }

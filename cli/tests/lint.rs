@@ -1,0 +1,228 @@
+//! `sealant lint` as a user runs it: output, exit codes, formats, baselines, configuration.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+const LEAKY_POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: vulnerable-app
+spec:
+  containers:
+  - name: app
+    image: myapp:latest
+    env:
+    - name: DB_PASSWORD
+      value: \"supersecret123\"
+";
+
+const HELM_VALUES: &str = "auth:\n  password: Pr0d-Helm-Pw\n";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn sealant(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = match Command::cargo_bin("sealant") {
+        Ok(c) => c,
+        Err(e) => panic!("no sealant binary: {e}"),
+    };
+    let out = match cmd.current_dir(dir).args(args).output() {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run sealant: {e}"),
+    };
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("no temp dir: {e}"),
+    };
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Err(e) = std::fs::write(&path, text) {
+            panic!("cannot write {name}: {e}");
+        }
+    }
+    dir
+}
+
+#[test]
+fn findings_print_position_rule_and_redacted_value_and_exit_1() {
+    let dir = repo(&[
+        ("k8s/pod.yaml", LEAKY_POD),
+        ("README.md", "# nothing here\n"),
+    ]);
+    let run = sealant(dir.path(), &["lint"]);
+    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "k8s/pod.yaml:11:15: SL001 [high] container `app` sets `DB_PASSWORD` to a literal credential (value: su********23)\n\
+         1 finding in 2 files scanned\n"
+    );
+    assert!(!run.stdout.contains("supersecret123"));
+}
+
+#[test]
+fn clean_repository_exits_0() {
+    let dir = repo(&[(
+        "pod.yaml",
+        &LEAKY_POD.replace("\"supersecret123\"", "${DB_PASSWORD}"),
+    )]);
+    let run = sealant(dir.path(), &["lint", "."]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "0 findings in 1 file scanned\n")
+    );
+}
+
+#[test]
+fn fail_on_sets_the_threshold() {
+    let dir = repo(&[("chart/values.yaml", HELM_VALUES)]);
+    assert_eq!(sealant(dir.path(), &["lint"]).code, 1);
+    assert_eq!(sealant(dir.path(), &["lint", "--fail-on", "high"]).code, 0);
+    assert_eq!(
+        sealant(dir.path(), &["lint", "--fail-on", "medium"]).code,
+        1
+    );
+    std::fs::write(
+        dir.path().join(".sealant.toml"),
+        "[lint]\nfail-on = \"high\"\n",
+    )
+    .ok();
+    assert_eq!(sealant(dir.path(), &["lint"]).code, 0);
+}
+
+#[test]
+fn json_and_sarif_go_to_the_output_file() {
+    let dir = repo(&[("pod.yaml", LEAKY_POD)]);
+    let run = sealant(
+        dir.path(),
+        &["lint", "--format", "json", "--output", "out.json"],
+    );
+    assert_eq!((run.code, run.stdout.as_str()), (1, ""));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out.json")).unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    assert_eq!(json["findings"][0]["path"], "pod.yaml");
+    assert_eq!(json["findings"][0]["line"], 11);
+    assert_eq!(json["findings"][0]["value"], "su********23");
+
+    let run = sealant(dir.path(), &["lint", "-f", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+    assert_eq!(sarif["version"], "2.1.0");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "SL001");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "pod.yaml"
+    );
+}
+
+#[test]
+fn baseline_accepts_known_findings_only() {
+    let dir = repo(&[("pod.yaml", LEAKY_POD)]);
+    let run = sealant(dir.path(), &["lint", "--write-baseline", "baseline.json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stored = std::fs::read_to_string(dir.path().join("baseline.json")).unwrap_or_default();
+    assert!(!stored.contains("supersecret"));
+    let run = sealant(dir.path(), &["lint", "--baseline", "baseline.json"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "0 findings in 2 files scanned (1 in baseline)\n")
+    );
+    std::fs::write(dir.path().join("more.env"), "API_TOKEN=n3w-T0ken-value\n").ok();
+    let run = sealant(dir.path(), &["lint", "--baseline", "baseline.json"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.starts_with("more.env:1:11: SL008"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn explain_and_list_rules() {
+    let dir = repo(&[]);
+    let run = sealant(dir.path(), &["lint", "--list-rules"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout.lines().count(), 11);
+    assert!(run.stdout.starts_with("SL001  high"));
+    let run = sealant(dir.path(), &["lint", "--explain", "sl005"]);
+    assert_eq!(run.code, 0);
+    for section in [
+        "## What it does",
+        "## Why is this bad",
+        "## Example",
+        "## Use instead",
+    ] {
+        assert!(run.stdout.contains(section), "missing {section}");
+    }
+    let run = sealant(dir.path(), &["lint", "--explain", "SL999"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .starts_with("sealant: error: unknown rule `SL999`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn errors_exit_2_with_one_line() {
+    let dir = repo(&[("pod.yaml", LEAKY_POD)]);
+    let run = sealant(dir.path(), &["lint", "missing-dir"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "sealant: error: missing-dir: no such file or directory\n"
+    );
+    std::fs::write(
+        dir.path().join(".sealant.toml"),
+        "[lint]\ndisable = [\"SL404\"]\n",
+    )
+    .ok();
+    let run = sealant(dir.path(), &["lint"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.starts_with("sealant: error: "), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1);
+}
+
+#[test]
+fn unparsable_files_warn_and_the_scan_goes_on() {
+    let dir = repo(&[
+        ("broken.yaml", "password: [oops\n"),
+        ("pod.yaml", LEAKY_POD),
+    ]);
+    let run = sealant(dir.path(), &["lint"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .starts_with("sealant: warning: broken.yaml: not valid YAML/JSON"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("pod.yaml:11:15: SL001"));
+    let quiet = sealant(dir.path(), &["lint", "--quiet"]);
+    assert_eq!(quiet.stderr, "");
+}
+
+#[test]
+fn help_documents_exit_codes_and_examples() {
+    let run = sealant(Path::new("."), &["lint", "--help"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("Exit codes:"));
+    assert!(run.stdout.contains("$ sealant lint --format sarif"));
+}
