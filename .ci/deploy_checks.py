@@ -11,6 +11,8 @@ Subcommands (each exits non-zero and prints why when a check fails):
   parity KUSTOMIZE HELM  the Helm chart renders the same objects as the Kustomize base
   rbac-comments FILE...  every RBAC rule in the source files is preceded by a comment saying why
   dockerfile ROOT        the Dockerfile builds and copies the binary cargo really produces
+  controller-args BIN FILE...
+                         the controller binary accepts the args of every rendered Deployment
   docs DOCS_DIR          the examples in docs/ marked `<!-- deploy-checks: KIND -->` are valid and
                          do what the text says (Argo CD Lua health check, Flux CEL expressions)
   doc-blocks DOCS_DIR KIND OUT
@@ -621,6 +623,47 @@ def dockerfile(root):
     return len(failures)
 
 
+# --- controller-args -----------------------------------------------------------------------------
+
+
+def controller_args(binary, paths):
+    """The controller binary accepts the arguments every rendered Deployment passes it: clap parses
+    and validates them all before it acts on the trailing --help, so unknown flags and malformed
+    values (a duration, a log format) fail here instead of in a crash-looping Pod."""
+    failures = 0
+    checked = 0
+    for path, obj in load_objects(paths):
+        for where, _, pod in pod_templates(obj):
+            for name, c in all_containers(pod):
+                if "sealant-controller" not in c.get("image", ""):
+                    continue
+                env = {
+                    e["name"]: "example-" + e["name"].lower().replace("_", "-")
+                    for e in c.get("env") or []
+                }
+                args = [
+                    re.sub(
+                        r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                        lambda m: env.get(m.group(1), m.group(0)),
+                        a,
+                    )
+                    for a in (c.get("command") or [])[1:] + (c.get("args") or [])
+                ]
+                run = subprocess.run([binary, *args, "--help"], capture_output=True, text=True)
+                checked += 1
+                if run.returncode != 0:
+                    failures += 1
+                    print(
+                        f"  FAIL {path}: {where} {name}: sealant-controller {' '.join(args)}: "
+                        f"{run.stderr.strip().splitlines()[0] if run.stderr.strip() else run.returncode}"
+                    )
+    if checked == 0:
+        print("  FAIL no sealant-controller container found")
+        return 1
+    print(f"  {checked} controller argument lists accepted by {os.path.basename(binary)}")
+    return failures
+
+
 # --- docs ----------------------------------------------------------------------------------------
 
 DOC_MARKER = re.compile(r"<!-- deploy-checks: ([a-z-]+) -->\s*\n```[a-z]*\n(.*?)\n```", re.S)
@@ -981,6 +1024,9 @@ def main():
     p.add_argument("files", nargs="+")
     p = sub.add_parser("dockerfile")
     p.add_argument("root")
+    p = sub.add_parser("controller-args")
+    p.add_argument("binary")
+    p.add_argument("files", nargs="+")
     p = sub.add_parser("docs")
     p.add_argument("--kubernetes-version", action="append", required=True)
     p.add_argument("docs_dir")
@@ -1003,6 +1049,7 @@ def main():
         "rbac-comments": lambda: rbac_comments(args.files),
         "dockerfile": lambda: dockerfile(args.root),
         "docs": lambda: docs_check(args.docs_dir, args.kubernetes_version),
+        "controller-args": lambda: controller_args(args.binary, args.files),
         "self-test": self_test,
     }[args.command]()
     return 1 if failures else 0
