@@ -653,9 +653,11 @@ def controller_args(binary, paths):
                 checked += 1
                 if run.returncode != 0:
                     failures += 1
+                    why = (
+                        run.stderr.strip().splitlines()[0] if run.stderr.strip() else run.returncode
+                    )
                     print(
-                        f"  FAIL {path}: {where} {name}: sealant-controller {' '.join(args)}: "
-                        f"{run.stderr.strip().splitlines()[0] if run.stderr.strip() else run.returncode}"
+                        f"  FAIL {path}: {where} {name}: sealant-controller {' '.join(args)}: {why}"
                     )
     if checked == 0:
         print("  FAIL no sealant-controller container found")
