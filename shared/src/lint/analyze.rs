@@ -48,6 +48,20 @@ const REFERENCE_KINDS: &[&str] = &[
     "SealedSecret",
 ];
 
+/// Annotations that name secrets kept elsewhere (Vault agent injector, CSI, reloaders).
+const REFERENCE_ANNOTATION_PREFIXES: &[&str] = &[
+    "sealant.dev/",
+    "vault.hashicorp.com/",
+    "secrets-store.csi",
+    "external-secrets.io/",
+    "reloader.stakater.com/",
+    "secret.reloader.stakater.com/",
+    "configmap.reloader.stakater.com/",
+    "sealedsecrets.bitnami.com/",
+    "replicator.v1.mittwald.de/",
+    "reflector.v1.k8s.emberstack.com/",
+];
+
 /// The annotation that suppresses rules on one object.
 pub const IGNORE_ANNOTATION: &str = "sealant.dev/lint-ignore";
 
@@ -379,7 +393,11 @@ impl<'a> FileScan<'a> {
         for (k, v) in annotations.entries() {
             let Some(key) = k.str() else { continue };
             let Some(value) = v.str() else { continue };
-            if key == IGNORE_ANNOTATION || key.starts_with("sealant.dev/") {
+            if key == IGNORE_ANNOTATION
+                || REFERENCE_ANNOTATION_PREFIXES
+                    .iter()
+                    .any(|p| key.starts_with(p))
+            {
                 continue;
             }
             let path = format!("{obj_path}/annotations/{key}");
@@ -655,6 +673,29 @@ impl<'a> FileScan<'a> {
             let Some(s) = item.str() else { continue };
             if let Some(caps) = re.flag.captures(s) {
                 let Some(flag) = caps.get(1) else { continue };
+                // `--from-literal=password=x`, `--set db.password=x`: the name is inside.
+                if let Some(v) = caps.get(2)
+                    && self.name_match(flag.as_str()).is_none()
+                    && let Some((inner, inner_value)) = v.as_str().split_once('=')
+                    && let Some(m) = self.name_match(inner)
+                {
+                    if self.settings.values.is_credential_value(inner_value, m) {
+                        let at = item.start + v.start() + inner.len() + 1;
+                        let message = format!(
+                            "container `{container}` passes `{inner}` a literal credential on its command line"
+                        );
+                        let key_path = format!("{path}/{inner}");
+                        self.report(
+                            Code::SL006,
+                            at,
+                            inner_value,
+                            key_path,
+                            message,
+                            Self::confidence(m),
+                        );
+                    }
+                    continue;
+                }
                 let Some(m) = self.name_match(flag.as_str()) else {
                     continue;
                 };

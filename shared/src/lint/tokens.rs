@@ -24,7 +24,7 @@ pub struct TokenKind {
 const TOKEN_KINDS: &[TokenKind] = &[
     TokenKind {
         label: "AWS access key id",
-        pattern: r"\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})\b",
+        pattern: r"\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b",
         confidence: Confidence::High,
     },
     TokenKind {

@@ -97,6 +97,16 @@ const REFERENCE_PREFIXES: &[&str] = &[
     "env:",
     "secretref:",
     "enc[",
+    "enc(",
+    "$ansible_vault",
+    "{cipher}",
+    "$__file{",
+    "$__env{",
+    "$__vault{",
+    "@microsoft.keyvault",
+    "awskms:",
+    "gcpkms:",
+    "azurekeyvault:",
 ];
 
 /// Values that are names of keys in a Secret rather than secrets.
@@ -233,7 +243,7 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
     if v.contains("${") || v.contains("$(") || v.contains("{{") || v.contains("#{") {
         return true;
     }
-    if v.contains("%(") && v.contains(")s") {
+    if v.contains("%{") || (v.contains("%(") && v.contains(")s")) {
         return true;
     }
     if let Some(rest) = v.strip_prefix('$')
@@ -280,7 +290,17 @@ fn looks_like_path(v: &str, lower: &str) -> bool {
     let file_name = FILE_EXTENSIONS.iter().any(|e| lower.ends_with(e))
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
-    rooted || absolute || file_name
+    // `database/creds/db-app`, `secret/data/prod/db`: lower-case path segments are store
+    // paths and keys, not base64 (which has upper case).
+    let store_path = v.contains('/')
+        && !v.starts_with('/')
+        && v.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+        });
+    rooted || absolute || file_name || store_path
 }
 
 /// A URL that carries no password (`https://auth.example.com/token`): SL005 handles the others.
