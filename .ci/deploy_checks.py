@@ -799,6 +799,61 @@ def check_flux_cel(exprs):
     return failures
 
 
+# Documents whose links the docs check follows (docs/FORMAT.md and docs/lint.md belong to the core
+# and lint work and are checked there).
+LINKED_DOCS = [
+    "README.md",
+    "install.md",
+    "first-secret.md",
+    "multi-cluster.md",
+    "keys.md",
+    "migrating-from-sealed-secrets.md",
+    "gitops.md",
+    "troubleshooting.md",
+    "../deploy/helm/sealant/README.md",
+]
+
+
+def _anchors(path):
+    """GitHub-style anchors of a Markdown file's headings."""
+    anchors = set()
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"#+\s+(.*)", line)
+            if m:
+                text = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower())
+                anchors.add(text.replace(" ", "-"))
+    return anchors
+
+
+def check_links(docs_dir):
+    """Relative links in the docs point at files (and headings) that exist."""
+    failures = 0
+    links = 0
+    for name in LINKED_DOCS:
+        path = os.path.normpath(os.path.join(docs_dir, name))
+        with open(path) as f:
+            text = f.read()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            links += 1
+            file_part, _, anchor = target.partition("#")
+            dest = (
+                os.path.normpath(os.path.join(os.path.dirname(path), file_part))
+                if file_part
+                else path
+            )
+            if not os.path.exists(dest):
+                print(f"  FAIL {name}: link to {target}: no such file")
+                failures += 1
+            elif anchor and dest.endswith(".md") and anchor not in _anchors(dest):
+                print(f"  FAIL {name}: link to {target}: no such heading")
+                failures += 1
+    print(f"  {links} relative links in {len(LINKED_DOCS)} documents, {failures} broken")
+    return failures
+
+
 def docs_check(docs_dir, versions):
     import kubernetes_validate
 
@@ -859,7 +914,7 @@ def docs_check(docs_dir, versions):
             print(f"  FAIL no {kind} example found in {docs_dir}")
             failures += 1
     print(f"  {len(examples)} marked examples in {docs_dir}")
-    return failures
+    return failures + check_links(docs_dir)
 
 
 # --- self-test -----------------------------------------------------------------------------------
