@@ -39,6 +39,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -161,6 +162,12 @@ impl Builder {
         let client = client_for(&url)?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = http::router(state);
+        // Watch events are small writes on a long response: without TCP_NODELAY, Nagle and
+        // delayed ACKs hold each one back for tens of milliseconds.
+        let listener = listener.tap_io(|tcp| {
+            // Only latency is at stake if this fails; the connection still works.
+            let _ = tcp.set_nodelay(true);
+        });
         let serve = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stop_rx.await;

@@ -165,6 +165,14 @@ impl FieldSelector {
             .map(|(_, v, _)| v.as_str())
     }
 
+    /// The `metadata.namespace=X` term, when there is one (narrows an all-namespaces list).
+    pub(crate) fn exact_namespace(&self) -> Option<&str> {
+        self.terms
+            .iter()
+            .find(|(f, _, eq)| *eq && f == "metadata.namespace")
+            .map(|(_, v, _)| v.as_str())
+    }
+
     pub(crate) fn matches(&self, object: &Value) -> bool {
         self.terms.iter().all(|(field, value, equal)| {
             let pointer = format!("/{}", field.replace('.', "/"));
@@ -219,6 +227,17 @@ mod tests {
         let sel = FieldSelector::parse("metadata.name=n,metadata.namespace!=other").unwrap();
         assert!(sel.matches(&obj(json!({}))));
         assert_eq!(sel.exact_name(), Some("n"));
+        assert_eq!(
+            sel.exact_namespace(),
+            None,
+            "a != term does not narrow the scan"
+        );
+        assert_eq!(
+            FieldSelector::parse("metadata.namespace=ns")
+                .unwrap()
+                .exact_namespace(),
+            Some("ns")
+        );
         assert!(
             !FieldSelector::parse("metadata.namespace=other")
                 .unwrap()

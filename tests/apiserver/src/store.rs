@@ -192,6 +192,7 @@ impl Store {
         limit: Option<usize>,
         continue_token: Option<&str>,
     ) -> Result<ListPage, ApiError> {
+        let ns = ns.or(fields.exact_namespace());
         let state = self.lock();
         let (rv, start) = match continue_token {
             Some(token) => {
