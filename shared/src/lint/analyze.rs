@@ -27,6 +27,10 @@ pub enum FileKind {
     DotEnv,
     /// `.properties`, `.ini`, `.toml`, `.conf`, Terraform variables.
     Config,
+    /// Shell scripts (`.sh`, `.bash`, `.envrc`).
+    Script,
+    /// `Dockerfile`, `*.dockerfile`, `Containerfile`.
+    Dockerfile,
     /// Anything else: only token formats and URL credentials.
     Text,
 }
@@ -110,6 +114,8 @@ impl<'a> FileScan<'a> {
         let text = self.source.text;
         match kind {
             FileKind::DotEnv => self.scan_lines(Code::SL008, "`.env` file sets"),
+            FileKind::Script => self.scan_script(),
+            FileKind::Dockerfile => self.scan_dockerfile(),
             FileKind::Config => self.scan_lines(Code::SL010, "configuration sets"),
             FileKind::Text => {}
             FileKind::HelmTemplate => {
@@ -722,46 +728,157 @@ impl<'a> FileScan<'a> {
                 }
                 continue;
             }
-            let mut found: Vec<(String, String, NameMatch)> = Vec::new();
-            // Shell strings nest quotes (`sh -c 'mysql -p... && X=y'`): search them unquoted.
-            let unquoted = s.replace(['\'', '"'], " ");
-            for caps in re.inline.captures_iter(&unquoted) {
-                let Some(name) = caps.get(1).or_else(|| caps.get(2)) else {
-                    continue;
-                };
-                let Some(value) = caps.get(3) else { continue };
-                let v = value.as_str().trim_matches(['"', '\'']);
-                if let Some(m) = self.name_match(name.as_str()) {
-                    found.push((name.as_str().to_string(), v.to_string(), m));
-                }
-            }
-            if s.contains("mysql") {
-                for caps in re.mysql.captures_iter(s) {
-                    if let Some(v) = caps.get(1) {
-                        let m = NameMatch {
-                            strength: Strength::Strong,
-                            ref_prone: false,
-                        };
-                        found.push(("-p".to_string(), v.as_str().to_string(), m));
+            let who = format!("container `{container}`");
+            self.command_text(s, item.start, &who, path);
+        }
+    }
+
+    /// Credentials in a free-form command line (a shell string in `args`, a script line, a
+    /// Dockerfile `RUN`): `--password x`, `--set db.password=x`, `--from-literal=token=x`,
+    /// `DB_PASSWORD=x ./run`, `mysql -pX`. `from` is where the text starts in the file.
+    fn command_text(&mut self, s: &str, from: usize, who: &str, path: &str) {
+        let re = arg_regexes();
+        let mut found: Vec<(String, String, NameMatch)> = Vec::new();
+        // Shell strings nest quotes (`sh -c 'mysql -p... && X=y'`): search them unquoted.
+        let unquoted = s.replace(['\'', '"'], " ");
+        for caps in re.inline.captures_iter(&unquoted) {
+            let Some(name) = caps.get(1).or_else(|| caps.get(2)) else {
+                continue;
+            };
+            let Some(value) = caps.get(3) else { continue };
+            let v = value.as_str();
+            match self.name_match(name.as_str()) {
+                Some(m) => found.push((name.as_str().to_string(), v.to_string(), m)),
+                None => {
+                    if let Some((inner, inner_value)) = v.split_once('=')
+                        && let Some(m) = self.name_match(inner)
+                    {
+                        found.push((inner.to_string(), inner_value.to_string(), m));
                     }
                 }
             }
-            for (name, value, m) in found {
-                if !self.settings.values.is_credential_value(&value, m) {
-                    continue;
+        }
+        if s.contains("mysql") {
+            for caps in re.mysql.captures_iter(s) {
+                if let Some(v) = caps.get(1) {
+                    let m = NameMatch {
+                        strength: Strength::Strong,
+                        ref_prone: false,
+                    };
+                    found.push(("-p".to_string(), v.as_str().to_string(), m));
                 }
-                let at = self.locate(item.start, &value);
-                let message = format!(
-                    "container `{container}` passes `{name}` a literal credential on its command line"
-                );
-                self.report(
-                    Code::SL006,
-                    at,
-                    &value,
-                    format!("{path}/{name}"),
-                    message,
-                    Self::confidence(m),
-                );
+            }
+        }
+        for (name, value, m) in found {
+            if !self.settings.values.is_credential_value(&value, m) {
+                continue;
+            }
+            let at = self.locate(from, &value);
+            let message = format!("{who} passes `{name}` a literal credential on its command line");
+            let key_path = format!("{path}/{name}");
+            self.report(
+                Code::SL006,
+                at,
+                &value,
+                key_path,
+                message,
+                Self::confidence(m),
+            );
+        }
+    }
+
+    /// Shell scripts: `export DB_PASSWORD=x` assignments (SL008) and command lines (SL006).
+    fn scan_script(&mut self) {
+        let source = self.source;
+        for n in 1..=source.line_count() {
+            let line = source.line(n);
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('#') || trimmed.is_empty() {
+                continue;
+            }
+            let at = self.locate_line(n);
+            if let Some(a) = parse_assignment(line)
+                && !a.key.contains('.')
+                && !line[..a.value_at].contains(':')
+                && !a.value.contains(char::is_whitespace)
+            {
+                if let Some(m) = self.name_match(a.key)
+                    && self.settings.values.is_credential_value(a.value, m)
+                {
+                    let message = format!("script sets `{}` to a literal credential", a.key);
+                    self.report(
+                        Code::SL008,
+                        at + a.value_at,
+                        a.value,
+                        a.key.to_string(),
+                        message,
+                        Self::confidence(m),
+                    );
+                }
+                continue;
+            }
+            self.command_text(line, at, "script", "script");
+        }
+    }
+
+    /// Dockerfiles: `ENV`/`ARG` with credential-like names and literal values (SL008, baked
+    /// into every image layer), and `RUN` command lines (SL006).
+    fn scan_dockerfile(&mut self) {
+        let source = self.source;
+        for n in 1..=source.line_count() {
+            let line = source.line(n);
+            let trimmed = line.trim_start();
+            let at = self.locate_line(n) + (line.len() - trimmed.len());
+            let upper: String = trimmed
+                .chars()
+                .take(4)
+                .collect::<String>()
+                .to_ascii_uppercase();
+            if upper.starts_with("ENV ") || upper.starts_with("ARG ") {
+                let rest = &trimmed[4..];
+                let rest_at = at + 4;
+                let pairs: Vec<(&str, &str, usize)> = if rest.contains('=') {
+                    rest.split_whitespace()
+                        .filter_map(|kv| {
+                            let (k, v) = kv.split_once('=')?;
+                            let off = rest.find(kv)? + k.len() + 1;
+                            Some((
+                                k,
+                                v.trim_matches(['"', '\'']),
+                                off + usize::from(v.starts_with(['"', '\''])),
+                            ))
+                        })
+                        .collect()
+                } else {
+                    let mut parts = rest.trim_start().splitn(2, char::is_whitespace);
+                    match (parts.next(), parts.next()) {
+                        (Some(k), Some(v)) => {
+                            let off = rest.find(v.trim()).unwrap_or(0);
+                            vec![(k, v.trim().trim_matches(['"', '\'']), off)]
+                        }
+                        _ => Vec::new(),
+                    }
+                };
+                for (k, v, off) in pairs {
+                    if let Some(m) = self.name_match(k)
+                        && self.settings.values.is_credential_value(v, m)
+                    {
+                        let message = format!(
+                            "Dockerfile `{}` sets `{k}` to a literal credential",
+                            &upper[..3]
+                        );
+                        self.report(
+                            Code::SL008,
+                            rest_at + off,
+                            v,
+                            format!("Dockerfile/{k}"),
+                            message,
+                            Self::confidence(m),
+                        );
+                    }
+                }
+            } else if upper.starts_with("RUN ") {
+                self.command_text(trimmed, at, "Dockerfile `RUN`", "Dockerfile/RUN");
             }
         }
     }

@@ -224,11 +224,12 @@ the whole URL in a sealed Secret and reference it with `secretKeyRef`.
         code: Code::SL006,
         id: "SL006",
         name: "command-line-credential",
-        summary: "Credential in a container's command or args",
+        summary: "Credential on a command line (container command/args, scripts, Dockerfile RUN)",
         severity: Severity::High,
         doc: r#"## What it does
-Checks container `command` and `args` for credential flags with literal values (`--password=x`,
-`--api-key x`, `-token=x`) and inline assignments in shell strings (`DB_PASSWORD=x ./run`).
+Checks container `command` and `args`, shell scripts and Dockerfile `RUN` lines for credential
+flags with literal values (`--password=x`, `--api-key x`, `--set db.password=x`,
+`--from-literal=token=x`, `mysql -pX`) and inline assignments (`DB_PASSWORD=x ./run`).
 
 ## Why is this bad
 Command lines are visible in `ps`, in `/proc`, in the Pod spec and in crash reports.
@@ -277,11 +278,12 @@ Generate the Secret outside git, seal it (`sealant seal`) and list the SealedSec
         code: Code::SL008,
         id: "SL008",
         name: "compose-dotenv-credential",
-        summary: "Credential in docker-compose environment or a .env file",
+        summary: "Credential in docker-compose environment, a .env file, a script or a Dockerfile",
         severity: Severity::High,
         doc: r#"## What it does
-Checks docker-compose `environment` (map and list forms) and `.env` files (`.env`, `.env.*`,
-`*.env`) for credential-like variables with literal values.
+Checks docker-compose `environment` (map and list forms), `.env` files (`.env`, `.env.*`,
+`*.env`), variables set in shell scripts and Dockerfile `ENV`/`ARG` for credential-like variables
+with literal values.
 
 ## Why is this bad
 Compose files and `.env` files are committed and shared; their values end up in every clone.

@@ -243,6 +243,16 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
     if name == ".env" || name.starts_with(".env.") || ext == "env" {
         return FileKind::DotEnv;
     }
+    if matches!(ext, "sh" | "bash" | "zsh" | "ksh") || name == ".envrc" {
+        return FileKind::Script;
+    }
+    if name == "dockerfile"
+        || name == "containerfile"
+        || name.starts_with("dockerfile.")
+        || ext == "dockerfile"
+    {
+        return FileKind::Dockerfile;
+    }
     if matches!(
         name,
         "kustomization.yaml" | "kustomization.yml" | "kustomization"
