@@ -132,7 +132,16 @@ fn valid_key(key: &str) -> Result<String, String> {
 /// A parsed `fieldSelector`: `path=value` / `path==value` / `path!=value`, comma-separated.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct FieldSelector {
-    terms: Vec<(String, String, bool)>,
+    terms: Vec<FieldTerm>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct FieldTerm {
+    field: String,
+    /// The JSON pointer of `field`, computed once rather than per object.
+    pointer: String,
+    value: String,
+    equal: bool,
 }
 
 impl FieldSelector {
@@ -152,7 +161,14 @@ impl FieldSelector {
                     "invalid selector: '{text}'; can't understand '{part}'"
                 )));
             };
-            terms.push((field.trim().to_string(), value.trim().to_string(), equal));
+            let field = field.trim().to_string();
+            let pointer = format!("/{}", field.replace('.', "/"));
+            terms.push(FieldTerm {
+                field,
+                pointer,
+                value: value.trim().to_string(),
+                equal,
+            });
         }
         Ok(FieldSelector { terms })
     }
@@ -161,27 +177,26 @@ impl FieldSelector {
     pub(crate) fn exact_name(&self) -> Option<&str> {
         self.terms
             .iter()
-            .find(|(f, _, eq)| *eq && f == "metadata.name")
-            .map(|(_, v, _)| v.as_str())
+            .find(|t| t.equal && t.field == "metadata.name")
+            .map(|t| t.value.as_str())
     }
 
     /// The `metadata.namespace=X` term, when there is one (narrows an all-namespaces list).
     pub(crate) fn exact_namespace(&self) -> Option<&str> {
         self.terms
             .iter()
-            .find(|(f, _, eq)| *eq && f == "metadata.namespace")
-            .map(|(_, v, _)| v.as_str())
+            .find(|t| t.equal && t.field == "metadata.namespace")
+            .map(|t| t.value.as_str())
     }
 
     pub(crate) fn matches(&self, object: &Value) -> bool {
-        self.terms.iter().all(|(field, value, equal)| {
-            let pointer = format!("/{}", field.replace('.', "/"));
-            let actual = match object.pointer(&pointer) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => String::new(),
-                Some(other) => other.to_string(),
+        self.terms.iter().all(|t| {
+            let same = match object.pointer(&t.pointer) {
+                Some(Value::String(s)) => *s == t.value,
+                Some(Value::Null) | None => t.value.is_empty(),
+                Some(other) => other.to_string() == t.value,
             };
-            (actual == *value) == *equal
+            same == t.equal
         })
     }
 }
