@@ -30,6 +30,7 @@ mod http;
 mod openapi;
 mod proto;
 mod resources;
+mod schema;
 mod selectors;
 mod store;
 mod tables;

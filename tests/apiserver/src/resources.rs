@@ -52,6 +52,8 @@ pub(crate) struct ApiResource {
     pub(crate) preferred: bool,
     /// Compiled in (not from a CRD): strategic merge patch is accepted.
     pub(crate) builtin: bool,
+    /// The version's `openAPIV3Schema` (custom resources): pruning and validation.
+    pub(crate) schema: Option<Arc<Value>>,
 }
 
 /// A column of `kubectl get` output, read with a simple JSON path.
@@ -222,6 +224,7 @@ impl Registry {
                 },
                 conversion: b.conversion,
                 printer_columns: Vec::new(),
+                schema: None,
                 preferred: true,
                 builtin: true,
             };
@@ -420,6 +423,7 @@ pub(crate) fn resources_of_crd(crd: &Value) -> Result<Vec<ApiResource>, ApiError
             },
             conversion: Conversion::None,
             printer_columns,
+            schema: v.pointer("/schema/openAPIV3Schema").cloned().map(Arc::new),
             preferred: v["storage"] == json!(true),
             builtin: false,
         });

@@ -990,6 +990,9 @@ fn admit(res: &ApiResource, old: Option<&Value>, obj: &mut Value) -> Result<(), 
         }
         _ => {}
     }
+    if let Some(schema) = res.schema.as_deref().filter(|_| !res.builtin) {
+        crate::schema::prune_and_validate(schema, obj, &res.kind, &res.group)?;
+    }
     Ok(())
 }
 

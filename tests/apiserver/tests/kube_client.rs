@@ -938,3 +938,59 @@ async fn metadata_only_lists_and_generate_name() {
         422
     );
 }
+
+#[tokio::test]
+async fn custom_resources_are_pruned_and_validated_against_the_crd_schema() {
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut crd: serde_json::Value = serde_json::from_str(WIDGET_CRD).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = json!({
+        "type": "object",
+        "properties": {
+            "spec": {"type": "object", "required": ["size"], "properties": {"size": {"type": "integer"}}},
+            "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}}
+        }
+    });
+    crds.create(
+        &PostParams::default(),
+        &serde_json::from_value(crd).unwrap(),
+    )
+    .await
+    .unwrap();
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
+    let widgets: Api<DynamicObject> = Api::default_namespaced_with(client, &resource);
+    let w: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+        "spec": {"size": 1, "unknown": "dropped"}
+    }))
+    .unwrap();
+    let created = widgets.create(&PostParams::default(), &w).await.unwrap();
+    assert_eq!(
+        created.data["spec"],
+        json!({"size": 1}),
+        "unknown fields are pruned"
+    );
+    let status = Patch::Merge(json!({"status": {"ready": true, "extra": 1}}));
+    let after = widgets
+        .patch_status("w", &PatchParams::default(), &status)
+        .await
+        .unwrap();
+    assert_eq!(after.data["status"], json!({"ready": true}));
+
+    let wrong = Patch::Merge(json!({"spec": {"size": "big"}}));
+    let err = widgets
+        .patch("w", &PatchParams::default(), &wrong)
+        .await
+        .unwrap_err();
+    match err {
+        kube::Error::Api(status) => {
+            assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+            assert!(status.message.contains("spec.size"), "{}", status.message);
+        }
+        other => panic!("expected 422, got {other:?}"),
+    }
+}
