@@ -194,7 +194,9 @@ impl FieldSelector {
             let same = match object.pointer(&t.pointer) {
                 Some(Value::String(s)) => *s == t.value,
                 Some(Value::Null) | None => t.value.is_empty(),
-                Some(other) => other.to_string() == t.value,
+                Some(Value::Number(n)) => n.to_string() == t.value,
+                Some(Value::Bool(b)) => b.to_string() == t.value,
+                Some(_) => false,
             };
             same == t.equal
         })
