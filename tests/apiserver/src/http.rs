@@ -738,17 +738,34 @@ fn patch(
             };
             let mut object = (*present(res, existing)).clone();
             match &kind {
-                PatchKind::Json(ops) => json_patch::patch(&mut object, ops).map_err(|e| {
-                    ApiError::unprocessable(format!(
-                        "the server rejected our request due to an error in our request: {e}"
-                    ))
-                })?,
+                PatchKind::Json(ops) => apply_json_patch(&mut object, ops)?,
                 PatchKind::Merge(p) => fields::merge_patch(&mut object, p, false),
                 PatchKind::Strategic(p) => fields::merge_patch(&mut object, p, true),
             }
             Ok(object)
         })?;
     Ok(json_response(StatusCode::OK, &present(res, &stored)))
+}
+
+/// RFC 6902 as the apiserver's JSON-patch library applies it: a `test` for `null` passes on a
+/// missing path (kube's finalizer helper relies on this to add the first finalizer). The
+/// object is a copy, so a failure part-way leaves nothing behind.
+fn apply_json_patch(object: &mut Value, ops: &json_patch::Patch) -> Result<(), ApiError> {
+    for (index, op) in ops.0.iter().enumerate() {
+        if let json_patch::PatchOperation::Test(test) = op
+            && test.value.is_null()
+            && object.pointer(test.path.as_str()).is_none()
+        {
+            continue;
+        }
+        json_patch::patch(object, std::slice::from_ref(op)).map_err(|e| {
+            ApiError::unprocessable(format!(
+                "the server rejected our request due to an error in our request: operation {index}: {}",
+                e.kind
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 enum PatchKind {

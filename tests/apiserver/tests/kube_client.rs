@@ -994,3 +994,42 @@ async fn custom_resources_are_pruned_and_validated_against_the_crd_schema() {
         other => panic!("expected 422, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn kube_finalizer_helper_adds_and_removes_its_finalizer() {
+    use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+    let server = TestApiServer::start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(server.client());
+    api.create(&PostParams::default(), &labeled_cm("fin", &[]))
+        .await
+        .unwrap();
+    let run = |cm: ConfigMap| {
+        let api = api.clone();
+        async move {
+            finalizer(
+                &api,
+                "example.com/cleanup",
+                Arc::new(cm),
+                |event| async move {
+                    match event {
+                        Finalizer::Apply(_) | Finalizer::Cleanup(_) => {
+                            Ok::<_, kube::Error>(Action::await_change())
+                        }
+                    }
+                },
+            )
+            .await
+        }
+    };
+    // First pass adds the finalizer (JSON patch: test null on a missing path, then add).
+    run(api.get("fin").await.unwrap()).await.unwrap();
+    let cm = api.get("fin").await.unwrap();
+    assert_eq!(
+        cm.metadata.finalizers,
+        Some(vec!["example.com/cleanup".to_string()])
+    );
+    // Deletion waits for the finalizer; the cleanup pass removes it and the object goes.
+    api.delete("fin", &DeleteParams::default()).await.unwrap();
+    run(api.get("fin").await.unwrap()).await.unwrap();
+    assert_eq!(code(api.get("fin").await.unwrap_err()), 404);
+}
