@@ -43,6 +43,10 @@ pub enum KeyError {
     /// The checksum does not match: the text was mistyped or cut.
     #[error("{expected} key checksum mismatch: the key was mistyped or truncated")]
     Checksum { expected: &'static str },
+    /// The key bytes are not the canonical encoding of an X25519 public key (the top bit is set,
+    /// or the value is not below 2^255 - 19): another text would name the same key.
+    #[error("malformed public key: not a canonical X25519 public key")]
+    NonCanonical,
     /// A private key file holds more than one key line.
     #[error("a private key file must hold exactly one key line, found {found}")]
     KeyLineCount { found: usize },
@@ -169,6 +173,9 @@ impl FromStr for PublicKey {
             .strip_prefix(PUBLIC_KEY_PREFIX)
             .ok_or(KeyError::UnknownForm { expected: "public", prefix: PUBLIC_KEY_PREFIX })?;
         let bytes = decode_body(body, "public", PUBLIC_KEY_PREFIX)?;
+        if !is_canonical_u(&bytes) {
+            return Err(KeyError::NonCanonical);
+        }
         Ok(PublicKey::from_bytes(*bytes))
     }
 }
@@ -256,6 +263,23 @@ fn key_lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Whether 32 bytes are the canonical little-endian encoding of an X25519 u-coordinate: below
+/// 2^255 - 19, so the top bit is clear. X25519 ignores the top bit and reduces larger values, so a
+/// non-canonical text would act as the same key under another key id, and values sealed to it
+/// would name a key id no cluster has.
+fn is_canonical_u(bytes: &[u8; KEY_LEN]) -> bool {
+    // p = 2^255 - 19 is ed ff .. ff 7f little-endian; compare from the most significant byte.
+    let mut p = [0xffu8; KEY_LEN];
+    p[0] = 0xed;
+    p[KEY_LEN - 1] = 0x7f;
+    for i in (0..KEY_LEN).rev() {
+        if bytes[i] != p[i] {
+            return bytes[i] < p[i];
+        }
+    }
+    false
+}
+
 /// First 4 bytes of SHA-256(prefix || key).
 fn checksum(prefix: &str, key: &[u8; KEY_LEN]) -> [u8; CHECKSUM_LEN] {
     let digest = primitives::sha256(&[prefix.as_bytes(), key]);
@@ -331,6 +355,29 @@ mod tests {
         let file = key.to_file_text();
         assert!(file.contains(&format!("# key id: {}", key.id())));
         assert!(file.contains(&format!("# public key: {}", key.public())));
+    }
+
+    #[test]
+    fn non_canonical_public_keys_are_rejected_even_with_a_valid_checksum() {
+        let encode = |bytes: [u8; KEY_LEN]| {
+            let mut body = [0u8; KEY_LEN + CHECKSUM_LEN];
+            body[..KEY_LEN].copy_from_slice(&bytes);
+            body[KEY_LEN..].copy_from_slice(&checksum(PUBLIC_KEY_PREFIX, &bytes));
+            format!("{PUBLIC_KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(body))
+        };
+        let mut high_bit = *PrivateKey::from_bytes(&[1u8; 32]).public().as_bytes();
+        assert!(encode(high_bit).parse::<PublicKey>().is_ok());
+        high_bit[31] |= 0x80;
+        assert_eq!(encode(high_bit).parse::<PublicKey>(), Err(KeyError::NonCanonical));
+        // p itself and p + 1 are non-canonical; p - 1 is the largest canonical value.
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        assert_eq!(encode(p).parse::<PublicKey>(), Err(KeyError::NonCanonical));
+        p[0] = 0xee;
+        assert_eq!(encode(p).parse::<PublicKey>(), Err(KeyError::NonCanonical));
+        p[0] = 0xec;
+        assert!(encode(p).parse::<PublicKey>().is_ok());
     }
 
     #[test]
