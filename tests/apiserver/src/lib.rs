@@ -372,8 +372,12 @@ async fn garbage_collector(store: Arc<Store>, interval: Duration) {
         loop {
             match changes.try_recv() {
                 Ok(change) => {
+                    // An owner went away, or a dependent appeared (its owner may never have
+                    // existed); updates do not need a scan.
                     let owned = change.object.pointer("/metadata/ownerReferences").is_some();
-                    if change.kind == ChangeKind::Deleted || owned {
+                    if change.kind == ChangeKind::Deleted
+                        || (change.kind == ChangeKind::Added && owned)
+                    {
                         dirty = true;
                     }
                 }
