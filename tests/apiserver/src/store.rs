@@ -567,6 +567,9 @@ impl Store {
             },
         );
         self.after_delete(state, storage, key);
+        if *storage != ns_storage() {
+            self.finish_namespace(state, &key.0);
+        }
         last
     }
 
@@ -686,23 +689,73 @@ impl Store {
             );
             return Err(ApiError::conflict(&res.plural, &res.group, name, &why));
         }
+        if res.storage == ns_storage() && !opts.dry_run {
+            return Ok(self.terminate_namespace(&mut state, key, current));
+        }
         if !finalizers(&current).is_empty() {
             if current.pointer("/metadata/deletionTimestamp").is_some() || opts.dry_run {
                 return Ok(current);
             }
-            let mut marked = (*current).clone();
-            marked["metadata"]["deletionTimestamp"] = json!(now());
-            marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-            if res.has_generation {
-                let generation = marked["metadata"]["generation"].as_i64().unwrap_or(1);
-                marked["metadata"]["generation"] = json!(generation + 1);
-            }
+            let marked = marked_for_deletion(&current);
             return Ok(self.commit_put(&mut state, &res.storage, key, marked, Some(current)));
         }
         if opts.dry_run {
             return Ok(current);
         }
         Ok(self.commit_delete(&mut state, &res.storage, &key, (*current).clone()))
+    }
+
+    /// Deletes a namespace as the namespace controller does: contents without finalizers go at
+    /// once, the rest get a deletionTimestamp, and the namespace stays `Terminating` (no new
+    /// objects) until the last of them is gone.
+    fn terminate_namespace(
+        &self,
+        state: &mut State,
+        key: ObjKey,
+        current: Arc<Value>,
+    ) -> Arc<Value> {
+        let ns = key.1.clone();
+        for (storage, k) in state.namespace_contents(&ns) {
+            let Some(object) = state.tables.get(&storage).and_then(|t| t.get(&k)).cloned() else {
+                continue;
+            };
+            if finalizers(&object).is_empty() {
+                self.commit_delete(state, &storage, &k, (*object).clone());
+            } else if object.pointer("/metadata/deletionTimestamp").is_none() {
+                let marked = marked_for_deletion(&object);
+                self.commit_put(state, &storage, k, marked, Some(object));
+            }
+        }
+        if state.namespace_contents(&ns).is_empty() && finalizers(&current).is_empty() {
+            return self.commit_delete(state, &ns_storage(), &key, (*current).clone());
+        }
+        if current.pointer("/metadata/deletionTimestamp").is_some() {
+            return current;
+        }
+        let mut marked = marked_for_deletion(&current);
+        marked["status"] = json!({"phase": "Terminating"});
+        self.commit_put(state, &ns_storage(), key, marked, Some(current))
+    }
+
+    /// After an object in a Terminating namespace goes: the namespace goes too once empty.
+    fn finish_namespace(&self, state: &mut State, ns: &str) {
+        if ns.is_empty()
+            || !state.namespace_terminating(ns)
+            || !state.namespace_contents(ns).is_empty()
+        {
+            return;
+        }
+        let key = (String::new(), ns.to_string());
+        let namespace = state
+            .tables
+            .get(&ns_storage())
+            .and_then(|t| t.get(&key))
+            .cloned();
+        if let Some(namespace) = namespace
+            && finalizers(&namespace).is_empty()
+        {
+            self.commit_delete(state, &ns_storage(), &key, (*namespace).clone());
+        }
     }
 
     /// Objects all of whose owners are gone (by uid), for the garbage collector.
@@ -752,6 +805,31 @@ impl State {
             .and_then(|t| t.get(&(String::new(), ns.to_string())))
             .is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some())
     }
+}
+
+impl State {
+    /// Every namespaced object in `ns`, across all resources.
+    fn namespace_contents(&self, ns: &str) -> Vec<(StorageKey, ObjKey)> {
+        let mut out = Vec::new();
+        for (storage, table) in self.tables.iter().filter(|(s, _)| **s != ns_storage()) {
+            let inside = table
+                .range((ns.to_string(), String::new())..)
+                .take_while(|(k, _)| k.0 == ns);
+            out.extend(inside.map(|(k, _)| (storage.clone(), k.clone())));
+        }
+        out
+    }
+}
+
+/// A copy of `object` with a deletionTimestamp (and the generation bump that comes with it).
+fn marked_for_deletion(object: &Value) -> Value {
+    let mut marked = object.clone();
+    marked["metadata"]["deletionTimestamp"] = json!(now());
+    marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+    if let Some(generation) = marked["metadata"]["generation"].as_i64() {
+        marked["metadata"]["generation"] = json!(generation + 1);
+    }
+    marked
 }
 
 fn ns_storage() -> StorageKey {

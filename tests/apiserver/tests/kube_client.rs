@@ -1033,3 +1033,58 @@ async fn kube_finalizer_helper_adds_and_removes_its_finalizer() {
     run(api.get("fin").await.unwrap()).await.unwrap();
     assert_eq!(code(api.get("fin").await.unwrap_err()), 404);
 }
+
+#[tokio::test]
+async fn namespace_deletion_waits_for_finalizers_of_its_contents() {
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some("doomed".into());
+    nss.create(&PostParams::default(), &ns).await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
+    let mut held = labeled_cm("held", &[]);
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    cms.create(&PostParams::default(), &held).await.unwrap();
+    cms.create(&PostParams::default(), &labeled_cm("plain", &[]))
+        .await
+        .unwrap();
+
+    nss.delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    let terminating = nss.get("doomed").await.unwrap();
+    assert_eq!(
+        terminating.status.unwrap().phase.as_deref(),
+        Some("Terminating")
+    );
+    assert_eq!(
+        code(cms.get("plain").await.unwrap_err()),
+        404,
+        "contents without finalizers go at once"
+    );
+    assert!(
+        cms.get("held")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    let err = cms
+        .create(&PostParams::default(), &labeled_cm("new", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), 403, "no new objects in a terminating namespace");
+
+    let release = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    cms.patch("held", &PatchParams::default(), &release)
+        .await
+        .unwrap();
+    assert_eq!(code(cms.get("held").await.unwrap_err()), 404);
+    assert_eq!(
+        code(nss.get("doomed").await.unwrap_err()),
+        404,
+        "the namespace goes with its last object"
+    );
+}
