@@ -134,13 +134,11 @@ impl ApiError {
         Self::new(400, "BadRequest", message)
     }
 
-    pub(crate) fn unsupported_media_type(content_type: &str) -> Self {
+    pub(crate) fn unsupported_media_type(what: &str) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type:?})"
-            ),
+            format!("the body of the request was in an unknown format: {what}"),
         )
     }
 

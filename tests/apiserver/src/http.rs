@@ -731,7 +731,11 @@ fn patch(
                 "strategic merge patch is not supported for custom resources; use application/merge-patch+json",
             ));
         }
-        other => return Err(ApiError::unsupported_media_type(other)),
+        other => {
+            return Err(ApiError::unsupported_media_type(&format!(
+                "{other:?} is not a patch type; accepted: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+            )));
+        }
     };
     let opts = WriteOpts {
         part: part(target),

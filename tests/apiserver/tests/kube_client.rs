@@ -1088,3 +1088,25 @@ async fn namespace_deletion_waits_for_finalizers_of_its_contents() {
         "the namespace goes with its last object"
     );
 }
+
+#[tokio::test]
+async fn streaming_list_watcher_gets_initial_events_and_the_end_bookmark() {
+    let server = TestApiServer::start().await;
+    let api: Api<Secret> = Api::default_namespaced(server.client());
+    for i in 0..4 {
+        api.create(&PostParams::default(), &secret(&format!("s{i}"), &[]))
+            .await
+            .unwrap();
+    }
+    let (store, writer) = kube::runtime::reflector::store();
+    let config = watcher::Config::default().streaming_lists();
+    let handle = tokio::spawn(
+        kube::runtime::reflector(writer, watcher(api.clone(), config)).for_each(|_| async {}),
+    );
+    tokio::time::timeout(Duration::from_secs(10), store.wait_until_ready())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.state().len(), 4);
+    handle.abort();
+}
