@@ -853,6 +853,7 @@ fn server_side_apply(
 fn delete_opts(params: &Params, body: &[u8]) -> Result<DeleteOpts, ApiError> {
     let mut opts = DeleteOpts {
         dry_run: dry_run(params),
+        propagation: params.get("propagationPolicy").cloned(),
         ..DeleteOpts::default()
     };
     if !body.iter().all(u8::is_ascii_whitespace) {
@@ -866,6 +867,7 @@ fn delete_opts(params: &Params, body: &[u8]) -> Result<DeleteOpts, ApiError> {
             .pointer("/preconditions/resourceVersion")
             .and_then(Value::as_str)
             .map(str::to_string);
+        opts.propagation = options["propagationPolicy"].as_str().map(str::to_string);
         if options["dryRun"]
             .as_array()
             .is_some_and(|d| d.iter().any(|v| v == "All"))

@@ -48,7 +48,7 @@ use tokio::task::JoinHandle;
 pub use crate::faults::FaultMatch;
 use crate::faults::Faults;
 use crate::http::AppState;
-use crate::store::{ChangeKind, DeleteOpts, Store};
+use crate::store::{ChangeKind, DeleteOpts, FOREGROUND, ORPHAN, Store};
 
 /// Why the server could not start or write its kubeconfig.
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +150,7 @@ impl Builder {
             source,
         })?;
         let url = format!("http://{addr}");
-        let store = Arc::new(Store::new(self.watch_history));
+        let store = Arc::new(Store::new(self.watch_history, self.gc));
         let faults = Arc::new(Faults::default());
         let (watch_epoch, _) = watch::channel(0u64);
         let state = AppState {
@@ -361,24 +361,26 @@ async fn garbage_collector(store: Arc<Store>, interval: Duration) {
     loop {
         if dirty {
             dirty = false;
-            for (storage, (ns, name)) in store.orphans() {
-                if let Some(view) = store.view_of(&storage) {
-                    // Already gone or blocked by a precondition: nothing for the collector to do.
-                    let _ = store.delete(&view, &ns, &name, &DeleteOpts::default());
-                }
-            }
+            collect_garbage(&store);
         }
         tokio::time::sleep(interval).await;
         loop {
             match changes.try_recv() {
                 Ok(change) => {
-                    // An owner went away, or a dependent appeared (its owner may never have
-                    // existed); updates do not need a scan.
-                    let owned = change.object.pointer("/metadata/ownerReferences").is_some();
-                    if change.kind == ChangeKind::Deleted
-                        || (change.kind == ChangeKind::Added && owned)
-                    {
-                        dirty = true;
+                    // An owner went away, a dependent appeared (its owner may never have
+                    // existed), or a deletion now waits for the collector; other updates do
+                    // not need a scan.
+                    let meta = &change.object["metadata"];
+                    let owned = meta.get("ownerReferences").is_some();
+                    let waiting = meta.get("deletionTimestamp").is_some()
+                        && store::finalizers(&change.object)
+                            .iter()
+                            .any(|f| f == FOREGROUND || f == ORPHAN);
+                    match change.kind {
+                        ChangeKind::Deleted => dirty = true,
+                        ChangeKind::Added if owned => dirty = true,
+                        ChangeKind::Modified if waiting => dirty = true,
+                        _ => {}
                     }
                 }
                 Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => dirty = true,
@@ -386,4 +388,71 @@ async fn garbage_collector(store: Arc<Store>, interval: Duration) {
             }
         }
     }
+}
+
+/// One pass of the collector: orphans go (background propagation); owners deleted with
+/// `Foreground` wait until their dependents are gone, `Orphan` owners first release theirs.
+fn collect_garbage(store: &Store) {
+    // Failures below mean the object changed or went away meanwhile; the next pass sees that.
+    for (storage, (ns, name)) in store.orphans() {
+        if let Some(view) = store.view_of(&storage) {
+            let _ = store.delete(&view, &ns, &name, &DeleteOpts::default());
+        }
+    }
+    for (storage, (ns, name), uid, finalizer) in store.gc_finalizing() {
+        let dependents = store.dependents_of(&uid);
+        if finalizer == FOREGROUND && !dependents.is_empty() {
+            for (d_storage, (d_ns, d_name)) in dependents {
+                if let Some(view) = store.view_of(&d_storage) {
+                    let _ = store.delete(&view, &d_ns, &d_name, &DeleteOpts::default());
+                }
+            }
+            continue;
+        }
+        if finalizer == ORPHAN {
+            for (d_storage, (d_ns, d_name)) in dependents {
+                let _ = gc_update(store, &d_storage, &d_ns, &d_name, |obj| {
+                    if let Some(owners) = obj["metadata"]["ownerReferences"].as_array_mut() {
+                        owners.retain(|o| o["uid"] != uid.as_str());
+                    }
+                });
+            }
+        }
+        let _ = gc_update(store, &storage, &ns, &name, |obj| {
+            if let Some(list) = obj["metadata"]["finalizers"].as_array_mut() {
+                list.retain(|f| f != finalizer);
+            }
+        });
+    }
+}
+
+/// An update made by the collector (field manager `generic-garbage-collector`).
+fn gc_update(
+    store: &Store,
+    storage: &resources::StorageKey,
+    ns: &str,
+    name: &str,
+    change: impl FnOnce(&mut serde_json::Value),
+) -> Result<(), error::ApiError> {
+    let Some(view) = store.view_of(storage) else {
+        return Ok(());
+    };
+    let part = if view.status_subresource {
+        fields::Part::MainOnly
+    } else {
+        fields::Part::Whole
+    };
+    let opts = store::WriteOpts {
+        part,
+        manager: Some("generic-garbage-collector".into()),
+        dry_run: false,
+    };
+    store.write(&view, ns, name, &opts, |current| {
+        let current =
+            current.ok_or_else(|| error::ApiError::not_found(&view.plural, &view.group, name))?;
+        let mut object = (*resources::present(&view, current)).clone();
+        change(&mut object);
+        Ok(object)
+    })?;
+    Ok(())
 }

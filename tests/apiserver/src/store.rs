@@ -60,7 +60,14 @@ pub(crate) struct DeleteOpts {
     pub(crate) uid: Option<String>,
     pub(crate) resource_version: Option<String>,
     pub(crate) dry_run: bool,
+    /// `propagationPolicy`: `Foreground` and `Orphan` add the garbage collector's finalizers
+    /// (only when it runs; without it they would hold the object forever).
+    pub(crate) propagation: Option<String>,
 }
+
+/// The finalizers the garbage collector acts on.
+pub(crate) const FOREGROUND: &str = "foregroundDeletion";
+pub(crate) const ORPHAN: &str = "orphan";
 
 /// One page of a list.
 pub(crate) struct ListPage {
@@ -100,6 +107,7 @@ pub(crate) struct Store {
     changes: broadcast::Sender<Arc<Change>>,
     uid_seed: RandomState,
     uid_counter: AtomicU64,
+    gc: bool,
 }
 
 /// The capacity of the live-change channel; a watch that falls this far behind is closed and
@@ -109,7 +117,7 @@ const LIVE_CAPACITY: usize = 1 << 16;
 const DEFAULT_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 impl Store {
-    pub(crate) fn new(log_capacity: usize) -> Self {
+    pub(crate) fn new(log_capacity: usize, gc: bool) -> Self {
         let (changes, _) = broadcast::channel(LIVE_CAPACITY);
         let store = Store {
             state: Mutex::new(State {
@@ -124,6 +132,7 @@ impl Store {
             changes,
             uid_seed: RandomState::new(),
             uid_counter: AtomicU64::new(0),
+            gc,
         };
         let namespaces = store.lock().registry.lookup("", "v1", "namespaces");
         if let Some(ns) = namespaces {
@@ -692,11 +701,21 @@ impl Store {
         if res.storage == ns_storage() && !opts.dry_run {
             return Ok(self.terminate_namespace(&mut state, key, current));
         }
-        if !finalizers(&current).is_empty() {
+        let gc_finalizer = match opts.propagation.as_deref() {
+            Some("Foreground") if self.gc => Some(FOREGROUND),
+            Some("Orphan") if self.gc => Some(ORPHAN),
+            _ => None,
+        };
+        if !finalizers(&current).is_empty() || gc_finalizer.is_some() {
             if current.pointer("/metadata/deletionTimestamp").is_some() || opts.dry_run {
                 return Ok(current);
             }
-            let marked = marked_for_deletion(&current);
+            let mut marked = marked_for_deletion(&current);
+            if let Some(f) = gc_finalizer {
+                let mut list = finalizers(&marked);
+                list.push(f.to_string());
+                marked["metadata"]["finalizers"] = json!(list);
+            }
             return Ok(self.commit_put(&mut state, &res.storage, key, marked, Some(current)));
         }
         if opts.dry_run {
@@ -779,6 +798,48 @@ impl Store {
                         .is_none_or(|uid| !state.uids.contains(uid))
                 });
                 if all_gone {
+                    out.push((storage.clone(), key.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Objects being deleted that wait for the garbage collector: (storage, key, uid, finalizer).
+    pub(crate) fn gc_finalizing(&self) -> Vec<(StorageKey, ObjKey, String, &'static str)> {
+        let state = self.lock();
+        let mut out = Vec::new();
+        for (storage, table) in &state.tables {
+            for (key, object) in table {
+                if object.pointer("/metadata/deletionTimestamp").is_none() {
+                    continue;
+                }
+                let uid = object["metadata"]["uid"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let pending = finalizers(object);
+                for f in [FOREGROUND, ORPHAN] {
+                    if pending.iter().any(|p| p == f) {
+                        out.push((storage.clone(), key.clone(), uid.clone(), f));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Objects with an ownerReference to `uid`.
+    pub(crate) fn dependents_of(&self, uid: &str) -> Vec<(StorageKey, ObjKey)> {
+        let state = self.lock();
+        let mut out = Vec::new();
+        for (storage, table) in &state.tables {
+            for (key, object) in table {
+                let owned = object
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|owners| owners.iter().any(|o| o["uid"] == uid));
+                if owned {
                     out.push((storage.clone(), key.clone()));
                 }
             }
@@ -1220,7 +1281,7 @@ mod tests {
 
     #[test]
     fn string_data_is_merged_into_data_and_not_kept() {
-        let store = Store::new(100);
+        let store = Store::new(100, false);
         let res = secrets(&store);
         let body = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"a": "eA=="}, "stringData": {"b": "yy"}});
         let stored = store
@@ -1233,7 +1294,7 @@ mod tests {
 
     #[test]
     fn bad_base64_is_rejected_with_400() {
-        let store = Store::new(100);
+        let store = Store::new(100, false);
         let res = secrets(&store);
         let body = json!({"metadata": {"name": "s"}, "data": {"a": "not base64!"}});
         let err = store
@@ -1244,7 +1305,7 @@ mod tests {
 
     #[test]
     fn no_op_update_keeps_the_resource_version() {
-        let store = Store::new(100);
+        let store = Store::new(100, false);
         let res = secrets(&store);
         let body = json!({"metadata": {"name": "s"}, "data": {"a": "eA=="}});
         let first = store
@@ -1263,7 +1324,7 @@ mod tests {
 
     #[test]
     fn uids_are_unique_and_uuid_shaped() {
-        let store = Store::new(1);
+        let store = Store::new(1, false);
         let a = store.new_uid();
         let b = store.new_uid();
         assert_ne!(a, b);

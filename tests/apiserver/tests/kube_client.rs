@@ -777,7 +777,11 @@ async fn without_gc_dependents_stay() {
         .create(&PostParams::default(), &dependent)
         .await
         .unwrap();
-    cms.delete("owner", &DeleteParams::default()).await.unwrap();
+    // Without a collector nothing would ever clear foregroundDeletion, so it is not added.
+    cms.delete("owner", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    assert_eq!(code(cms.get("owner").await.unwrap_err()), 404);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(secrets.get("dependent").await.is_ok());
 }
@@ -1109,4 +1113,116 @@ async fn streaming_list_watcher_gets_initial_events_and_the_end_bookmark() {
         .unwrap();
     assert_eq!(store.state().len(), 4);
     handle.abort();
+}
+
+fn owned_by(name: &str, owner: &ConfigMap) -> Secret {
+    let mut dependent = secret(name, &[]);
+    dependent.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: owner.metadata.name.clone().unwrap(),
+        uid: owner.metadata.uid.clone().unwrap(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }]);
+    dependent
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn foreground_deletion_removes_dependents_before_the_owner() {
+    let server = TestApiServer::builder()
+        .gc(true)
+        .gc_interval(Duration::from_millis(20))
+        .start()
+        .await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let secrets: Api<Secret> = Api::default_namespaced(server.client());
+    let owner = cms
+        .create(&PostParams::default(), &labeled_cm("owner", &[]))
+        .await
+        .unwrap();
+    let mut held = owned_by("held", &owner);
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    secrets.create(&PostParams::default(), &held).await.unwrap();
+
+    let pending = cms
+        .delete("owner", &DeleteParams::foreground())
+        .await
+        .unwrap()
+        .left()
+        .unwrap();
+    assert!(
+        pending
+            .metadata
+            .finalizers
+            .unwrap()
+            .contains(&"foregroundDeletion".to_string())
+    );
+    eventually("the dependent is marked for deletion", async || {
+        secrets
+            .get("held")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        cms.get("owner").await.is_ok(),
+        "the owner waits for its dependent"
+    );
+    let release = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    secrets
+        .patch("held", &PatchParams::default(), &release)
+        .await
+        .unwrap();
+    eventually("the owner goes once the dependent is gone", async || {
+        cms.get_opt("owner").await.unwrap().is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn orphan_deletion_keeps_dependents_and_drops_their_owner_reference() {
+    let server = TestApiServer::builder()
+        .gc(true)
+        .gc_interval(Duration::from_millis(20))
+        .start()
+        .await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let secrets: Api<Secret> = Api::default_namespaced(server.client());
+    let owner = cms
+        .create(&PostParams::default(), &labeled_cm("owner", &[]))
+        .await
+        .unwrap();
+    secrets
+        .create(&PostParams::default(), &owned_by("kept", &owner))
+        .await
+        .unwrap();
+    cms.delete("owner", &DeleteParams::orphan()).await.unwrap();
+    eventually("the owner is gone", async || {
+        cms.get_opt("owner").await.unwrap().is_none()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let kept = secrets.get("kept").await.unwrap();
+    assert!(
+        kept.metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
 }
