@@ -82,6 +82,8 @@ pub struct FileScan<'a> {
     pub diagnostics: Vec<String>,
     /// Env files read by a Kustomize secretGenerator: (path relative to this file's dir, name).
     pub generator_env_files: Vec<(String, String)>,
+    /// YAML that the prefilter let skip the parser.
+    unparsed_yaml: bool,
 }
 
 /// Where the walker is, for choosing rules and building key paths.
@@ -106,6 +108,7 @@ impl<'a> FileScan<'a> {
             ignores: Vec::new(),
             diagnostics: Vec::new(),
             generator_env_files: Vec::new(),
+            unparsed_yaml: false,
         }
     }
 
@@ -131,7 +134,7 @@ impl<'a> FileScan<'a> {
                 }
             }
             _ => {
-                if prefilter(text, self.settings) {
+                if needs_parse(text, self.settings) {
                     match yaml::parse(self.source) {
                         Ok(docs) => {
                             for doc in &docs {
@@ -140,14 +143,8 @@ impl<'a> FileScan<'a> {
                         }
                         Err(e) => self.diagnostics.push(format!("not valid YAML/JSON: {e}")),
                     }
-                } else if text.contains("SealedSecret") || text.contains("ENC[") {
-                    // No credential names, but ciphertext: parse only to mask it from the
-                    // token search below.
-                    if let Ok(docs) = yaml::parse(self.source) {
-                        for doc in &docs {
-                            self.mask_ciphertext(&doc.root, doc.start, doc.end);
-                        }
-                    }
+                } else {
+                    self.unparsed_yaml = true;
                 }
             }
         }
@@ -523,6 +520,9 @@ impl<'a> FileScan<'a> {
     fn embedded(&mut self, rule: Code, node: &Node, value: &str, path: &str, what: &str) {
         let mut from = node.start;
         for line in value.lines() {
+            if !has_needle(line.as_bytes()) && self.settings.extra_names.is_empty() {
+                continue;
+            }
             let Some(a) = parse_assignment(line) else {
                 continue;
             };
@@ -1136,6 +1136,19 @@ impl<'a> FileScan<'a> {
                     .map(|m| (Code::SL005, m)),
             );
         }
+        if !raw.is_empty()
+            && self.unparsed_yaml
+            && (text.contains("SealedSecret") || text.contains("sops"))
+        {
+            // No credential names, but maybe ciphertext: parse only to mask it from the
+            // token search.
+            self.unparsed_yaml = false;
+            if let Ok(docs) = yaml::parse(self.source) {
+                for doc in &docs {
+                    self.mask_ciphertext(&doc.root, doc.start, doc.end);
+                }
+            }
+        }
         for (rule, m) in raw {
             if self.skip.iter().any(|&(s, e)| m.start >= s && m.start < e) {
                 continue;
@@ -1221,23 +1234,107 @@ fn decode_base64(raw: &str) -> Option<Decoded> {
     })
 }
 
-/// Cheap check before parsing YAML: does the file contain anything a structural rule could
-/// report (a credential-like word or a configured name)? One case-insensitive literal search
-/// (SIMD-accelerated by the regex crate's prefilter) instead of a parse.
-pub fn prefilter(text: &str, settings: &Settings) -> bool {
+fn needles() -> Option<&'static regex::bytes::Regex> {
     static NEEDLES: OnceLock<Option<regex::bytes::Regex>> = OnceLock::new();
-    let needles = NEEDLES.get_or_init(|| {
-        let alternation = super::names::PREFILTER_NEEDLES.join("|");
-        regex::bytes::Regex::new(&format!("(?i){alternation}")).ok()
-    });
-    let bytes = text.as_bytes();
-    // Without the compiled needles (impossible for constant patterns) parse everything.
-    needles.as_ref().is_none_or(|re| re.is_match(bytes))
-        || settings.extra_names.iter().any(|n| {
-            bytes
-                .windows(n.len().max(1))
-                .any(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+    NEEDLES
+        .get_or_init(|| {
+            let alternation = super::names::PREFILTER_NEEDLES.join("|");
+            regex::bytes::Regex::new(&format!("(?i){alternation}")).ok()
         })
+        .as_ref()
+}
+
+/// Whether `text` contains a credential-like word at all (case-insensitive).
+fn has_needle(text: &[u8]) -> bool {
+    // Without the compiled needles (impossible for constant patterns) assume yes.
+    needles().is_none_or(|re| re.is_match(text))
+}
+
+/// Cheap check before parsing YAML: could any structural rule report something in `text`?
+///
+/// Conservative: parse when the file holds a `kind: Secret`, a Kustomize generator, or a
+/// credential-like name anywhere except (a) as the value of an ordinary key (`key: db_password`
+/// in a `secretKeyRef`, `secretName: db-secret`) or (b) as an env `name:` whose entry takes its
+/// value from `valueFrom`. Everything else (keys, `KEY=value` strings, flags, embedded
+/// configuration) makes the file parse. Most manifests of a repository that already keeps its
+/// secrets out of git skip the parser this way.
+pub fn needs_parse(text: &str, settings: &Settings) -> bool {
+    static SECRET_KIND: OnceLock<Option<Regex>> = OnceLock::new();
+    if !settings.extra_names.is_empty() {
+        return true;
+    }
+    let Some(needles) = needles() else {
+        return true;
+    };
+    let secret_kind = SECRET_KIND.get_or_init(|| Regex::new(r"kind\W{1,4}Secret\b").ok());
+    if secret_kind.as_ref().is_none_or(|re| re.is_match(text))
+        || text.contains("secretGenerator")
+        || text.contains("configMapGenerator")
+    {
+        return true;
+    }
+    let bytes = text.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.';
+    let mut last_end = 0;
+    for m in needles.find_iter(bytes) {
+        if m.start() < last_end {
+            continue;
+        }
+        let mut start = m.start();
+        while start > 0 && ident(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut end = m.end();
+        while end < bytes.len() && ident(bytes[end]) {
+            end += 1;
+        }
+        last_end = end;
+        let word = &text[start..end];
+        let name = word.trim_start_matches('-');
+        if classify_name(name, &[], &settings.ignored_names).is_none() {
+            continue;
+        }
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+        let before = &text[line_start..start];
+        let after = &text[end..line_end];
+        // The word is a value if a `key:` directly precedes it (not a `{`, `,` or `-`).
+        let lead = before.trim_end_matches([' ', '"', '\'', '\t']);
+        if !lead.ends_with(':') {
+            return true;
+        }
+        let colon = lead.len() - 1;
+        if word.starts_with('-') || after.starts_with('=') {
+            return true;
+        }
+        let key = before[..colon]
+            .trim_end_matches(['"', '\''])
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .next()
+            .unwrap_or("");
+        if key != "name" {
+            continue;
+        }
+        // The name of a referenced object (`secretKeyRef: {name: db-credentials}`).
+        let prev_line = text[..line_start]
+            .trim_end()
+            .rsplit('\n')
+            .next()
+            .unwrap_or("");
+        if before.contains("Ref") || prev_line.trim_end().ends_with("Ref:") {
+            continue;
+        }
+        // An env entry: its value comes from the same line or the next ones.
+        let next_lines: String = text[line_end..]
+            .lines()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n");
+        if !(after.contains("valueFrom") || next_lines.trim_start().starts_with("valueFrom")) {
+            return true;
+        }
+    }
+    false
 }
 
 struct ArgRegexes {
@@ -1258,4 +1355,35 @@ fn arg_regexes() -> &'static ArgRegexes {
         .expect("inline pattern"),
         mysql: Regex::new(r"\s-p([^\s'\x22;&|]{3,})").expect("mysql pattern"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_needed(text: &str) -> bool {
+        needs_parse(text, &Settings::default())
+    }
+
+    #[test]
+    fn prefilter_skips_only_references() {
+        let by_ref = "env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef:\n        name: db-credentials\n        key: password\n";
+        assert!(!parse_needed(by_ref));
+        assert!(!parse_needed(
+            "spec:\n  tls:\n    - secretName: web-secret\n"
+        ));
+        for leaky in [
+            "env:\n  - name: DB_PASSWORD\n    value: x\n",
+            "password: x\n",
+            "{\"spec\": {\"apiKey\": \"x\"}}",
+            "args: [\"--password=x\"]\n",
+            "environment:\n  - API_KEY=x\n",
+            "data:\n  app.properties: |\n    db.password=x\n",
+            "kind: Secret\ndata:\n  a: b\n",
+            "secretGenerator:\n- name: a\n",
+            "[{\"name\": \"TOKEN\", \"value\": \"x\"}]",
+        ] {
+            assert!(parse_needed(leaky), "{leaky:?} must be parsed");
+        }
+    }
 }

@@ -278,6 +278,10 @@ pub fn classify(name: &str, extra: &[String], ignored: &[String]) -> Option<Stre
         return None;
     }
     let lowered = name.to_ascii_lowercase();
+    // Fast path: most keys (`image`, `ports`, `name`) hold no credential word at all.
+    if extra.is_empty() && !PREFILTER_NEEDLES.iter().any(|n| lowered.contains(n)) {
+        return None;
+    }
     if ignored.contains(&lowered) {
         return None;
     }
@@ -309,8 +313,12 @@ pub fn classify(name: &str, extra: &[String], ignored: &[String]) -> Option<Stre
         };
         match found {
             Some((len, strength)) => {
-                // `pass` is only a credential as the last word (`DB_PASS`), not `PASS_THROUGH`.
-                if !(words[i] == "pass" && i + len < words.len()) {
+                // `pass` and the weak terms (`auth`) are credentials only as the last word
+                // (`DB_PASS`, `REDIS_AUTH`), not in `PASS_THROUGH` or `auth.gateway.timeout`.
+                let last = words[i + len..]
+                    .iter()
+                    .all(|w| w.chars().all(|c| c.is_ascii_digit()));
+                if last || (words[i] != "pass" && strength == Strength::Strong) {
                     matches.push((i, len, strength));
                 }
                 i += len;
@@ -455,6 +463,7 @@ mod tests {
     #[test]
     fn auth_is_weak_and_configured_names_count() {
         assert_eq!(classify("REDIS_AUTH", &[], &[]), Some(Strength::Weak));
+        assert_eq!(classify("auth.gateway.setting5", &[], &[]), None);
         assert_eq!(
             classify("PIN_CODE", &["pin".into()], &[]),
             Some(Strength::Strong)
