@@ -300,16 +300,30 @@ struct Sealed {
     envelope: Envelope,
 }
 
-fn seal_case(
+/// A successful case: `plaintext` sealed with `scope` for `seal_at` to the test keys numbered in
+/// `recipients`, opened at `open_at` by a holder of the keys numbered in `opener`.
+struct Success<'a> {
     name: &'static str,
-    comment: &str,
+    comment: &'a str,
     scope: Scope,
     seal_at: Location,
     open_at: Location,
-    plaintext: &[u8],
-    recipients: &[u8],
-    opener: &[u8],
-) -> Result<(Vector, Sealed)> {
+    plaintext: &'a [u8],
+    recipients: &'a [u8],
+    opener: &'a [u8],
+}
+
+fn seal_case(case: Success<'_>) -> Result<(Vector, Sealed)> {
+    let Success {
+        name,
+        comment,
+        scope,
+        seal_at,
+        open_at,
+        plaintext,
+        recipients,
+        opener,
+    } = case;
     let keys: Vec<PrivateKey> = recipients.iter().map(|&n| test_key(n)).collect();
     let publics: Vec<PublicKey> = keys.iter().map(|k| k.public().clone()).collect();
     let entropy = fixed_bytes(&format!("{name}/entropy"), 32 * (1 + keys.len()));
@@ -382,82 +396,82 @@ fn all_vectors() -> Result<Vec<Vector>> {
     let mut out = Vec::new();
 
     // --- successful opens ---
-    let (v, strict) = seal_case(
-        "envelope_strict_one_recipient",
-        "strict scope, one recipient, opened where it was sealed for; the worked example of docs/FORMAT.md",
-        Scope::Strict,
-        prod.clone(),
-        prod.clone(),
-        b"Tr0ub4dor&3",
-        &[1],
-        &[1],
-    )?;
+    let (v, strict) = seal_case(Success {
+        name: "envelope_strict_one_recipient",
+        comment: "strict scope, one recipient, opened where it was sealed for; the worked example of docs/FORMAT.md",
+        scope: Scope::Strict,
+        seal_at: prod.clone(),
+        open_at: prod.clone(),
+        plaintext: b"Tr0ub4dor&3",
+        recipients: &[1],
+        opener: &[1],
+    })?;
     out.push(v);
-    let (v, three) = seal_case(
-        "envelope_strict_three_recipients",
-        "three recipients (three clusters); the opener holds only the second key and the key id picks its stanza",
-        Scope::Strict,
-        prod.clone(),
-        prod.clone(),
-        b"one value for three clusters",
-        &[1, 2, 3],
-        &[2],
-    )?;
+    let (v, three) = seal_case(Success {
+        name: "envelope_strict_three_recipients",
+        comment: "three recipients (three clusters); the opener holds only the second key and the key id picks its stanza",
+        scope: Scope::Strict,
+        seal_at: prod.clone(),
+        open_at: prod.clone(),
+        plaintext: b"one value for three clusters",
+        recipients: &[1, 2, 3],
+        opener: &[2],
+    })?;
     out.push(v);
-    let (v, _) = seal_case(
-        "envelope_strict_three_recipients_all_keys",
-        "three recipients; the opener holds all three keys plus an unrelated one",
-        Scope::Strict,
-        prod.clone(),
-        prod.clone(),
-        b"one value for three clusters",
-        &[1, 2, 3],
-        &[4, 3, 2, 1],
-    )?;
+    let (v, _) = seal_case(Success {
+        name: "envelope_strict_three_recipients_all_keys",
+        comment: "three recipients; the opener holds all three keys plus an unrelated one",
+        scope: Scope::Strict,
+        seal_at: prod.clone(),
+        open_at: prod.clone(),
+        plaintext: b"one value for three clusters",
+        recipients: &[1, 2, 3],
+        opener: &[4, 3, 2, 1],
+    })?;
     out.push(v);
-    let (v, _) = seal_case(
-        "envelope_strict_empty_value",
-        "an empty value: the payload is only its 16-byte tag",
-        Scope::Strict,
-        prod.clone(),
-        prod.clone(),
-        b"",
-        &[1],
-        &[1],
-    )?;
+    let (v, _) = seal_case(Success {
+        name: "envelope_strict_empty_value",
+        comment: "an empty value: the payload is only its 16-byte tag",
+        scope: Scope::Strict,
+        seal_at: prod.clone(),
+        open_at: prod.clone(),
+        plaintext: b"",
+        recipients: &[1],
+        opener: &[1],
+    })?;
     out.push(v);
-    let (v, ns_wide) = seal_case(
-        "envelope_namespace_wide_renamed",
-        "namespace-wide scope: the header carries no name, so the SealedSecret may be renamed within its namespace",
-        Scope::NamespaceWide,
-        prod.clone(),
-        Location::new("production", "db-creds-v2", "password"),
-        b"namespace-wide value",
-        &[1],
-        &[1],
-    )?;
+    let (v, ns_wide) = seal_case(Success {
+        name: "envelope_namespace_wide_renamed",
+        comment: "namespace-wide scope: the header carries no name, so the SealedSecret may be renamed within its namespace",
+        scope: Scope::NamespaceWide,
+        seal_at: prod.clone(),
+        open_at: Location::new("production", "db-creds-v2", "password"),
+        plaintext: b"namespace-wide value",
+        recipients: &[1],
+        opener: &[1],
+    })?;
     out.push(v);
-    let (v, cluster_wide) = seal_case(
-        "envelope_cluster_wide_moved",
-        "cluster-wide scope: only the key name is bound, so the SealedSecret may move to any namespace and name",
-        Scope::ClusterWide,
-        prod.clone(),
-        Location::new("staging", "shared-token", "password"),
-        b"cluster-wide value",
-        &[1],
-        &[1],
-    )?;
+    let (v, cluster_wide) = seal_case(Success {
+        name: "envelope_cluster_wide_moved",
+        comment: "cluster-wide scope: only the key name is bound, so the SealedSecret may move to any namespace and name",
+        scope: Scope::ClusterWide,
+        seal_at: prod.clone(),
+        open_at: Location::new("staging", "shared-token", "password"),
+        plaintext: b"cluster-wide value",
+        recipients: &[1],
+        opener: &[1],
+    })?;
     out.push(v);
-    let (v, _) = seal_case(
-        "envelope_cluster_wide_two_recipients",
-        "cluster-wide scope sealed to two clusters, binary value bytes",
-        Scope::ClusterWide,
-        Location::new("", "", "tls.key"),
-        Location::new("ingress", "wildcard-tls", "tls.key"),
-        &(0u8..=255).collect::<Vec<u8>>(),
-        &[2, 3],
-        &[3],
-    )?;
+    let (v, _) = seal_case(Success {
+        name: "envelope_cluster_wide_two_recipients",
+        comment: "cluster-wide scope sealed to two clusters, binary value bytes",
+        scope: Scope::ClusterWide,
+        seal_at: Location::new("", "", "tls.key"),
+        open_at: Location::new("ingress", "wildcard-tls", "tls.key"),
+        plaintext: &(0u8..=255).collect::<Vec<u8>>(),
+        recipients: &[2, 3],
+        opener: &[3],
+    })?;
     out.push(v);
 
     let k1 = &strict.keys[0];

@@ -5,6 +5,8 @@
 //! Case counts are kept small enough for CI in a debug build (the crypto is unoptimized there);
 //! raise them locally with `PROPTEST_CASES=...`.
 
+#![allow(clippy::unwrap_used)]
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;

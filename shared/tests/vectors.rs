@@ -6,6 +6,8 @@
 //! The files are written by `cargo run -p sealant-core --example gen_vectors`; `docs/FORMAT.md`
 //! §12 describes their fields.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
