@@ -653,7 +653,10 @@ pub fn open_envelope(envelope: Envelope, at: &Location, keys: &KeyRing) -> Resul
 
     let header = envelope.header();
     let mut payload = Zeroizing::new(envelope.payload);
-    let body_len = payload.len() - TAG_LEN;
+    // `read` guarantees the tag is there, but an `Envelope` can also be built by hand.
+    let Some(body_len) = payload.len().checked_sub(TAG_LEN) else {
+        return Err(OpenError::Malformed { key: at.key.clone(), source: FormatError::PayloadTooShort });
+    };
     tag.copy_from_slice(&payload[body_len..]);
     primitives::aead_open(&payload_key(&data_key), &header, &mut payload[..body_len], &tag)
         .map_err(|_| tampered())?;
@@ -791,6 +794,16 @@ mod tests {
         longer.push(0);
         assert_eq!(Envelope::read(&longer), Err(FormatError::TrailingBytes(1)));
         assert_eq!(Envelope::read(&bytes[..bytes.len() - 1]), Err(FormatError::Truncated("payload")));
+    }
+
+    #[test]
+    fn a_hand_built_envelope_without_a_tag_is_an_error_not_a_panic() {
+        let loc = at("ns", "n", "k");
+        let mut env = seal_envelope(&SystemRandom::new(), b"", &Binding::new(Scope::Strict, &loc).unwrap(), &[key(1).public().clone()]).unwrap();
+        env.payload.truncate(5);
+        let ring: KeyRing = [key(1)].into_iter().collect();
+        let err = open_envelope(env, &loc, &ring).unwrap_err();
+        assert!(matches!(err, OpenError::Malformed { source: FormatError::PayloadTooShort, .. }), "{err}");
     }
 
     #[test]
