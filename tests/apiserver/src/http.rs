@@ -422,10 +422,8 @@ fn watch_stream(
         .map_or(Duration::from_secs(1800), Duration::from_secs);
     let start = match params.get("resourceVersion").map(String::as_str) {
         None | Some("") | Some("0") => WatchStart::Snapshot,
-        Some(rv) if initial_events_end => {
-            let _ = rv;
-            WatchStart::Snapshot
-        }
+        // A streaming list starts from the current state whatever version it names.
+        Some(_) if initial_events_end => WatchStart::Snapshot,
         Some(rv) => WatchStart::After(
             rv.parse()
                 .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
