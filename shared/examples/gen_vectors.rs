@@ -54,6 +54,10 @@ fn main() -> Result<()> {
     for vector in &vectors {
         vector.self_check()?;
     }
+    let key_vectors = key_vectors()?;
+    for vector in &key_vectors {
+        vector.self_check()?;
+    }
     std::fs::create_dir_all(&dir)?;
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
@@ -64,7 +68,14 @@ fn main() -> Result<()> {
     for vector in &vectors {
         std::fs::write(dir.join(format!("{}.txt", vector.name)), vector.render())?;
     }
-    println!("wrote {} vectors to {}", vectors.len(), dir.display());
+    for vector in &key_vectors {
+        std::fs::write(dir.join(format!("{}.txt", vector.name)), vector.render())?;
+    }
+    println!(
+        "wrote {} vectors to {}",
+        vectors.len() + key_vectors.len(),
+        dir.display()
+    );
     Ok(())
 }
 
@@ -894,6 +905,155 @@ fn all_vectors() -> Result<Vec<Vector>> {
         "not canonical standard base64",
     )?);
 
+    out.sort_by_key(|v| v.name);
+    Ok(out)
+}
+
+/// A key text case: one line read as a public key (`public-key:`) or as a private key file
+/// (`private-key:`). Success cases give the public key and key id it stands for.
+struct KeyVector {
+    name: &'static str,
+    comment: &'static str,
+    field: &'static str,
+    text: String,
+    outcome: std::result::Result<PublicKey, &'static str>,
+}
+
+impl KeyVector {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        // Invariant: writing to a String cannot fail.
+        let expect = if self.outcome.is_ok() {
+            "success"
+        } else {
+            "malformed"
+        };
+        let _ = writeln!(out, "expect: {expect}");
+        let _ = writeln!(out, "comment: {}", self.comment);
+        let _ = writeln!(out, "{}: {}", self.field, self.text);
+        match &self.outcome {
+            Ok(public) => {
+                let _ = writeln!(out, "public-key-hex: {}", hex::encode(public.as_bytes()));
+                let _ = writeln!(out, "key-id: {}", public.id());
+            }
+            Err(error) => {
+                let _ = writeln!(out, "error: {error}");
+            }
+        }
+        out
+    }
+
+    fn self_check(&self) -> Result<()> {
+        let parsed = match self.field {
+            "public-key" => self.text.parse::<PublicKey>(),
+            _ => PrivateKey::from_file_text(&self.text).map(|k| k.public().clone()),
+        };
+        match (&self.outcome, parsed) {
+            (Ok(want), Ok(got)) if *want == got => Ok(()),
+            (Err(error), Err(got)) if got.to_string().contains(error) => Ok(()),
+            (_, got) => Err(format!("{}: got {got:?}", self.name).into()),
+        }
+    }
+}
+
+/// `sealant-pub-v1:` text for arbitrary key bytes, with a correct checksum.
+fn public_text_of(bytes: &[u8; 32]) -> String {
+    use base64::Engine;
+    let checksum = primitives::sha256(&[b"sealant-pub-v1:", bytes]);
+    let body = [&bytes[..], &checksum[..4]].concat();
+    format!(
+        "sealant-pub-v1:{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body)
+    )
+}
+
+/// Replaces the character at `at` with another base64url character.
+fn retyped(text: &str, at: usize) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
+fn key_vectors() -> Result<Vec<KeyVector>> {
+    let key = test_key(1);
+    let public = key.public().clone();
+    let public_line = public.to_string();
+    let private_line = key_line(&key)?;
+    let mut high_bit = *public.as_bytes();
+    high_bit[31] |= 0x80;
+    // A key whose text uses '-' or '_', to show the standard alphabet is refused.
+    let url_chars = (1..=32u8)
+        .map(|n| test_key(n).public().to_string())
+        .find(|t| t[15..].contains(['-', '_']))
+        .ok_or("no test key with '-' or '_' in its text")?;
+    let mut out = vec![
+        KeyVector {
+            name: "key_public_valid",
+            comment: "a public key line and the key and key id it stands for",
+            field: "public-key",
+            text: public_line.clone(),
+            outcome: Ok(public.clone()),
+        },
+        KeyVector {
+            name: "key_private_valid",
+            comment: "a private key line (a private key file of one line) and its public key and key id",
+            field: "private-key",
+            text: private_line.clone(),
+            outcome: Ok(public.clone()),
+        },
+        KeyVector {
+            name: "key_public_checksum_mismatch",
+            comment: "one character of a public key line mistyped: the checksum catches it",
+            field: "public-key",
+            text: retyped(&public_line, 20),
+            outcome: Err("public key checksum mismatch"),
+        },
+        KeyVector {
+            name: "key_private_checksum_mismatch",
+            comment: "one character of a private key line mistyped",
+            field: "private-key",
+            text: retyped(&private_line, 30),
+            outcome: Err("private key checksum mismatch"),
+        },
+        KeyVector {
+            name: "key_public_non_canonical",
+            comment: "the same key with the top bit set, under a correct checksum: X25519 would ignore the bit, so this is a second text for one key and is refused",
+            field: "public-key",
+            text: public_text_of(&high_bit),
+            outcome: Err("not a canonical X25519 public key"),
+        },
+        KeyVector {
+            name: "key_public_truncated",
+            comment: "the last character of a public key line cut off",
+            field: "public-key",
+            text: public_line[..public_line.len() - 1].to_string(),
+            outcome: Err("must be 48 base64url characters"),
+        },
+        KeyVector {
+            name: "key_public_standard_alphabet",
+            comment: "'-' and '_' written as '+' and '/' (standard base64): key text is base64url only",
+            field: "public-key",
+            text: format!(
+                "sealant-pub-v1:{}",
+                url_chars[15..].replace('-', "+").replace('_', "/")
+            ),
+            outcome: Err("must be 48 base64url characters"),
+        },
+        KeyVector {
+            name: "key_private_given_as_public",
+            comment: "a private key line where a public key is expected: refused by its prefix",
+            field: "public-key",
+            text: private_line,
+            outcome: Err("this is a private key, not a public key"),
+        },
+        KeyVector {
+            name: "key_public_given_as_private",
+            comment: "a public key line where a private key file is expected",
+            field: "private-key",
+            text: public_line,
+            outcome: Err("this is a public key, not a private key"),
+        },
+    ];
     out.sort_by_key(|v| v.name);
     Ok(out)
 }

@@ -22,7 +22,7 @@ use sealant_core::keys::{PrivateKey, PublicKey};
 use sealant_core::primitives::FixedEntropy;
 
 /// The generator writes this many files; fewer means some were lost.
-const MIN_VECTORS: usize = 47;
+const MIN_VECTORS: usize = 56;
 
 /// Cases the format's issue asks for by name; each must exist.
 const REQUIRED: &[&str] = &[
@@ -49,6 +49,10 @@ const REQUIRED: &[&str] = &[
     "envelope_too_many_recipients",
     "envelope_zero_recipients",
     "envelope_duplicate_key_ids",
+    "key_public_valid",
+    "key_private_valid",
+    "key_public_checksum_mismatch",
+    "key_public_non_canonical",
 ];
 
 const FIELDS: &[&str] = &[
@@ -63,6 +67,9 @@ const FIELDS: &[&str] = &[
     "entropy-hex",
     "sealed",
     "error",
+    "public-key",
+    "public-key-hex",
+    "key-id",
 ];
 
 const WORKED_EXAMPLE: &str = "envelope_strict_one_recipient";
@@ -154,6 +161,14 @@ fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
 
+/// The cases of one area (`envelope`, `key`).
+fn cases_of(area: &str) -> Vec<Case> {
+    all_cases()
+        .into_iter()
+        .filter(|c| c.name.starts_with(&format!("{area}_")))
+        .collect()
+}
+
 fn all_cases() -> Vec<Case> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(testdata())
         .unwrap()
@@ -219,7 +234,7 @@ fn the_vector_directory_holds_every_required_case() {
     for case in &cases {
         let (area, condition) = case.name.split_once('_').unwrap_or_default();
         assert!(
-            area == "envelope" && !condition.is_empty(),
+            ["envelope", "key"].contains(&area) && !condition.is_empty(),
             "{}: name is not <area>_<condition>",
             case.name
         );
@@ -233,7 +248,7 @@ fn the_vector_directory_holds_every_required_case() {
     }
     let successes: Vec<&Case> = cases
         .iter()
-        .filter(|c| c.one("expect") == Some("success"))
+        .filter(|c| c.name.starts_with("envelope_") && c.one("expect") == Some("success"))
         .collect();
     for scope in Scope::ALL {
         assert!(
@@ -259,7 +274,7 @@ fn the_vector_directory_holds_every_required_case() {
 
 #[test]
 fn every_vector_opens_or_fails_as_its_header_says() {
-    let failures: Vec<String> = all_cases()
+    let failures: Vec<String> = cases_of("envelope")
         .iter()
         .filter_map(|case| check_open(case).map(|why| format!("{}: {why}", case.name)))
         .collect();
@@ -274,7 +289,7 @@ fn every_vector_opens_or_fails_as_its_header_says() {
 #[test]
 fn successful_vectors_reseal_to_the_same_bytes() {
     let mut checked = 0;
-    for case in all_cases()
+    for case in cases_of("envelope")
         .iter()
         .filter(|c| c.one("expect") == Some("success"))
     {
@@ -310,7 +325,7 @@ fn successful_vectors_reseal_to_the_same_bytes() {
 fn successful_vectors_fail_without_a_key_or_with_a_changed_byte() {
     // The positive cases also carry negative information: the same text must not open with no
     // key at all, nor after any one of its bytes changes.
-    for case in all_cases()
+    for case in cases_of("envelope")
         .iter()
         .filter(|c| c.one("expect") == Some("success"))
     {
@@ -326,6 +341,43 @@ fn successful_vectors_fail_without_a_key_or_with_a_changed_byte() {
             "{}",
             case.name
         );
+    }
+}
+
+#[test]
+fn every_key_vector_parses_or_fails_as_its_header_says() {
+    let cases = cases_of("key");
+    assert!(cases.len() >= 9, "only {} key vectors", cases.len());
+    for case in &cases {
+        let parsed = match (case.one("public-key"), case.one("private-key")) {
+            (Some(text), None) => text.parse::<PublicKey>(),
+            (None, Some(text)) => PrivateKey::from_file_text(text).map(|k| k.public().clone()),
+            _ => panic!("{}: exactly one of public-key and private-key", case.name),
+        };
+        match (case.required("expect"), parsed) {
+            ("success", Ok(public)) => {
+                let bytes = case.hex("public-key-hex");
+                assert_eq!(
+                    public.as_bytes().as_slice(),
+                    bytes.as_slice(),
+                    "{}",
+                    case.name
+                );
+                // The key id, recomputed from FORMAT.md §3.2 rather than taken from the library.
+                let id = hex::encode(&sha256(&[b"sealant.dev/v1/key-id", &bytes])[..8]);
+                assert_eq!(case.required("key-id"), id, "{}", case.name);
+                assert_eq!(public.id().to_string(), id, "{}", case.name);
+            }
+            ("malformed", Err(err)) => {
+                let error = case.required("error");
+                assert!(
+                    err.to_string().contains(error),
+                    "{}: {err} does not contain {error:?}",
+                    case.name
+                );
+            }
+            (expect, got) => panic!("{}: expected {expect}, got {got:?}", case.name),
+        }
     }
 }
 
