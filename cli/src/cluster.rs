@@ -55,7 +55,10 @@ impl KubeArgs {
     /// The namespace of the kubeconfig's current (or chosen) context, as kubectl uses it.
     pub fn context_namespace(&self) -> Option<String> {
         let config = self.kubeconfig()?.ok()?;
-        let context_name = self.context.clone().or_else(|| config.current_context.clone())?;
+        let context_name = self
+            .context
+            .clone()
+            .or_else(|| config.current_context.clone())?;
         config
             .contexts
             .iter()
@@ -66,7 +69,10 @@ impl KubeArgs {
 
     /// A client for the kubeconfig (or in-cluster configuration).
     pub async fn client(&self) -> CliResult<Client> {
-        let options = KubeConfigOptions { context: self.context.clone(), ..KubeConfigOptions::default() };
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            ..KubeConfigOptions::default()
+        };
         let config = match &self.kubeconfig {
             Some(path) => {
                 let kubeconfig = Kubeconfig::read_from(path)
@@ -80,7 +86,8 @@ impl KubeArgs {
             CliError::input(format!("cannot load the cluster configuration: {e}"))
                 .hint("pass --public-key FILE to seal offline, or --kubeconfig/--context to reach the cluster")
         })?;
-        Client::try_from(config).map_err(|e| CliError::input(format!("cannot create a Kubernetes client: {e}")))
+        Client::try_from(config)
+            .map_err(|e| CliError::input(format!("cannot create a Kubernetes client: {e}")))
     }
 }
 
@@ -94,14 +101,19 @@ pub fn block_on<F: std::future::Future>(future: F) -> CliResult<F::Output> {
 }
 
 /// The controller's current public key, from its ConfigMap, and the namespace it was found in.
-pub async fn fetch_public_key(kube: &KubeArgs, controller: &ControllerArgs) -> CliResult<(String, PublicKey)> {
+pub async fn fetch_public_key(
+    kube: &KubeArgs,
+    controller: &ControllerArgs,
+) -> CliResult<(String, PublicKey)> {
     let client = kube.client().await?;
     let namespace = find_controller_namespace(&client, controller).await?;
     let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
-    let map = api
-        .get(PUBLIC_KEYS_CONFIGMAP)
-        .await
-        .map_err(|e| CliError::input(format!("cannot read ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}: {}", api_message(&e))))?;
+    let map = api.get(PUBLIC_KEYS_CONFIGMAP).await.map_err(|e| {
+        CliError::input(format!(
+            "cannot read ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}: {}",
+            api_message(&e)
+        ))
+    })?;
     let line = map
         .data
         .as_ref()
@@ -110,15 +122,20 @@ pub async fn fetch_public_key(kube: &KubeArgs, controller: &ControllerArgs) -> C
             CliError::input(format!("ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP} has no data.{PUBLIC_KEY_DATA}"))
                 .hint("the controller publishes it once it has a key: check `kubectl -n NAMESPACE logs deploy/sealant-controller`")
         })?;
-    let key = line
-        .parse()
-        .map_err(|e| CliError::input(format!("ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}: data.{PUBLIC_KEY_DATA}: {e}")))?;
+    let key = line.parse().map_err(|e| {
+        CliError::input(format!(
+            "ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}: data.{PUBLIC_KEY_DATA}: {e}"
+        ))
+    })?;
     Ok((namespace, key))
 }
 
 /// The controller's namespace: the flag, else `sealant-system` if the ConfigMap is there, else
 /// the one namespace holding a ConfigMap of that name.
-async fn find_controller_namespace(client: &Client, controller: &ControllerArgs) -> CliResult<String> {
+async fn find_controller_namespace(
+    client: &Client,
+    controller: &ControllerArgs,
+) -> CliResult<String> {
     if let Some(ns) = &controller.controller_namespace {
         return Ok(ns.clone());
     }
@@ -137,10 +154,17 @@ async fn find_controller_namespace(client: &Client, controller: &ControllerArgs)
         }
     );
     let found = all.list_metadata(&params).await.map_err(|e| {
-        CliError::input(format!("cannot find the sealant controller: {looked_for} ({})", api_message(&e)))
-            .hint("pass --controller-namespace NS, or seal offline with --public-key FILE")
+        CliError::input(format!(
+            "cannot find the sealant controller: {looked_for} ({})",
+            api_message(&e)
+        ))
+        .hint("pass --controller-namespace NS, or seal offline with --public-key FILE")
     })?;
-    let namespaces: Vec<String> = found.items.iter().filter_map(|m| m.metadata.namespace.clone()).collect();
+    let namespaces: Vec<String> = found
+        .items
+        .iter()
+        .filter_map(|m| m.metadata.namespace.clone())
+        .collect();
     match namespaces.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(CliError::input(format!("cannot find the sealant controller: {looked_for} (none found)"))
@@ -183,7 +207,9 @@ pub async fn controller_post(
             };
             Ok((code, message))
         }
-        Err(e) => Err(CliError::input(format!("cannot reach the controller at {path}: {e}"))),
+        Err(e) => Err(CliError::input(format!(
+            "cannot reach the controller at {path}: {e}"
+        ))),
     }
 }
 

@@ -19,12 +19,20 @@ pub struct CliError {
 impl CliError {
     /// A usage or input error (exit 2).
     pub fn input(message: impl Into<String>) -> CliError {
-        CliError { message: message.into(), hint: None, code: EXIT_ERROR }
+        CliError {
+            message: message.into(),
+            hint: None,
+            code: EXIT_ERROR,
+        }
     }
 
     /// A failed check (exit 1).
     pub fn failed(message: impl Into<String>) -> CliError {
-        CliError { message: message.into(), hint: None, code: EXIT_FAILED }
+        CliError {
+            message: message.into(),
+            hint: None,
+            code: EXIT_FAILED,
+        }
     }
 
     /// Adds the line that says what to do next.

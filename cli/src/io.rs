@@ -32,7 +32,10 @@ pub struct Doc {
 impl Doc {
     /// The document's `kind`, or `""`.
     pub fn kind(&self) -> &str {
-        self.value.get("kind").and_then(Value::as_str).unwrap_or_default()
+        self.value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     /// The place and kind, as errors name them: `file: document 2 (kind ConfigMap)`.
@@ -51,7 +54,13 @@ pub fn read_sources(files: &[PathBuf]) -> CliResult<Vec<Source>> {
     }
     files
         .iter()
-        .map(|path| if path.as_os_str() == "-" { read_stdin() } else { read_file(path) })
+        .map(|path| {
+            if path.as_os_str() == "-" {
+                read_stdin()
+            } else {
+                read_file(path)
+            }
+        })
         .collect()
 }
 
@@ -60,16 +69,24 @@ fn read_stdin() -> CliResult<Source> {
     std::io::stdin()
         .read_to_end(&mut bytes)
         .map_err(|e| CliError::input(format!("{STDIN}: cannot read: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|_| CliError::input(format!("{STDIN}: not valid UTF-8 text")))?;
-    Ok(Source { name: STDIN.to_string(), text })
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CliError::input(format!("{STDIN}: not valid UTF-8 text")))?;
+    Ok(Source {
+        name: STDIN.to_string(),
+        text,
+    })
 }
 
 /// Reads a UTF-8 text file, naming it in errors.
 pub fn read_file(path: &Path) -> CliResult<Source> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| CliError::input(format!("{name}: cannot read: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| CliError::input(format!("{name}: not valid UTF-8 text (is it a binary file?)")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| CliError::input(format!("{name}: cannot read: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        CliError::input(format!(
+            "{name}: not valid UTF-8 text (is it a binary file?)"
+        ))
+    })?;
     Ok(Source { name, text })
 }
 
@@ -79,22 +96,35 @@ pub fn documents(source: &Source) -> CliResult<Vec<Doc>> {
     let mut docs = Vec::new();
     for (i, de) in serde_yaml::Deserializer::from_str(&source.text).enumerate() {
         let place = format!("{}: document {}", source.name, i + 1);
-        let value = Value::deserialize(de).map_err(|e| CliError::input(format!("{place}: invalid YAML: {e}")))?;
+        let value = Value::deserialize(de)
+            .map_err(|e| CliError::input(format!("{place}: invalid YAML: {e}")))?;
         if value.is_null() {
             continue;
         }
         if !value.is_mapping() {
-            return Err(CliError::input(format!("{place}: expected a Kubernetes object (a mapping)")));
+            return Err(CliError::input(format!(
+                "{place}: expected a Kubernetes object (a mapping)"
+            )));
         }
-        let is_list = value.get("kind").and_then(Value::as_str).is_some_and(|k| k == "List" || k.ends_with("List"));
+        let is_list = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k == "List" || k.ends_with("List"));
         if is_list {
             let items = match value.get("items") {
                 Some(Value::Sequence(items)) => items.clone(),
                 None | Some(Value::Null) => Vec::new(),
-                Some(_) => return Err(CliError::input(format!("{place} (kind List): items: expected a list"))),
+                Some(_) => {
+                    return Err(CliError::input(format!(
+                        "{place} (kind List): items: expected a list"
+                    )));
+                }
             };
             for (j, item) in items.into_iter().enumerate() {
-                docs.push(Doc { place: format!("{place}, item {}", j + 1), value: item });
+                docs.push(Doc {
+                    place: format!("{place}, item {}", j + 1),
+                    value: item,
+                });
             }
         } else {
             docs.push(Doc { place, value });
@@ -132,12 +162,19 @@ pub fn load_private_keys(path: &Path) -> CliResult<Vec<PrivateKey>> {
     let source = read_file(path).map_err(|e| e.context("--private-key"))?;
     let text = Zeroizing::new(source.text);
     let name = &source.name;
-    if text.lines().any(|l| l.trim_start().starts_with(PRIVATE_KEY_PREFIX) || l.trim_start().starts_with(PUBLIC_KEY_PREFIX)) {
-        let key = PrivateKey::from_file_text(&text).map_err(|e| CliError::input(format!("--private-key {name}: {e}")))?;
+    if text.lines().any(|l| {
+        l.trim_start().starts_with(PRIVATE_KEY_PREFIX)
+            || l.trim_start().starts_with(PUBLIC_KEY_PREFIX)
+    }) {
+        let key = PrivateKey::from_file_text(&text)
+            .map_err(|e| CliError::input(format!("--private-key {name}: {e}")))?;
         return Ok(vec![key]);
     }
-    let docs = documents(&Source { name: name.clone(), text: text.to_string() })
-        .map_err(|e| e.context("--private-key"))?;
+    let docs = documents(&Source {
+        name: name.clone(),
+        text: text.to_string(),
+    })
+    .map_err(|e| e.context("--private-key"))?;
     let mut keys = Vec::new();
     for doc in &docs {
         let ctx = doc.context();
@@ -152,19 +189,30 @@ pub fn load_private_keys(path: &Path) -> CliResult<Vec<PrivateKey>> {
             .get("data")
             .and_then(|d| d.get(PRIVATE_KEY_DATA))
             .and_then(Value::as_str)
-            .ok_or_else(|| CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: missing")))?;
-        let decoded = Zeroizing::new(
-            base64_decode(encoded)
-                .map_err(|_| CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: invalid base64")))?,
-        );
-        let key_text = std::str::from_utf8(&decoded)
-            .map_err(|_| CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: not UTF-8")))?;
-        let key = PrivateKey::from_file_text(key_text)
-            .map_err(|e| CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: {e}")))?;
+            .ok_or_else(|| {
+                CliError::input(format!(
+                    "--private-key {ctx}: data.{PRIVATE_KEY_DATA}: missing"
+                ))
+            })?;
+        let decoded = Zeroizing::new(base64_decode(encoded).map_err(|_| {
+            CliError::input(format!(
+                "--private-key {ctx}: data.{PRIVATE_KEY_DATA}: invalid base64"
+            ))
+        })?);
+        let key_text = std::str::from_utf8(&decoded).map_err(|_| {
+            CliError::input(format!(
+                "--private-key {ctx}: data.{PRIVATE_KEY_DATA}: not UTF-8"
+            ))
+        })?;
+        let key = PrivateKey::from_file_text(key_text).map_err(|e| {
+            CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: {e}"))
+        })?;
         keys.push(key);
     }
     if keys.is_empty() {
-        return Err(CliError::input(format!("--private-key {name}: no key found")));
+        return Err(CliError::input(format!(
+            "--private-key {name}: no key found"
+        )));
     }
     Ok(keys)
 }
@@ -189,7 +237,10 @@ pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool
     #[cfg(unix)]
     {
         // An existing file keeps its mode; new files get 0600 (keys) or 0644.
-        let mode = std::fs::metadata(path).ok().map(|m| m.permissions()).filter(|_| !private);
+        let mode = std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions())
+            .filter(|_| !private);
         builder.permissions(mode.unwrap_or_else(|| file_permissions(private)));
     }
     let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
@@ -200,7 +251,8 @@ pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool
     } else {
         tmp.persist_noclobber(path).map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                CliError::input(format!("{name}: already exists")).hint("pass --force to overwrite it")
+                CliError::input(format!("{name}: already exists"))
+                    .hint("pass --force to overwrite it")
             } else {
                 io_err(e.error)
             }

@@ -66,7 +66,9 @@ enum Command {
     /// Scan files for plaintext credentials.
     Lint(lint_cmd::LintArgs),
     /// Print a shell completion script.
-    #[command(after_help = "Examples:\n  $ sealant completions bash > /etc/bash_completion.d/sealant\n  $ sealant completions zsh > \"${fpath[1]}/_sealant\"")]
+    #[command(
+        after_help = "Examples:\n  $ sealant completions bash > /etc/bash_completion.d/sealant\n  $ sealant completions zsh > \"${fpath[1]}/_sealant\""
+    )]
     Completions {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
@@ -85,7 +87,12 @@ fn main() -> ExitCode {
         Command::FetchKey(args) => cmd::keys::fetch_key(&cli.kube, args),
         Command::Lint(args) => return ExitCode::from(lint_cmd::run(args)),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "sealant", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "sealant",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
     };
@@ -102,5 +109,9 @@ fn report(error: &CliError) -> ExitCode {
     if let Some(hint) = error.hint_text() {
         let _ = writeln!(stderr, "  hint: {hint}");
     }
-    ExitCode::from(if error.code() == 0 { EXIT_ERROR } else { error.code() })
+    ExitCode::from(if error.code() == 0 {
+        EXIT_ERROR
+    } else {
+        error.code()
+    })
 }

@@ -24,15 +24,20 @@ pub fn parse_secret(doc: &Doc) -> CliResult<Secret> {
         Some(other) => return Err(err("apiVersion", &format!("expected v1, found {other}"))),
         None => return Err(err("apiVersion", "missing (expected v1)")),
     }
-    let metadata = doc.value.get("metadata").ok_or_else(|| err("metadata", "missing"))?;
+    let metadata = doc
+        .value
+        .get("metadata")
+        .ok_or_else(|| err("metadata", "missing"))?;
     let name = optional_string(metadata, "name", "metadata.name", &ctx)?
         .filter(|n| !n.is_empty())
         .ok_or_else(|| err("metadata.name", "missing"))?;
-    let namespace = optional_string(metadata, "namespace", "metadata.namespace", &ctx)?.filter(|n| !n.is_empty());
+    let namespace = optional_string(metadata, "namespace", "metadata.namespace", &ctx)?
+        .filter(|n| !n.is_empty());
 
     let mut data = BTreeMap::new();
     for (key, value) in string_map(doc.value.get("data"), "data", &ctx)? {
-        let bytes = base64_decode(&value).map_err(|_| err(&format!("data.{key}"), "invalid base64"))?;
+        let bytes =
+            base64_decode(&value).map_err(|_| err(&format!("data.{key}"), "invalid base64"))?;
         data.insert(key, ByteString(bytes));
     }
     let string_data = string_map(doc.value.get("stringData"), "stringData", &ctx)?;
@@ -46,7 +51,11 @@ pub fn parse_secret(doc: &Doc) -> CliResult<Secret> {
             name: Some(name),
             namespace,
             labels: non_empty(string_map(metadata.get("labels"), "metadata.labels", &ctx)?),
-            annotations: non_empty(string_map(metadata.get("annotations"), "metadata.annotations", &ctx)?),
+            annotations: non_empty(string_map(
+                metadata.get("annotations"),
+                "metadata.annotations",
+                &ctx,
+            )?),
             ..ObjectMeta::default()
         },
         data: non_empty(data),
@@ -60,7 +69,9 @@ pub fn parse_secret(doc: &Doc) -> CliResult<Secret> {
 pub fn parse_sealed_secret(doc: &Doc) -> CliResult<SealedSecret> {
     let ctx = doc.context();
     if doc.kind() != "SealedSecret" {
-        return Err(CliError::input(format!("{ctx}: expected kind SealedSecret")));
+        return Err(CliError::input(format!(
+            "{ctx}: expected kind SealedSecret"
+        )));
     }
     match doc.value.get("apiVersion").and_then(Value::as_str) {
         Some("sealant.dev/v1alpha1") => {}
@@ -68,12 +79,26 @@ pub fn parse_sealed_secret(doc: &Doc) -> CliResult<SealedSecret> {
             return Err(CliError::input(format!("{ctx}: apiVersion: {other} is a bitnami sealed-secrets object"))
                 .hint("recover it with kubeseal and seal the Secret with `sealant seal` (see docs/migrating-from-sealed-secrets.md)"));
         }
-        Some(other) => return Err(CliError::input(format!("{ctx}: apiVersion: expected sealant.dev/v1alpha1, found {other}"))),
-        None => return Err(CliError::input(format!("{ctx}: apiVersion: missing (expected sealant.dev/v1alpha1)"))),
+        Some(other) => {
+            return Err(CliError::input(format!(
+                "{ctx}: apiVersion: expected sealant.dev/v1alpha1, found {other}"
+            )));
+        }
+        None => {
+            return Err(CliError::input(format!(
+                "{ctx}: apiVersion: missing (expected sealant.dev/v1alpha1)"
+            )));
+        }
     }
     let sealed: SealedSecret = serde_yaml::from_value(doc.value.clone())
         .map_err(|e| CliError::input(format!("{ctx}: {e}")))?;
-    if sealed.metadata.name.as_deref().unwrap_or_default().is_empty() {
+    if sealed
+        .metadata
+        .name
+        .as_deref()
+        .unwrap_or_default()
+        .is_empty()
+    {
         return Err(CliError::input(format!("{ctx}: metadata.name: missing")));
     }
     Ok(sealed)
@@ -83,16 +108,26 @@ fn optional_string(map: &Value, key: &str, field: &str, ctx: &str) -> CliResult<
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(CliError::input(format!("{ctx}: {field}: expected a string"))),
+        Some(_) => Err(CliError::input(format!(
+            "{ctx}: {field}: expected a string"
+        ))),
     }
 }
 
-fn string_map(value: Option<&Value>, field: &str, ctx: &str) -> CliResult<BTreeMap<String, String>> {
+fn string_map(
+    value: Option<&Value>,
+    field: &str,
+    ctx: &str,
+) -> CliResult<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     let map = match value {
         None | Some(Value::Null) => return Ok(out),
         Some(Value::Mapping(map)) => map,
-        Some(_) => return Err(CliError::input(format!("{ctx}: {field}: expected a mapping"))),
+        Some(_) => {
+            return Err(CliError::input(format!(
+                "{ctx}: {field}: expected a mapping"
+            )));
+        }
     };
     for (k, v) in map {
         let key = k
@@ -101,7 +136,11 @@ fn string_map(value: Option<&Value>, field: &str, ctx: &str) -> CliResult<BTreeM
         let text = match v {
             Value::String(s) => s.clone(),
             Value::Null => String::new(),
-            _ => return Err(CliError::input(format!("{ctx}: {field}.{key}: expected a string (quote numbers and booleans)"))),
+            _ => {
+                return Err(CliError::input(format!(
+                    "{ctx}: {field}.{key}: expected a string (quote numbers and booleans)"
+                )));
+            }
         };
         out.insert(key.to_string(), text);
     }
@@ -138,7 +177,8 @@ pub fn json_output<T: serde::Serialize>(objects: &[T]) -> CliResult<String> {
         }),
     }
     .map_err(|e| CliError::input(format!("cannot write JSON: {e}")))?;
-    let mut text = serde_json::to_string_pretty(&value).map_err(|e| CliError::input(format!("cannot write JSON: {e}")))?;
+    let mut text = serde_json::to_string_pretty(&value)
+        .map_err(|e| CliError::input(format!("cannot write JSON: {e}")))?;
     text.push('\n');
     Ok(text)
 }

@@ -1,5 +1,7 @@
 //! End-to-end behaviour of the `sealant` binary: what a user types, what they see, exit codes.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on any unexpected error.
+
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
@@ -32,8 +34,13 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let env = Env { dir: TempDir::new().unwrap() };
-        env.sealant().args(["keygen", "--out-dir", "keys"]).assert().success();
+        let env = Env {
+            dir: TempDir::new().unwrap(),
+        };
+        env.sealant()
+            .args(["keygen", "--out-dir", "keys"])
+            .assert()
+            .success();
         env.write("secret.yaml", SECRET);
         env
     }
@@ -60,7 +67,9 @@ impl Env {
     }
 
     fn ring(&self) -> KeyRing {
-        [PrivateKey::from_file_text(&self.read("keys/sealant.key")).unwrap()].into_iter().collect()
+        [PrivateKey::from_file_text(&self.read("keys/sealant.key")).unwrap()]
+            .into_iter()
+            .collect()
     }
 
     fn seal(&self, input: &str, extra: &[&str]) -> String {
@@ -92,10 +101,24 @@ fn help_texts_document_every_command_with_examples_and_exit_codes() {
     let env = Env::new();
     let top = stdout_of(env.sealant().arg("--help"));
     insta::assert_snapshot!("help_top", top);
-    for command in ["seal", "merge-into", "verify", "reencrypt", "recover", "keygen", "fetch-key", "completions"] {
+    for command in [
+        "seal",
+        "merge-into",
+        "verify",
+        "reencrypt",
+        "recover",
+        "keygen",
+        "fetch-key",
+        "completions",
+    ] {
         let help = stdout_of(env.sealant().args([command, "--help"]));
         let examples = help.split("Examples:\n").nth(1).unwrap_or_default();
-        assert!(examples.lines().any(|l| l.trim_start().starts_with("$ ") && l.contains("sealant ")), "{command} --help has no examples:\n{help}");
+        assert!(
+            examples
+                .lines()
+                .any(|l| l.trim_start().starts_with("$ ") && l.contains("sealant ")),
+            "{command} --help has no examples:\n{help}"
+        );
         insta::assert_snapshot!(format!("help_{command}"), help);
     }
     assert!(top.contains("Exit codes:"));
@@ -117,15 +140,25 @@ fn keygen_writes_a_private_key_only_its_owner_can_read_and_refuses_to_overwrite(
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(env.path("keys/sealant.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(env.path("keys/sealant.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let public = env.read("keys/sealant.pub");
     assert!(public.starts_with("sealant-pub-v1:"));
     let err = stderr_of(env.sealant().args(["keygen", "--out-dir", "keys"]), 2);
     insta::assert_snapshot!("keygen_exists", err);
-    assert_eq!(env.read("keys/sealant.pub"), public, "the old key must be untouched");
-    let out = stdout_of(env.sealant().args(["keygen", "--out-dir", "keys", "--force"]));
+    assert_eq!(
+        env.read("keys/sealant.pub"),
+        public,
+        "the old key must be untouched"
+    );
+    let out = stdout_of(
+        env.sealant()
+            .args(["keygen", "--out-dir", "keys", "--force"]),
+    );
     assert!(out.starts_with("key id: "));
     assert_ne!(env.read("keys/sealant.pub"), public);
 }
@@ -136,15 +169,31 @@ fn keygen_writes_a_private_key_only_its_owner_can_read_and_refuses_to_overwrite(
 fn seal_verify_recover_round_trip_keeps_data_and_template_but_not_last_applied() {
     let env = Env::new();
     let sealed = env.seal(SECRET, &[]);
-    assert!(!sealed.contains("hunter2") && !sealed.contains("YWRtaW4="), "plaintext leaked:\n{sealed}");
+    assert!(
+        !sealed.contains("hunter2") && !sealed.contains("YWRtaW4="),
+        "plaintext leaked:\n{sealed}"
+    );
     assert!(!sealed.contains("last-applied"));
     assert!(sealed.contains("type: kubernetes.io/basic-auth"));
     env.write("sealed.yaml", &sealed);
 
-    let verified = stdout_of(env.sealant().args(["verify", "--public-key", "keys/sealant.pub", "sealed.yaml"]));
-    assert!(verified.contains("sealed.yaml: production/db-creds: password: ok (strict, key "), "{verified}");
+    let verified = stdout_of(env.sealant().args([
+        "verify",
+        "--public-key",
+        "keys/sealant.pub",
+        "sealed.yaml",
+    ]));
+    assert!(
+        verified.contains("sealed.yaml: production/db-creds: password: ok (strict, key "),
+        "{verified}"
+    );
 
-    let recovered = stdout_of(env.sealant().args(["recover", "--private-key", "keys/sealant.key", "sealed.yaml"]));
+    let recovered = stdout_of(env.sealant().args([
+        "recover",
+        "--private-key",
+        "keys/sealant.key",
+        "sealed.yaml",
+    ]));
     let secret: serde_yaml::Value = serde_yaml::from_str(&recovered).unwrap();
     assert_eq!(secret["kind"], "Secret");
     assert_eq!(secret["data"]["password"], "aHVudGVyMg==");
@@ -157,8 +206,15 @@ fn seal_verify_recover_round_trip_keeps_data_and_template_but_not_last_applied()
 fn verify_fails_with_exit_1_naming_what_was_expected_when_a_file_is_moved() {
     let env = Env::new();
     let sealed = env.seal(SECRET, &[]);
-    env.write("moved.yaml", &sealed.replace("namespace: production", "namespace: staging"));
-    let out = env.sealant().args(["verify", "moved.yaml"]).assert().code(1);
+    env.write(
+        "moved.yaml",
+        &sealed.replace("namespace: production", "namespace: staging"),
+    );
+    let out = env
+        .sealant()
+        .args(["verify", "moved.yaml"])
+        .assert()
+        .code(1);
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(stdout.contains(
         "moved.yaml: staging/db-creds: password: FAILED: value 'password' was sealed for production/db-creds (strict) but is being opened as staging/db-creds"
@@ -168,7 +224,10 @@ fn verify_fails_with_exit_1_naming_what_was_expected_when_a_file_is_moved() {
 #[test]
 fn verify_checks_that_values_are_sealed_to_each_given_key() {
     let env = Env::new();
-    env.sealant().args(["keygen", "--out-dir", "keys", "--name", "other"]).assert().success();
+    env.sealant()
+        .args(["keygen", "--out-dir", "keys", "--name", "other"])
+        .assert()
+        .success();
     env.write("sealed.yaml", &env.seal(SECRET, &[]));
     let out = env
         .sealant()
@@ -182,15 +241,26 @@ fn verify_checks_that_values_are_sealed_to_each_given_key() {
 #[test]
 fn multi_cluster_sealing_opens_with_either_key() {
     let env = Env::new();
-    env.sealant().args(["keygen", "--out-dir", "keys", "--name", "dr"]).assert().success();
+    env.sealant()
+        .args(["keygen", "--out-dir", "keys", "--name", "dr"])
+        .assert()
+        .success();
     let sealed = env.seal(SECRET, &["--public-key", "keys/dr.pub"]);
     env.write("sealed.yaml", &sealed);
     for key in ["keys/sealant.key", "keys/dr.key"] {
-        let out = stdout_of(env.sealant().args(["recover", "--private-key", key, "sealed.yaml"]));
+        let out = stdout_of(
+            env.sealant()
+                .args(["recover", "--private-key", key, "sealed.yaml"]),
+        );
         assert!(out.contains("password: aHVudGVyMg=="), "{key}: {out}");
     }
     stdout_of(env.sealant().args([
-        "verify", "--public-key", "keys/sealant.pub", "--public-key", "keys/dr.pub", "sealed.yaml",
+        "verify",
+        "--public-key",
+        "keys/sealant.pub",
+        "--public-key",
+        "keys/dr.pub",
+        "sealed.yaml",
     ]));
 }
 
@@ -227,9 +297,14 @@ fn namespace_comes_from_the_manifest_then_the_flag_and_they_must_agree() {
     let out = env.seal(&no_ns, &["-n", "team-a"]);
     assert!(out.contains("namespace: team-a"));
     let out = env.seal(&no_ns, &[]);
-    assert!(out.contains("namespace: default"), "kubectl's default namespace without a kubeconfig:\n{out}");
+    assert!(
+        out.contains("namespace: default"),
+        "kubectl's default namespace without a kubeconfig:\n{out}"
+    );
     let err = stderr_of(
-        env.sealant().args(["seal", "--public-key", "keys/sealant.pub", "-n", "other"]).write_stdin(SECRET),
+        env.sealant()
+            .args(["seal", "--public-key", "keys/sealant.pub", "-n", "other"])
+            .write_stdin(SECRET),
         2,
     );
     insta::assert_snapshot!("seal_namespace_mismatch", err);
@@ -238,7 +313,15 @@ fn namespace_comes_from_the_manifest_then_the_flag_and_they_must_agree() {
 #[test]
 fn write_flag_writes_the_file_and_prints_nothing() {
     let env = Env::new();
-    let out = stdout_of(env.sealant().args(["seal", "--public-key", "keys/sealant.pub", "-f", "secret.yaml", "-w", "out.yaml"]));
+    let out = stdout_of(env.sealant().args([
+        "seal",
+        "--public-key",
+        "keys/sealant.pub",
+        "-f",
+        "secret.yaml",
+        "-w",
+        "out.yaml",
+    ]));
     assert!(out.is_empty());
     assert!(env.read("out.yaml").contains("kind: SealedSecret"));
 }
@@ -248,33 +331,79 @@ fn raw_sealing_prints_one_value_that_opens_only_where_it_was_bound() {
     let env = Env::new();
     let out = stdout_of(
         env.sealant()
-            .args(["seal", "--raw", "--public-key", "keys/sealant.pub", "-n", "prod", "--name", "api", "--key", "token"])
+            .args([
+                "seal",
+                "--raw",
+                "--public-key",
+                "keys/sealant.pub",
+                "-n",
+                "prod",
+                "--name",
+                "api",
+                "--key",
+                "token",
+            ])
             .write_stdin("t0ken"),
     );
     let sealed = out.trim_end();
     assert_eq!(out.lines().count(), 1);
     let ring = env.ring();
-    assert_eq!(&*format::open(sealed, &Location::new("prod", "api", "token"), &ring).unwrap(), b"t0ken");
+    assert_eq!(
+        &*format::open(sealed, &Location::new("prod", "api", "token"), &ring).unwrap(),
+        b"t0ken"
+    );
     assert!(format::open(sealed, &Location::new("prod", "other", "token"), &ring).is_err());
 
     let err = stderr_of(
-        env.sealant().args(["seal", "--raw", "--public-key", "keys/sealant.pub", "--name", "api", "--key", "token"]).write_stdin("x"),
+        env.sealant()
+            .args([
+                "seal",
+                "--raw",
+                "--public-key",
+                "keys/sealant.pub",
+                "--name",
+                "api",
+                "--key",
+                "token",
+            ])
+            .write_stdin("x"),
         2,
     );
     insta::assert_snapshot!("raw_missing_namespace", err);
     let out = stdout_of(
         env.sealant()
-            .args(["seal", "--raw", "--scope", "cluster-wide", "--public-key", "keys/sealant.pub", "--key", "token"])
+            .args([
+                "seal",
+                "--raw",
+                "--scope",
+                "cluster-wide",
+                "--public-key",
+                "keys/sealant.pub",
+                "--key",
+                "token",
+            ])
             .write_stdin("x"),
     );
-    assert_eq!(&*format::open(out.trim_end(), &Location::new("any", "where", "token"), &ring).unwrap(), b"x");
+    assert_eq!(
+        &*format::open(
+            out.trim_end(),
+            &Location::new("any", "where", "token"),
+            &ring
+        )
+        .unwrap(),
+        b"x"
+    );
 }
 
 // --- bad input -----------------------------------------------------------------------------
 
 fn seal_error(env: &Env, file: &str, contents: &[u8]) -> String {
     std::fs::write(env.path(file), contents).unwrap();
-    stderr_of(env.sealant().args(["seal", "--public-key", "keys/sealant.pub", "-f", file]), 2)
+    stderr_of(
+        env.sealant()
+            .args(["seal", "--public-key", "keys/sealant.pub", "-f", file]),
+        2,
+    )
 }
 
 #[test]
@@ -293,7 +422,13 @@ fn bad_inputs_get_one_clear_line_naming_file_document_and_field() {
     ];
     for (name, file, contents) in cases {
         let err = seal_error(&env, file, &contents);
-        assert_eq!(err.lines().filter(|l| l.starts_with("sealant: error:")).count(), 1, "{name}: {err}");
+        assert_eq!(
+            err.lines()
+                .filter(|l| l.starts_with("sealant: error:"))
+                .count(),
+            1,
+            "{name}: {err}"
+        );
         assert!(!err.contains("panicked"), "{name}: {err}");
         insta::assert_snapshot!(format!("bad_input_{name}"), err);
     }
@@ -302,7 +437,16 @@ fn bad_inputs_get_one_clear_line_naming_file_document_and_field() {
 #[test]
 fn a_private_key_passed_as_public_key_is_refused_before_anything_is_sealed() {
     let env = Env::new();
-    let err = stderr_of(env.sealant().args(["seal", "--public-key", "keys/sealant.key", "-f", "secret.yaml"]), 2);
+    let err = stderr_of(
+        env.sealant().args([
+            "seal",
+            "--public-key",
+            "keys/sealant.key",
+            "-f",
+            "secret.yaml",
+        ]),
+        2,
+    );
     insta::assert_snapshot!("private_key_as_public", err);
 }
 
@@ -310,7 +454,10 @@ fn a_private_key_passed_as_public_key_is_refused_before_anything_is_sealed() {
 fn without_a_public_key_or_cluster_the_error_says_how_to_seal_offline() {
     let env = Env::new();
     let err = stderr_of(env.sealant().args(["seal", "-f", "secret.yaml"]), 2);
-    assert!(err.contains("hint: pass --public-key FILE to seal offline"), "{err}");
+    assert!(
+        err.contains("hint: pass --public-key FILE to seal offline"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -320,8 +467,21 @@ fn a_10_mb_value_seals_and_recovers() {
     let big = vec![b'x'; 10 * 1024 * 1024];
     let encoded = base64::engine::general_purpose::STANDARD.encode(&big);
     env.write("big.yaml", &format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: big, namespace: ns}}\ndata:\n  blob: {encoded}\n"));
-    stdout_of(env.sealant().args(["seal", "--public-key", "keys/sealant.pub", "-f", "big.yaml", "-w", "big.sealed.yaml"]));
-    let out = stdout_of(env.sealant().args(["recover", "--private-key", "keys/sealant.key", "big.sealed.yaml"]));
+    stdout_of(env.sealant().args([
+        "seal",
+        "--public-key",
+        "keys/sealant.pub",
+        "-f",
+        "big.yaml",
+        "-w",
+        "big.sealed.yaml",
+    ]));
+    let out = stdout_of(env.sealant().args([
+        "recover",
+        "--private-key",
+        "keys/sealant.key",
+        "big.sealed.yaml",
+    ]));
     assert!(out.contains(&encoded));
 }
 
@@ -349,48 +509,112 @@ fn merge_into_adds_and_replaces_keys_keeping_order_template_and_recipients() {
     env.write("sealed.yaml", &env.seal(SECRET, &[]));
     let before: serde_yaml::Value = serde_yaml::from_str(&env.read("sealed.yaml")).unwrap();
     let update = "apiVersion: v1\nkind: Secret\nmetadata: {name: db-creds, namespace: production}\nstringData: {api-token: t0k, password: changed}\n";
-    env.sealant().args(["merge-into", "sealed.yaml"]).write_stdin(update).assert().success();
+    env.sealant()
+        .args(["merge-into", "sealed.yaml"])
+        .write_stdin(update)
+        .assert()
+        .success();
     let after: serde_yaml::Value = serde_yaml::from_str(&env.read("sealed.yaml")).unwrap();
-    let keys: Vec<&str> = after["spec"]["encryptedData"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+    let keys: Vec<&str> = after["spec"]["encryptedData"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
     assert_eq!(keys, ["password", "username", "api-token"]);
-    assert_eq!(after["spec"]["encryptedData"]["username"], before["spec"]["encryptedData"]["username"]);
+    assert_eq!(
+        after["spec"]["encryptedData"]["username"],
+        before["spec"]["encryptedData"]["username"]
+    );
     assert_eq!(after["spec"]["template"], before["spec"]["template"]);
-    let recovered = stdout_of(env.sealant().args(["recover", "--private-key", "keys/sealant.key", "sealed.yaml"]));
+    let recovered = stdout_of(env.sealant().args([
+        "recover",
+        "--private-key",
+        "keys/sealant.key",
+        "sealed.yaml",
+    ]));
     assert!(recovered.contains("password: Y2hhbmdlZA=="), "{recovered}");
     assert!(recovered.contains("api-token: dDBr"));
 
     let wrong = update.replace("name: db-creds", "name: other");
-    let err = stderr_of(env.sealant().args(["merge-into", "sealed.yaml"]).write_stdin(wrong), 2);
+    let err = stderr_of(
+        env.sealant()
+            .args(["merge-into", "sealed.yaml"])
+            .write_stdin(wrong),
+        2,
+    );
     insta::assert_snapshot!("merge_name_mismatch", err);
 }
 
 #[test]
 fn reencrypt_moves_values_to_the_new_key_and_keeps_their_scope() {
     let env = Env::new();
-    env.sealant().args(["keygen", "--out-dir", "keys", "--name", "new"]).assert().success();
-    env.write("sealed.yaml", &env.seal(SECRET, &["--scope", "namespace-wide"]));
     env.sealant()
-        .args(["reencrypt", "--private-key", "keys/sealant.key", "--public-key", "keys/new.pub", "sealed.yaml"])
+        .args(["keygen", "--out-dir", "keys", "--name", "new"])
         .assert()
         .success();
-    let out = stdout_of(env.sealant().args(["verify", "--public-key", "keys/new.pub", "sealed.yaml"]));
+    env.write(
+        "sealed.yaml",
+        &env.seal(SECRET, &["--scope", "namespace-wide"]),
+    );
+    env.sealant()
+        .args([
+            "reencrypt",
+            "--private-key",
+            "keys/sealant.key",
+            "--public-key",
+            "keys/new.pub",
+            "sealed.yaml",
+        ])
+        .assert()
+        .success();
+    let out =
+        stdout_of(
+            env.sealant()
+                .args(["verify", "--public-key", "keys/new.pub", "sealed.yaml"]),
+        );
     assert!(out.contains("ok (namespace-wide, key "), "{out}");
-    stderr_of(env.sealant().args(["recover", "--private-key", "keys/sealant.key", "sealed.yaml"]), 2);
-    let recovered = stdout_of(env.sealant().args(["recover", "--private-key", "keys/new.key", "sealed.yaml"]));
+    stderr_of(
+        env.sealant().args([
+            "recover",
+            "--private-key",
+            "keys/sealant.key",
+            "sealed.yaml",
+        ]),
+        2,
+    );
+    let recovered =
+        stdout_of(
+            env.sealant()
+                .args(["recover", "--private-key", "keys/new.key", "sealed.yaml"]),
+        );
     assert!(recovered.contains("password: aHVudGVyMg=="));
 }
 
 #[test]
 fn reencrypt_writes_nothing_when_a_value_cannot_be_opened() {
     let env = Env::new();
-    env.sealant().args(["keygen", "--out-dir", "keys", "--name", "new"]).assert().success();
+    env.sealant()
+        .args(["keygen", "--out-dir", "keys", "--name", "new"])
+        .assert()
+        .success();
     env.write("sealed.yaml", &env.seal(SECRET, &[]));
     let before = env.read("sealed.yaml");
     let err = stderr_of(
-        env.sealant().args(["reencrypt", "--private-key", "keys/new.key", "--public-key", "keys/new.pub", "sealed.yaml"]),
+        env.sealant().args([
+            "reencrypt",
+            "--private-key",
+            "keys/new.key",
+            "--public-key",
+            "keys/new.pub",
+            "sealed.yaml",
+        ]),
         2,
     );
-    assert!(err.contains("which is not among the 1 key provided"), "{err}");
+    assert!(
+        err.contains("which is not among the 1 key provided"),
+        "{err}"
+    );
     assert_eq!(env.read("sealed.yaml"), before);
 }
 
@@ -406,14 +630,22 @@ fn recover_accepts_the_controllers_key_secrets_as_kubectl_prints_them() {
         b64(&env.read("keys/sealant.pub")),
     );
     env.write("keys-backup.yaml", &backup);
-    let out = stdout_of(env.sealant().args(["recover", "--private-key", "keys-backup.yaml", "sealed.yaml"]));
+    let out = stdout_of(env.sealant().args([
+        "recover",
+        "--private-key",
+        "keys-backup.yaml",
+        "sealed.yaml",
+    ]));
     assert!(out.contains("password: aHVudGVyMg=="));
 }
 
 // --- kubectl interop -----------------------------------------------------------------------
 
 fn kubectl_available() -> bool {
-    StdCommand::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success())
+    StdCommand::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn kubectl_yaml(dir: &Path, args: &[&str]) -> String {
@@ -424,7 +656,11 @@ fn kubectl_yaml(dir: &Path, args: &[&str]) -> String {
         .env("KUBECONFIG", dir.join("no-kubeconfig"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -437,27 +673,79 @@ fn kubectl_created_secrets_seal_and_recover_to_the_same_data() {
     let env = Env::new();
     // kubectl checks the certificate, so make a real (throwaway) one.
     let made = StdCommand::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=web.example.com", "-keyout", "tls.key", "-out", "tls.crt"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=web.example.com",
+            "-keyout",
+            "tls.key",
+            "-out",
+            "tls.crt",
+        ])
         .current_dir(env.dir.path())
         .output()
         .is_ok_and(|o| o.status.success());
     if !made {
-        eprintln!("skipped: openssl is needed to make a certificate for `kubectl create secret tls`");
+        eprintln!(
+            "skipped: openssl is needed to make a certificate for `kubectl create secret tls`"
+        );
         return;
     }
     let inputs = [
-        kubectl_yaml(env.dir.path(), &["create", "secret", "generic", "db", "--from-literal=user=admin", "--from-literal=password=s3cr3t"]),
-        kubectl_yaml(env.dir.path(), &["create", "secret", "tls", "web", "--cert=tls.crt", "--key=tls.key"]),
-        kubectl_yaml(env.dir.path(), &[
-            "create", "secret", "docker-registry", "pull", "--docker-server=registry.example.com",
-            "--docker-username=bot", "--docker-password=pw",
-        ]),
+        kubectl_yaml(
+            env.dir.path(),
+            &[
+                "create",
+                "secret",
+                "generic",
+                "db",
+                "--from-literal=user=admin",
+                "--from-literal=password=s3cr3t",
+            ],
+        ),
+        kubectl_yaml(
+            env.dir.path(),
+            &[
+                "create",
+                "secret",
+                "tls",
+                "web",
+                "--cert=tls.crt",
+                "--key=tls.key",
+            ],
+        ),
+        kubectl_yaml(
+            env.dir.path(),
+            &[
+                "create",
+                "secret",
+                "docker-registry",
+                "pull",
+                "--docker-server=registry.example.com",
+                "--docker-username=bot",
+                "--docker-password=pw",
+            ],
+        ),
     ];
     for input in inputs {
         let sealed = env.seal(&input, &[]);
         env.write("sealed.yaml", &sealed);
-        let recovered = stdout_of(env.sealant().args(["recover", "--private-key", "keys/sealant.key", "sealed.yaml"]));
+        let recovered = stdout_of(env.sealant().args([
+            "recover",
+            "--private-key",
+            "keys/sealant.key",
+            "sealed.yaml",
+        ]));
         let original: serde_yaml::Value = serde_yaml::from_str(&input).unwrap();
         let back: serde_yaml::Value = serde_yaml::from_str(&recovered).unwrap();
         assert_eq!(back["data"], original["data"], "{input}");

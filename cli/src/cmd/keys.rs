@@ -41,26 +41,45 @@ pub struct KeygenArgs {
 /// Generates a key pair and writes it.
 pub fn keygen(args: KeygenArgs) -> CliResult<()> {
     if args.name.is_empty() || args.name.contains(['/', '\\']) || args.name.starts_with('.') {
-        return Err(CliError::input(format!("--name '{}': expected a plain file name", args.name)));
+        return Err(CliError::input(format!(
+            "--name '{}': expected a plain file name",
+            args.name
+        )));
     }
-    std::fs::create_dir_all(&args.out_dir)
-        .map_err(|e| CliError::input(format!("{}: cannot create directory: {e}", args.out_dir.display())))?;
+    std::fs::create_dir_all(&args.out_dir).map_err(|e| {
+        CliError::input(format!(
+            "{}: cannot create directory: {e}",
+            args.out_dir.display()
+        ))
+    })?;
     let key_path = args.out_dir.join(format!("{}.key", args.name));
     let pub_path = args.out_dir.join(format!("{}.pub", args.name));
     if !args.force {
         for path in [&key_path, &pub_path] {
             if path.exists() {
-                return Err(CliError::input(format!("{}: already exists", path.display()))
-                    .hint("pass --force to overwrite it, or choose another --name"));
+                return Err(
+                    CliError::input(format!("{}: already exists", path.display()))
+                        .hint("pass --force to overwrite it, or choose another --name"),
+                );
             }
         }
     }
-    let key = PrivateKey::generate().map_err(|e| CliError::input(format!("cannot generate a key: {e}")))?;
+    let key = PrivateKey::generate()
+        .map_err(|e| CliError::input(format!("cannot generate a key: {e}")))?;
     io::write_atomic(&key_path, key.to_file_text().as_bytes(), true, args.force)?;
-    io::write_atomic(&pub_path, format!("{}\n", key.public()).as_bytes(), false, args.force)?;
+    io::write_atomic(
+        &pub_path,
+        format!("{}\n", key.public()).as_bytes(),
+        false,
+        args.force,
+    )?;
     println!("key id: {}", key.id());
     println!("public key: {}", key.public());
-    println!("wrote {} (private, mode 0600: keep it secret) and {}", key_path.display(), pub_path.display());
+    println!(
+        "wrote {} (private, mode 0600: keep it secret) and {}",
+        key_path.display(),
+        pub_path.display()
+    );
     Ok(())
 }
 
@@ -78,6 +97,9 @@ pub struct FetchKeyArgs {
 pub fn fetch_key(kube: &KubeArgs, args: FetchKeyArgs) -> CliResult<()> {
     let (namespace, key) = cluster::block_on(cluster::fetch_public_key(kube, &args.controller))??;
     io::emit(args.output.as_deref(), &format!("{key}\n"))?;
-    eprintln!("fetched key {} from the controller in namespace {namespace}", key.id());
+    eprintln!(
+        "fetched key {} from the controller in namespace {namespace}",
+        key.id()
+    );
     Ok(())
 }

@@ -25,7 +25,11 @@ pub struct Namespaces<'a> {
 
 impl<'a> Namespaces<'a> {
     pub fn new(flag: Option<String>, kube: &'a KubeArgs) -> Self {
-        Namespaces { flag, kube, context: OnceCell::new() }
+        Namespaces {
+            flag,
+            kube,
+            context: OnceCell::new(),
+        }
     }
 
     /// The namespace for an object whose manifest says `manifest`.
@@ -51,12 +55,18 @@ impl<'a> Namespaces<'a> {
 }
 
 /// The recipients: the `--public-key` arguments, or the controller's key fetched from the cluster.
-pub fn recipients(args: &[String], kube: &KubeArgs, controller: &ControllerArgs) -> CliResult<Vec<PublicKey>> {
+pub fn recipients(
+    args: &[String],
+    kube: &KubeArgs,
+    controller: &ControllerArgs,
+) -> CliResult<Vec<PublicKey>> {
     if !args.is_empty() {
         return args.iter().map(|a| io::load_public_key(a)).collect();
     }
-    let (_, key) = cluster::block_on(cluster::fetch_public_key(kube, controller))?
-        .map_err(|e| e.hint("pass --public-key FILE to seal offline, or make the controller reachable"))?;
+    let (_, key) =
+        cluster::block_on(cluster::fetch_public_key(kube, controller))?.map_err(|e| {
+            e.hint("pass --public-key FILE to seal offline, or make the controller reachable")
+        })?;
     Ok(vec![key])
 }
 

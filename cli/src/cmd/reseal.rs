@@ -40,10 +40,18 @@ pub struct ReencryptArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Backed-up private key: a `keygen` key file or the YAML of the controller's key Secrets.
-    #[arg(long = "private-key", value_name = "FILE", required_unless_present = "online")]
+    #[arg(
+        long = "private-key",
+        value_name = "FILE",
+        required_unless_present = "online"
+    )]
     private_keys: Vec<PathBuf>,
     /// New public key to seal to; repeatable.
-    #[arg(long = "public-key", value_name = "FILE_OR_KEY", required_unless_present = "online")]
+    #[arg(
+        long = "public-key",
+        value_name = "FILE_OR_KEY",
+        required_unless_present = "online"
+    )]
     public_keys: Vec<String>,
     /// Let the controller re-seal to its newest key (POST /v1/rotate).
     #[arg(long, conflicts_with_all = ["private_keys", "public_keys"])]
@@ -58,7 +66,11 @@ pub struct ReencryptArgs {
 /// Re-seals every SealedSecret of every file, then rewrites the files.
 pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
     let ring = key_ring(&args.private_keys)?;
-    let keys: Vec<PublicKey> = args.public_keys.iter().map(|a| io::load_public_key(a)).collect::<CliResult<_>>()?;
+    let keys: Vec<PublicKey> = args
+        .public_keys
+        .iter()
+        .map(|a| io::load_public_key(a))
+        .collect::<CliResult<_>>()?;
     let namespaces = Namespaces::new(args.namespace.clone(), kube);
     let mut outputs = Vec::with_capacity(args.files.len());
     let mut count = 0usize;
@@ -66,10 +78,12 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
         let source = io::read_file(file)?;
         let text = rewrite_stream(&source, |doc, value| {
             let mut sealed = parse_sealed_secret(doc)?;
-            let namespace = namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
+            let namespace =
+                namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
             sealed.metadata.namespace = Some(namespace);
             let resealed = if args.online {
-                rotate_online(kube, &args.controller, &sealed).map_err(|e| e.context(&doc.context()))?
+                rotate_online(kube, &args.controller, &sealed)
+                    .map_err(|e| e.context(&doc.context()))?
             } else {
                 reseal_offline(&sealed, &ring, &keys).map_err(|e| e.context(&doc.context()))?
             };
@@ -85,47 +99,78 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
     for (file, text) in outputs {
         io::write_atomic(file, text.as_bytes(), false, true)?;
     }
-    eprintln!("re-sealed {count} SealedSecret(s) in {} file(s)", args.files.len());
+    eprintln!(
+        "re-sealed {count} SealedSecret(s) in {} file(s)",
+        args.files.len()
+    );
     Ok(())
 }
 
 /// Opens each value and seals it again, with the same binding, to `keys`.
-fn reseal_offline(sealed: &SealedSecret, ring: &KeyRing, keys: &[PublicKey]) -> CliResult<SealedSecret> {
+fn reseal_offline(
+    sealed: &SealedSecret,
+    ring: &KeyRing,
+    keys: &[PublicKey],
+) -> CliResult<SealedSecret> {
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
     let name = sealed.metadata.name.as_deref().unwrap_or_default();
     let mut out = sealed.clone();
     for (key, text) in out.spec.encrypted_data.iter_mut() {
         let field = format!("spec.encryptedData.{key}");
-        let envelope = Envelope::from_base64(text).map_err(|e| CliError::input(format!("{field}: {e}")))?;
+        let envelope =
+            Envelope::from_base64(text).map_err(|e| CliError::input(format!("{field}: {e}")))?;
         let binding = envelope.binding.clone();
         let at = Location::new(namespace, name, key.as_str());
-        let plaintext = format::open_envelope(envelope, &at, ring).map_err(|e| CliError::input(format!("{field}: {e}")))?;
-        *text = format::seal(&plaintext, &binding, keys).map_err(|e| CliError::input(format!("{field}: {e}")))?;
+        let plaintext = format::open_envelope(envelope, &at, ring)
+            .map_err(|e| CliError::input(format!("{field}: {e}")))?;
+        *text = format::seal(&plaintext, &binding, keys)
+            .map_err(|e| CliError::input(format!("{field}: {e}")))?;
     }
     out.spec.recipients = recipients_text(keys);
     Ok(out)
 }
 
 /// Asks the controller to re-seal to its newest key.
-fn rotate_online(kube: &KubeArgs, controller: &ControllerArgs, sealed: &SealedSecret) -> CliResult<SealedSecret> {
-    let body = serde_json::to_vec(sealed).map_err(|e| CliError::input(format!("cannot encode the request: {e}")))?;
-    let (code, text) = cluster::block_on(cluster::controller_post(kube, controller, "/v1/rotate", body))??;
+fn rotate_online(
+    kube: &KubeArgs,
+    controller: &ControllerArgs,
+    sealed: &SealedSecret,
+) -> CliResult<SealedSecret> {
+    let body = serde_json::to_vec(sealed)
+        .map_err(|e| CliError::input(format!("cannot encode the request: {e}")))?;
+    let (code, text) = cluster::block_on(cluster::controller_post(
+        kube,
+        controller,
+        "/v1/rotate",
+        body,
+    ))??;
     if code != 200 {
-        return Err(CliError::failed(format!("the controller refused to re-seal: {text}")));
+        return Err(CliError::failed(format!(
+            "the controller refused to re-seal: {text}"
+        )));
     }
-    serde_json::from_str(&text).map_err(|e| CliError::input(format!("unexpected answer from /v1/rotate: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::input(format!("unexpected answer from /v1/rotate: {e}")))
 }
 
 /// Puts the re-sealed values and recipients into the document, keeping key order and the rest.
 fn replace_sealed_data(value: &mut Value, resealed: &SealedSecret) {
-    let Some(Value::Mapping(spec)) = value.get_mut("spec") else { return };
+    let Some(Value::Mapping(spec)) = value.get_mut("spec") else {
+        return;
+    };
     if let Some(Value::Mapping(data)) = spec.get_mut("encryptedData") {
         for (key, text) in &resealed.spec.encrypted_data {
             data.insert(Value::String(key.clone()), Value::String(text.clone()));
         }
     }
     if !resealed.spec.recipients.is_empty() {
-        let lines = resealed.spec.recipients.iter().cloned().map(Value::String).collect();
+        let lines = resealed
+            .spec
+            .recipients
+            .iter()
+            .cloned()
+            .map(Value::String)
+            .collect();
         spec.insert(Value::String("recipients".into()), Value::Sequence(lines));
     }
 }
@@ -139,21 +184,32 @@ fn rewrite_stream(
     let mut docs = Vec::new();
     for (i, de) in serde_yaml::Deserializer::from_str(&source.text).enumerate() {
         let place = format!("{}: document {}", source.name, i + 1);
-        let mut value = Value::deserialize(de).map_err(|e| CliError::input(format!("{place}: invalid YAML: {e}")))?;
+        let mut value = Value::deserialize(de)
+            .map_err(|e| CliError::input(format!("{place}: invalid YAML: {e}")))?;
         if value.is_null() {
             continue;
         }
-        let kind = value.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if kind == "SealedSecret" {
-            let doc = Doc { place, value: value.clone() };
+            let doc = Doc {
+                place,
+                value: value.clone(),
+            };
             f(&doc, &mut value)?;
-        } else if kind == "List" {
-            if let Some(Value::Sequence(items)) = value.get_mut("items") {
-                for (j, item) in items.iter_mut().enumerate() {
-                    if item.get("kind").and_then(Value::as_str) == Some("SealedSecret") {
-                        let doc = Doc { place: format!("{place}, item {}", j + 1), value: item.clone() };
-                        f(&doc, item)?;
-                    }
+        } else if kind == "List"
+            && let Some(Value::Sequence(items)) = value.get_mut("items")
+        {
+            for (j, item) in items.iter_mut().enumerate() {
+                if item.get("kind").and_then(Value::as_str) == Some("SealedSecret") {
+                    let doc = Doc {
+                        place: format!("{place}, item {}", j + 1),
+                        value: item.clone(),
+                    };
+                    f(&doc, item)?;
                 }
             }
         }

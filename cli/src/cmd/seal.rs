@@ -96,7 +96,10 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
     // Read and check every input before asking the cluster for a key.
     let docs = io::read_documents(&args.files)?;
     if docs.is_empty() {
-        return Err(CliError::input(format!("{}: no Secret to seal (the input is empty)", input_name(&args.files))));
+        return Err(CliError::input(format!(
+            "{}: no Secret to seal (the input is empty)",
+            input_name(&args.files)
+        )));
     }
     let namespaces = Namespaces::new(args.namespace.clone(), kube);
     let mut secrets = Vec::with_capacity(docs.len());
@@ -104,14 +107,22 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
         let secret = parse_secret(doc)?;
         let ctx = doc.context();
         if !args.allow_empty_data && secret.data.is_none() && secret.string_data.is_none() {
-            return Err(CliError::input(format!("{ctx}: the Secret has no data or stringData"))
-                .hint("pass --allow-empty-data to seal it anyway"));
+            return Err(
+                CliError::input(format!("{ctx}: the Secret has no data or stringData"))
+                    .hint("pass --allow-empty-data to seal it anyway"),
+            );
         }
         let namespace = if args.scope == Scope::ClusterWide {
-            namespaces.resolve(secret.metadata.namespace.as_deref(), &ctx).map(|ns| {
-                // A cluster-wide SealedSecret keeps a namespace only if one was given.
-                if secret.metadata.namespace.is_some() || args.namespace.is_some() { ns } else { String::new() }
-            })?
+            namespaces
+                .resolve(secret.metadata.namespace.as_deref(), &ctx)
+                .map(|ns| {
+                    // A cluster-wide SealedSecret keeps a namespace only if one was given.
+                    if secret.metadata.namespace.is_some() || args.namespace.is_some() {
+                        ns
+                    } else {
+                        String::new()
+                    }
+                })?
         } else {
             namespaces.resolve(secret.metadata.namespace.as_deref(), &ctx)?
         };
@@ -133,9 +144,11 @@ fn seal_all(
     scope: Scope,
     keys: &[PublicKey],
 ) -> CliResult<Vec<SealedSecret>> {
-    let seal_one = |(ctx, secret, namespace): &(String, k8s_openapi::api::core::v1::Secret, String)| {
-        resource::seal_secret(secret, namespace, scope, keys).map_err(|e| CliError::input(format!("{ctx}: {e}")))
-    };
+    let seal_one =
+        |(ctx, secret, namespace): &(String, k8s_openapi::api::core::v1::Secret, String)| {
+            resource::seal_secret(secret, namespace, scope, keys)
+                .map_err(|e| CliError::input(format!("{ctx}: {e}")))
+        };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if secrets.len() < 64 || threads == 1 {
         return secrets.iter().map(seal_one).collect();
@@ -148,7 +161,9 @@ fn seal_all(
             .collect();
         let mut out = Vec::with_capacity(secrets.len());
         for handle in handles {
-            let part = handle.join().map_err(|_| CliError::input("a sealing thread failed"))??;
+            let part = handle
+                .join()
+                .map_err(|_| CliError::input("a sealing thread failed"))??;
             out.extend(part);
         }
         Ok(out)
@@ -171,17 +186,22 @@ fn seal_raw(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
         (Scope::ClusterWide, ns) => ns.clone().unwrap_or_default(),
         (_, Some(ns)) => ns.clone(),
         (scope, None) => {
-            return Err(CliError::input(format!("--raw with {scope} scope needs --namespace")));
+            return Err(CliError::input(format!(
+                "--raw with {scope} scope needs --namespace"
+            )));
         }
     };
     let name = match (args.scope, &args.name) {
-        (Scope::Strict, None) => return Err(CliError::input("--raw with strict scope needs --name")),
+        (Scope::Strict, None) => {
+            return Err(CliError::input("--raw with strict scope needs --name"));
+        }
         (_, name) => name.clone().unwrap_or_default(),
     };
     let binding = Binding::new(args.scope, &Location::new(namespace, name, key))
         .map_err(|e| CliError::input(format!("--raw: {e}")))?;
     let value = Zeroizing::new(match &args.from_file {
-        Some(path) => std::fs::read(path).map_err(|e| CliError::input(format!("{}: cannot read: {e}", path.display())))?,
+        Some(path) => std::fs::read(path)
+            .map_err(|e| CliError::input(format!("{}: cannot read: {e}", path.display())))?,
         None => {
             let mut buf = Vec::new();
             std::io::stdin()
@@ -191,7 +211,8 @@ fn seal_raw(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
         }
     });
     let keys = recipients(&args.public_keys, kube, &args.controller)?;
-    let sealed = format::seal(&value, &binding, &keys).map_err(|e| CliError::input(format!("--raw: {e}")))?;
+    let sealed = format::seal(&value, &binding, &keys)
+        .map_err(|e| CliError::input(format!("--raw: {e}")))?;
     io::emit(args.write.as_deref(), &format!("{sealed}\n"))
 }
 
@@ -236,7 +257,10 @@ pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
 
     let secret_docs = io::read_documents(args.file.as_slice())?;
     let [secret_doc] = secret_docs.as_slice() else {
-        return Err(CliError::input(format!("expected exactly one Secret to merge, found {}", secret_docs.len())));
+        return Err(CliError::input(format!(
+            "expected exactly one Secret to merge, found {}",
+            secret_docs.len()
+        )));
     };
     let secret = parse_secret(secret_doc)?;
     let secret_name = secret.metadata.name.clone().unwrap_or_default();
@@ -282,8 +306,10 @@ pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
     let data = mapping_entry(spec, "encryptedData");
     for (key, (field, plaintext)) in resource::secret_values(&secret) {
         let at = Location::new(namespace.as_str(), name.as_str(), key.as_str());
-        let binding = Binding::new(scope, &at).map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
-        let text = format::seal(&plaintext, &binding, &keys).map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
+        let binding = Binding::new(scope, &at)
+            .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
+        let text = format::seal(&plaintext, &binding, &keys)
+            .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
         if let Value::Mapping(map) = data {
             map.insert(Value::String(key), Value::String(text));
         }
@@ -318,8 +344,10 @@ fn merge_recipients(
             return recipients(&[], kube, &args.controller);
         }
         if args.public_keys.is_empty() {
-            return Err(CliError::input(format!("{ctx}: spec.recipients: missing, so the file does not say which keys to seal to"))
-                .hint("pass --public-key FILE"));
+            return Err(CliError::input(format!(
+                "{ctx}: spec.recipients: missing, so the file does not say which keys to seal to"
+            ))
+            .hint("pass --public-key FILE"));
         }
         return recipients(&args.public_keys, kube, &args.controller);
     }
@@ -328,7 +356,10 @@ fn merge_recipients(
         .recipients
         .iter()
         .enumerate()
-        .map(|(i, line)| line.parse().map_err(|e| CliError::input(format!("{ctx}: spec.recipients[{i}]: {e}"))))
+        .map(|(i, line)| {
+            line.parse()
+                .map_err(|e| CliError::input(format!("{ctx}: spec.recipients[{i}]: {e}")))
+        })
         .collect::<CliResult<_>>()?;
     let mut listed: Vec<_> = keys.iter().map(PublicKey::id).collect();
     listed.sort();
@@ -338,7 +369,10 @@ fn merge_recipients(
         if ids != listed {
             return Err(CliError::input(format!(
                 "{ctx}: spec.recipients does not match the keys the values are sealed to ({})",
-                ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ids.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .hint("pass --public-key for every cluster the file is meant for"));
         }
@@ -349,7 +383,9 @@ fn merge_recipients(
 /// The mapping under `key`, created if missing or not a mapping.
 fn mapping_entry<'v>(value: &'v mut Value, key: &str) -> &'v mut Value {
     if let Value::Mapping(map) = value {
-        let entry = map.entry(Value::String(key.to_string())).or_insert(Value::Null);
+        let entry = map
+            .entry(Value::String(key.to_string()))
+            .or_insert(Value::Null);
         if !entry.is_mapping() {
             *entry = Value::Mapping(Default::default());
         }
@@ -357,4 +393,3 @@ fn mapping_entry<'v>(value: &'v mut Value, key: &str) -> &'v mut Value {
     }
     value
 }
-

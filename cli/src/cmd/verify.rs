@@ -58,7 +58,8 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
                 continue;
             }
             let mut sealed = parse_sealed_secret(&doc)?;
-            let namespace = namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
+            let namespace =
+                namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
             sealed.metadata.namespace = Some(namespace.clone());
             let name = sealed.metadata.name.clone().unwrap_or_default();
             let place = format!("{}: {namespace}/{name}", source.name);
@@ -86,10 +87,14 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
         }
     }
     if checked == 0 {
-        return Err(CliError::input("no SealedSecret values found in the given files"));
+        return Err(CliError::input(
+            "no SealedSecret values found in the given files",
+        ));
     }
     if failed > 0 {
-        return Err(CliError::failed(format!("{failed} of {checked} checks failed")));
+        return Err(CliError::failed(format!(
+            "{failed} of {checked} checks failed"
+        )));
     }
     eprintln!("{checked} checks passed");
     Ok(())
@@ -97,7 +102,8 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
 
 /// Checks one value offline and summarises it: scope and key ids.
 fn check_value(text: &str, at: &Location, keys: &[(String, PublicKey)]) -> Result<String, String> {
-    let envelope = Envelope::from_base64(text).map_err(|e| format!("not a valid sealed value: {e}"))?;
+    let envelope =
+        Envelope::from_base64(text).map_err(|e| format!("not a valid sealed value: {e}"))?;
     check_location(&envelope, at).map_err(|e| e.to_string())?;
     let ids = envelope.key_ids();
     for (arg, key) in keys {
@@ -105,7 +111,10 @@ fn check_value(text: &str, at: &Location, keys: &[(String, PublicKey)]) -> Resul
             return Err(format!(
                 "not sealed for key {} ({arg}); sealed for {}",
                 key.id(),
-                ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ids.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }
@@ -113,13 +122,26 @@ fn check_value(text: &str, at: &Location, keys: &[(String, PublicKey)]) -> Resul
         "{}, key{} {}",
         envelope.binding.scope(),
         if ids.len() == 1 { "" } else { "s" },
-        ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ids.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 
 /// Asks the controller; `Ok(Err(message))` is a verification failure.
-fn verify_online(kube: &KubeArgs, controller: &ControllerArgs, sealed: &SealedSecret) -> CliResult<Result<(), String>> {
-    let body = serde_json::to_vec(sealed).map_err(|e| CliError::input(format!("cannot encode the request: {e}")))?;
-    let (code, text) = cluster::block_on(cluster::controller_post(kube, controller, "/v1/verify", body))??;
+fn verify_online(
+    kube: &KubeArgs,
+    controller: &ControllerArgs,
+    sealed: &SealedSecret,
+) -> CliResult<Result<(), String>> {
+    let body = serde_json::to_vec(sealed)
+        .map_err(|e| CliError::input(format!("cannot encode the request: {e}")))?;
+    let (code, text) = cluster::block_on(cluster::controller_post(
+        kube,
+        controller,
+        "/v1/verify",
+        body,
+    ))??;
     Ok(if code == 200 { Ok(()) } else { Err(text) })
 }

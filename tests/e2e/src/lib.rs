@@ -15,7 +15,11 @@ static BUILD: Mutex<()> = Mutex::new(());
 pub fn binary(name: &str) -> PathBuf {
     let profile_dir = std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().and_then(|deps| deps.parent()).map(PathBuf::from))
+        .and_then(|exe| {
+            exe.parent()
+                .and_then(|deps| deps.parent())
+                .map(PathBuf::from)
+        })
         .unwrap_or_else(|| PathBuf::from("target/debug"));
     let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
@@ -27,6 +31,10 @@ pub fn binary(name: &str) -> PathBuf {
             .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
         assert!(status.success(), "building {name} failed");
     }
-    assert!(path.exists(), "{} does not exist after building", path.display());
+    assert!(
+        path.exists(),
+        "{} does not exist after building",
+        path.display()
+    );
     path
 }

@@ -1,6 +1,8 @@
 //! The offline path a new user walks, with the real `sealant` binary: keygen, seal the example
 //! Secret, verify, recover, and lint the examples.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on any unexpected error.
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -37,23 +39,66 @@ fn example_secret_seals_verifies_and_recovers_offline() {
     let example = repo().join("examples/db-creds.secret.yaml");
     let example = example.to_str().unwrap();
     ok(sealant(d, &["keygen", "--out-dir", "keys"]));
-    ok(sealant(d, &["seal", "-f", example, "--public-key", "keys/sealant.pub", "-w", "sealed.yaml"]));
+    ok(sealant(
+        d,
+        &[
+            "seal",
+            "-f",
+            example,
+            "--public-key",
+            "keys/sealant.pub",
+            "-w",
+            "sealed.yaml",
+        ],
+    ));
     let sealed = std::fs::read_to_string(d.join("sealed.yaml")).unwrap();
-    assert!(!sealed.contains("ZGVtby1wYXNzd29yZC1ub3QtcmVhbA=="), "plaintext in sealed output");
+    assert!(
+        !sealed.contains("ZGVtby1wYXNzd29yZC1ub3QtcmVhbA=="),
+        "plaintext in sealed output"
+    );
 
-    let verified = ok(sealant(d, &["verify", "--public-key", "keys/sealant.pub", "sealed.yaml"]));
-    assert_eq!(verified.lines().filter(|l| l.contains(": ok (strict, key ")).count(), 2, "{verified}");
+    let verified = ok(sealant(
+        d,
+        &["verify", "--public-key", "keys/sealant.pub", "sealed.yaml"],
+    ));
+    assert_eq!(
+        verified
+            .lines()
+            .filter(|l| l.contains(": ok (strict, key "))
+            .count(),
+        2,
+        "{verified}"
+    );
 
-    let recovered = ok(sealant(d, &["recover", "--private-key", "keys/sealant.key", "sealed.yaml"]));
-    let original: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+    let recovered = ok(sealant(
+        d,
+        &[
+            "recover",
+            "--private-key",
+            "keys/sealant.key",
+            "sealed.yaml",
+        ],
+    ));
+    let original: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
     let back: serde_yaml::Value = serde_yaml::from_str(&recovered).unwrap();
     assert_eq!(back["data"], original["data"]);
     assert_eq!(back["metadata"]["labels"], original["metadata"]["labels"]);
 
-    std::fs::write(d.join("moved.yaml"), sealed.replace("namespace: production", "namespace: staging")).unwrap();
+    std::fs::write(
+        d.join("moved.yaml"),
+        sealed.replace("namespace: production", "namespace: staging"),
+    )
+    .unwrap();
     let moved = sealant(d, &["verify", "moved.yaml"]);
     assert_eq!(moved.status.code(), Some(1));
-    let recover_moved = sealant(d, &["recover", "--private-key", "keys/sealant.key", "moved.yaml"]);
+    let recover_moved = sealant(
+        d,
+        &["recover", "--private-key", "keys/sealant.key", "moved.yaml"],
+    );
     assert_eq!(recover_moved.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&recover_moved.stderr).contains("was sealed for production/db-creds (strict)"));
+    assert!(
+        String::from_utf8_lossy(&recover_moved.stderr)
+            .contains("was sealed for production/db-creds (strict)")
+    );
 }
