@@ -29,17 +29,28 @@ const CHECKSUM_LEN: usize = 4;
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
     /// A private key was given where a public key is expected.
-    #[error("this is a private key, not a public key: pass the .pub file or the `sealant-pub-v1:` line")]
+    #[error(
+        "this is a private key, not a public key: pass the .pub file or the `sealant-pub-v1:` line"
+    )]
     PrivateWherePublicExpected,
     /// A public key was given where a private key is expected.
     #[error("this is a public key, not a private key")]
     PublicWherePrivateExpected,
     /// The text does not start with a known prefix.
     #[error("not a sealant {expected} key (expected a line starting with `{prefix}`)")]
-    UnknownForm { expected: &'static str, prefix: &'static str },
+    UnknownForm {
+        expected: &'static str,
+        prefix: &'static str,
+    },
     /// The encoded part is not valid unpadded url-safe base64 of the right length.
-    #[error("malformed {expected} key: the text after `{prefix}` must be {chars} base64url characters")]
-    Encoding { expected: &'static str, prefix: &'static str, chars: usize },
+    #[error(
+        "malformed {expected} key: the text after `{prefix}` must be {chars} base64url characters"
+    )]
+    Encoding {
+        expected: &'static str,
+        prefix: &'static str,
+        chars: usize,
+    },
     /// The checksum does not match: the text was mistyped or cut.
     #[error("{expected} key checksum mismatch: the key was mistyped or truncated")]
     Checksum { expected: &'static str },
@@ -123,7 +134,10 @@ pub struct PublicKey {
 impl PublicKey {
     /// Wraps 32 raw X25519 public key bytes.
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> PublicKey {
-        PublicKey { bytes, id: KeyId::of(&bytes) }
+        PublicKey {
+            bytes,
+            id: KeyId::of(&bytes),
+        }
     }
 
     /// The raw X25519 public key.
@@ -141,7 +155,10 @@ impl PublicKey {
         let lines = key_lines(text);
         match lines.as_slice() {
             [line] => line.parse(),
-            _ => Err(KeyError::UnknownForm { expected: "public", prefix: PUBLIC_KEY_PREFIX }),
+            _ => Err(KeyError::UnknownForm {
+                expected: "public",
+                prefix: PUBLIC_KEY_PREFIX,
+            }),
         }
     }
 }
@@ -171,7 +188,10 @@ impl FromStr for PublicKey {
         }
         let body = s
             .strip_prefix(PUBLIC_KEY_PREFIX)
-            .ok_or(KeyError::UnknownForm { expected: "public", prefix: PUBLIC_KEY_PREFIX })?;
+            .ok_or(KeyError::UnknownForm {
+                expected: "public",
+                prefix: PUBLIC_KEY_PREFIX,
+            })?;
         let bytes = decode_body(body, "public", PUBLIC_KEY_PREFIX)?;
         if !is_canonical_u(&bytes) {
             return Err(KeyError::NonCanonical);
@@ -240,7 +260,10 @@ impl PrivateKey {
         let line = match lines.as_slice() {
             [line] => *line,
             [] => {
-                return Err(KeyError::UnknownForm { expected: "private", prefix: PRIVATE_KEY_PREFIX });
+                return Err(KeyError::UnknownForm {
+                    expected: "private",
+                    prefix: PRIVATE_KEY_PREFIX,
+                });
             }
             more => return Err(KeyError::KeyLineCount { found: more.len() }),
         };
@@ -249,7 +272,10 @@ impl PrivateKey {
         }
         let body = line
             .strip_prefix(PRIVATE_KEY_PREFIX)
-            .ok_or(KeyError::UnknownForm { expected: "private", prefix: PRIVATE_KEY_PREFIX })?;
+            .ok_or(KeyError::UnknownForm {
+                expected: "private",
+                prefix: PRIVATE_KEY_PREFIX,
+            })?;
         let bytes = decode_body(body, "private", PRIVATE_KEY_PREFIX)?;
         Ok(PrivateKey::from_bytes(&bytes))
     }
@@ -289,8 +315,16 @@ fn checksum(prefix: &str, key: &[u8; KEY_LEN]) -> [u8; CHECKSUM_LEN] {
 }
 
 /// Decodes `key || checksum` and checks the checksum.
-fn decode_body(body: &str, expected: &'static str, prefix: &'static str) -> Result<SecretKey, KeyError> {
-    let encoding = KeyError::Encoding { expected, prefix, chars: 48 };
+fn decode_body(
+    body: &str,
+    expected: &'static str,
+    prefix: &'static str,
+) -> Result<SecretKey, KeyError> {
+    let encoding = KeyError::Encoding {
+        expected,
+        prefix,
+        chars: 48,
+    };
     let mut raw = Zeroizing::new([0u8; KEY_LEN + CHECKSUM_LEN]);
     if body.len() != 48 {
         return Err(encoding);
@@ -322,7 +356,10 @@ mod tests {
         let parsed: PublicKey = text.parse().unwrap();
         assert_eq!(&parsed, key.public());
         assert_eq!(parsed.id().to_string().len(), 16);
-        assert_eq!(parsed.id().to_string().parse::<KeyId>().unwrap(), parsed.id());
+        assert_eq!(
+            parsed.id().to_string().parse::<KeyId>().unwrap(),
+            parsed.id()
+        );
     }
 
     #[test]
@@ -332,7 +369,10 @@ mod tests {
         let i = PUBLIC_KEY_PREFIX.len() + 5;
         chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
         let typo: String = chars.into_iter().collect();
-        assert_eq!(typo.parse::<PublicKey>(), Err(KeyError::Checksum { expected: "public" }));
+        assert_eq!(
+            typo.parse::<PublicKey>(),
+            Err(KeyError::Checksum { expected: "public" })
+        );
     }
 
     #[test]
@@ -341,7 +381,10 @@ mod tests {
         let file = key.to_file_text();
         let back = PrivateKey::from_file_text(&file).unwrap();
         assert_eq!(back.public(), key.public());
-        assert_eq!(PublicKey::from_file_text(&file), Err(KeyError::PrivateWherePublicExpected));
+        assert_eq!(
+            PublicKey::from_file_text(&file),
+            Err(KeyError::PrivateWherePublicExpected)
+        );
         let public_text = key.public().to_string();
         assert!(matches!(
             PrivateKey::from_file_text(&public_text),
@@ -368,7 +411,10 @@ mod tests {
         let mut high_bit = *PrivateKey::from_bytes(&[1u8; 32]).public().as_bytes();
         assert!(encode(high_bit).parse::<PublicKey>().is_ok());
         high_bit[31] |= 0x80;
-        assert_eq!(encode(high_bit).parse::<PublicKey>(), Err(KeyError::NonCanonical));
+        assert_eq!(
+            encode(high_bit).parse::<PublicKey>(),
+            Err(KeyError::NonCanonical)
+        );
         // p itself and p + 1 are non-canonical; p - 1 is the largest canonical value.
         let mut p = [0xffu8; 32];
         p[0] = 0xed;
@@ -382,9 +428,18 @@ mod tests {
 
     #[test]
     fn wrong_lengths_and_garbage_are_rejected() {
-        assert!(matches!("sealant-pub-v1:abc".parse::<PublicKey>(), Err(KeyError::Encoding { .. })));
-        assert!(matches!("ssh-ed25519 AAAA".parse::<PublicKey>(), Err(KeyError::UnknownForm { .. })));
-        assert!(matches!(PrivateKey::from_file_text("# only a comment\n"), Err(KeyError::UnknownForm { .. })));
+        assert!(matches!(
+            "sealant-pub-v1:abc".parse::<PublicKey>(),
+            Err(KeyError::Encoding { .. })
+        ));
+        assert!(matches!(
+            "ssh-ed25519 AAAA".parse::<PublicKey>(),
+            Err(KeyError::UnknownForm { .. })
+        ));
+        assert!(matches!(
+            PrivateKey::from_file_text("# only a comment\n"),
+            Err(KeyError::UnknownForm { .. })
+        ));
         assert!(matches!("0123".parse::<KeyId>(), Err(KeyError::KeyId)));
     }
 }

@@ -123,7 +123,10 @@ pub fn x25519_public(secret: &StaticSecret) -> [u8; KEY_LEN] {
 }
 
 /// X25519 agreement, rejecting the all-zero result that a low-order public key produces.
-pub fn x25519_agree(secret: &StaticSecret, their_public: &[u8; KEY_LEN]) -> Result<SecretKey, CryptoError> {
+pub fn x25519_agree(
+    secret: &StaticSecret,
+    their_public: &[u8; KEY_LEN],
+) -> Result<SecretKey, CryptoError> {
     let shared = secret.diffie_hellman(&PublicKey::from(*their_public));
     if !shared.was_contributory() {
         return Err(CryptoError::NonContributory);
@@ -144,10 +147,20 @@ pub fn aead_seal(key: &[u8; KEY_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LE
 }
 
 /// Decrypts `buf` in place, or leaves an error if `tag` does not authenticate `buf` and `aad`.
-pub fn aead_open(key: &[u8; KEY_LEN], aad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> Result<(), CryptoError> {
+pub fn aead_open(
+    key: &[u8; KEY_LEN],
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> Result<(), CryptoError> {
     let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
     cipher
-        .decrypt_in_place_detached(Nonce::from_slice(&ZERO_NONCE), aad, buf, Tag::from_slice(tag))
+        .decrypt_in_place_detached(
+            Nonce::from_slice(&ZERO_NONCE),
+            aad,
+            buf,
+            Tag::from_slice(tag),
+        )
         .map_err(|_| CryptoError::Authentication)
 }
 
@@ -175,7 +188,10 @@ mod tests {
         let tag = aead_seal(&key, b"aad", &mut buf);
         assert_ne!(buf, b"hunter2");
         let mut copy = buf.clone();
-        assert_eq!(aead_open(&key, b"other", &mut copy, &tag), Err(CryptoError::Authentication));
+        assert_eq!(
+            aead_open(&key, b"other", &mut copy, &tag),
+            Err(CryptoError::Authentication)
+        );
         aead_open(&key, b"aad", &mut buf, &tag).unwrap();
         assert_eq!(buf, b"hunter2");
     }
@@ -183,11 +199,17 @@ mod tests {
     #[test]
     fn agreement_rejects_low_order_points() {
         let secret = StaticSecret::from([9u8; 32]);
-        assert_eq!(x25519_agree(&secret, &[0u8; 32]).err(), Some(CryptoError::NonContributory));
+        assert_eq!(
+            x25519_agree(&secret, &[0u8; 32]).err(),
+            Some(CryptoError::NonContributory)
+        );
         // u = 1, a point of order 4.
         let mut order4 = [0u8; 32];
         order4[0] = 1;
-        assert_eq!(x25519_agree(&secret, &order4).err(), Some(CryptoError::NonContributory));
+        assert_eq!(
+            x25519_agree(&secret, &order4).err(),
+            Some(CryptoError::NonContributory)
+        );
     }
 
     #[test]

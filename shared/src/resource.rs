@@ -113,7 +113,9 @@ pub enum ConvertError {
     #[error("metadata.name is required")]
     MissingName,
     /// The namespace is needed by the scope but unknown.
-    #[error("metadata.namespace is required for {0} sealing (set it in the manifest or pass --namespace)")]
+    #[error(
+        "metadata.namespace is required for {0} sealing (set it in the manifest or pass --namespace)"
+    )]
     MissingNamespace(Scope),
     /// The Secret has nothing to seal.
     #[error("the Secret has no data or stringData to seal")]
@@ -146,10 +148,19 @@ pub enum ConvertError {
 pub fn secret_values(secret: &Secret) -> BTreeMap<String, (String, Zeroizing<Vec<u8>>)> {
     let mut values = BTreeMap::new();
     for (key, ByteString(bytes)) in secret.data.iter().flatten() {
-        values.insert(key.clone(), (format!("data.{key}"), Zeroizing::new(bytes.clone())));
+        values.insert(
+            key.clone(),
+            (format!("data.{key}"), Zeroizing::new(bytes.clone())),
+        );
     }
     for (key, text) in secret.string_data.iter().flatten() {
-        values.insert(key.clone(), (format!("stringData.{key}"), Zeroizing::new(text.as_bytes().to_vec())));
+        values.insert(
+            key.clone(),
+            (
+                format!("stringData.{key}"),
+                Zeroizing::new(text.as_bytes().to_vec()),
+            ),
+        );
     }
     values
 }
@@ -162,7 +173,12 @@ pub fn seal_secret(
     scope: Scope,
     recipients: &[PublicKey],
 ) -> Result<SealedSecret, ConvertError> {
-    let name = secret.metadata.name.clone().filter(|n| !n.is_empty()).ok_or(ConvertError::MissingName)?;
+    let name = secret
+        .metadata
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or(ConvertError::MissingName)?;
     if namespace.is_empty() && scope != Scope::ClusterWide {
         return Err(ConvertError::MissingNamespace(scope));
     }
@@ -170,10 +186,17 @@ pub fn seal_secret(
     for (key, (field, value)) in secret_values(secret) {
         let at = Location::new(namespace, name.as_str(), key.as_str());
         let binding = Binding::new(scope, &at).map_err(|source| match source {
-            format::FormatError::InvalidName { field: "key", .. } => ConvertError::InvalidKey { field: field.clone(), source },
-            other => ConvertError::Seal { field: "metadata".to_string(), source: SealError::Binding(other) },
+            format::FormatError::InvalidName { field: "key", .. } => ConvertError::InvalidKey {
+                field: field.clone(),
+                source,
+            },
+            other => ConvertError::Seal {
+                field: "metadata".to_string(),
+                source: SealError::Binding(other),
+            },
         })?;
-        let sealed = format::seal(&value, &binding, recipients).map_err(|source| ConvertError::Seal { field, source })?;
+        let sealed = format::seal(&value, &binding, recipients)
+            .map_err(|source| ConvertError::Seal { field, source })?;
         encrypted_data.insert(key, sealed);
     }
 
@@ -214,8 +237,15 @@ pub fn template_of(secret: &Secret) -> SecretTemplate {
         a
     });
     let annotations = annotations.filter(|a| !a.is_empty());
-    let metadata = (labels.is_some() || annotations.is_some()).then_some(TemplateMetadata { labels, annotations });
-    SecretTemplate { metadata, type_: secret.type_.clone(), immutable: secret.immutable }
+    let metadata = (labels.is_some() || annotations.is_some()).then_some(TemplateMetadata {
+        labels,
+        annotations,
+    });
+    SecretTemplate {
+        metadata,
+        type_: secret.type_.clone(),
+        immutable: secret.immutable,
+    }
 }
 
 /// Opens every value of a SealedSecret where it sits (its namespace and name), in key order.
@@ -229,7 +259,10 @@ pub fn open_values(
     let mut values = BTreeMap::new();
     for (key, text) in &sealed.spec.encrypted_data {
         let at = Location::new(namespace, name, key.as_str());
-        let value = format::open(text, &at, keys).map_err(|source| ConvertError::Open { field: key.clone(), source })?;
+        let value = format::open(text, &at, keys).map_err(|source| ConvertError::Open {
+            field: key.clone(),
+            source,
+        })?;
         values.insert(key.clone(), value);
     }
     Ok(values)
@@ -252,7 +285,12 @@ pub fn secret_of(sealed: &SealedSecret, values: &BTreeMap<String, Zeroizing<Vec<
             annotations: annotations.filter(|a| !a.is_empty()),
             ..ObjectMeta::default()
         },
-        data: Some(values.iter().map(|(k, v)| (k.clone(), ByteString(v.to_vec()))).collect()),
+        data: Some(
+            values
+                .iter()
+                .map(|(k, v)| (k.clone(), ByteString(v.to_vec())))
+                .collect(),
+        ),
         type_: template.type_,
         immutable: template.immutable,
         ..Secret::default()
@@ -296,7 +334,13 @@ stringData:
     #[test]
     fn seal_then_open_gives_back_the_secret_without_last_applied() {
         let key = PrivateKey::from_bytes(&[8; 32]);
-        let sealed = seal_secret(&secret_yaml(), "production", Scope::Strict, &[key.public().clone()]).unwrap();
+        let sealed = seal_secret(
+            &secret_yaml(),
+            "production",
+            Scope::Strict,
+            &[key.public().clone()],
+        )
+        .unwrap();
         assert_eq!(sealed.spec.encrypted_data.len(), 2);
         assert_eq!(sealed.spec.recipients, vec![key.public().to_string()]);
         let yaml = serde_yaml::to_string(&sealed).unwrap();
@@ -307,7 +351,10 @@ stringData:
         let secret = open_sealed_secret(&sealed, &ring).unwrap();
         let data = secret.data.unwrap();
         assert_eq!(data["username"].0, b"admin");
-        assert_eq!(data["password"].0, b"new", "stringData wins over data, as in the API server");
+        assert_eq!(
+            data["password"].0, b"new",
+            "stringData wins over data, as in the API server"
+        );
         assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/basic-auth"));
         assert_eq!(secret.immutable, Some(true));
         let annotations = secret.metadata.annotations.unwrap();
@@ -318,7 +365,13 @@ stringData:
     #[test]
     fn moving_a_strict_sealed_secret_fails_with_the_field_named() {
         let key = PrivateKey::from_bytes(&[8; 32]);
-        let mut sealed = seal_secret(&secret_yaml(), "production", Scope::Strict, &[key.public().clone()]).unwrap();
+        let mut sealed = seal_secret(
+            &secret_yaml(),
+            "production",
+            Scope::Strict,
+            &[key.public().clone()],
+        )
+        .unwrap();
         sealed.metadata.namespace = Some("staging".into());
         let ring: KeyRing = [key].into_iter().collect();
         let err = open_sealed_secret(&sealed, &ring).unwrap_err();
@@ -331,8 +384,17 @@ stringData:
     #[test]
     fn strict_sealing_needs_a_namespace() {
         let key = PrivateKey::from_bytes(&[8; 32]);
-        let err = seal_secret(&secret_yaml(), "", Scope::Strict, &[key.public().clone()]).unwrap_err();
+        let err =
+            seal_secret(&secret_yaml(), "", Scope::Strict, &[key.public().clone()]).unwrap_err();
         assert!(matches!(err, ConvertError::MissingNamespace(Scope::Strict)));
-        assert!(seal_secret(&secret_yaml(), "", Scope::ClusterWide, &[key.public().clone()]).is_ok());
+        assert!(
+            seal_secret(
+                &secret_yaml(),
+                "",
+                Scope::ClusterWide,
+                &[key.public().clone()]
+            )
+            .is_ok()
+        );
     }
 }
