@@ -226,6 +226,13 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
     let stop = stop.shared();
+    // Reconciling before the keys are read would report every object as UnknownKey; wait for
+    // the first key (the leader's key upkeep, running alongside, creates one if there is none).
+    let mut keys = context.keys.subscribe();
+    tokio::select! {
+        _ = keys.wait_for(|keys| keys.loaded && !keys.ring.is_empty()) => {}
+        () = stop.clone() => return,
+    }
     let namespaces: Vec<Option<String>> = if config.watch_namespaces.is_empty() {
         vec![None]
     } else {
