@@ -77,7 +77,9 @@ pub(crate) fn group_list(registry: &Registry) -> Value {
                 .iter()
                 .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
                 .collect();
-            json!({"name": group, "versions": gvs, "preferredVersion": gvs[0].clone()})
+            // Every group listed has at least the version it was found with.
+            let preferred = gvs.first().cloned().unwrap_or(Value::Null);
+            json!({"name": group, "versions": gvs, "preferredVersion": preferred})
         })
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})

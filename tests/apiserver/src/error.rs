@@ -45,12 +45,21 @@ impl ApiError {
 
     /// The path names no resource at all.
     pub(crate) fn path_not_found() -> Self {
-        Self::new(
+        let mut err = Self::new(
             404,
             "NotFound",
             "the server could not find the requested resource",
+        );
+        err.details = Some(json!({}));
+        err
+    }
+
+    pub(crate) fn too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
         )
-        .with_details("", "", "")
     }
 
     pub(crate) fn already_exists(plural: &str, group: &str, name: &str) -> Self {

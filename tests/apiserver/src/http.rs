@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -34,8 +35,15 @@ pub(crate) struct AppState {
     pub(crate) address: String,
 }
 
+/// kube-apiserver's request body limit.
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    // kube-apiserver accepts request bodies up to 3 MiB (a Secret alone may hold 1 MiB).
+    Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
 }
 
 type Params = HashMap<String, String>;
@@ -44,10 +52,27 @@ async fn handle(
     State(app): State<AppState>,
     method: Method,
     uri: Uri,
-    Query(params): Query<Params>,
+    params: Result<Query<Params>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let params = match params {
+        Ok(Query(params)) => params,
+        Err(e) => {
+            return ApiError::bad_request(format!("invalid query string: {}", e.body_text()))
+                .into_response();
+        }
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ApiError::too_large(MAX_BODY).into_response();
+        }
+        Err(e) => {
+            return ApiError::bad_request(format!("reading the request body: {}", e.body_text()))
+                .into_response();
+        }
+    };
     match route(&app, &method, &uri, &params, &headers, body).await {
         Ok(response) => response,
         Err(err) => err.into_response(),

@@ -1226,3 +1226,67 @@ async fn orphan_deletion_keeps_dependents_and_drops_their_owner_reference() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn malformed_requests_get_status_errors() {
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let send = |method: &str, path: &str, content_type: &str, body: Vec<u8>| {
+        let client = client.clone();
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .body(body)
+            .unwrap();
+        async move {
+            reason(
+                client
+                    .request::<serde_json::Value>(request)
+                    .await
+                    .unwrap_err(),
+            )
+        }
+    };
+    let cms = "/api/v1/namespaces/default/configmaps";
+    assert_eq!(
+        send("POST", cms, "application/json", b"{not json".to_vec())
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        send("POST", cms, "application/json", b"[1]".to_vec())
+            .await
+            .0,
+        400
+    );
+    let huge = vec![b'a'; 4 * 1024 * 1024];
+    assert_eq!(
+        send("POST", cms, "application/json", huge).await,
+        (413, "RequestEntityTooLarge".into())
+    );
+    assert_eq!(
+        send("GET", "/api/v1/nodes", "application/json", Vec::new())
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        send("PUT", cms, "application/json", b"{}".to_vec()).await.0,
+        405
+    );
+    let patch = format!("{cms}/x");
+    assert_eq!(
+        send("PATCH", &patch, "text/plain", b"x".to_vec()).await.0,
+        415
+    );
+    let protobuf = send(
+        "POST",
+        cms,
+        "application/vnd.kubernetes.protobuf",
+        b"k8s\0\xff".to_vec(),
+    )
+    .await;
+    assert_eq!(protobuf.0, 400);
+}
