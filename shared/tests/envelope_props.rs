@@ -35,11 +35,11 @@ fn namespace() -> impl Strategy<Value = String> {
 }
 
 fn object_name() -> impl Strategy<Value = String> {
-    "[a-z0-9]([a-z0-9.-]{0,80}[a-z0-9])?"
+    "[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?"
 }
 
 fn key_name() -> impl Strategy<Value = String> {
-    "[A-Za-z0-9._-]{1,80}".prop_filter("not . or ..", |k| k != "." && k != "..")
+    "[A-Za-z0-9._-]{1,253}".prop_filter("not . or ..", |k| k != "." && k != "..")
 }
 
 fn location() -> impl Strategy<Value = Location> {
