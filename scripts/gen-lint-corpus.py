@@ -27,7 +27,7 @@ def rand(n):
 
 def env_block(leak):
     lines = []
-    for i in range(rng.randint(12, 30)):
+    for i in range(rng.randint(8, 22)):
         name = rng.choice(["LOG_LEVEL", "PORT", "DB_HOST", "FEATURE_X", "TIMEOUT", "REGION",
                            "CACHE_TTL", "WORKERS", "TRACING_ENDPOINT", "JAVA_OPTS"]) + f"_{i}"
         lines.append(f"            - name: {name}\n              value: \"{rand(rng.randint(4, 24))}\"")
@@ -159,12 +159,13 @@ def main():
             if r <= acc:
                 break
         leak = rng.random() < 0.01
-        d = os.path.join(out, f"team{i % 50:02d}", f"app{i % 997:03d}")
+        d = os.path.join(out, f"team{i % 50:02d}", f"app{i % 20:02d}")
         os.makedirs(d, exist_ok=True)
         name = "values.yaml" if fn is values else f"{fn.__name__}-{i}.yaml"
         if fn is values:
-            d = os.path.join(d, f"chart{i}")
+            d = os.path.join(d, f"chart{i % 5}")
             os.makedirs(d, exist_ok=True)
+            name = f"values-{i}.yaml"
         text = fn(i, leak)
         with open(os.path.join(d, name), "w") as f:
             f.write(text)

@@ -1259,20 +1259,26 @@ fn has_needle(text: &[u8]) -> bool {
 /// configuration) makes the file parse. Most manifests of a repository that already keeps its
 /// secrets out of git skip the parser this way.
 pub fn needs_parse(text: &str, settings: &Settings) -> bool {
-    static SECRET_KIND: OnceLock<Option<Regex>> = OnceLock::new();
+    static ALWAYS: OnceLock<Option<Regex>> = OnceLock::new();
     if !settings.extra_names.is_empty() {
         return true;
     }
     let Some(needles) = needles() else {
         return true;
     };
-    let secret_kind = SECRET_KIND.get_or_init(|| Regex::new(r"kind\W{1,4}Secret\b").ok());
-    if secret_kind.as_ref().is_none_or(|re| re.is_match(text))
-        || text.contains("secretGenerator")
-        || text.contains("configMapGenerator")
-    {
+    // A Secret (every key is data) or a Kustomize generator (every literal is): always parse.
+    let always = ALWAYS
+        .get_or_init(|| Regex::new(r"kind\W{1,4}Secret\b|secretGenerator|configMapGenerator").ok());
+    if always.as_ref().is_none_or(|re| re.is_match(text)) {
         return true;
     }
+    // Only SealedSecrets (their ciphertext is masked lazily if the token search hits it).
+    let kinds = text.matches("kind:").count();
+    if kinds > 0 && kinds == text.matches("kind: SealedSecret").count() {
+        return false;
+    }
+    // Words already found not credential-like (`secretKeyRef` repeats in every env entry).
+    let mut rejected: Vec<&str> = Vec::new();
     let bytes = text.as_bytes();
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.';
     let mut last_end = 0;
@@ -1291,7 +1297,13 @@ pub fn needs_parse(text: &str, settings: &Settings) -> bool {
         last_end = end;
         let word = &text[start..end];
         let name = word.trim_start_matches('-');
+        if rejected.contains(&name) {
+            continue;
+        }
         if classify_name(name, &[], &settings.ignored_names).is_none() {
+            if rejected.len() < 64 {
+                rejected.push(name);
+            }
             continue;
         }
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -1324,13 +1336,15 @@ pub fn needs_parse(text: &str, settings: &Settings) -> bool {
         if before.contains("Ref") || prev_line.trim_end().ends_with("Ref:") {
             continue;
         }
-        // An env entry: its value comes from the same line or the next ones.
-        let next_lines: String = text[line_end..]
-            .lines()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join("\n");
-        if !(after.contains("valueFrom") || next_lines.trim_start().starts_with("valueFrom")) {
+        // A `name:` matters only as an env-style entry with a literal `value` on the same line
+        // or one of the next lines (not `valueFrom`, not a metadata name).
+        let has_value = |l: &str| {
+            let t = l.trim_start().trim_start_matches(['"', '\'']);
+            t.starts_with("value\"") || t.starts_with("value'") || t.starts_with("value:")
+        };
+        let same_line = after.contains("value") && !after.contains("valueFrom");
+        let next = text[line_end..].lines().skip(1).take(3).any(has_value);
+        if same_line || next {
             return true;
         }
     }
@@ -1363,6 +1377,14 @@ mod tests {
 
     fn parse_needed(text: &str) -> bool {
         needs_parse(text, &Settings::default())
+    }
+
+    #[test]
+    fn prefilter_skips_sealed_secrets() {
+        let sealed = "apiVersion: sealant.dev/v1alpha1\nkind: SealedSecret\nspec:\n  encryptedData:\n    password: AQ==\n";
+        assert!(!parse_needed(sealed));
+        let mixed = format!("{sealed}---\nkind: ConfigMap\ndata:\n  password: x\n");
+        assert!(parse_needed(&mixed));
     }
 
     #[test]

@@ -257,6 +257,9 @@ const REF_PRONE: &[&str] = &["secret", "secrets", "credential", "credentials", "
 
 /// What `name` says about its value: `None` when it is not credential-like.
 pub fn classify_name(name: &str, extra: &[String], ignored: &[String]) -> Option<NameMatch> {
+    if extra.is_empty() && !has_term_fragment(name) {
+        return None;
+    }
     let strength = classify(name, extra, ignored)?;
     let words = split_words(name);
     let ref_prone = words
@@ -277,11 +280,11 @@ pub fn classify(name: &str, extra: &[String], ignored: &[String]) -> Option<Stre
     if name.len() > 200 {
         return None;
     }
-    let lowered = name.to_ascii_lowercase();
     // Fast path: most keys (`image`, `ports`, `name`) hold no credential word at all.
-    if extra.is_empty() && !PREFILTER_NEEDLES.iter().any(|n| lowered.contains(n)) {
+    if extra.is_empty() && !has_term_fragment(name) {
         return None;
     }
+    let lowered = name.to_ascii_lowercase();
     if ignored.contains(&lowered) {
         return None;
     }
@@ -335,6 +338,16 @@ pub fn classify(name: &str, extra: &[String], ignored: &[String]) -> Option<Stre
         return None;
     }
     matches.iter().map(|m| m.2).max()
+}
+
+/// Whether `name` contains (case-insensitively) a fragment every credential term contains;
+/// allocation-free, since it runs on every key of every parsed file.
+fn has_term_fragment(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    PREFILTER_NEEDLES.iter().any(|n| {
+        let n = n.as_bytes();
+        bytes.len() >= n.len() && bytes.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    })
 }
 
 /// Splits `DB_PASSWORD`, `dbPassword`, `db-password`, `DBPassword` into lower-case words.

@@ -149,7 +149,12 @@ pub struct RawMatch {
     pub confidence: Confidence,
 }
 
+/// Literal fragments that every token format contains: files without any skip the token
+/// regexes (one SIMD literal search instead of a DFA pass over the whole text).
+const TOKEN_HINTS: &str = r#"AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|gl(?:pat|dt|ptt|rt|cbt|oas|ft)-|xox|hooks\.slack\.com|sk_|rk_|AIza|SG\.|npm_|pypi-|dckr_pat_|hv[sb]\.|sk-|shp|AGE-SECRET-KEY|-----BEGIN|eyJ|"auth"|(?i:aws|bearer|accountkey)"#;
+
 struct Compiled {
+    hints: Regex,
     set: RegexSet,
     each: Vec<Regex>,
     url: Regex,
@@ -163,6 +168,7 @@ fn compiled() -> &'static Compiled {
         // Invariant: the patterns are constants covered by the tests below.
         #[allow(clippy::expect_used)]
         Compiled {
+            hints: Regex::new(TOKEN_HINTS).expect("token hints compile"),
             set: RegexSet::new(&patterns).expect("token patterns compile"),
             each: patterns.iter().map(|p| Regex::new(p).expect("token pattern compiles")).collect(),
             url: Regex::new(
@@ -182,6 +188,9 @@ fn compiled() -> &'static Compiled {
 pub fn find_tokens(text: &str) -> Vec<RawMatch> {
     let c = compiled();
     let mut out = Vec::new();
+    if !c.hints.is_match(text) {
+        return out;
+    }
     for index in c.set.matches(text).iter() {
         let kind = &TOKEN_KINDS[index];
         for caps in c.each[index].captures_iter(text) {
@@ -228,8 +237,19 @@ pub fn find_url_credentials(text: &str) -> Vec<RawMatch> {
             });
         }
     }
-    let lower_has = text.contains("assword") || text.contains("PASSWORD") || text.contains("wd=");
-    if lower_has {
+    // `Password=...;` needs a `;` and an `=` right after the word: check cheaply first.
+    let maybe_conn = text.contains(';')
+        && [
+            "assword=",
+            "ASSWORD=",
+            "wd=",
+            "WD=",
+            "assword =",
+            "ASSWORD =",
+        ]
+        .iter()
+        .any(|p| text.contains(p));
+    if maybe_conn {
         for caps in c.conn.captures_iter(text) {
             let Some(password) = caps.get(1) else {
                 continue;

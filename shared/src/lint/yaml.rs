@@ -13,19 +13,29 @@ const MAX_DEPTH: usize = 200;
 /// Line starts of a text, to turn markers into byte offsets and offsets into line/column.
 pub struct Source<'a> {
     pub text: &'a str,
-    line_starts: Vec<usize>,
+    /// Computed on first use: most files are never parsed and have no finding.
+    line_starts: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl<'a> Source<'a> {
     pub fn new(text: &'a str) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Source { text, line_starts }
+        Source {
+            text,
+            line_starts: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(memchr_newlines(self.text));
+            starts
+        })
     }
 
     /// Byte offset of a 1-based line and 0-based character column.
     fn offset(&self, line: usize, col: usize) -> usize {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+        let Some(&start) = self.starts().get(line.saturating_sub(1)) else {
             return self.text.len();
         };
         let rest = &self.text[start..];
@@ -38,8 +48,8 @@ impl<'a> Source<'a> {
     /// 1-based line and column (in characters) of a byte offset.
     pub fn position(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line = self.line_starts.partition_point(|&s| s <= offset);
-        let start = self.line_starts[line.saturating_sub(1)];
+        let line = self.starts().partition_point(|&s| s <= offset);
+        let start = self.starts()[line.saturating_sub(1)];
         let col = self
             .text
             .get(start..offset)
@@ -49,19 +59,24 @@ impl<'a> Source<'a> {
 
     /// The text of a 1-based line, without its newline.
     pub fn line(&self, line: usize) -> &'a str {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+        let Some(&start) = self.starts().get(line.saturating_sub(1)) else {
             return "";
         };
-        let end = self
-            .line_starts
-            .get(line)
-            .map_or(self.text.len(), |e| e - 1);
+        let end = self.starts().get(line).map_or(self.text.len(), |e| e - 1);
         self.text[start..end.max(start)].trim_end_matches('\r')
     }
 
     pub fn line_count(&self) -> usize {
-        self.line_starts.len()
+        self.starts().len()
     }
+}
+
+/// Offsets just after each `\n`.
+fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 /// How a scalar was written.
