@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::faults::Faults;
 use crate::fields::{self, Part};
 use crate::openapi;
+use crate::proxy;
 use crate::resources::{ApiResource, present};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::{Change, ChangeKind, DeleteOpts, Store, WatchStart, WriteOpts};
@@ -153,21 +154,44 @@ async fn route(
             &discovery::resource_list(registry, group, version),
         ));
     }
-    let (namespace, plural, name, subresource) = match rest {
-        ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => (
-            Some(ns.to_string()),
-            *plural,
-            tail.first().map(|s| s.to_string()),
-            tail.get(1).map(|s| s.to_string()),
-        ),
-        [plural, tail @ ..] => (
-            None,
-            *plural,
-            tail.first().map(|s| s.to_string()),
-            tail.get(1).map(|s| s.to_string()),
-        ),
+    let (namespace, plural, tail) = match rest {
+        ["namespaces", ns, plural, tail @ ..] if !matches!(*plural, "status" | "finalize") => {
+            (Some(ns.to_string()), *plural, tail)
+        }
+        [plural, tail @ ..] => (None, *plural, tail),
         [] => return Err(ApiError::path_not_found()),
     };
+    let name = tail.first().map(|s| s.to_string());
+    let subresource = tail.get(1).map(|s| s.to_string());
+    if group.is_empty() && plural == "services" && subresource.as_deref() == Some("proxy") {
+        let (Some(ns), Some(service)) = (&namespace, &name) else {
+            return Err(ApiError::path_not_found());
+        };
+        if let Some(err) = app.faults.check("proxy", "services/proxy") {
+            return Err(err);
+        }
+        // The original path keeps its trailing slash, which matters to some servers.
+        let marker = format!("/{service}/proxy");
+        let forwarded = uri
+            .path()
+            .split_once(marker.as_str())
+            .map_or("/", |(_, after)| after);
+        let forwarded = if forwarded.is_empty() { "/" } else { forwarded };
+        return proxy::forward(
+            &app.store,
+            ns,
+            service,
+            forwarded,
+            uri.query(),
+            method.clone(),
+            headers,
+            body,
+        )
+        .await;
+    }
+    if tail.len() > 2 {
+        return Err(ApiError::path_not_found());
+    }
     let Some(res) = app.store.lock().registry.lookup(group, version, plural) else {
         return Err(ApiError::path_not_found());
     };

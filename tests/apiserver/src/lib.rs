@@ -29,6 +29,7 @@ mod fields;
 mod http;
 mod openapi;
 mod proto;
+mod proxy;
 mod resources;
 mod schema;
 mod selectors;

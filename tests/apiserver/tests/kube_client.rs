@@ -1290,3 +1290,81 @@ async fn malformed_requests_get_status_errors() {
     .await;
     assert_eq!(protobuf.0, 400);
 }
+
+#[tokio::test]
+async fn service_proxy_reaches_the_endpoint_behind_a_service() {
+    use k8s_openapi::api::core::v1::{Endpoints, Service};
+    // A stand-in for the controller's HTTP server.
+    let backend = axum::Router::new()
+        .route(
+            "/v1/verify",
+            axum::routing::post(|body: String| async move { format!("verified:{body}") }),
+        )
+        .route(
+            "/v1/rotate",
+            axum::routing::post(|| async {
+                (
+                    axum::http::StatusCode::CONFLICT,
+                    "{\"reason\":\"NotLeader\",\"message\":\"ask the leader\"}",
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, backend).await.unwrap() });
+
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let services: Api<Service> = Api::default_namespaced(client.clone());
+    let service: Service = serde_json::from_value(json!({
+        "metadata": {"name": "ctl"},
+        "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": 8080}]}
+    }))
+    .unwrap();
+    services
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap();
+    let path = "/api/v1/namespaces/default/services/http:ctl:http/proxy/v1/verify";
+    let post = |path: &str| {
+        http::Request::post(path)
+            .header("content-type", "application/json")
+            .body(b"{\"x\":1}".to_vec())
+            .unwrap()
+    };
+
+    // No Endpoints yet: 503, as a real apiserver says (kube would retry a 503 for minutes, so
+    // this asks without its retry layer).
+    let mut config = kube::Config::new(server.url().parse().unwrap());
+    config.default_retry = false;
+    let no_retry = kube::Client::try_from(config).unwrap();
+    let err = no_retry.request_text(post(path)).await.unwrap_err();
+    assert_eq!(reason(err).0, 503);
+
+    let endpoints: Api<Endpoints> = Api::default_namespaced(client.clone());
+    let ep: Endpoints = serde_json::from_value(json!({
+        "metadata": {"name": "ctl"},
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "http", "port": port}]}]
+    }))
+    .unwrap();
+    endpoints.create(&PostParams::default(), &ep).await.unwrap();
+    assert_eq!(
+        client.request_text(post(path)).await.unwrap(),
+        "verified:{\"x\":1}"
+    );
+    // The service's error status comes back to the caller.
+    let rotate = "/api/v1/namespaces/default/services/http:ctl:http/proxy/v1/rotate";
+    let err = client.request_text(post(rotate)).await.unwrap_err();
+    match err {
+        kube::Error::Api(status) => assert!(
+            status.message.contains("ask the leader") || status.code == 409,
+            "{status:?}"
+        ),
+        other => panic!("expected the service's 409, got {other:?}"),
+    }
+    let missing = "/api/v1/namespaces/default/services/http:nope:http/proxy/v1/verify";
+    assert_eq!(
+        code(client.request_text(post(missing)).await.unwrap_err()),
+        404
+    );
+}
