@@ -1398,3 +1398,43 @@ async fn written_kubeconfig_works_for_kube_clients() {
         vec!["default", "kube-node-lease", "kube-public", "kube-system"]
     );
 }
+
+#[tokio::test]
+async fn kube_event_recorder_creates_then_patches_a_series() {
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let cm = cms
+        .create(&PostParams::default(), &labeled_cm("subject", &[]))
+        .await
+        .unwrap();
+    let reporter = Reporter {
+        controller: "sealant-controller".into(),
+        instance: Some("pod-0".into()),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let reference = kube::Resource::object_ref(&cm, &());
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Unsealed".into(),
+        note: Some("unsealed 2 keys".into()),
+        action: "Unseal".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::default_namespaced(client);
+    let list = events.list(&ListParams::default()).await.unwrap();
+    assert_eq!(
+        list.items.len(),
+        1,
+        "the second publish patches the first event"
+    );
+    let only = &list.items[0];
+    assert_eq!(only.series.as_ref().map(|s| s.count), Some(2));
+    assert_eq!(
+        only.regarding.as_ref().and_then(|r| r.name.as_deref()),
+        Some("subject")
+    );
+}
