@@ -70,6 +70,7 @@ pub(crate) const FOREGROUND: &str = "foregroundDeletion";
 pub(crate) const ORPHAN: &str = "orphan";
 
 /// One page of a list.
+#[derive(Debug)]
 pub(crate) struct ListPage {
     pub(crate) resource_version: u64,
     pub(crate) items: Vec<Arc<Value>>,
@@ -220,22 +221,35 @@ impl Store {
             items: Vec::new(),
             continue_token: None,
         };
-        let Some(table) = state.tables.get(&res.storage) else {
-            return Ok(page);
-        };
+        let empty = BTreeMap::new();
+        let table = state.tables.get(&res.storage).unwrap_or(&empty);
         let lower = match (&start, ns) {
             (Some(key), _) => std::ops::Bound::Excluded(key.clone()),
             (None, Some(ns)) => std::ops::Bound::Included((ns.to_string(), String::new())),
             (None, None) => std::ops::Bound::Unbounded,
         };
+        let in_range = |key: &ObjKey| {
+            start.as_ref().is_none_or(|s| key > s) && ns.is_none_or(|ns| key.0 == ns)
+        };
+        // A continued list shows the state at the first page's resourceVersion, as etcd's
+        // snapshot would: objects changed since then are seen as they were, objects created
+        // since are left out and objects deleted since are put back, from the change log.
+        let (then, deleted_since) = if rv < state.rv {
+            state.state_at(&res.storage, rv, &in_range)
+        } else {
+            (HashMap::new(), Vec::new())
+        };
+        let current = table
+            .range((lower, std::ops::Bound::Unbounded))
+            .take_while(|(key, _)| ns.is_none_or(|ns| key.0 == ns))
+            .filter_map(|(key, object)| match then.get(key) {
+                Some(Some(old)) => Some((key, old)),
+                Some(None) => None,
+                None => Some((key, object)),
+            });
         let limit = limit.filter(|l| *l > 0);
         let mut last: Option<&ObjKey> = None;
-        for (key, object) in table.range((lower, std::ops::Bound::Unbounded)) {
-            if let Some(ns) = ns
-                && key.0 != ns
-            {
-                break;
-            }
+        for (key, object) in merge_sorted(current, deleted_since.iter().map(|(k, v)| (k, v))) {
             if let Some(name) = fields.exact_name()
                 && key.1 != name
             {
@@ -557,9 +571,10 @@ impl Store {
     ) -> Arc<Value> {
         state.rv += 1;
         last["metadata"]["resourceVersion"] = json!(state.rv.to_string());
-        if let Some(table) = state.tables.get_mut(storage) {
-            table.remove(key);
-        }
+        let previous = state
+            .tables
+            .get_mut(storage)
+            .and_then(|table| table.remove(key));
         if let Some(uid) = last["metadata"]["uid"].as_str() {
             state.uids.remove(uid);
         }
@@ -572,7 +587,7 @@ impl Store {
                 namespace: key.0.clone(),
                 kind: ChangeKind::Deleted,
                 object: Arc::clone(&last),
-                old: None,
+                old: previous,
             },
         );
         self.after_delete(state, storage, key);
@@ -868,7 +883,71 @@ impl State {
     }
 }
 
+/// Two key-ordered sequences as one (keys are never in both).
+fn merge_sorted<'a>(
+    a: impl Iterator<Item = (&'a ObjKey, &'a Arc<Value>)>,
+    b: impl Iterator<Item = (&'a ObjKey, &'a Arc<Value>)>,
+) -> impl Iterator<Item = (&'a ObjKey, &'a Arc<Value>)> {
+    let mut a = a.peekable();
+    let mut b = b.peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some((ka, _)), Some((kb, _))) => {
+            if ka <= kb {
+                a.next()
+            } else {
+                b.next()
+            }
+        }
+        (Some(_), None) => a.next(),
+        (None, _) => b.next(),
+    })
+}
+
 impl State {
+    /// How the objects of `storage` changed since resourceVersion `rv`, from the log: for each
+    /// key changed since, its object at `rv` (`None`: it did not exist yet), and, sorted, the
+    /// keys deleted since with their object at `rv`. Only keys `in_range` are considered.
+    #[allow(clippy::type_complexity)]
+    fn state_at(
+        &self,
+        storage: &StorageKey,
+        rv: u64,
+        in_range: &dyn Fn(&ObjKey) -> bool,
+    ) -> (
+        HashMap<ObjKey, Option<Arc<Value>>>,
+        Vec<(ObjKey, Arc<Value>)>,
+    ) {
+        let mut then: HashMap<ObjKey, Option<Arc<Value>>> = HashMap::new();
+        for change in self
+            .log
+            .iter()
+            .filter(|c| c.rv > rv && c.storage == *storage)
+        {
+            let name = change
+                .object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let key = (change.namespace.clone(), name.to_string());
+            if !in_range(&key) {
+                continue;
+            }
+            // The earliest change after `rv` says what the object was at `rv`.
+            then.entry(key).or_insert_with(|| match change.kind {
+                ChangeKind::Added => None,
+                ChangeKind::Modified | ChangeKind::Deleted => change.old.clone(),
+            });
+        }
+        let table = self.tables.get(storage);
+        let mut deleted_since: Vec<(ObjKey, Arc<Value>)> = then
+            .iter()
+            .filter(|(key, _)| table.is_none_or(|t| !t.contains_key(*key)))
+            .filter_map(|(key, old)| old.clone().map(|o| (key.clone(), o)))
+            .collect();
+        deleted_since.sort_by(|a, b| a.0.cmp(&b.0));
+        (then, deleted_since)
+    }
+
     /// Every namespaced object in `ns`, across all resources.
     fn namespace_contents(&self, ns: &str) -> Vec<(StorageKey, ObjKey)> {
         let mut out = Vec::new();
@@ -1330,6 +1409,60 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert_eq!(a.matches('-').count(), 4);
+    }
+
+    #[test]
+    fn continued_lists_show_the_first_pages_snapshot() {
+        let store = Store::new(100, false);
+        let res = secrets(&store);
+        let put = |name: &str, value: &str| {
+            let body = json!({"metadata": {"name": name}, "data": {"v": value}});
+            store
+                .write(&res, "default", name, &update_opts(), |_| Ok(body))
+                .unwrap();
+        };
+        for name in ["a", "b", "c", "d", "e"] {
+            put(name, "MQ==");
+        }
+        let (none, all) = (LabelSelector::default(), FieldSelector::default());
+        let first = store
+            .list(&res, Some("default"), &none, &all, Some(2), None)
+            .unwrap();
+        let token = first.continue_token.clone().unwrap();
+        // After the first page: c changes, d goes, f (after the cursor) and bb appear.
+        put("c", "Mg==");
+        store
+            .delete(&res, "default", "d", &DeleteOpts::default())
+            .unwrap();
+        put("f", "MQ==");
+        put("bb", "MQ==");
+        let rest = store
+            .list(&res, Some("default"), &none, &all, None, Some(&token))
+            .unwrap();
+        assert_eq!(rest.resource_version, first.resource_version);
+        let seen: Vec<(String, String)> = rest
+            .items
+            .iter()
+            .map(|o| {
+                (
+                    o["metadata"]["name"].as_str().unwrap().to_string(),
+                    o["data"]["v"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expected = [("c", "MQ=="), ("d", "MQ=="), ("e", "MQ==")];
+        assert_eq!(
+            seen,
+            expected
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .to_vec()
+        );
+        // Once the log no longer reaches back, the token has expired.
+        store.compact();
+        let err = store
+            .list(&res, Some("default"), &none, &all, None, Some(&token))
+            .unwrap_err();
+        assert_eq!(err.code, 410);
     }
 
     #[test]
