@@ -19,18 +19,19 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 use sealant_core::resource::{
-    ADOPT_ANNOTATION, ConvertError, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SealedSecret, open_values,
-    secret_of,
+    ADOPT_ANNOTATION, ConvertError, LAST_APPLIED_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    SealedSecret, open_values, secret_of,
 };
 
 use crate::keys::{Keys, error_chain, zeroize_secret};
@@ -162,7 +163,10 @@ impl Outcome {
 /// What reconcilers, the error policy and the HTTP server share.
 pub struct Context {
     pub client: Client,
-    pub recorder: Recorder,
+    /// Who publishes Events. A Recorder is made per Event: a shared one caches every Event it
+    /// sent for minutes (to build series), which costs about a kilobyte per SealedSecret, and
+    /// Events here are sent only on transitions anyway.
+    pub reporter: Reporter,
     pub metrics: Arc<Metrics>,
     pub keys: Keys,
     leading: AtomicBool,
@@ -178,7 +182,7 @@ impl Context {
             instance: Some(config.identity.clone()),
         };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            reporter,
             client,
             metrics,
             keys,
@@ -242,18 +246,31 @@ pub async fn run(
     let mut stores = Vec::new();
     let mut runs = Vec::new();
     for namespace in namespaces {
-        let (sealed, secrets): (Api<SealedSecret>, Api<Secret>) = match &namespace {
-            None => (
-                Api::all(context.client.clone()),
-                Api::all(context.client.clone()),
-            ),
-            Some(ns) => (
-                Api::namespaced(context.client.clone(), ns),
-                Api::namespaced(context.client.clone(), ns),
-            ),
-        };
-        let controller = Controller::new(sealed, watcher::Config::default())
-            .owns(secrets, watcher::Config::default().labels(&selector))
+        let (sealed, secrets): (Api<SealedSecret>, Api<PartialObjectMeta<Secret>>) =
+            match &namespace {
+                None => (
+                    Api::all(context.client.clone()),
+                    Api::all(context.client.clone()),
+                ),
+                Some(ns) => (
+                    Api::namespaced(context.client.clone(), ns),
+                    Api::namespaced(context.client.clone(), ns),
+                ),
+            };
+        // The cache holds every SealedSecret: keep only what reconciling reads. managedFields
+        // (a JSON tree per writer) would otherwise be most of its memory.
+        let (store, writer) = reflector::store();
+        let objects = watcher(sealed, watcher::Config::default())
+            .default_backoff()
+            .modify(slim)
+            .reflect(writer)
+            .applied_objects();
+        let controller = Controller::for_stream(objects, store)
+            // Only our Secrets (label selector), and only their metadata: the controller never
+            // holds the cluster's other Secrets, nor the plaintext of its own, to notice drift.
+            .owns_stream(
+                watcher(secrets, watcher::Config::default().labels(&selector)).touched_objects(),
+            )
             .reconcile_all_on(new_keys(context.keys.clone()))
             .with_config(ControllerConfig::default().concurrency(config.concurrency))
             .graceful_shutdown_on(stop.clone());
@@ -270,6 +287,14 @@ pub async fn run(
     }
     context.metrics.set_stores(stores);
     futures::future::join_all(runs).await;
+}
+
+/// Drops what the reconciler never reads from a cached SealedSecret.
+fn slim(object: &mut SealedSecret) {
+    object.metadata.managed_fields = None;
+    if let Some(annotations) = object.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
 }
 
 /// A stream that yields whenever a key id appears that was not there before, so that
@@ -510,11 +535,8 @@ async fn report(
             action: "Unseal".to_string(),
             secondary: None,
         };
-        if let Err(error) = context
-            .recorder
-            .publish(&event, &sealed.object_ref(&()))
-            .await
-        {
+        let recorder = Recorder::new(context.client.clone(), context.reporter.clone());
+        if let Err(error) = recorder.publish(&event, &sealed.object_ref(&())).await {
             warn!(%namespace, %name, error = %error_chain(&error), "publishing an Event");
         }
     }
