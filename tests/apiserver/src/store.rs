@@ -288,9 +288,8 @@ impl Store {
                     )));
                 }
                 state
-                    .log
-                    .iter()
-                    .filter(|c| c.rv > from && c.storage == res.storage)
+                    .changes_after(from)
+                    .filter(|c| c.storage == res.storage)
                     .filter(|c| ns.is_none_or(|ns| c.namespace == ns))
                     .cloned()
                     .collect()
@@ -904,6 +903,13 @@ fn merge_sorted<'a>(
 }
 
 impl State {
+    /// The logged changes with a resourceVersion above `rv`, oldest first. The log is ordered
+    /// by resourceVersion, so this skips straight to them.
+    fn changes_after(&self, rv: u64) -> impl Iterator<Item = &Arc<Change>> {
+        let first = self.log.partition_point(|c| c.rv <= rv);
+        self.log.range(first..)
+    }
+
     /// How the objects of `storage` changed since resourceVersion `rv`, from the log: for each
     /// key changed since, its object at `rv` (`None`: it did not exist yet), and, sorted, the
     /// keys deleted since with their object at `rv`. Only keys `in_range` are considered.
@@ -918,11 +924,7 @@ impl State {
         Vec<(ObjKey, Arc<Value>)>,
     ) {
         let mut then: HashMap<ObjKey, Option<Arc<Value>>> = HashMap::new();
-        for change in self
-            .log
-            .iter()
-            .filter(|c| c.rv > rv && c.storage == *storage)
-        {
+        for change in self.changes_after(rv).filter(|c| c.storage == *storage) {
             let name = change
                 .object
                 .pointer("/metadata/name")
