@@ -15,44 +15,65 @@ target="${CARGO_TARGET_DIR:-$here/target}"
 if [ ! -d "$corpus" ]; then
   python3 "$here/scripts/gen-lint-corpus.py" "$corpus" "$files"
 fi
-bytes=$(du -sb --apparent-size "$corpus" | cut -f1)
+bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
 count=$(find "$corpus" -type f | wc -l)
 echo "corpus: $count files, $((bytes / 1000000)) MB in $corpus"
 
 (cd "$here" && cargo build --release -q -p sealant)
 bin="$target/release/sealant"
 
-measure() { # name, command...
-  local name="$1"; shift
+measure() { # name, bytes, command...
+  local name="$1" size="$2"; shift 2
   local log; log="$(mktemp)"
-  # Warm the page cache once so every tool reads from memory.
   /usr/bin/time -v "$@" >/dev/null 2>"$log" || true
-  local wall rss
+  if ! grep -q "Elapsed (wall clock)" "$log"; then
+    echo "$name: failed"; cat "$log"; rm -f "$log"; return
+  fi
+  local wall rss user sys
   wall=$(grep "Elapsed (wall clock)" "$log" | awk '{print $NF}')
   rss=$(grep "Maximum resident set size" "$log" | awk '{print $NF}')
-  local secs
+  user=$(grep "User time" "$log" | awk '{print $NF}')
+  sys=$(grep "System time" "$log" | awk '{print $NF}')
+  local secs cpu
   secs=$(echo "$wall" | awk -F: '{ if (NF == 3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
-  local mbs
-  mbs=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { if (s > 0) printf "%.1f", b / 1e6 / s; else print "inf" }')
-  printf '%-16s wall %8ss  %8s MB/s  peak RSS %6d MiB\n' "$name" "$secs" "$mbs" "$((rss / 1024))"
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  awk -v n="$name" -v b="$size" -v w="$secs" -v c="$cpu" -v r="$rss" 'BEGIN {
+    printf "%-16s wall %7.2fs  %7.1f MB/s wall  cpu %7.2fs  %7.1f MB/cpu-s  peak RSS %5d MiB\n",
+      n, w, (w > 0 ? b / 1e6 / w : 0), c, (c > 0 ? b / 1e6 / c : 0), r / 1024 }'
+  echo "$cpu" > "/tmp/bench-lint-$name.cpu"
   rm -f "$log"
-  echo "$secs" > "/tmp/bench-lint-$name.secs"
 }
 
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the 2 cores)"
 find "$corpus" -type f -exec cat {} + >/dev/null
 findings=$("$bin" lint --format json "$corpus" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["findings"])' || true)
 echo "sealant findings: $findings"
-measure sealant "$bin" lint --quiet --format json --output /dev/null "$corpus"
+measure sealant "$bytes" "$bin" lint --quiet --format json --output /dev/null "$corpus"
 
+report="$(mktemp)"
 if command -v gitleaks >/dev/null 2>&1; then
-  measure gitleaks gitleaks dir --no-banner --exit-code 0 --report-path /dev/null "$corpus"
+  measure gitleaks "$bytes" gitleaks dir --no-banner --exit-code 0 --report-format json --report-path "$report" "$corpus"
+  echo "gitleaks findings: $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$report" 2>/dev/null || echo '?')"
 fi
 if command -v detect-secrets >/dev/null 2>&1; then
-  measure detect-secrets detect-secrets scan --all-files "$corpus"
+  # detect-secrets needs minutes for the whole corpus: measure one directory of it and scale.
+  sub="$(find "$corpus" -mindepth 1 -maxdepth 1 -type d | sort | head -n 1)"
+  sub_bytes=$(find "$sub" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+  echo "detect-secrets on $(find "$sub" -type f | wc -l) files ($((sub_bytes / 1000000)) MB):"
+  # Run from inside the directory: from within another git checkout it scans nothing.
+  measure detect-secrets "$sub_bytes" bash -c "cd '$sub' && detect-secrets scan --all-files . > /tmp/bench-lint-ds.json"
+  echo "detect-secrets findings there: $(python3 -c 'import json; print(sum(len(v) for v in json.load(open("/tmp/bench-lint-ds.json"))["results"].values()))' 2>/dev/null || echo '?')"
+  awk -v c="$(cat /tmp/bench-lint-detect-secrets.cpu)" -v s="$sub_bytes" -v b="$bytes" \
+    'BEGIN { printf "detect-secrets   cpu for the whole corpus (scaled): %.0fs\n", c * b / s }' \
+    > /tmp/bench-lint-ds-scaled
+  cat /tmp/bench-lint-ds-scaled
+  awk -v c="$(cat /tmp/bench-lint-detect-secrets.cpu)" -v s="$sub_bytes" -v b="$bytes" \
+    'BEGIN { printf "%.2f", c * b / s }' > /tmp/bench-lint-detect-secrets.cpu
 fi
+rm -f "$report"
 for tool in gitleaks detect-secrets; do
-  if [ -f "/tmp/bench-lint-$tool.secs" ]; then
-    awk -v a="$(cat /tmp/bench-lint-$tool.secs)" -v b="$(cat /tmp/bench-lint-sealant.secs)" \
-      -v t="$tool" 'BEGIN { if (b > 0) printf "%s / sealant wall-time ratio: %.1fx\n", t, a / b }'
+  if [ -f "/tmp/bench-lint-$tool.cpu" ]; then
+    awk -v a="$(cat /tmp/bench-lint-$tool.cpu)" -v b="$(cat /tmp/bench-lint-sealant.cpu)" \
+      -v t="$tool" 'BEGIN { if (b > 0) printf "%s uses %.1fx the CPU time of sealant\n", t, a / b }'
   fi
 done
