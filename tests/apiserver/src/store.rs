@@ -228,8 +228,11 @@ impl Store {
             (None, Some(ns)) => std::ops::Bound::Included((ns.to_string(), String::new())),
             (None, None) => std::ops::Bound::Unbounded,
         };
-        let in_range = |key: &ObjKey| {
-            start.as_ref().is_none_or(|s| key > s) && ns.is_none_or(|ns| key.0 == ns)
+        let in_range = |key_ns: &str, key_name: &str| {
+            start
+                .as_ref()
+                .is_none_or(|(s_ns, s_name)| (key_ns, key_name) > (s_ns.as_str(), s_name.as_str()))
+                && ns.is_none_or(|ns| key_ns == ns)
         };
         // A continued list shows the state at the first page's resourceVersion, as etcd's
         // snapshot would: objects changed since then are seen as they were, objects created
@@ -918,22 +921,20 @@ impl State {
         &self,
         storage: &StorageKey,
         rv: u64,
-        in_range: &dyn Fn(&ObjKey) -> bool,
+        in_range: &dyn Fn(&str, &str) -> bool,
     ) -> (
         HashMap<ObjKey, Option<Arc<Value>>>,
         Vec<(ObjKey, Arc<Value>)>,
     ) {
         let mut then: HashMap<ObjKey, Option<Arc<Value>>> = HashMap::new();
         for change in self.changes_after(rv).filter(|c| c.storage == *storage) {
-            let name = change
-                .object
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
+            let name = change.object["metadata"]["name"]
+                .as_str()
                 .unwrap_or_default();
-            let key = (change.namespace.clone(), name.to_string());
-            if !in_range(&key) {
+            if !in_range(&change.namespace, name) {
                 continue;
             }
+            let key = (change.namespace.clone(), name.to_string());
             // The earliest change after `rv` says what the object was at `rv`.
             then.entry(key).or_insert_with(|| match change.kind {
                 ChangeKind::Added => None,
