@@ -1020,10 +1020,17 @@ impl<'a> FileScan<'a> {
     fn scan_lines(&mut self, rule: Code, what: &str) {
         let source = self.source;
         for n in 1..=source.line_count() {
-            let line = source.line(n);
-            let Some(a) = parse_assignment(line) else {
+            let full = source.line(n);
+            // `.npmrc`: `//registry.npmjs.org/:_authToken=...` scopes the key with a URL.
+            let skip = match full.find(":_") {
+                Some(i) if full.trim_start().starts_with("//") => i + 2,
+                _ => 0,
+            };
+            let line = &full[skip..];
+            let Some(mut a) = parse_assignment(line) else {
                 continue;
             };
+            a.value_at += skip;
             let Some(m) = self.name_match(a.key) else {
                 continue;
             };

@@ -279,6 +279,9 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
     if matches!(
         ext,
         "properties" | "ini" | "cfg" | "conf" | "cnf" | "toml" | "tfvars" | "hcl" | "tf" | "config"
+    ) || matches!(
+        name,
+        ".pypirc" | ".npmrc" | ".yarnrc" | ".s3cfg" | ".boto" | "credentials"
     ) {
         return FileKind::Config;
     }
