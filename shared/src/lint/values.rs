@@ -246,11 +246,22 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
     if v.contains("%{") || (v.contains("%(") && v.contains(")s")) {
         return true;
     }
-    if let Some(rest) = v.strip_prefix('$')
-        && !rest.is_empty()
-        && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return true;
+    // `$DB_PASS`, `$HOME/.ssh/id_rsa`, `$work/keys/x.key`: a shell or compose expansion.
+    if let Some(rest) = v.strip_prefix('$') {
+        let ident = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                .len();
+        let next = rest[ident..].chars().next();
+        if ident > 0
+            && rest
+                .as_bytes()
+                .first()
+                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && matches!(next, None | Some('/' | '.' | ':' | '-' | '@'))
+        {
+            return true;
+        }
     }
     if v.len() > 2 && v.starts_with('%') && v.ends_with('%') {
         return true;
@@ -378,6 +389,7 @@ mod tests {
             "supersecret123",
             "hunter2",
             "p@ssw0rd!",
+            "Pa$sw0rd",
             "postgres",
             "s3cr3t-v4lue",
             "1234567",
@@ -417,6 +429,7 @@ mod tests {
             "null",
             "%DB_PASSWORD%",
             "arn:aws:secretsmanager:eu-west-1:123:secret:db",
+            "$work/keys/sealant.key",
             "the password of the admin",
             "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
         ] {
