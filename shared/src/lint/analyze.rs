@@ -1246,7 +1246,7 @@ fn needles() -> Option<&'static regex::bytes::Regex> {
     NEEDLES
         .get_or_init(|| {
             let alternation = super::names::PREFILTER_NEEDLES.join("|");
-            regex::bytes::Regex::new(&format!("(?i){alternation}")).ok()
+            regex::bytes::Regex::new(&format!("(?i-u){alternation}")).ok()
         })
         .as_ref()
 }

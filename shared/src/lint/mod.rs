@@ -33,4 +33,4 @@ pub use config::{CONFIG_FILE, ConfigError, Settings};
 pub use finding::{Confidence, Diagnostic, Finding, Severity};
 pub use report::{Counts, Format, render};
 pub use rules::{Code, DOC_SECTIONS, RULES, Rule};
-pub use scan::{IGNORE_FILE, Report, ScanError, ScanOptions, scan};
+pub use scan::{IGNORE_FILE, Report, ScanError, ScanOptions, scan, scan_text};

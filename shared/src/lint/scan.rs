@@ -157,6 +157,37 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
     Ok(report)
 }
 
+/// Lints one file's text as if it were at `path` (relative, `/`-separated; its name decides how
+/// the text is analysed), with every in-file suppression applied. For editors, tests, and
+/// callers that already hold the text.
+pub fn scan_text(path: &str, text: &str, settings: &Settings) -> (Vec<Finding>, Vec<Diagnostic>) {
+    let as_path = Path::new(path);
+    let name = as_path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_string())
+        .unwrap_or_default();
+    let source = Source::new(text);
+    let mut fs = FileScan::new(&source, path, settings);
+    fs.run(classify(as_path, &name, &ext, text));
+    let diagnostics = fs
+        .diagnostics
+        .iter()
+        .map(|m| Diagnostic {
+            path: path.to_string(),
+            message: m.clone(),
+        })
+        .collect();
+    let (kept, _) =
+        apply_inline_suppressions(std::mem::take(&mut fs.findings), &source, &fs.ignores);
+    let mut findings = dedupe(kept);
+    findings.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    (findings, diagnostics)
+}
+
 #[derive(Default)]
 struct FileResult {
     scanned: bool,
