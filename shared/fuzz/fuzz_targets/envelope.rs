@@ -1,13 +1,33 @@
 //! Envelope parsing: `read` accepts only the canonical encoding, so whatever it accepts must
 //! write back to exactly the same bytes; the same holds for the base64 text form. Opening
 //! arbitrary input must return an error, never panic.
+//!
+//! The opener holds the test key the known-answer vectors are sealed to, and opens at their
+//! location, so inputs mutated from the vectors (the seed corpus) reach unwrapping and
+//! decryption, not only parsing. Seed with the `sealed` lines of `shared/testdata/*.txt`, as text
+//! and decoded.
 
 #![no_main]
+
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 
 use sealant_core::format::{self, Envelope, KeyRing, Location};
 use sealant_core::keys::PrivateKey;
+
+/// Test key 1 of `shared/testdata/` (not a secret: it is published with the vectors).
+const VECTOR_KEY: &str = "SEALANT-PRIVATE-KEY-V1:cYlC-EQRaD-U7txpCIjUKeOgUQA_nI40er50YUipe-fwxwD2";
+
+fn ring() -> &'static KeyRing {
+    static RING: OnceLock<KeyRing> = OnceLock::new();
+    RING.get_or_init(|| PrivateKey::from_file_text(VECTOR_KEY).into_iter().collect())
+}
+
+/// Where the vectors are opened.
+fn location() -> Location {
+    Location::new("production", "db-creds", "password")
+}
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(envelope) = Envelope::read(data) {
@@ -18,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
         );
         let text = envelope.to_base64();
         assert_eq!(Envelope::from_base64(&text).as_ref(), Ok(&envelope));
+        let _ = format::open_envelope(envelope, &location(), ring());
     }
 
     if let Ok(text) = std::str::from_utf8(data) {
@@ -28,10 +49,7 @@ fuzz_target!(|data: &[u8]| {
                 "from_base64 accepted non-canonical base64"
             );
         }
-        let ring: KeyRing = [PrivateKey::from_bytes(&[1; 32])].into_iter().collect();
-        let at = Location::new("production", "db-creds", "password");
-        // Opening arbitrary text can only fail (or, with astronomically small probability,
-        // succeed); it must not panic.
-        let _ = format::open(text, &at, &ring);
+        // Opening mutated text fails unless the mutation kept a vector intact; it must not panic.
+        let _ = format::open(text, &location(), ring());
     }
 });
