@@ -575,6 +575,14 @@ impl<'a> FileScan<'a> {
                             {
                                 let joined = format!("{parent}_{key}");
                                 self.check_pair(rule, &joined, v, child, what);
+                            } else if node_style(v) == Some(Style::Block)
+                                && w.container.is_none()
+                                && self.name_match(key).is_none()
+                            {
+                                // Configuration embedded as text (`helm: {values: |...}` of an
+                                // Argo CD Application, `config.yaml: |`).
+                                let text = v.str().unwrap_or("");
+                                self.embedded(rule, v, text, &child, &format!("`{key}` text sets"));
                             } else {
                                 self.check_pair(rule, key, v, child, what);
                             }
