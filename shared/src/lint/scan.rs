@@ -184,7 +184,7 @@ pub fn scan_text(path: &str, text: &str, settings: &Settings) -> (Vec<Finding>, 
     let (kept, _) =
         apply_inline_suppressions(std::mem::take(&mut fs.findings), &source, &fs.ignores);
     let mut findings = dedupe(kept);
-    findings.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    findings.sort_by_key(|a| (a.line, a.column));
     (findings, diagnostics)
 }
 
