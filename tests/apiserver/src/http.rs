@@ -134,6 +134,7 @@ async fn route(
                 &openapi::index(&app.store.lock().registry),
             ));
         }
+        ["openapi", "v2"] => return Ok(openapi::v2_document(accept)),
         ["openapi", "v3", rest @ ..] => {
             let doc = openapi::document(&app.store.lock().registry, rest);
             return doc

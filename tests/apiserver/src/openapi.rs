@@ -13,6 +13,41 @@ use serde_json::{Map, Value, json};
 
 use crate::resources::Registry;
 
+/// `GET /openapi/v2`: a document with no definitions. kubectl falls back to v2 to validate a
+/// `kind: List` (as `kubectl get -o yaml` prints backups); with no definitions it validates the
+/// List's shape and skips its items, which the server then validates on create. client-go asks
+/// for the protobuf form; the bytes below are the gnostic `Document {swagger: "2.0", info: {title:
+/// "test-apiserver", version: "v1"}}` (fields 1 and 2; Info fields 1 and 2).
+pub(crate) fn v2_document(accept: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if accept.contains("protobuf") {
+        let mut bytes = vec![0x0a, 3];
+        bytes.extend_from_slice(b"2.0");
+        let mut info = vec![0x0a, 14];
+        info.extend_from_slice(b"test-apiserver");
+        info.extend_from_slice(&[0x12, 2]);
+        info.extend_from_slice(b"v1");
+        bytes.push(0x12);
+        bytes.push(info.len() as u8);
+        bytes.extend_from_slice(&info);
+        return (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            )],
+            bytes,
+        )
+            .into_response();
+    }
+    let doc = json!({
+        "swagger": "2.0",
+        "info": {"title": "test-apiserver", "version": "v1"},
+        "paths": {},
+        "definitions": {},
+    });
+    axum::Json(doc).into_response()
+}
+
 /// `api/v1`, `apis/coordination.k8s.io/v1`, ... for each served group/version.
 fn group_versions(registry: &Registry) -> Vec<(String, String, String)> {
     let mut out: Vec<(String, String, String)> = Vec::new();

@@ -1,0 +1,396 @@
+//! The path a new user walks with a cluster, using only the real binaries and kubectl: the test
+//! API server stands in for the cluster (owner garbage collection on), the controller runs out of
+//! cluster with the kubeconfig.
+//!
+//! install CRD + RBAC → controller → `sealant fetch-key` → `kubectl create secret --dry-run |
+//! sealant seal | kubectl apply` → Secret appears → `merge-into` + apply → Secret updated →
+//! delete the SealedSecret → Secret garbage-collected → back up the keys → fresh cluster and
+//! controller from the backup → the old SealedSecret opens.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sealant_e2e::binary;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn kubectl_available() -> bool {
+    Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The test API server as a separate process, and its kubeconfig.
+struct Cluster {
+    _server: Running,
+    kubeconfig: PathBuf,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    fn start(dir: &Path, name: &str) -> Cluster {
+        let kubeconfig = dir.join(format!("{name}.kubeconfig"));
+        let mut child = Command::new(binary("test-apiserver"))
+            .args(["--port", "0", "--gc", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("test-apiserver starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("ready line");
+        assert!(
+            line.starts_with("test-apiserver ready"),
+            "unexpected first line: {line}"
+        );
+        Cluster {
+            _server: Running(child),
+            kubeconfig,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn kubectl(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        let mut input = child.stdin.take().expect("piped stdin");
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).expect("write stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("kubectl finishes")
+    }
+
+    fn kubectl_ok(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
+        let out = self.kubectl(args, stdin);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    }
+
+    fn sealant(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
+        let mut child = Command::new(binary("sealant"))
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sealant runs");
+        let mut input = child.stdin.take().expect("piped stdin");
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).expect("write stdin");
+        }
+        drop(input);
+        let out = child.wait_with_output().expect("sealant finishes");
+        assert!(
+            out.status.success(),
+            "sealant {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    }
+
+    /// Installs what `deploy/` installs that the controller needs from the API: the namespace,
+    /// the CRD and the RBAC objects.
+    fn install(&self) {
+        let deploy = repo().join("deploy");
+        for file in [
+            "namespace.yaml",
+            "crd.yaml",
+            "serviceaccount.yaml",
+            "rbac.yaml",
+        ] {
+            let path = deploy.join(file);
+            self.kubectl_ok(&["apply", "-f", path.to_str().expect("UTF-8 path")], None);
+        }
+    }
+
+    fn start_controller(&self) -> Running {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(binary("sealant-controller"))
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args([
+                "--namespace",
+                "sealant-system",
+                "--listen-addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--log-level", "warn"])
+            .env_remove("POD_NAMESPACE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("sealant-controller starts");
+        Running(child)
+    }
+
+    /// Polls `kubectl get` until it prints `want` (or a non-empty value when `want` is None).
+    fn wait_for(&self, args: &[&str], want: Option<&str>, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            let out = self.kubectl(args, None);
+            last = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            if out.status.success()
+                && match want {
+                    Some(w) => text == w,
+                    None => !text.is_empty(),
+                }
+            {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("timed out waiting for {what}; last output: {last}");
+    }
+
+    fn wait_gone(&self, args: &[&str], what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let out = self.kubectl(args, None);
+            if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("timed out waiting for {what} to be deleted");
+    }
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[test]
+fn a_new_user_seals_applies_updates_deletes_and_restores_from_backup() {
+    if !kubectl_available() {
+        eprintln!("skipped: kubectl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let cluster = Cluster::start(d, "first");
+    cluster.install();
+    let controller = cluster.start_controller();
+
+    // The controller publishes its key; fetch-key finds it by itself.
+    cluster.wait_for(
+        &[
+            "get",
+            "configmap",
+            "sealant-public-keys",
+            "-n",
+            "sealant-system",
+            "-o",
+            "jsonpath={.data.public-key}",
+        ],
+        None,
+        "the public key ConfigMap",
+    );
+    let key = cluster.sealant(&["fetch-key"], None);
+    assert!(key.starts_with("sealant-pub-v1:"), "{key}");
+
+    cluster.kubectl_ok(&["create", "namespace", "apps"], None);
+    let secret = cluster.kubectl_ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "db-creds",
+            "-n",
+            "apps",
+            "--from-literal=password=s3cr3t",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ],
+        None,
+    );
+    let sealed = cluster.sealant(&["seal"], Some(secret.as_bytes()));
+    assert!(
+        !sealed.contains(&b64("s3cr3t")),
+        "plaintext in sealed output"
+    );
+    std::fs::write(d.join("sealed.yaml"), &sealed).expect("write sealed.yaml");
+    cluster.kubectl_ok(&["apply", "-f", "-"], Some(sealed.as_bytes()));
+
+    let jsonpath = [
+        "get",
+        "secret",
+        "db-creds",
+        "-n",
+        "apps",
+        "-o",
+        "jsonpath={.data.password}",
+    ];
+    cluster.wait_for(&jsonpath, Some(&b64("s3cr3t")), "the unsealed Secret");
+    let synced = cluster.wait_for(
+        &[
+            "get",
+            "sealedsecret",
+            "db-creds",
+            "-n",
+            "apps",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Synced\")].status}",
+        ],
+        Some("True"),
+        "Synced=True",
+    );
+    assert_eq!(synced, "True");
+
+    // Edit: seal a changed and a new key into the file, apply it again.
+    let update = cluster.kubectl_ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "db-creds",
+            "-n",
+            "apps",
+            "--from-literal=password=n3w",
+            "--from-literal=user=admin",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ],
+        None,
+    );
+    cluster.sealant(&["merge-into", "sealed.yaml"], Some(update.as_bytes()));
+    cluster.kubectl_ok(&["apply", "-f", "sealed.yaml"], None);
+    cluster.wait_for(&jsonpath, Some(&b64("n3w")), "the updated password");
+    cluster.wait_for(
+        &[
+            "get",
+            "secret",
+            "db-creds",
+            "-n",
+            "apps",
+            "-o",
+            "jsonpath={.data.user}",
+        ],
+        Some(&b64("admin")),
+        "the new key",
+    );
+
+    // Back up the keys as the docs say, before deleting anything.
+    let backup = cluster.kubectl_ok(
+        &[
+            "get",
+            "secret",
+            "-n",
+            "sealant-system",
+            "-l",
+            "sealant.dev/sealing-key",
+            "-o",
+            "yaml",
+        ],
+        None,
+    );
+    assert!(
+        backup.contains("private-key"),
+        "the backup holds the private keys"
+    );
+    std::fs::write(d.join("keys-backup.yaml"), &backup).expect("write backup");
+
+    // Deleting the SealedSecret deletes the Secret it owns.
+    cluster.kubectl_ok(&["delete", "sealedsecret", "db-creds", "-n", "apps"], None);
+    cluster.wait_gone(
+        &["get", "secret", "db-creds", "-n", "apps"],
+        "the owned Secret",
+    );
+    drop(controller);
+
+    // A fresh cluster restored from the backup opens the old SealedSecret.
+    let fresh = Cluster::start(d, "fresh");
+    fresh.kubectl_ok(
+        &[
+            "apply",
+            "-f",
+            repo()
+                .join("deploy/namespace.yaml")
+                .to_str()
+                .expect("UTF-8"),
+        ],
+        None,
+    );
+    fresh.kubectl_ok(&["create", "-f", "keys-backup.yaml"], None);
+    fresh.install();
+    let _controller = fresh.start_controller();
+    fresh.kubectl_ok(&["create", "namespace", "apps"], None);
+    fresh.kubectl_ok(&["apply", "-f", "sealed.yaml"], None);
+    fresh.wait_for(
+        &[
+            "get",
+            "secret",
+            "db-creds",
+            "-n",
+            "apps",
+            "-o",
+            "jsonpath={.data.password}",
+        ],
+        Some(&b64("n3w")),
+        "the Secret unsealed with the restored key",
+    );
+    let keys = fresh.kubectl_ok(
+        &[
+            "get",
+            "secret",
+            "-n",
+            "sealant-system",
+            "-l",
+            "sealant.dev/sealing-key",
+            "-o",
+            "name",
+        ],
+        None,
+    );
+    assert_eq!(
+        keys.lines().count(),
+        backup.matches("kind: Secret").count(),
+        "no new key was generated: {keys}"
+    );
+}
