@@ -102,3 +102,52 @@ fn example_secret_seals_verifies_and_recovers_offline() {
             .contains("was sealed for production/db-creds (strict)")
     );
 }
+
+#[test]
+fn lint_flags_the_plaintext_examples_and_passes_the_sealed_and_secure_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let examples = repo().join("examples");
+    let out = sealant(d, &["lint", examples.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "findings exit 1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("vulnerable-pod.yaml:16:19: SL001"), "{text}");
+    assert!(text.contains("db-creds.secret.yaml:13:13: SL002"), "{text}");
+    assert!(!text.contains("secure-pod.yaml"), "{text}");
+    assert!(
+        !text.contains("supersecret123"),
+        "values are redacted: {text}"
+    );
+
+    let example = examples.join("db-creds.secret.yaml");
+    ok(sealant(d, &["keygen", "--out-dir", "keys"]));
+    ok(sealant(
+        d,
+        &[
+            "seal",
+            "-f",
+            example.to_str().unwrap(),
+            "--public-key",
+            "keys/sealant.pub",
+            "-w",
+            "sealed.yaml",
+        ],
+    ));
+    ok(sealant(
+        d,
+        &[
+            "lint",
+            "sealed.yaml",
+            examples.join("secure-pod.yaml").to_str().unwrap(),
+        ],
+    ));
+}
+
+#[test]
+fn our_own_deploy_manifests_pass_our_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(sealant(
+        dir.path(),
+        &["lint", repo().join("deploy").to_str().unwrap()],
+    ));
+}
