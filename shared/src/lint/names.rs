@@ -41,6 +41,8 @@ const TERMS: &[(&[&str], Strength)] = &[
     (&["storage", "key"], Strength::Strong),
     (&["subscription", "key"], Strength::Strong),
     (&["auth", "key"], Strength::Strong),
+    // kubeconfig `client-key-data`: a base64 private key.
+    (&["client", "key"], Strength::Strong),
     (&["auth", "token"], Strength::Strong),
     (&["password"], Strength::Strong),
     (&["passwords"], Strength::Strong),

@@ -290,7 +290,11 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
     ) {
         return FileKind::Kustomization;
     }
-    let yaml = matches!(ext, "yaml" | "yml");
+    // kubeconfig files: `~/.kube/config`, `kubeconfig`, `*.kubeconfig`.
+    let kubeconfig = name == "kubeconfig"
+        || ext == "kubeconfig"
+        || (name == "config" && text.contains("kind: Config"));
+    let yaml = matches!(ext, "yaml" | "yml") || kubeconfig;
     if yaml && (name.starts_with("docker-compose") || name.starts_with("compose")) {
         return FileKind::Compose;
     }
