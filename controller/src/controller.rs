@@ -280,6 +280,11 @@ pub async fn run(
             .for_each(|result| async move {
                 match result {
                     Ok((object, _)) => debug!(%object, "reconciled"),
+                    // Watch failures (CRD not installed, RBAC) would otherwise go unseen;
+                    // reconcile failures are logged by error_policy.
+                    Err(error @ kube::runtime::controller::Error::QueueError(_)) => {
+                        warn!(error = %error_chain(&error), "watching SealedSecrets or Secrets")
+                    }
                     Err(error) => debug!(error = %error_chain(&error), "reconcile loop"),
                 }
             });

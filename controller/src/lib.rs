@@ -32,6 +32,8 @@ use crate::metrics::Metrics;
 
 /// Field manager of every server-side apply, and the reporting controller of Events.
 pub const FIELD_MANAGER: &str = "sealant-controller";
+/// How long running reconciliations may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Name of the Lease used for leader election, in the controller's namespace.
 pub const LEASE_NAME: &str = "sealant-controller";
 
@@ -220,6 +222,11 @@ async fn lead_while_elected(
             _ = work => {}
             Ok(_) = lost.wait_for(|leading| !*leading) => {
                 info!(identity = %config.identity, "lost the lease: stopped reconciling");
+            }
+            // Reconcilers finish what they are doing on shutdown, but a Controller whose cache
+            // never synced (the CRD missing, no RBAC) would wait forever: bound the wait.
+            () = async { stopped(stop.clone()).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+                warn!("reconcilers did not stop within {SHUTDOWN_GRACE:?}; stopping them now");
             }
         }
         context.set_leading(false);
