@@ -350,6 +350,7 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
     };
     if outcome.ok() {
         debug!(%namespace, %name, "unsealed");
+        context.metrics.unsealed(sealed.spec.encrypted_data.len());
     } else {
         context.metrics.unseal_failed(outcome.reason.as_str());
     }

@@ -174,6 +174,16 @@ impl Keys {
     }
 }
 
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = self.current();
+        f.debug_struct("Keys")
+            .field("loaded", &keys.loaded)
+            .field("count", &keys.keys.len())
+            .finish()
+    }
+}
+
 /// A key read from a Secret: the private key file text (zeroized on drop) and its public facts.
 struct LoadedKey {
     private_text: Zeroizing<String>,

@@ -78,6 +78,12 @@ async fn a_sealed_secret_becomes_an_owned_secret_that_follows_updates_and_is_res
         object.metadata.generation
     );
     let first_transition = condition.last_transition_time.clone();
+    let (_, _, text) = http(running.addr, "GET", "/metrics", "text/plain", b"").await;
+    assert!(metric_value(&text, "sealant_unseal_total") >= 2.0, "{text}");
+    assert!(
+        text.contains("namespace=\"prod\",name=\"db\",status=\"True\",reason=\"Unsealed\""),
+        "{text}"
+    );
 
     // Update: one value changed, one removed, one added.
     let api: Api<SealedSecret> = Api::namespaced(client.clone(), "prod");
