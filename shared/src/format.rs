@@ -22,9 +22,7 @@ use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 use crate::keys::{KEY_ID_LEN, KeyId, PrivateKey, PublicKey};
-use crate::primitives::{
-    self, CryptoError, Entropy, KEY_LEN, PAYLOAD_LABEL, TAG_LEN, WRAP_LABEL,
-};
+use crate::primitives::{self, CryptoError, Entropy, KEY_LEN, PAYLOAD_LABEL, TAG_LEN, WRAP_LABEL};
 
 /// The one format version this code reads and writes.
 pub const VERSION: u8 = 1;
@@ -63,7 +61,11 @@ pub enum FormatError {
     UnexpectedName { scope: Scope, field: &'static str },
     /// A name is not a valid Kubernetes name.
     #[error("invalid {field} {value:?}: {rule}")]
-    InvalidName { field: &'static str, value: String, rule: &'static str },
+    InvalidName {
+        field: &'static str,
+        value: String,
+        rule: &'static str,
+    },
     /// The recipient count is out of range.
     #[error("{0} recipients: a value is sealed to 1 to {MAX_RECIPIENTS} keys")]
     RecipientCount(usize),
@@ -140,7 +142,9 @@ impl FromStr for Scope {
         Scope::ALL
             .into_iter()
             .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| format!("unknown scope '{s}' (expected strict, namespace-wide or cluster-wide)"))
+            .ok_or_else(|| {
+                format!("unknown scope '{s}' (expected strict, namespace-wide or cluster-wide)")
+            })
     }
 }
 
@@ -154,8 +158,16 @@ pub struct Location {
 
 impl Location {
     /// A location from its three names.
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>, key: impl Into<String>) -> Location {
-        Location { namespace: namespace.into(), name: name.into(), key: key.into() }
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        key: impl Into<String>,
+    ) -> Location {
+        Location {
+            namespace: namespace.into(),
+            name: name.into(),
+            key: key.into(),
+        }
     }
 }
 
@@ -175,8 +187,16 @@ impl Binding {
     pub fn new(scope: Scope, at: &Location) -> Result<Binding, FormatError> {
         let binding = Binding {
             scope,
-            namespace: if scope.binds_namespace() { at.namespace.clone() } else { String::new() },
-            name: if scope.binds_name() { at.name.clone() } else { String::new() },
+            namespace: if scope.binds_namespace() {
+                at.namespace.clone()
+            } else {
+                String::new()
+            },
+            name: if scope.binds_name() {
+                at.name.clone()
+            } else {
+                String::new()
+            },
             key: at.key.clone(),
         };
         binding.check()?;
@@ -247,21 +267,36 @@ pub fn validate_namespace(value: &str) -> Result<(), FormatError> {
     let rule = "a namespace is at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit";
     let ok = !value.is_empty()
         && value.len() <= MAX_NAMESPACE_LEN
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !value.starts_with('-')
         && !value.ends_with('-');
-    ok.then_some(()).ok_or_else(|| FormatError::InvalidName { field: "namespace", value: value.to_string(), rule })
+    ok.then_some(()).ok_or_else(|| FormatError::InvalidName {
+        field: "namespace",
+        value: value.to_string(),
+        rule,
+    })
 }
 
 /// Checks an object name: a DNS-1123 subdomain (lowercase alphanumerics, '-' and '.').
 pub fn validate_object_name(value: &str) -> Result<(), FormatError> {
-    let rule = "a name is at most 253 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit";
-    let edge_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let ok = value.len() <= MAX_NAME_LEN
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && edge_ok(value.bytes().next())
-        && edge_ok(value.bytes().last());
-    ok.then_some(()).ok_or_else(|| FormatError::InvalidName { field: "name", value: value.to_string(), rule })
+    let rule = "a name is at most 253 characters: dot-separated parts of lowercase letters, digits \
+                and '-', each starting and ending with a letter or digit";
+    let label_ok = |label: &str| {
+        let edge = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        edge(label.bytes().next())
+            && edge(label.bytes().last())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let ok = value.len() <= MAX_NAME_LEN && value.split('.').all(label_ok);
+    ok.then_some(()).ok_or_else(|| FormatError::InvalidName {
+        field: "name",
+        value: value.to_string(),
+        rule,
+    })
 }
 
 /// Checks a Secret data key: letters, digits, '-', '_' and '.', at most 253, not `.` or `..`.
@@ -271,8 +306,14 @@ pub fn validate_key_name(value: &str) -> Result<(), FormatError> {
         && value.len() <= MAX_NAME_LEN
         && value != "."
         && value != ".."
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-    ok.then_some(()).ok_or_else(|| FormatError::InvalidName { field: "key", value: value.to_string(), rule })
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    ok.then_some(()).ok_or_else(|| FormatError::InvalidName {
+        field: "key",
+        value: value.to_string(),
+        rule,
+    })
 }
 
 /// One recipient's copy of the value's data key.
@@ -302,7 +343,11 @@ impl Envelope {
     pub fn read(input: &[u8]) -> Result<Envelope, FormatError> {
         let (binding, stanzas, payload) = Envelope::parse(input)?;
         let payload = input[payload].to_vec();
-        Ok(Envelope { binding, stanzas, payload })
+        Ok(Envelope {
+            binding,
+            stanzas,
+            payload,
+        })
     }
 
     /// Parses the text form: canonical padded standard base64 of the binary form.
@@ -314,7 +359,11 @@ impl Envelope {
         // opening 1 MiB), and decrypts in place in it.
         bytes.truncate(payload.end);
         bytes.drain(..payload.start);
-        Ok(Envelope { binding, stanzas, payload: bytes })
+        Ok(Envelope {
+            binding,
+            stanzas,
+            payload: bytes,
+        })
     }
 
     /// Checks the binary form and returns the binding, the stanzas and where the payload is.
@@ -328,7 +377,12 @@ impl Envelope {
         let namespace = r.name("namespace")?;
         let name = r.name("name")?;
         let key = r.name("key")?;
-        let binding = Binding { scope, namespace, name, key };
+        let binding = Binding {
+            scope,
+            namespace,
+            name,
+            key,
+        };
         binding.check()?;
 
         let count = usize::from(r.byte("recipient count")?);
@@ -343,7 +397,11 @@ impl Envelope {
             }
             let ephemeral = r.array("recipient ephemeral key")?;
             let wrapped_key = r.array("recipient wrapped key")?;
-            stanzas.push(Stanza { key_id, ephemeral, wrapped_key });
+            stanzas.push(Stanza {
+                key_id,
+                ephemeral,
+                wrapped_key,
+            });
         }
 
         let len = u32::from_be_bytes(r.array("payload length")?) as usize;
@@ -362,7 +420,9 @@ impl Envelope {
     /// associated data.
     pub fn header(&self) -> Vec<u8> {
         let b = &self.binding;
-        let mut out = Vec::with_capacity(6 + b.namespace.len() + b.name.len() + b.key.len() + STANZA_LEN * self.stanzas.len());
+        let mut out = Vec::with_capacity(
+            6 + b.namespace.len() + b.name.len() + b.key.len() + STANZA_LEN * self.stanzas.len(),
+        );
         out.push(VERSION);
         out.push(b.scope.code());
         for name in [&b.namespace, &b.name, &b.key] {
@@ -530,14 +590,22 @@ pub enum OpenError {
     },
     /// The value's binding does not allow opening it where it sits.
     #[error("value '{key}' was sealed for {sealed_for} but is being opened as {opened_as}")]
-    WrongScope { key: String, sealed_for: String, opened_as: String },
+    WrongScope {
+        key: String,
+        sealed_for: String,
+        opened_as: String,
+    },
     /// None of the value's recipients is among the keys held.
     #[error(
         "value '{key}' was sealed for {} which {} among the {} provided ({})",
         describe_ids(.wanted), if .wanted.len() == 1 { "is not" } else { "are not" },
         count_keys(.available.len()), describe_ids(.available)
     )]
-    UnknownKey { key: String, wanted: Vec<KeyId>, available: Vec<KeyId> },
+    UnknownKey {
+        key: String,
+        wanted: Vec<KeyId>,
+        available: Vec<KeyId>,
+    },
     /// Authentication failed: the value, its header or the key was changed.
     #[error("tampered or corrupt value '{key}'")]
     Tampered { key: String },
@@ -559,17 +627,28 @@ fn describe_ids(ids: &[KeyId]) -> String {
     match ids {
         [] => "no key".to_string(),
         [one] => format!("key {}", one.short()),
-        many => format!("keys {}", many.iter().map(KeyId::short).collect::<Vec<_>>().join(", ")),
+        many => format!(
+            "keys {}",
+            many.iter().map(KeyId::short).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
 fn count_keys(n: usize) -> String {
-    if n == 1 { "1 key".to_string() } else { format!("{n} keys") }
+    if n == 1 {
+        "1 key".to_string()
+    } else {
+        format!("{n} keys")
+    }
 }
 
 /// Seals `plaintext` for `binding` to every key in `recipients` (duplicates removed), with the
 /// system's randomness, and returns the text form.
-pub fn seal(plaintext: &[u8], binding: &Binding, recipients: &[PublicKey]) -> Result<String, SealError> {
+pub fn seal(
+    plaintext: &[u8],
+    binding: &Binding,
+    recipients: &[PublicKey],
+) -> Result<String, SealError> {
     Ok(seal_envelope(&SystemRandom::new(), plaintext, binding, recipients)?.to_base64())
 }
 
@@ -610,10 +689,18 @@ pub fn seal_envelope(
         wrapped_key[..KEY_LEN].copy_from_slice(data_key.as_ref());
         let tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped_key[..KEY_LEN]);
         wrapped_key[KEY_LEN..].copy_from_slice(&tag);
-        stanzas.push(Stanza { key_id: recipient.id(), ephemeral, wrapped_key });
+        stanzas.push(Stanza {
+            key_id: recipient.id(),
+            ephemeral,
+            wrapped_key,
+        });
     }
 
-    let mut envelope = Envelope { binding: binding.clone(), stanzas, payload: Vec::new() };
+    let mut envelope = Envelope {
+        binding: binding.clone(),
+        stanzas,
+        payload: Vec::new(),
+    };
     let header = envelope.header();
     let mut payload = Vec::with_capacity(plaintext.len() + TAG_LEN);
     payload.extend_from_slice(plaintext);
@@ -625,24 +712,36 @@ pub fn seal_envelope(
 
 /// Opens the text form of a sealed value found at `at`, with one of `keys`.
 pub fn open(sealed: &str, at: &Location, keys: &KeyRing) -> Result<Zeroizing<Vec<u8>>, OpenError> {
-    let envelope = Envelope::from_base64(sealed)
-        .map_err(|source| OpenError::Malformed { key: at.key.clone(), source })?;
+    let envelope = Envelope::from_base64(sealed).map_err(|source| OpenError::Malformed {
+        key: at.key.clone(),
+        source,
+    })?;
     open_envelope(envelope, at, keys)
 }
 
 /// Opens a parsed envelope found at `at`: checks the binding, picks the stanza whose key id is
 /// held (no trial decryption), unwraps the data key and decrypts the payload.
-pub fn open_envelope(envelope: Envelope, at: &Location, keys: &KeyRing) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+pub fn open_envelope(
+    envelope: Envelope,
+    at: &Location,
+    keys: &KeyRing,
+) -> Result<Zeroizing<Vec<u8>>, OpenError> {
     check_location(&envelope, at)?;
     let Some((stanza, private)) = envelope
         .stanzas
         .iter()
         .find_map(|s| keys.get(&s.key_id).map(|k| (s, k)))
     else {
-        return Err(OpenError::UnknownKey { key: at.key.clone(), wanted: envelope.key_ids(), available: keys.ids() });
+        return Err(OpenError::UnknownKey {
+            key: at.key.clone(),
+            wanted: envelope.key_ids(),
+            available: keys.ids(),
+        });
     };
 
-    let tampered = || OpenError::Tampered { key: at.key.clone() };
+    let tampered = || OpenError::Tampered {
+        key: at.key.clone(),
+    };
     let shared = private.agree(&stanza.ephemeral).map_err(|_| tampered())?;
     let wrap_key = wrap_key(&shared, &stanza.ephemeral, private.public().as_bytes());
     let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
@@ -655,11 +754,19 @@ pub fn open_envelope(envelope: Envelope, at: &Location, keys: &KeyRing) -> Resul
     let mut payload = Zeroizing::new(envelope.payload);
     // `read` guarantees the tag is there, but an `Envelope` can also be built by hand.
     let Some(body_len) = payload.len().checked_sub(TAG_LEN) else {
-        return Err(OpenError::Malformed { key: at.key.clone(), source: FormatError::PayloadTooShort });
+        return Err(OpenError::Malformed {
+            key: at.key.clone(),
+            source: FormatError::PayloadTooShort,
+        });
     };
     tag.copy_from_slice(&payload[body_len..]);
-    primitives::aead_open(&payload_key(&data_key), &header, &mut payload[..body_len], &tag)
-        .map_err(|_| tampered())?;
+    primitives::aead_open(
+        &payload_key(&data_key),
+        &header,
+        &mut payload[..body_len],
+        &tag,
+    )
+    .map_err(|_| tampered())?;
     payload.truncate(body_len);
     Ok(payload)
 }
@@ -672,18 +779,30 @@ pub fn check_location(envelope: &Envelope, at: &Location) -> Result<(), OpenErro
         return Ok(());
     }
     let place = binding.describe_place();
-    let sealed_for = if binding.key == at.key { place } else { format!("key '{}' of {place}", binding.key) };
+    let sealed_for = if binding.key == at.key {
+        place
+    } else {
+        format!("key '{}' of {place}", binding.key)
+    };
     let opened_as = match binding.scope {
         Scope::Strict => format!("{}/{}", at.namespace, at.name),
         Scope::NamespaceWide => format!("namespace {}", at.namespace),
         Scope::ClusterWide => format!("key '{}'", at.key),
     };
-    Err(OpenError::WrongScope { key: at.key.clone(), sealed_for, opened_as })
+    Err(OpenError::WrongScope {
+        key: at.key.clone(),
+        sealed_for,
+        opened_as,
+    })
 }
 
 /// The key that wraps the data key for one recipient:
 /// HKDF-SHA256(salt = ephemeral public || recipient public, ikm = shared secret, info = WRAP_LABEL).
-fn wrap_key(shared: &[u8; KEY_LEN], ephemeral: &[u8; KEY_LEN], recipient: &[u8; KEY_LEN]) -> primitives::SecretKey {
+fn wrap_key(
+    shared: &[u8; KEY_LEN],
+    ephemeral: &[u8; KEY_LEN],
+    recipient: &[u8; KEY_LEN],
+) -> primitives::SecretKey {
     let mut salt = [0u8; 2 * KEY_LEN];
     salt[..KEY_LEN].copy_from_slice(ephemeral);
     salt[KEY_LEN..].copy_from_slice(recipient);
@@ -723,7 +842,8 @@ mod tests {
     fn wrong_scope_names_what_was_expected() {
         let k = key(1);
         let ring: KeyRing = [key(1)].into_iter().collect();
-        let binding = Binding::new(Scope::Strict, &at("production", "db-creds", "password")).unwrap();
+        let binding =
+            Binding::new(Scope::Strict, &at("production", "db-creds", "password")).unwrap();
         let sealed = seal(b"x", &binding, &[k.public().clone()]).unwrap();
         let err = open(&sealed, &at("staging", "db-creds", "password"), &ring).unwrap_err();
         assert_eq!(
@@ -756,7 +876,13 @@ mod tests {
         let ring: KeyRing = [key(2), key(3)].into_iter().collect();
         let err = open(&sealed, &at("any", "thing", "token"), &ring).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with(&format!("value 'token' was sealed for key {} which is not among the 2 keys provided (", sealed_to.id().short())), "{msg}");
+        assert!(
+            msg.starts_with(&format!(
+                "value 'token' was sealed for key {} which is not among the 2 keys provided (",
+                sealed_to.id().short()
+            )),
+            "{msg}"
+        );
         assert_eq!(err.reason(), "UnknownKey");
     }
 
@@ -765,7 +891,12 @@ mod tests {
         let keys = [key(1), key(2), key(3)];
         let publics: Vec<PublicKey> = keys.iter().map(|k| k.public().clone()).collect();
         let loc = at("ns", "n", "k");
-        let sealed = seal(b"multi", &Binding::new(Scope::Strict, &loc).unwrap(), &publics).unwrap();
+        let sealed = seal(
+            b"multi",
+            &Binding::new(Scope::Strict, &loc).unwrap(),
+            &publics,
+        )
+        .unwrap();
         for n in 1..=3 {
             let ring: KeyRing = [key(n)].into_iter().collect();
             assert_eq!(&*open(&sealed, &loc, &ring).unwrap(), b"multi");
@@ -780,42 +911,91 @@ mod tests {
         let sealed = seal(b"v", &binding, &[k.public().clone(), k.public().clone()]).unwrap();
         assert_eq!(Envelope::from_base64(&sealed).unwrap().stanzas.len(), 1);
         let many: Vec<PublicKey> = (0..33u8).map(|n| key(n).public().clone()).collect();
-        assert!(matches!(seal(b"v", &binding, &many), Err(SealError::TooManyRecipients(33))));
-        assert!(matches!(seal(b"v", &binding, &[]), Err(SealError::NoRecipients)));
+        assert!(matches!(
+            seal(b"v", &binding, &many),
+            Err(SealError::TooManyRecipients(33))
+        ));
+        assert!(matches!(
+            seal(b"v", &binding, &[]),
+            Err(SealError::NoRecipients)
+        ));
     }
 
     #[test]
     fn read_write_mirror_each_other() {
         let binding = Binding::new(Scope::Strict, &at("ns", "n", "k")).unwrap();
-        let env = seal_envelope(&SystemRandom::new(), b"abc", &binding, &[key(1).public().clone()]).unwrap();
+        let env = seal_envelope(
+            &SystemRandom::new(),
+            b"abc",
+            &binding,
+            &[key(1).public().clone()],
+        )
+        .unwrap();
         let bytes = env.write();
         assert_eq!(Envelope::read(&bytes).unwrap(), env);
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(Envelope::read(&longer), Err(FormatError::TrailingBytes(1)));
-        assert_eq!(Envelope::read(&bytes[..bytes.len() - 1]), Err(FormatError::Truncated("payload")));
+        assert_eq!(
+            Envelope::read(&bytes[..bytes.len() - 1]),
+            Err(FormatError::Truncated("payload"))
+        );
     }
 
     #[test]
     fn a_hand_built_envelope_without_a_tag_is_an_error_not_a_panic() {
         let loc = at("ns", "n", "k");
-        let mut env = seal_envelope(&SystemRandom::new(), b"", &Binding::new(Scope::Strict, &loc).unwrap(), &[key(1).public().clone()]).unwrap();
+        let mut env = seal_envelope(
+            &SystemRandom::new(),
+            b"",
+            &Binding::new(Scope::Strict, &loc).unwrap(),
+            &[key(1).public().clone()],
+        )
+        .unwrap();
         env.payload.truncate(5);
         let ring: KeyRing = [key(1)].into_iter().collect();
         let err = open_envelope(env, &loc, &ring).unwrap_err();
-        assert!(matches!(err, OpenError::Malformed { source: FormatError::PayloadTooShort, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                OpenError::Malformed {
+                    source: FormatError::PayloadTooShort,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn names_are_validated_for_the_scope() {
         assert!(matches!(
             Binding::new(Scope::Strict, &at("", "n", "k")),
-            Err(FormatError::MissingName { field: "namespace", .. })
+            Err(FormatError::MissingName {
+                field: "namespace",
+                ..
+            })
         ));
         assert!(matches!(
             Binding::new(Scope::Strict, &at("Prod", "n", "k")),
-            Err(FormatError::InvalidName { field: "namespace", .. })
+            Err(FormatError::InvalidName {
+                field: "namespace",
+                ..
+            })
         ));
-        assert!(matches!(Binding::new(Scope::ClusterWide, &at("x", "y", "a/b")), Err(FormatError::InvalidName { field: "key", .. })));
+        assert!(matches!(
+            Binding::new(Scope::ClusterWide, &at("x", "y", "a/b")),
+            Err(FormatError::InvalidName { field: "key", .. })
+        ));
+        for bad in ["a..b", "a.-b", "a-.b", ".a", "a.", "-a", "A"] {
+            assert!(
+                matches!(
+                    Binding::new(Scope::Strict, &at("ns", bad, "k")),
+                    Err(FormatError::InvalidName { field: "name", .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert!(Binding::new(Scope::Strict, &at("ns", "web.example-1.com", "k")).is_ok());
     }
 }

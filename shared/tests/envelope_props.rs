@@ -35,7 +35,11 @@ fn namespace() -> impl Strategy<Value = String> {
 }
 
 fn object_name() -> impl Strategy<Value = String> {
-    "[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?"
+    // A DNS-1123 subdomain: dot-separated labels that start and end with a letter or digit.
+    "[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?".prop_filter("DNS-1123 subdomain", |n| {
+        n.split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+    })
 }
 
 fn key_name() -> impl Strategy<Value = String> {

@@ -113,6 +113,11 @@ const TOKEN_KINDS: &[TokenKind] = &[
         confidence: Confidence::High,
     },
     TokenKind {
+        label: "sealant private key",
+        pattern: r"\b(SEALANT-PRIVATE-KEY-V1:[A-Za-z0-9_\-]{48})(?:[^A-Za-z0-9_\-]|$)",
+        confidence: Confidence::High,
+    },
+    TokenKind {
         label: "Azure storage account key",
         pattern: r"(?i)AccountKey=([A-Za-z0-9+/]{86}==)",
         confidence: Confidence::High,
@@ -151,7 +156,7 @@ pub struct RawMatch {
 
 /// Literal fragments that every token format contains: files without any skip the token
 /// regexes (one SIMD literal search instead of a DFA pass over the whole text).
-const TOKEN_HINTS: &str = r#"AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|gl(?:pat|dt|ptt|rt|cbt|oas|ft)-|xox|hooks\.slack\.com|sk_|rk_|AIza|SG\.|npm_|pypi-|dckr_pat_|hv[sb]\.|sk-|shp|AGE-SECRET-KEY|-----BEGIN|eyJ|"auth"|(?i:aws|bearer|accountkey)"#;
+const TOKEN_HINTS: &str = r#"AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|gl(?:pat|dt|ptt|rt|cbt|oas|ft)-|xox|hooks\.slack\.com|sk_|rk_|AIza|SG\.|npm_|pypi-|dckr_pat_|hv[sb]\.|sk-|shp|AGE-SECRET-KEY|SEALANT-PRIVATE-KEY|-----BEGIN|eyJ|"auth"|(?i:aws|bearer|accountkey)"#;
 
 struct Compiled {
     hints: Regex,
@@ -326,6 +331,14 @@ mod tests {
 
     fn labels(text: &str) -> Vec<&'static str> {
         find_tokens(text).into_iter().map(|m| m.label).collect()
+    }
+
+    #[test]
+    fn finds_sealant_private_keys_but_not_public_keys() {
+        let key = crate::keys::PrivateKey::from_bytes(&[7; 32]);
+        let file = key.to_file_text();
+        assert_eq!(labels(&file), vec!["sealant private key"]);
+        assert!(labels(&key.public().to_string()).is_empty());
     }
 
     #[test]
