@@ -22,7 +22,7 @@ fn manifest(i: usize) -> String {
             ));
         }
     }
-    if i % 50 == 0 {
+    if i.is_multiple_of(50) {
         env.push_str("            - name: API_TOKEN\n              value: \"tok-9f8e7d6c5b4a\"\n");
     }
     match i % 3 {
