@@ -339,7 +339,9 @@ impl KeyManager {
                 }
             };
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
+                // Re-apply on every timer tick (a no-op write when unchanged), so that a
+                // deleted or edited ConfigMap is put back within a minute.
+                () = tokio::time::sleep(wait) => published = None,
                 _ = changes.changed() => {}
                 () = &mut stop => return,
             }
