@@ -68,8 +68,9 @@ impl Cluster {
         }
     }
 
-    fn kubectl(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut child = Command::new("kubectl")
+    /// Runs `program --kubeconfig KC args...` in the work directory, feeding `stdin`.
+    fn run(&self, program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(program)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
@@ -78,49 +79,29 @@ impl Cluster {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("kubectl runs");
+            .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()));
         let mut input = child.stdin.take().expect("piped stdin");
         if let Some(bytes) = stdin {
             input.write_all(bytes).expect("write stdin");
         }
         drop(input);
-        child.wait_with_output().expect("kubectl finishes")
+        child.wait_with_output().expect("the command finishes")
     }
 
-    fn kubectl_ok(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
-        let out = self.kubectl(args, stdin);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("UTF-8")
+    fn kubectl(&self, command: &str, stdin: Option<&[u8]>) -> Output {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        self.run(Path::new("kubectl"), &args, stdin)
     }
 
-    fn sealant(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
-        let mut child = Command::new(binary("sealant"))
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .current_dir(&self.dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sealant runs");
-        let mut input = child.stdin.take().expect("piped stdin");
-        if let Some(bytes) = stdin {
-            input.write_all(bytes).expect("write stdin");
-        }
-        drop(input);
-        let out = child.wait_with_output().expect("sealant finishes");
-        assert!(
-            out.status.success(),
-            "sealant {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("UTF-8")
+    /// Runs kubectl (the command line split on spaces), asserts success, returns stdout.
+    fn kubectl_ok(&self, command: &str, stdin: Option<&[u8]>) -> String {
+        succeeded(&format!("kubectl {command}"), self.kubectl(command, stdin))
+    }
+
+    fn sealant(&self, command: &str, stdin: Option<&[u8]>) -> String {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let out = self.run(&binary("sealant"), &args, stdin);
+        succeeded(&format!("sealant {command}"), out)
     }
 
     /// Installs what `deploy/` installs that the controller needs from the API: the namespace,
@@ -134,7 +115,7 @@ impl Cluster {
             "rbac.yaml",
         ] {
             let path = deploy.join(file);
-            self.kubectl_ok(&["apply", "-f", path.to_str().expect("UTF-8 path")], None);
+            self.kubectl_ok(&format!("apply -f {}", path.display()), None);
         }
     }
 
@@ -146,13 +127,8 @@ impl Cluster {
         let child = Command::new(binary("sealant-controller"))
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
-            .args([
-                "--namespace",
-                "sealant-system",
-                "--listen-addr",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(["--log-level", "warn"])
+            .args(["--namespace", "sealant-system", "--log-level", "warn"])
+            .args(["--listen-addr", &format!("127.0.0.1:{port}")])
             .env_remove("POD_NAMESPACE")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -161,24 +137,19 @@ impl Cluster {
         Running(child)
     }
 
-    /// Polls `kubectl get` until it prints `want` (or a non-empty value when `want` is None).
-    fn wait_for(&self, args: &[&str], want: Option<&str>, what: &str) -> String {
+    /// Polls `kubectl get ...` until it prints `want` (or anything, when `want` is None).
+    fn wait_for(&self, command: &str, want: Option<&str>, what: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut last = String::new();
         while Instant::now() < deadline {
-            let out = self.kubectl(args, None);
-            last = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = self.kubectl(command, None);
             let text = String::from_utf8_lossy(&out.stdout).to_string();
-            if out.status.success()
-                && match want {
-                    Some(w) => text == w,
-                    None => !text.is_empty(),
-                }
-            {
+            last = format!("{text}{}", String::from_utf8_lossy(&out.stderr));
+            let matched = match want {
+                Some(w) => text == w,
+                None => !text.is_empty(),
+            };
+            if out.status.success() && matched {
                 return text;
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -186,10 +157,11 @@ impl Cluster {
         panic!("timed out waiting for {what}; last output: {last}");
     }
 
-    fn wait_gone(&self, args: &[&str], what: &str) {
+    /// Polls `kubectl get ...` until the object is NotFound.
+    fn wait_gone(&self, command: &str, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            let out = self.kubectl(args, None);
+            let out = self.kubectl(command, None);
             if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound") {
                 return;
             }
@@ -199,10 +171,24 @@ impl Cluster {
     }
 }
 
+/// Asserts that a command succeeded and returns its stdout.
+fn succeeded(what: &str, out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 fn b64(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+const KEYS: &str = "get secret -n sealant-system -l sealant.dev/sealing-key";
+const PASSWORD: &str = "get secret db-creds -n apps -o jsonpath={.data.password}";
 
 #[test]
 fn a_new_user_seals_applies_updates_deletes_and_restores_from_backup() {
@@ -218,118 +204,50 @@ fn a_new_user_seals_applies_updates_deletes_and_restores_from_backup() {
 
     // The controller publishes its key; fetch-key finds it by itself.
     cluster.wait_for(
-        &[
-            "get",
-            "configmap",
-            "sealant-public-keys",
-            "-n",
-            "sealant-system",
-            "-o",
-            "jsonpath={.data.public-key}",
-        ],
+        "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
         None,
         "the public key ConfigMap",
     );
-    let key = cluster.sealant(&["fetch-key"], None);
+    let key = cluster.sealant("fetch-key", None);
     assert!(key.starts_with("sealant-pub-v1:"), "{key}");
 
-    cluster.kubectl_ok(&["create", "namespace", "apps"], None);
+    // kubectl create secret --dry-run | sealant seal | kubectl apply
+    cluster.kubectl_ok("create namespace apps", None);
     let secret = cluster.kubectl_ok(
-        &[
-            "create",
-            "secret",
-            "generic",
-            "db-creds",
-            "-n",
-            "apps",
-            "--from-literal=password=s3cr3t",
-            "--dry-run=client",
-            "-o",
-            "yaml",
-        ],
+        "create secret generic db-creds -n apps --from-literal=password=s3cr3t --dry-run=client -o yaml",
         None,
     );
-    let sealed = cluster.sealant(&["seal"], Some(secret.as_bytes()));
+    let sealed = cluster.sealant("seal", Some(secret.as_bytes()));
     assert!(
         !sealed.contains(&b64("s3cr3t")),
         "plaintext in sealed output"
     );
     std::fs::write(d.join("sealed.yaml"), &sealed).expect("write sealed.yaml");
-    cluster.kubectl_ok(&["apply", "-f", "-"], Some(sealed.as_bytes()));
+    cluster.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
 
-    let jsonpath = [
-        "get",
-        "secret",
-        "db-creds",
-        "-n",
-        "apps",
-        "-o",
-        "jsonpath={.data.password}",
-    ];
-    cluster.wait_for(&jsonpath, Some(&b64("s3cr3t")), "the unsealed Secret");
-    let synced = cluster.wait_for(
-        &[
-            "get",
-            "sealedsecret",
-            "db-creds",
-            "-n",
-            "apps",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Synced\")].status}",
-        ],
+    cluster.wait_for(PASSWORD, Some(&b64("s3cr3t")), "the unsealed Secret");
+    cluster.wait_for(
+        r#"get sealedsecret db-creds -n apps -o jsonpath={.status.conditions[?(@.type=="Synced")].status}"#,
         Some("True"),
         "Synced=True",
     );
-    assert_eq!(synced, "True");
 
     // Edit: seal a changed and a new key into the file, apply it again.
     let update = cluster.kubectl_ok(
-        &[
-            "create",
-            "secret",
-            "generic",
-            "db-creds",
-            "-n",
-            "apps",
-            "--from-literal=password=n3w",
-            "--from-literal=user=admin",
-            "--dry-run=client",
-            "-o",
-            "yaml",
-        ],
+        "create secret generic db-creds -n apps --from-literal=password=n3w --from-literal=user=admin --dry-run=client -o yaml",
         None,
     );
-    cluster.sealant(&["merge-into", "sealed.yaml"], Some(update.as_bytes()));
-    cluster.kubectl_ok(&["apply", "-f", "sealed.yaml"], None);
-    cluster.wait_for(&jsonpath, Some(&b64("n3w")), "the updated password");
+    cluster.sealant("merge-into sealed.yaml", Some(update.as_bytes()));
+    cluster.kubectl_ok("apply -f sealed.yaml", None);
+    cluster.wait_for(PASSWORD, Some(&b64("n3w")), "the updated password");
     cluster.wait_for(
-        &[
-            "get",
-            "secret",
-            "db-creds",
-            "-n",
-            "apps",
-            "-o",
-            "jsonpath={.data.user}",
-        ],
+        "get secret db-creds -n apps -o jsonpath={.data.user}",
         Some(&b64("admin")),
         "the new key",
     );
 
     // Back up the keys as the docs say, before deleting anything.
-    let backup = cluster.kubectl_ok(
-        &[
-            "get",
-            "secret",
-            "-n",
-            "sealant-system",
-            "-l",
-            "sealant.dev/sealing-key",
-            "-o",
-            "yaml",
-        ],
-        None,
-    );
+    let backup = cluster.kubectl_ok(&format!("{KEYS} -o yaml"), None);
     assert!(
         backup.contains("private-key"),
         "the backup holds the private keys"
@@ -337,57 +255,25 @@ fn a_new_user_seals_applies_updates_deletes_and_restores_from_backup() {
     std::fs::write(d.join("keys-backup.yaml"), &backup).expect("write backup");
 
     // Deleting the SealedSecret deletes the Secret it owns.
-    cluster.kubectl_ok(&["delete", "sealedsecret", "db-creds", "-n", "apps"], None);
-    cluster.wait_gone(
-        &["get", "secret", "db-creds", "-n", "apps"],
-        "the owned Secret",
-    );
+    cluster.kubectl_ok("delete sealedsecret db-creds -n apps", None);
+    cluster.wait_gone("get secret db-creds -n apps", "the owned Secret");
     drop(controller);
 
     // A fresh cluster restored from the backup opens the old SealedSecret.
     let fresh = Cluster::start(d, "fresh");
-    fresh.kubectl_ok(
-        &[
-            "apply",
-            "-f",
-            repo()
-                .join("deploy/namespace.yaml")
-                .to_str()
-                .expect("UTF-8"),
-        ],
-        None,
-    );
-    fresh.kubectl_ok(&["create", "-f", "keys-backup.yaml"], None);
+    let namespace = repo().join("deploy/namespace.yaml");
+    fresh.kubectl_ok(&format!("apply -f {}", namespace.display()), None);
+    fresh.kubectl_ok("create -f keys-backup.yaml", None);
     fresh.install();
     let _controller = fresh.start_controller();
-    fresh.kubectl_ok(&["create", "namespace", "apps"], None);
-    fresh.kubectl_ok(&["apply", "-f", "sealed.yaml"], None);
+    fresh.kubectl_ok("create namespace apps", None);
+    fresh.kubectl_ok("apply -f sealed.yaml", None);
     fresh.wait_for(
-        &[
-            "get",
-            "secret",
-            "db-creds",
-            "-n",
-            "apps",
-            "-o",
-            "jsonpath={.data.password}",
-        ],
+        PASSWORD,
         Some(&b64("n3w")),
         "the Secret unsealed with the restored key",
     );
-    let keys = fresh.kubectl_ok(
-        &[
-            "get",
-            "secret",
-            "-n",
-            "sealant-system",
-            "-l",
-            "sealant.dev/sealing-key",
-            "-o",
-            "name",
-        ],
-        None,
-    );
+    let keys = fresh.kubectl_ok(&format!("{KEYS} -o name"), None);
     assert_eq!(
         keys.lines().count(),
         backup.matches("kind: Secret").count(),
