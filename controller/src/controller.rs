@@ -43,6 +43,8 @@ pub const SYNCED: &str = "Synced";
 /// Backoff of transient failures: first retry, and the cap.
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// How soon a SealedSecret blocked by someone else's Secret is looked at again.
+const NOT_OWNED_RECHECK: Duration = Duration::from_secs(60);
 
 /// A reconciliation failed in a way that retrying may fix.
 #[derive(Debug, thiserror::Error)]
@@ -359,6 +361,10 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
     context.succeeded(&ObjectRef::from_obj(&sealed));
     Ok(Action::requeue(if outcome.ok() {
         context.resync
+    } else if outcome.reason == Reason::SecretNotOwned {
+        // Not a crypto failure: the other Secret may be deleted or annotated for adoption at
+        // any time, and the Secret watch (by our label) cannot see it, so look again soon.
+        NOT_OWNED_RECHECK.min(context.permanent_error_requeue)
     } else {
         context.permanent_error_requeue
     }))
