@@ -212,8 +212,12 @@ mod tests {
             names,
             vec![
                 "apiextensions.k8s.io",
+                "apps",
                 "coordination.k8s.io",
-                "events.k8s.io"
+                "events.k8s.io",
+                "networking.k8s.io",
+                "policy",
+                "rbac.authorization.k8s.io",
             ]
         );
         let aggregated = aggregated(&registry, true);
