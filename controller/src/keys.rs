@@ -554,7 +554,8 @@ pub fn zeroize_secret(mut secret: Secret) {
     }
 }
 
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and its sources on one line (`a: b: c`), for logs and status messages.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(s) = source {

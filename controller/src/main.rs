@@ -14,6 +14,7 @@ use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
 use sealant_controller::Config;
+use sealant_controller::keys::error_chain;
 use sealant_controller::leader::LeaseTiming;
 use sealant_core::resource::SealedSecret;
 
@@ -269,17 +270,6 @@ async fn shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
