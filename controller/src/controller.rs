@@ -21,7 +21,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
@@ -34,8 +33,10 @@ use sealant_core::resource::{
     SealedSecret, open_values, secret_of,
 };
 
+use crate::events::{self, EventType};
 use crate::keys::{Keys, error_chain, zeroize_secret};
 use crate::metrics::Metrics;
+use crate::policy::{Policy, Refusal, RefusalKind};
 use crate::{Config, FIELD_MANAGER};
 
 /// The one condition type.
@@ -103,18 +104,32 @@ pub enum Reason {
     UnknownKey,
     Tampered,
     SecretNotOwned,
+    /// The API server refused the Secret (422/400: invalid for its type, an immutable field
+    /// changed, a bad label value); retried only when the SealedSecret or its Secret changes.
+    SecretRejected,
+    /// Writing the Secret failed in a way that may pass (5xx, the API server unreachable).
     ApplyFailed,
+    /// Refused by the policy: in the controller's own namespace.
+    ControllerNamespace,
+    /// Refused by the policy: a template label or annotation reserved for the controller.
+    ReservedMetadata,
+    /// Refused by the policy: a credential-minting Secret type the operator did not allow.
+    ForbiddenSecretType,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 11] = [
         Reason::Unsealed,
         Reason::InvalidSealedValue,
         Reason::WrongScope,
         Reason::UnknownKey,
         Reason::Tampered,
         Reason::SecretNotOwned,
+        Reason::SecretRejected,
         Reason::ApplyFailed,
+        Reason::ControllerNamespace,
+        Reason::ReservedMetadata,
+        Reason::ForbiddenSecretType,
     ];
 
     /// The condition reason (and metric label).
@@ -126,7 +141,11 @@ impl Reason {
             Reason::UnknownKey => "UnknownKey",
             Reason::Tampered => "Tampered",
             Reason::SecretNotOwned => "SecretNotOwned",
+            Reason::SecretRejected => "SecretRejected",
             Reason::ApplyFailed => "ApplyFailed",
+            Reason::ControllerNamespace => "ControllerNamespace",
+            Reason::ReservedMetadata => "ReservedMetadata",
+            Reason::ForbiddenSecretType => "ForbiddenSecretType",
         }
     }
 
@@ -160,17 +179,28 @@ impl Outcome {
     fn ok(&self) -> bool {
         self.reason == Reason::Unsealed
     }
+
+    fn refused(refusal: Refusal) -> Outcome {
+        Outcome {
+            reason: match refusal.kind {
+                RefusalKind::ControllerNamespace => Reason::ControllerNamespace,
+                RefusalKind::ReservedMetadata => Reason::ReservedMetadata,
+                RefusalKind::ForbiddenSecretType => Reason::ForbiddenSecretType,
+            },
+            message: refusal.message,
+        }
+    }
 }
 
 /// What reconcilers, the error policy and the HTTP server share.
 pub struct Context {
     pub client: Client,
-    /// Who publishes Events. A Recorder is made per Event: a shared one caches every Event it
-    /// sent for minutes (to build series), which costs about a kilobyte per SealedSecret, and
-    /// Events here are sent only on transitions anyway.
-    pub reporter: Reporter,
+    /// Who publishes Events (the reporting instance is this replica's identity).
+    pub reporter: events::Reporter,
     pub metrics: Arc<Metrics>,
     pub keys: Keys,
+    /// What SealedSecrets may make the controller do.
+    pub policy: Policy,
     leading: AtomicBool,
     failures: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
     permanent_error_requeue: Duration,
@@ -179,15 +209,16 @@ pub struct Context {
 
 impl Context {
     pub fn new(client: Client, config: &Config, keys: Keys, metrics: Arc<Metrics>) -> Context {
-        let reporter = Reporter {
+        let reporter = events::Reporter {
             controller: FIELD_MANAGER.to_string(),
-            instance: Some(config.identity.clone()),
+            instance: config.identity.clone(),
         };
         Context {
             reporter,
             client,
             metrics,
             keys,
+            policy: config.policy.clone(),
             leading: AtomicBool::new(false),
             failures: Mutex::new(HashMap::new()),
             permanent_error_requeue: config.permanent_error_requeue,
@@ -335,9 +366,13 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
     }
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
 
-    let result = match open_values(&sealed, &keys.ring) {
-        Err(error) => Ok(unseal_failure(&error)),
-        Ok(values) => write_secret(&sealed, &secrets, &namespace, &name, values).await,
+    let result = if let Err(refusal) = context.policy.check(&sealed) {
+        Ok(Outcome::refused(refusal))
+    } else {
+        match open_values(&sealed, &keys.ring) {
+            Err(error) => Ok(unseal_failure(&error)),
+            Ok(values) => write_secret(&sealed, &secrets, &namespace, &name, values).await,
+        }
     };
     let outcome = match &result {
         Ok(outcome) => outcome.clone(),
@@ -359,15 +394,18 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
     report(&sealed, &context, &outcome, &namespace, &name).await?;
     result?;
     context.succeeded(&ObjectRef::from_obj(&sealed));
-    Ok(Action::requeue(if outcome.ok() {
-        context.resync
-    } else if outcome.reason == Reason::SecretNotOwned {
+    Ok(match outcome.reason {
+        Reason::Unsealed => Action::requeue(context.resync),
         // Not a crypto failure: the other Secret may be deleted or annotated for adoption at
         // any time, and the Secret watch (by our label) cannot see it, so look again soon.
-        NOT_OWNED_RECHECK.min(context.permanent_error_requeue)
-    } else {
-        context.permanent_error_requeue
-    }))
+        Reason::SecretNotOwned => {
+            Action::requeue(NOT_OWNED_RECHECK.min(context.permanent_error_requeue))
+        }
+        // The API server will refuse the same Secret again: wait for the SealedSecret or the
+        // Secret (both watched) to change.
+        Reason::SecretRejected => Action::await_change(),
+        _ => Action::requeue(context.permanent_error_requeue),
+    })
 }
 
 /// The condition for a SealedSecret whose values do not open. The message names the value and
@@ -400,7 +438,7 @@ async fn write_secret(
             source,
         })?;
     if let Some(existing) = &existing
-        && !may_write(existing, sealed)
+        && !crate::policy::may_write(existing, sealed)
     {
         return Ok(Outcome {
             reason: Reason::SecretNotOwned,
@@ -426,31 +464,29 @@ async fn write_secret(
             zeroize_secret(written);
             Ok(Outcome::synced(count))
         }
+        Err(kube::Error::Api(status)) if status.code == 422 || status.code == 400 => {
+            // The server's own words say what is wrong (the field and the rule). For Secret data
+            // it never quotes a value (Kubernetes redacts secret contents in validation errors).
+            Ok(Outcome {
+                reason: Reason::SecretRejected,
+                message: format!(
+                    "the API server refused the Secret ({} {}): {}",
+                    status.code,
+                    status.reason,
+                    if status.message.is_empty() {
+                        "no message"
+                    } else {
+                        &status.message
+                    }
+                ),
+            })
+        }
         Err(source) => Err(Error::ApplySecret {
             namespace: namespace.to_string(),
             name: name.to_string(),
             source,
         }),
     }
-}
-
-/// Whether the controller may write over an existing Secret: it is owned by this SealedSecret
-/// (by uid) or annotated for adoption.
-pub fn may_write(existing: &impl Resource, sealed: &SealedSecret) -> bool {
-    let uid = sealed.meta().uid.as_deref();
-    let owned = existing
-        .meta()
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| Some(o.uid.as_str()) == uid);
-    let adoptable = existing
-        .meta()
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(ADOPT_ANNOTATION))
-        .is_some_and(|v| v == "true");
-    owned || adoptable
 }
 
 /// The Secret to apply: the template's metadata, type and immutability, the opened values, the
@@ -473,12 +509,22 @@ pub fn desired_secret(
     secret
 }
 
-/// A short description of an API failure: code and reason, not the server's message (which could
-/// quote the object).
+/// A short description of an API failure that may pass: code, reason and the server's message,
+/// or what went wrong on the way.
 fn api_error_summary(error: &kube::Error) -> String {
     match error {
-        kube::Error::Api(status) => format!("{} {}", status.code, status.reason),
-        _ => "the API server could not be reached".to_string(),
+        kube::Error::Api(status) => {
+            let mut text = format!("{} {}", status.code, status.reason);
+            if !status.message.is_empty() {
+                text.push_str(": ");
+                text.push_str(&status.message);
+            }
+            text.trim_end().to_string()
+        }
+        other => format!(
+            "the API server could not be reached ({})",
+            error_chain(other)
+        ),
     }
 }
 
@@ -526,29 +572,29 @@ async fn report(
         if outcome.ok() {
             info!(%namespace, %name, "unsealed into Secret");
         } else {
-            warn!(%namespace, %name, reason = outcome.reason.as_str(), message = %outcome.message, "cannot unseal");
+            warn!(%namespace, %name, reason = outcome.reason.as_str(), detail = %outcome.message, "cannot unseal");
         }
-        let event = Event {
+        let event = events::Event {
             type_: if outcome.ok() {
                 EventType::Normal
             } else {
                 EventType::Warning
             },
             reason: if outcome.ok() {
-                "Unsealed".to_string()
+                "Unsealed"
             } else {
-                "UnsealFailed".to_string()
+                "UnsealFailed"
             },
-            note: Some(if outcome.ok() {
+            note: if outcome.ok() {
                 outcome.message.clone()
             } else {
                 format!("{}: {}", outcome.reason.as_str(), outcome.message)
-            }),
-            action: "Unseal".to_string(),
-            secondary: None,
+            },
+            action: "Unseal",
         };
-        let recorder = Recorder::new(context.client.clone(), context.reporter.clone());
-        if let Err(error) = recorder.publish(&event, &sealed.object_ref(&())).await {
+        if let Err(error) =
+            events::publish(&context.client, &context.reporter, &event, sealed).await
+        {
             warn!(%namespace, %name, error = %error_chain(&error), "publishing an Event");
         }
     }
@@ -571,7 +617,7 @@ pub fn next_condition(
         type_: SYNCED.to_string(),
         status: status.to_string(),
         reason: outcome.reason.as_str().to_string(),
-        message: truncate(&outcome.message, 1024),
+        message: events::truncate(&outcome.message, events::MAX_NOTE_BYTES),
         observed_generation: generation,
         last_transition_time,
     }
@@ -583,17 +629,6 @@ fn same_condition(a: &Condition, b: &Condition) -> bool {
         && a.message == b.message
         && a.observed_generation == b.observed_generation
         && a.last_transition_time == b.last_transition_time
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 /// Records the failure and retries with exponential backoff per SealedSecret.
@@ -621,7 +656,7 @@ fn backoff(attempts: u32) -> Duration {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use sealant_core::format::{Binding, KeyRing, Location, Scope, seal};
     use sealant_core::keys::PrivateKey;
     use sealant_core::resource::{SealedSecretSpec, SecretTemplate, TemplateMetadata};
@@ -706,35 +741,6 @@ mod tests {
             Reason::InvalidSealedValue
         );
         assert!(!outcome.message.contains("hunter2"));
-    }
-
-    #[test]
-    fn only_owned_or_annotated_secrets_may_be_written() {
-        let key = PrivateKey::from_bytes(&[1; 32]);
-        let sealed = sealed_secret(&key, Scope::Strict, ("prod", "db"));
-        let mut existing = Secret::default();
-        assert!(!may_write(&existing, &sealed));
-        existing.metadata.owner_references = Some(vec![OwnerReference {
-            uid: "someone-else".into(),
-            ..OwnerReference::default()
-        }]);
-        assert!(!may_write(&existing, &sealed));
-        existing.metadata.annotations = Some(BTreeMap::from([(
-            ADOPT_ANNOTATION.to_string(),
-            "false".to_string(),
-        )]));
-        assert!(!may_write(&existing, &sealed));
-        existing.metadata.annotations = Some(BTreeMap::from([(
-            ADOPT_ANNOTATION.to_string(),
-            "true".to_string(),
-        )]));
-        assert!(may_write(&existing, &sealed));
-        existing.metadata.annotations = None;
-        existing.metadata.owner_references = Some(vec![OwnerReference {
-            uid: "uid-1".into(),
-            ..OwnerReference::default()
-        }]);
-        assert!(may_write(&existing, &sealed));
     }
 
     #[test]

@@ -4,27 +4,40 @@
 //! | --- | --- | --- |
 //! | GET | `/healthz` | 200 `ok` while the process runs |
 //! | GET | `/readyz` | 200 when keys are loaded (and, on the leader, the caches synced), else 503 |
-//! | GET | `/metrics` | OpenMetrics text |
+//! | GET | `/metrics` | OpenMetrics text: counters and aggregate gauges only, no object names |
 //! | GET | `/v1/public-key` | the newest active public key line (`text/plain`), 503 without keys |
 //! | GET | `/v1/public-keys` | JSON list of `{keyId, publicKey, createdAt, state}`, oldest first |
 //! | POST | `/v1/verify` | body: a SealedSecret (JSON or YAML). 200 `{"values": [{key, keyId, recipients, scope}]}` when every value opens where the object says it sits; 409 `{reason, message}` when one does not |
-//! | POST | `/v1/rotate` | body: a SealedSecret. 200: the same object re-sealed to the newest key (foreign recipients kept), in the request's format; 409 as for verify |
+//! | POST | `/v1/rotate` | body: a SealedSecret. 200: the same object with each value re-sealed to the controller's newest key and to the other recipients already in that value's authenticated header (public keys from `spec.recipients`), in the request's format; 409 as for verify; 422 when `spec.recipients` names a key that is not a recipient of any value, or a value's other recipient is missing from it |
+//!
+//! **Threat model.** Anyone who can reach the port may call every endpoint: no answer holds a
+//! plaintext, a private key or anything derived from one beyond "this value opens with key id X
+//! in scope Y", which the value's clear header says anyway; rotate never seals to a key the value
+//! was not already sealed to (the rules are in [`crate::policy`]). Verify and rotate do their
+//! crypto on the blocking pool, at most [`Limits::crypto_workers`] requests at a time, so a flood
+//! of maximal requests cannot starve probes, metrics, Lease renewal or reconciles; each client
+//! (source address) has its own rate limit, so one client cannot lock out the others.
 //!
 //! Bodies that are not a SealedSecret get 400 `{reason: "InvalidBody", message}`, bodies over the
-//! limit 413, requests over the verify/rotate rate limit 429 `{reason: "RateLimited"}`, slow
-//! requests 408. No answer ever holds a plaintext value.
+//! limit 413 (also more than [`crate::policy::MAX_VALUES_PER_REQUEST`] values: `TooManyValues`),
+//! requests over the client's rate limit 429 `{reason: "RateLimited"}`, requests that find every
+//! crypto worker busy for [`BUSY_WAIT`] 503 `{reason: "Busy"}`, slow requests 408.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 
 use sealant_core::format::{self, Envelope, Location};
@@ -32,6 +45,13 @@ use sealant_core::keys::PublicKey;
 use sealant_core::resource::{SealedSecret, recipients_text};
 
 use crate::controller::Context;
+use crate::keys::KeySet;
+use crate::policy;
+
+/// How long a verify or rotate request waits for a free crypto worker before it gets 503.
+pub const BUSY_WAIT: Duration = Duration::from_secs(2);
+/// Clients remembered by the rate limiter before idle ones are forgotten.
+const RATE_LIMITER_CLIENTS: usize = 10_000;
 
 /// Limits of the HTTP server.
 #[derive(Clone, Debug)]
@@ -40,19 +60,24 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
-    /// Verify and rotate requests allowed per second, across all clients, on average...
-    pub rate_per_second: f64,
+    /// Verify and rotate requests allowed per second for one client (source address)...
+    pub rate_per_second: u32,
     /// ...and in a burst.
-    pub burst: f64,
+    pub burst: u32,
+    /// Verify and rotate requests doing crypto at once, on the blocking pool.
+    pub crypto_workers: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
+        // Leave a core to the runtime (probes, Lease renewal, reconciles) on small machines.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Limits {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(10),
-            rate_per_second: 20.0,
-            burst: 40.0,
+            rate_per_second: 10,
+            burst: 20,
+            crypto_workers: cores.saturating_sub(1).max(1),
         }
     }
 }
@@ -61,26 +86,71 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct AppState {
     context: Arc<Context>,
-    bucket: Arc<Mutex<TokenBucket>>,
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    workers: Arc<Semaphore>,
 }
 
 impl AppState {
     pub fn new(context: Arc<Context>, limits: Limits) -> AppState {
-        let bucket = TokenBucket {
-            tokens: limits.burst,
-            last: Instant::now(),
-            rate: limits.rate_per_second,
-            burst: limits.burst,
-        };
+        let rate = NonZeroU32::new(limits.rate_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(limits.burst).unwrap_or(NonZeroU32::MIN);
         AppState {
             context,
-            bucket: Arc::new(Mutex::new(bucket)),
+            limiter: Arc::new(RateLimiter::keyed(
+                Quota::per_second(rate).allow_burst(burst),
+            )),
+            workers: Arc::new(Semaphore::new(limits.crypto_workers.max(1))),
         }
+    }
+
+    /// Whether `client` may make another verify/rotate request now.
+    fn admit(&self, client: IpAddr) -> bool {
+        if self.limiter.len() > RATE_LIMITER_CLIENTS {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&client).is_ok()
+    }
+
+    /// Runs `work` on the blocking pool once a crypto worker is free; 503 when none frees up in
+    /// [`BUSY_WAIT`]. The permit travels with the work, so a request that times out still
+    /// holds its worker until the work ends: at most `crypto_workers` run, whatever happens.
+    async fn crypto<F>(&self, work: F) -> Response
+    where
+        F: FnOnce() -> Response + Send + 'static,
+    {
+        let permit = match tokio::time::timeout(
+            BUSY_WAIT,
+            Arc::clone(&self.workers).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "every verify/rotate worker is busy; retry later",
+                );
+            }
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            let response = work();
+            drop(permit);
+            response
+        });
+        task.await.unwrap_or_else(|_| {
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                "the request failed",
+            )
+        })
     }
 }
 
-/// The router with every endpoint, the body limit and the timeout (the rate limit is in the
-/// state, see [`AppState::new`]).
+/// The router with every endpoint, the body limit and the timeout (the rate limits are in the
+/// state, see [`AppState::new`]). Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: rate limits are per source address.
 pub fn router(state: AppState, limits: &Limits) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -170,26 +240,28 @@ struct VerifiedValue {
     scope: String,
 }
 
-async fn verify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !state.take_token() {
-        return problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RateLimited",
-            "too many verify/rotate requests; retry later",
-        );
+async fn verify(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !state.admit(peer.ip()) {
+        return rate_limited();
     }
-    let (sealed, _) = match parse_body(&headers, &body) {
-        Ok(parsed) => parsed,
-        Err(response) => return *response,
-    };
     let keys = state.context.keys.current();
+    state
+        .crypto(move || verify_body(&headers, &body, &keys).unwrap_or_else(|r| *r))
+        .await
+}
+
+/// Verify's work, on the blocking pool.
+fn verify_body(headers: &HeaderMap, body: &[u8], keys: &KeySet) -> Result<Response, Box<Response>> {
+    let (sealed, _) = parse_body(headers, body)?;
     let mut values = Vec::new();
     for (key, text) in &sealed.spec.encrypted_data {
         let at = location(&sealed, key);
-        let opened = match open_one(text, &at, &keys.ring) {
-            Ok(opened) => opened,
-            Err(response) => return *response,
-        };
+        let opened = open_one(text, &at, &keys.ring)?;
         values.push(VerifiedValue {
             key: key.clone(),
             key_id: opened.key_id,
@@ -202,58 +274,86 @@ async fn verify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
             scope: opened.envelope.binding.scope().to_string(),
         });
     }
-    (StatusCode::OK, axum::Json(json!({ "values": values }))).into_response()
+    Ok((StatusCode::OK, axum::Json(json!({ "values": values }))).into_response())
 }
 
-async fn rotate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !state.take_token() {
-        return problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RateLimited",
-            "too many verify/rotate requests; retry later",
-        );
+async fn rotate(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !state.admit(peer.ip()) {
+        return rate_limited();
     }
-    let (mut sealed, yaml) = match parse_body(&headers, &body) {
-        Ok(parsed) => parsed,
-        Err(response) => return *response,
-    };
     let keys = state.context.keys.current();
+    state
+        .crypto(move || rotate_body(&headers, &body, &keys).unwrap_or_else(|r| *r))
+        .await
+}
+
+/// Rotate's work, on the blocking pool. Which keys a value may be re-sealed to is decided by
+/// [`policy::rotate_recipients`] before anything is opened.
+fn rotate_body(headers: &HeaderMap, body: &[u8], keys: &KeySet) -> Result<Response, Box<Response>> {
+    let (mut sealed, yaml) = parse_body(headers, body)?;
     let Some(newest) = keys.newest_active() else {
-        return problem(
+        return Err(Box::new(problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "NoKeys",
             "the controller has no active sealing key yet",
-        );
+        )));
     };
-    // Keep the recipients of other clusters; replace this cluster's keys by the newest one.
-    let mut recipients = vec![newest.public.clone()];
-    for line in &sealed.spec.recipients {
-        if let Ok(public) = line.trim().parse::<PublicKey>()
-            && keys.ring.get(&public.id()).is_none()
-        {
-            recipients.push(public);
-        }
+    let mut listed = Vec::with_capacity(sealed.spec.recipients.len());
+    for (index, line) in sealed.spec.recipients.iter().enumerate() {
+        let public = line.trim().parse::<PublicKey>().map_err(|error| {
+            Box::new(problem(
+                StatusCode::BAD_REQUEST,
+                "InvalidBody",
+                &format!("spec.recipients[{index}]: {error}"),
+            ))
+        })?;
+        listed.push(public);
     }
-    let mut resealed = std::collections::BTreeMap::new();
+    // Every value's header first, and every refusal, before any value is opened.
+    let mut plans = Vec::with_capacity(sealed.spec.encrypted_data.len());
     for (key, text) in &sealed.spec.encrypted_data {
-        let at = location(&sealed, key);
-        let opened = match open_one(text, &at, &keys.ring) {
-            Ok(opened) => opened,
-            Err(response) => return *response,
-        };
-        match format::seal(&opened.plaintext, &opened.envelope.binding, &recipients) {
-            Ok(text) => resealed.insert(key.clone(), text),
-            Err(error) => {
-                return problem(
+        let envelope = Envelope::from_base64(text).map_err(|source| {
+            not_openable(format::OpenError::Malformed {
+                key: key.clone(),
+                source,
+            })
+        })?;
+        let recipients =
+            policy::rotate_recipients(key, &envelope, &listed, &keys.ring, &newest.public)
+                .map_err(refused)?;
+        plans.push((key.clone(), envelope.key_ids(), recipients));
+    }
+    let headers: Vec<_> = plans.iter().map(|(_, ids, _)| ids.clone()).collect();
+    policy::check_listed_recipients(&listed, &headers, &keys.ring).map_err(refused)?;
+
+    let mut resealed = std::collections::BTreeMap::new();
+    let mut all_recipients: Vec<PublicKey> = Vec::new();
+    for (key, _, recipients) in plans {
+        let at = location(&sealed, &key);
+        let opened = open_one(&sealed.spec.encrypted_data[&key], &at, &keys.ring)?;
+        let text = format::seal(&opened.plaintext, &opened.envelope.binding, &recipients).map_err(
+            |error| {
+                problem(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "SealFailed",
                     &error.to_string(),
-                );
+                )
+            },
+        )?;
+        resealed.insert(key, text);
+        for recipient in recipients {
+            if !all_recipients.contains(&recipient) {
+                all_recipients.push(recipient);
             }
-        };
+        }
     }
     sealed.spec.encrypted_data = resealed;
-    sealed.spec.recipients = recipients_text(&recipients);
+    sealed.spec.recipients = recipients_text(&all_recipients);
     sealed.status = None;
     sealed.metadata.managed_fields = None;
     let encoded = if yaml {
@@ -266,9 +366,39 @@ async fn rotate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
             .map_err(|e| e.to_string())
     };
     match encoded {
-        Ok((content_type, text)) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
-        Err(message) => problem(StatusCode::INTERNAL_SERVER_ERROR, "EncodeFailed", &message),
+        Ok((content_type, text)) => {
+            Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+        }
+        Err(message) => Err(Box::new(problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "EncodeFailed",
+            &message,
+        ))),
     }
+}
+
+fn refused(refusal: policy::RotateRefusal) -> Box<Response> {
+    Box::new(problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        refusal.reason,
+        &refusal.message,
+    ))
+}
+
+fn rate_limited() -> Response {
+    problem(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RateLimited",
+        "too many verify/rotate requests from this client; retry later",
+    )
+}
+
+fn not_openable(error: format::OpenError) -> Box<Response> {
+    Box::new(problem(
+        StatusCode::CONFLICT,
+        error.reason(),
+        &error.to_string(),
+    ))
 }
 
 /// A value opened for verify or rotate; the plaintext is cleared on drop.
@@ -279,13 +409,6 @@ struct Opened {
 }
 
 fn open_one(text: &str, at: &Location, ring: &format::KeyRing) -> Result<Opened, Box<Response>> {
-    let not_openable = |error: format::OpenError| {
-        Box::new(problem(
-            StatusCode::CONFLICT,
-            error.reason(),
-            &error.to_string(),
-        ))
-    };
     let envelope = Envelope::from_base64(text).map_err(|source| {
         not_openable(format::OpenError::Malformed {
             key: at.key.clone(),
@@ -349,6 +472,13 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<(SealedSecret, bool), 
     if sealed.metadata.name.as_deref().is_none_or(str::is_empty) {
         return Err(invalid("metadata.name is required".to_string()));
     }
+    policy::check_request_size(sealed.spec.encrypted_data.len()).map_err(|message| {
+        Box::new(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "TooManyValues",
+            &message,
+        ))
+    })?;
     Ok((sealed, yaml))
 }
 
@@ -359,30 +489,4 @@ fn problem(status: StatusCode, reason: &str, message: &str) -> Response {
         axum::Json(json!({ "reason": reason, "message": message })),
     )
         .into_response()
-}
-
-/// A token bucket shared by verify and rotate.
-struct TokenBucket {
-    tokens: f64,
-    last: Instant,
-    rate: f64,
-    burst: f64,
-}
-
-impl AppState {
-    fn take_token(&self) -> bool {
-        let Ok(mut bucket) = self.bucket.lock() else {
-            return false;
-        };
-        let now = Instant::now();
-        let refill = now.duration_since(bucket.last).as_secs_f64() * bucket.rate;
-        bucket.tokens = (bucket.tokens + refill).min(bucket.burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }

@@ -307,12 +307,26 @@ impl KeyManager {
         }
         let mut cutoff = cutoff;
         let mut published: Option<BTreeMap<String, String>> = None;
+        // The key this leader generated last, and when (monotonic clock): a watch that lags
+        // behind must not make it generate another, and another, key.
+        let mut generated: Option<tokio::time::Instant> = None;
         loop {
             let keys = self.keys().current();
             let wanted = new_key_reason(&keys, renew_period, cutoff, Timestamp::now());
             let wait = match wanted {
-                Some(reason) => match self.generate(reason).await {
+                Some(reason) if !may_generate(generated, renew_period) => {
+                    let wait = generation_wait(generated, renew_period);
+                    if wait > GENERATION_HOLD {
+                        warn!(
+                            reason,
+                            "a new sealing key is due, but this leader generated one less than a renewal period ago (not loaded yet?); waiting"
+                        );
+                    }
+                    wait.min(GENERATION_HOLD)
+                }
+                Some(reason) => match self.generate(reason, cutoff).await {
                     Ok(id) => {
+                        generated = Some(tokio::time::Instant::now());
                         cutoff = None;
                         let seen = tokio::time::timeout(
                             NEW_KEY_VISIBLE_TIMEOUT,
@@ -348,11 +362,18 @@ impl KeyManager {
         }
     }
 
-    /// Generates a key pair and stores it as a new active key Secret; returns its id.
-    async fn generate(&self, reason: &str) -> Result<KeyId, KeyManagerError> {
+    /// Generates a key pair and stores it as a new active key Secret; returns its id. The key is
+    /// dated now, or at `cutoff` when this machine's clock is behind it (so that it satisfies
+    /// `--key-cutoff` after a restart too).
+    async fn generate(
+        &self,
+        reason: &str,
+        cutoff: Option<Timestamp>,
+    ) -> Result<KeyId, KeyManagerError> {
         let key = PrivateKey::generate().map_err(KeyManagerError::GenerateKey)?;
         let id = key.id();
-        let secret = key_secret(&key, Timestamp::now());
+        let now = Timestamp::now();
+        let secret = key_secret(&key, cutoff.map_or(now, |c| c.max(now)));
         let name = secret.name_any();
         let created = self.secrets().create(&PostParams::default(), &secret).await;
         zeroize_secret(secret);
@@ -420,6 +441,10 @@ fn load_key(mut secret: Secret) -> Option<LoadedKey> {
         warn!(secret = %name, label = SEALING_KEY_LABEL, "key Secret ignored: label value must be active or retired");
         return None;
     };
+    if let Some(problem) = crate::policy::key_secret_problem(&secret) {
+        warn!(secret = %name, "key Secret ignored: {problem}");
+        return None;
+    }
     let Some(bytes) = data.remove(PRIVATE_KEY_DATA) else {
         warn!(secret = %name, "key Secret ignored: no {PRIVATE_KEY_DATA} data");
         return None;
@@ -449,12 +474,18 @@ fn load_key(mut secret: Secret) -> Option<LoadedKey> {
             }
         }
     }
-    let created_at = secret
+    let annotated = secret
         .annotations()
         .get(KEY_CREATED_ANNOTATION)
-        .and_then(|t| t.parse::<Timestamp>().ok())
-        .or_else(|| secret.metadata.creation_timestamp.as_ref().map(|t| t.0))
-        .unwrap_or_else(Timestamp::now);
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    let (created_at, clamped) = crate::policy::key_created_at(
+        annotated,
+        secret.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        Timestamp::now(),
+    );
+    if clamped {
+        warn!(secret = %name, key_id = %public.id(), annotation = KEY_CREATED_ANNOTATION, "key Secret is dated in the future; counting it as created {created_at}");
+    }
     Some(LoadedKey {
         private_text,
         info: KeyInfo {
@@ -464,6 +495,34 @@ fn load_key(mut secret: Secret) -> Option<LoadedKey> {
             created_at,
             state,
         },
+    })
+}
+
+/// How long the leader waits before looking again when a key is due but it may not generate one.
+const GENERATION_HOLD: Duration = Duration::from_secs(30);
+/// The least time between two keys this leader generates when renewal is off (a key is then
+/// generated only when none is active).
+const MIN_GENERATION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Whether the leader may generate a key now, given when it generated one last (monotonic
+/// clock): not twice within a renewal period. So a watch that lags behind (the new key not loaded
+/// yet), a clock that jumps or a key whose date is refused cost at most one key per period.
+pub fn may_generate(
+    generated: Option<tokio::time::Instant>,
+    renew_period: Option<Duration>,
+) -> bool {
+    generation_wait(generated, renew_period).is_zero()
+}
+
+/// How long until [`may_generate`] allows the next key (zero: now).
+fn generation_wait(
+    generated: Option<tokio::time::Instant>,
+    renew_period: Option<Duration>,
+) -> Duration {
+    generated.map_or(Duration::ZERO, |at| {
+        renew_period
+            .unwrap_or(MIN_GENERATION_INTERVAL)
+            .saturating_sub(at.elapsed())
     })
 }
 
@@ -685,5 +744,71 @@ mod tests {
         assert_eq!(list[0]["createdAt"], "2026-01-01T00:00:00Z");
         assert_eq!(list[2]["state"], "retired");
         assert!(!data[CONFIGMAP_PUBLIC_KEYS_JSON].contains("SEALANT-PRIVATE"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lagging_key_watch_does_not_make_the_leader_generate_key_after_key() {
+        use k8s_openapi::api::core::v1::Namespace;
+        let server = sealant_test_apiserver::TestApiServer::start().await;
+        let namespaces: Api<Namespace> = Api::all(server.client());
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some("sealant".into()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+        let manager = KeyManager::new(server.client(), "sealant");
+        // The watch listed an empty namespace and then saw nothing more: it lags behind every
+        // key the leader writes.
+        manager.tx.send_replace(Arc::new(KeySet {
+            loaded: true,
+            ..KeySet::default()
+        }));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let leader = manager.clone();
+        let lead = tokio::spawn(async move {
+            leader
+                .lead(Some(Duration::from_secs(30 * 86_400)), None, async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+        });
+        // Longer than the leader waits for a new key to become visible.
+        tokio::time::sleep(NEW_KEY_VISIBLE_TIMEOUT + Duration::from_secs(3)).await;
+        let _ = stop_tx.send(());
+        lead.await.unwrap();
+        let secrets: Api<Secret> = Api::namespaced(server.client(), "sealant");
+        let keys = secrets
+            .list(&kube::api::ListParams::default().labels(SEALING_KEY_LABEL))
+            .await
+            .unwrap();
+        assert_eq!(keys.items.len(), 1, "one key, not one per watch timeout");
+    }
+
+    #[test]
+    fn keys_are_generated_at_most_once_per_period() {
+        let period = Some(Duration::from_secs(3600));
+        assert!(may_generate(None, period));
+        assert!(!may_generate(Some(tokio::time::Instant::now()), period));
+        assert!(!may_generate(Some(tokio::time::Instant::now()), None));
+        let long_ago = tokio::time::Instant::now().checked_sub(Duration::from_secs(7200));
+        if let Some(long_ago) = long_ago {
+            assert!(may_generate(Some(long_ago), period));
+        }
+    }
+
+    #[test]
+    fn owned_or_managed_key_secrets_and_future_dates_are_not_trusted() {
+        let key = PrivateKey::from_bytes(&[7; 32]);
+        let mut owned = key_secret(&key, Timestamp::now());
+        owned.metadata.owner_references = Some(vec![Default::default()]);
+        assert!(load_key(owned).is_none());
+        let future = load_key(key_secret(&key, "2099-01-01T00:00:00Z".parse().unwrap())).unwrap();
+        assert!(future.info.created_at <= Timestamp::now());
     }
 }

@@ -8,10 +8,12 @@
 //! reconciles SealedSecrets, generates and renews keys and publishes the public keys.
 
 pub mod controller;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod leader;
 pub mod metrics;
+pub mod policy;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +31,7 @@ use crate::controller::Context;
 use crate::keys::KeyManager;
 use crate::leader::{LeaderElector, LeaseTiming};
 use crate::metrics::Metrics;
+use crate::policy::Policy;
 
 /// Field manager of every server-side apply, and the reporting controller of Events.
 pub const FIELD_MANAGER: &str = "sealant-controller";
@@ -63,13 +66,17 @@ pub struct Config {
     pub concurrency: u16,
     /// HTTP limits.
     pub http: http::Limits,
+    /// What SealedSecrets may make the controller do (see [`policy`]).
+    pub policy: Policy,
 }
 
 impl Config {
     /// Defaults for everything but the namespace and identity.
     pub fn new(namespace: impl Into<String>, identity: impl Into<String>) -> Config {
+        let namespace = namespace.into();
         Config {
-            namespace: namespace.into(),
+            policy: Policy::new(namespace.clone()),
+            namespace,
             watch_namespaces: Vec::new(),
             key_renew_period: Some(Duration::from_secs(30 * 24 * 3600)),
             key_cutoff: None,
@@ -168,9 +175,12 @@ pub async fn serve(
     let app = http::router(state, &config.http);
     let http_stop = stopped(stop_rx.clone());
     let http_task = Task(tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(http_stop)
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(http_stop)
+        .await
     }));
 
     lead_while_elected(&config, &context, &key_manager, leading_rx, stop_rx.clone()).await;

@@ -90,6 +90,28 @@ struct Args {
     /// How many SealedSecrets are reconciled at once (0: unlimited).
     #[arg(long, default_value_t = 64)]
     concurrency: u16,
+
+    /// Also unseal SealedSecrets in the controller's own namespace (where the private keys are).
+    #[arg(long)]
+    reconcile_controller_namespace: bool,
+
+    /// Credential-minting Secret types that SealedSecret templates may use, comma separated
+    /// (kubernetes.io/service-account-token, bootstrap.kubernetes.io/token; refused by default).
+    #[arg(long, value_delimiter = ',', value_parser = parse_minting_type)]
+    allow_secret_types: Vec<String>,
+}
+
+/// One of the credential-minting Secret types (every other type is allowed anyway).
+fn parse_minting_type(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if sealant_controller::policy::CREDENTIAL_MINTING_TYPES.contains(&text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "'{text}' is not a restricted type; only {} need allowing",
+            sealant_controller::policy::CREDENTIAL_MINTING_TYPES.join(" and ")
+        ))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -199,6 +221,9 @@ async fn start(args: Args) -> Result<(), String> {
         .filter(|n| !n.is_empty())
         .collect();
     config.key_renew_period = Some(args.key_renew_period).filter(|p| !p.is_zero());
+    if let Some(cutoff) = args.key_cutoff {
+        sealant_controller::policy::check_key_cutoff(cutoff, Timestamp::now())?;
+    }
     config.key_cutoff = args.key_cutoff;
     config.leader_election = args.leader_election;
     config.lease = LeaseTiming {
@@ -207,6 +232,8 @@ async fn start(args: Args) -> Result<(), String> {
         retry_period: args.lease_retry_period,
     };
     config.concurrency = args.concurrency;
+    config.policy.reconcile_controller_namespace = args.reconcile_controller_namespace;
+    config.policy.allowed_secret_types = args.allow_secret_types.into_iter().collect();
     info!(
         namespace = %config.namespace,
         watch_namespaces = ?config.watch_namespaces,

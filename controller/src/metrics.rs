@@ -1,12 +1,12 @@
 //! Prometheus metrics. Every label value comes from a fixed set (a reason, an error variant's
-//! name, a condition status) except `condition_info`'s namespace and name, which identify a
-//! SealedSecret and are never derived from its content.
+//! name, a condition status): `/metrics` is served to anyone who can reach the HTTP port, so it
+//! names no SealedSecret, namespace or key. Which SealedSecret fails is in its status and Events,
+//! under the cluster's RBAC; `sealant_sealedsecrets{status,reason}` counts them.
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use jiff::Timestamp;
-use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -34,11 +34,9 @@ pub struct ErrorLabels {
     pub error: &'static str,
 }
 
-/// Labels of `condition_info`.
+/// Labels of `sealedsecrets`: the Synced condition's status and reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConditionLabels {
-    namespace: String,
-    name: String,
     status: &'static str,
     reason: &'static str,
 }
@@ -139,7 +137,7 @@ impl Metrics {
         }
     }
 
-    /// Sets the reconcilers' caches that `condition_info` is read from (empty when not leading).
+    /// Sets the reconcilers' caches that `sealedsecrets` is counted from (empty when not leading).
     pub fn set_stores(&self, stores: Vec<Store<SealedSecret>>) {
         if let Ok(mut slot) = self.live.stores.write() {
             *slot = stores;
@@ -191,19 +189,15 @@ impl Collector for LiveState {
             for store in stores.iter() {
                 for object in store.state() {
                     let (status, reason) = condition_of(&object);
-                    let labels = ConditionLabels {
-                        namespace: object.namespace().unwrap_or_default(),
-                        name: object.name_any(),
-                        status,
-                        reason,
-                    };
-                    conditions.get_or_create(&labels).set(1);
+                    conditions
+                        .get_or_create(&ConditionLabels { status, reason })
+                        .inc();
                 }
             }
         }
         let metric = encoder.encode_descriptor(
-            "condition_info",
-            "The Synced condition of each SealedSecret (value 1)",
+            "sealedsecrets",
+            "SealedSecrets by the status and reason of their Synced condition (leader only)",
             None,
             conditions.metric_type(),
         )?;

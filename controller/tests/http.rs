@@ -156,17 +156,15 @@ async fn rotate_reseals_to_the_newest_key_in_the_same_format_without_plaintext()
     let running = start(client.clone(), config("a")).await;
     let old = published_key(&client).await;
     let other_cluster = PrivateKey::generate().unwrap();
-    let mut original = sealed(
-        "db",
+    // Sealed for this cluster and another one: rotation keeps the other cluster's recipient.
+    let original = sealant_core::resource::seal_secret(
+        &plain_secret("db", &[("password", "hunter2")]),
         "prod",
-        &old,
-        &[("password", "hunter2")],
         Scope::Strict,
-    );
-    original
-        .spec
-        .recipients
-        .push(other_cluster.public().to_string());
+        &[old.clone(), other_cluster.public().clone()],
+    )
+    .unwrap();
+    assert_eq!(original.spec.recipients.len(), 2);
 
     // A newer key arrives (added by hand, created now, so it becomes the newest).
     let newer = PrivateKey::generate().unwrap();
@@ -201,7 +199,7 @@ async fn rotate_reseals_to_the_newest_key_in_the_same_format_without_plaintext()
     assert_eq!(
         envelope.key_ids(),
         vec![newer.id(), other_cluster.id()],
-        "newest key first, foreign recipient kept"
+        "newest key first, the other cluster's recipient (already in the header) kept"
     );
     assert_eq!(
         rotated.spec.recipients,
@@ -252,8 +250,8 @@ async fn garbage_oversized_bodies_and_floods_are_refused() {
     let server = server().await;
     let client = server.client();
     let mut cfg = config("a");
-    cfg.http.rate_per_second = 0.5;
-    cfg.http.burst = 8.0;
+    cfg.http.rate_per_second = 1;
+    cfg.http.burst = 8;
     let running = start(client.clone(), cfg).await;
     published_key(&client).await;
 

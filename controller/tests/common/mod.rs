@@ -283,7 +283,27 @@ pub async fn http(
     content_type: &str,
     body: &[u8],
 ) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    http_from(None, addr, method, path, content_type, body).await
+}
+
+/// [`http`] from a chosen loopback source address (e.g. 127.0.0.2), so tests can play several
+/// clients.
+pub async fn http_from(
+    source: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, String) {
+    let mut stream = match source {
+        None => TcpStream::connect(addr).await.unwrap(),
+        Some(ip) => {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::new(ip, 0)).unwrap();
+            socket.connect(addr).await.unwrap()
+        }
+    };
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()

@@ -1,0 +1,526 @@
+//! The controller's trust boundary, in one place.
+//!
+//! Two kinds of people can make the controller act without holding its keys:
+//!
+//! - **whoever may create a SealedSecret in some namespace** (often every developer of a team):
+//!   the controller decrypts with its private keys and writes a Secret with the controller's
+//!   privileges, so everything the SealedSecret says about that Secret is attacker input;
+//! - **whoever can reach the HTTP port** (every Pod in the cluster, and every user allowed to use
+//!   the API server's service proxy): `POST /v1/verify` and `POST /v1/rotate` take a whole
+//!   SealedSecret as the request body.
+//!
+//! This module answers, for both, what they may make the controller do; the reconciler, the key
+//! loader and the HTTP handlers ask it and do nothing of their own accord:
+//!
+//! | question | answer | where |
+//! | --- | --- | --- |
+//! | May this SealedSecret be reconciled at all? | not in the controller's own namespace (unless the operator opts in) | [`Policy::check`] |
+//! | Which template labels and annotations may it set? | none under `sealant.dev/` (the controller's own: key labels, managed-by, adoption) | [`Policy::check`] |
+//! | Which Secret types may it create? | not those that make the cluster mint credentials (service-account and bootstrap tokens), unless the operator lists them | [`Policy::check`] |
+//! | May it overwrite an existing Secret? | only one it owns (by uid) or one annotated for adoption | [`may_write`] |
+//! | Which Secrets are sealing keys? | labeled ones in the controller's namespace that nothing owns and the controller did not write for a SealedSecret; a creation time in the future counts as now | [`key_secret_problem`], [`key_created_at`] |
+//! | To which keys may rotate re-seal a value? | the controller's newest key, plus only the other recipients already in the value's authenticated header | [`rotate_recipients`] |
+//! | How much work may one request cost? | at most [`MAX_VALUES_PER_REQUEST`] values | [`check_request_size`] |
+//!
+//! Each refusal of a SealedSecret becomes a `Synced=False` condition with its own reason and an
+//! Event saying what to change; each refusal of a request is a 4xx with a reason.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Resource, ResourceExt};
+
+use sealant_core::format::{Envelope, KeyRing};
+use sealant_core::keys::{KeyId, PublicKey};
+use sealant_core::resource::{ADOPT_ANNOTATION, GROUP, MANAGED_BY_LABEL, SealedSecret};
+
+/// Secret types whose Secrets make the cluster issue credentials: the token controller fills a
+/// `kubernetes.io/service-account-token` Secret with a token of the ServiceAccount its annotation
+/// names, and a `bootstrap.kubernetes.io/token` Secret lets nodes join the cluster. A SealedSecret
+/// author could otherwise obtain what their RBAC does not grant them.
+pub const CREDENTIAL_MINTING_TYPES: [&str; 2] = [
+    "kubernetes.io/service-account-token",
+    "bootstrap.kubernetes.io/token",
+];
+
+/// How far in the future a key's `created-at` may lie (clock skew between the machine that made
+/// it and the controller) before it is treated as made now.
+pub const KEY_CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// The most values one verify or rotate request may hold: every value costs an X25519 agreement
+/// to open and one per recipient to re-seal, so this bounds a request's CPU time.
+pub const MAX_VALUES_PER_REQUEST: usize = 256;
+
+/// What the operator decided with flags.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The controller's own namespace (keys, public-keys ConfigMap, Lease).
+    pub controller_namespace: String,
+    /// Reconcile SealedSecrets in the controller's own namespace too (off by default: a Secret
+    /// written there sits next to the private keys).
+    pub reconcile_controller_namespace: bool,
+    /// Credential-minting Secret types the operator allows templates to use.
+    pub allowed_secret_types: BTreeSet<String>,
+}
+
+impl Policy {
+    /// The default policy for a controller in `controller_namespace`.
+    pub fn new(controller_namespace: impl Into<String>) -> Policy {
+        Policy {
+            controller_namespace: controller_namespace.into(),
+            reconcile_controller_namespace: false,
+            allowed_secret_types: BTreeSet::new(),
+        }
+    }
+
+    /// Whether the controller may turn `sealed` into a Secret at all. The first refusal found is
+    /// returned; its message says what to change.
+    pub fn check(&self, sealed: &SealedSecret) -> Result<(), Refusal> {
+        let namespace = sealed.namespace().unwrap_or_default();
+        if namespace == self.controller_namespace && !self.reconcile_controller_namespace {
+            return Err(Refusal {
+                kind: RefusalKind::ControllerNamespace,
+                message: format!(
+                    "SealedSecrets in the controller's own namespace {namespace} are not unsealed (the \
+                     sealing keys live there); create it in another namespace, or start the controller \
+                     with --reconcile-controller-namespace"
+                ),
+            });
+        }
+        let template = sealed.spec.template.as_ref();
+        let metadata = template.and_then(|t| t.metadata.as_ref());
+        for (field, map) in [
+            ("labels", metadata.and_then(|m| m.labels.as_ref())),
+            ("annotations", metadata.and_then(|m| m.annotations.as_ref())),
+        ] {
+            if let Some(key) = map
+                .into_iter()
+                .flat_map(BTreeMap::keys)
+                .find(|k| reserved(k))
+            {
+                return Err(Refusal {
+                    kind: RefusalKind::ReservedMetadata,
+                    message: format!(
+                        "spec.template.metadata.{field}: {key:?} is reserved for the controller \
+                         ({GROUP}/ prefix); remove it from the template"
+                    ),
+                });
+            }
+        }
+        if let Some(type_) = template.and_then(|t| t.type_.as_deref())
+            && CREDENTIAL_MINTING_TYPES.contains(&type_)
+            && !self.allowed_secret_types.contains(type_)
+        {
+            return Err(Refusal {
+                kind: RefusalKind::ForbiddenSecretType,
+                message: format!(
+                    "spec.template.type: {type_} Secrets make the cluster issue credentials and are not \
+                     unsealed by default; use another type, or have the operator start the controller \
+                     with --allow-secret-types={type_}"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why a SealedSecret is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    /// Names the field and says what to change.
+    pub message: String,
+}
+
+/// The kinds of refusal; each is its own condition reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// In the controller's own namespace.
+    ControllerNamespace,
+    /// A template label or annotation under `sealant.dev/`.
+    ReservedMetadata,
+    /// A credential-minting Secret type the operator did not allow.
+    ForbiddenSecretType,
+}
+
+/// Whether a label or annotation key belongs to sealant (`sealant.dev/...` or
+/// `<anything>.sealant.dev/...`).
+pub fn reserved(key: &str) -> bool {
+    let Some((prefix, _)) = key.split_once('/') else {
+        return false;
+    };
+    let prefix = prefix.to_ascii_lowercase();
+    prefix == GROUP || prefix.ends_with(&format!(".{GROUP}"))
+}
+
+/// Whether the controller may write over an existing Secret: it is owned by this SealedSecret
+/// (by uid) or annotated for adoption (`sealant.dev/managed: "true"`, set by whoever may edit that
+/// Secret, which is a statement that they hand it over).
+pub fn may_write(existing: &impl Resource, sealed: &SealedSecret) -> bool {
+    let uid = sealed.meta().uid.as_deref();
+    let owned = uid.is_some()
+        && existing
+            .meta()
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| Some(o.uid.as_str()) == uid);
+    let adoptable = existing
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ADOPT_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    owned || adoptable
+}
+
+/// Why a Secret carrying the sealing-key label is not a key, if it is not. Keys are written by
+/// the controller's key upkeep or restored from a backup by `kubectl create`/`sealant keys
+/// restore`; neither has an owner, and neither carries the label the controller puts on the
+/// Secrets it unseals. (The watch only sees the controller's namespace.)
+pub fn key_secret_problem(secret: &Secret) -> Option<&'static str> {
+    if secret
+        .meta()
+        .owner_references
+        .as_ref()
+        .is_some_and(|o| !o.is_empty())
+    {
+        return Some("it has an owner (key Secrets are never owned)");
+    }
+    if secret.labels().contains_key(MANAGED_BY_LABEL) {
+        return Some("it was written by the controller for a SealedSecret");
+    }
+    None
+}
+
+/// The creation time that counts for a key: its `created-at` annotation, unless that lies more
+/// than [`KEY_CLOCK_SKEW`] after `now`, in which case the Secret's creation by the API server (or
+/// `now`, whichever is earlier) counts. Returns the time and whether it was clamped. A key dated
+/// in the future would otherwise stay the newest key, and never be renewed, until that date.
+pub fn key_created_at(
+    annotation: Option<Timestamp>,
+    created_by_server: Option<Timestamp>,
+    now: Timestamp,
+) -> (Timestamp, bool) {
+    let fallback = created_by_server.map_or(now, |t| t.min(now));
+    match annotation {
+        Some(at) if at <= now + skew() => (at, false),
+        Some(_) => (fallback, true),
+        None => (fallback, false),
+    }
+}
+
+fn skew() -> jiff::SignedDuration {
+    jiff::SignedDuration::try_from(KEY_CLOCK_SKEW).unwrap_or(jiff::SignedDuration::ZERO)
+}
+
+/// Whether `--key-cutoff` is acceptable at `now`: not further in the future than the clock skew
+/// (a cutoff in the future would ask for a new key at every start until then).
+pub fn check_key_cutoff(cutoff: Timestamp, now: Timestamp) -> Result<(), String> {
+    if cutoff > now + skew() {
+        return Err(format!(
+            "--key-cutoff {cutoff} is in the future (this machine's clock says {now}); give the time \
+             of the suspected compromise, which has passed"
+        ));
+    }
+    Ok(())
+}
+
+/// A verify or rotate request refused before any crypto.
+pub fn check_request_size(values: usize) -> Result<(), String> {
+    if values > MAX_VALUES_PER_REQUEST {
+        return Err(format!(
+            "spec.encryptedData has {values} values; at most {MAX_VALUES_PER_REQUEST} per request"
+        ));
+    }
+    Ok(())
+}
+
+/// Rotate refused to re-seal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotateRefusal {
+    /// A fixed reason for the answer.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// The recipients one value is re-sealed to by rotate: the controller's `newest` key first, then
+/// every other recipient already in the value's authenticated header, with its public key taken
+/// from `listed` (`spec.recipients`) where its key id matches. The controller's own keys (any key
+/// in `ring`) are replaced by the newest one.
+///
+/// Refused: a listed key that is not a recipient of any value (the request would have the
+/// controller seal plaintext to a key of the caller's choosing), and a recipient in a header
+/// whose public key is not listed (re-sealing without it would silently drop that cluster).
+pub fn rotate_recipients(
+    key: &str,
+    envelope: &Envelope,
+    listed: &[PublicKey],
+    ring: &KeyRing,
+    newest: &PublicKey,
+) -> Result<Vec<PublicKey>, RotateRefusal> {
+    let mut recipients = vec![newest.clone()];
+    for id in envelope.key_ids() {
+        if ring.get(&id).is_some() {
+            continue;
+        }
+        let Some(public) = listed.iter().find(|p| p.id() == id) else {
+            return Err(RotateRefusal {
+                reason: "MissingRecipient",
+                message: format!(
+                    "value {key:?} is also sealed to key {id}, whose public key is not in \
+                     spec.recipients; add it there so that rotation keeps that recipient"
+                ),
+            });
+        };
+        if !recipients.iter().any(|r| r.id() == id) {
+            recipients.push(public.clone());
+        }
+    }
+    Ok(recipients)
+}
+
+/// Checks that every listed recipient is a recipient of at least one value (`headers`: the key
+/// ids of each value's authenticated header) or one of the controller's keys.
+pub fn check_listed_recipients(
+    listed: &[PublicKey],
+    headers: &[Vec<KeyId>],
+    ring: &KeyRing,
+) -> Result<(), RotateRefusal> {
+    for (index, public) in listed.iter().enumerate() {
+        let id = public.id();
+        if ring.get(&id).is_some() || headers.iter().any(|ids| ids.contains(&id)) {
+            continue;
+        }
+        return Err(RotateRefusal {
+            reason: "UnexpectedRecipient",
+            message: format!(
+                "spec.recipients[{index}] (key {id}) is not a recipient of any value; rotate only \
+                 re-seals to keys the values were already sealed to (seal again with `sealant seal` \
+                 to add a cluster)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+    use sealant_core::format::{Binding, Location, Scope, seal};
+    use sealant_core::keys::PrivateKey;
+    use sealant_core::resource::{SealedSecretSpec, SecretTemplate, TemplateMetadata};
+
+    fn sealed(namespace: &str, template: SecretTemplate) -> SealedSecret {
+        SealedSecret {
+            metadata: ObjectMeta {
+                name: Some("db".into()),
+                namespace: Some(namespace.into()),
+                uid: Some("uid-1".into()),
+                ..ObjectMeta::default()
+            },
+            spec: SealedSecretSpec {
+                encrypted_data: BTreeMap::new(),
+                recipients: vec![],
+                template: Some(template),
+            },
+            status: None,
+        }
+    }
+
+    fn with_labels(labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> SecretTemplate {
+        let map = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        SecretTemplate {
+            metadata: Some(TemplateMetadata {
+                labels: map(labels),
+                annotations: map(annotations),
+            }),
+            ..SecretTemplate::default()
+        }
+    }
+
+    #[test]
+    fn reserved_keys_are_sealants_own_prefix_and_its_subdomains() {
+        for key in [
+            "sealant.dev/sealing-key",
+            "sealant.dev/managed-by",
+            "sealant.dev/created-at",
+            "SEALANT.DEV/x",
+            "keys.sealant.dev/x",
+        ] {
+            assert!(reserved(key), "{key}");
+        }
+        for key in ["app", "example.com/x", "notsealant.dev/x", "sealant.dev"] {
+            assert!(!reserved(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn templates_cannot_claim_controller_labels_annotations_or_minting_types() {
+        let policy = Policy::new("sealant");
+        assert_eq!(
+            policy.check(&sealed("prod", with_labels(&[("app", "db")], &[]))),
+            Ok(())
+        );
+        let planted = sealed(
+            "prod",
+            with_labels(
+                &[("sealant.dev/sealing-key", "active")],
+                &[("sealant.dev/created-at", "2099-01-01T00:00:00Z")],
+            ),
+        );
+        let refusal = policy.check(&planted).unwrap_err();
+        assert_eq!(refusal.kind, RefusalKind::ReservedMetadata);
+        assert!(
+            refusal
+                .message
+                .contains("spec.template.metadata.labels: \"sealant.dev/sealing-key\""),
+            "{}",
+            refusal.message
+        );
+        let annotated = sealed("prod", with_labels(&[], &[("sealant.dev/managed", "true")]));
+        assert_eq!(
+            policy.check(&annotated).unwrap_err().kind,
+            RefusalKind::ReservedMetadata
+        );
+
+        for type_ in CREDENTIAL_MINTING_TYPES {
+            let minting = sealed(
+                "prod",
+                SecretTemplate {
+                    type_: Some(type_.to_string()),
+                    ..SecretTemplate::default()
+                },
+            );
+            assert_eq!(
+                policy.check(&minting).unwrap_err().kind,
+                RefusalKind::ForbiddenSecretType
+            );
+            let mut allowing = policy.clone();
+            allowing.allowed_secret_types.insert(type_.to_string());
+            assert_eq!(allowing.check(&minting), Ok(()));
+        }
+    }
+
+    #[test]
+    fn the_controller_namespace_is_refused_unless_the_operator_opts_in() {
+        let mut policy = Policy::new("sealant");
+        let inside = sealed("sealant", SecretTemplate::default());
+        assert_eq!(
+            policy.check(&inside).unwrap_err().kind,
+            RefusalKind::ControllerNamespace
+        );
+        policy.reconcile_controller_namespace = true;
+        assert_eq!(policy.check(&inside), Ok(()));
+    }
+
+    #[test]
+    fn only_unowned_secrets_not_written_for_a_sealed_secret_are_keys() {
+        let mut secret = Secret::default();
+        assert_eq!(key_secret_problem(&secret), None);
+        secret.metadata.labels = Some(BTreeMap::from([(
+            MANAGED_BY_LABEL.to_string(),
+            "sealant-controller".to_string(),
+        )]));
+        assert!(key_secret_problem(&secret).is_some());
+        secret.metadata.labels = None;
+        secret.metadata.owner_references = Some(vec![OwnerReference::default()]);
+        assert!(key_secret_problem(&secret).is_some());
+    }
+
+    #[test]
+    fn a_future_key_date_counts_as_now_or_its_server_creation() {
+        let now: Timestamp = "2026-06-01T00:00:00Z".parse().unwrap();
+        let past: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let created: Timestamp = "2026-05-01T00:00:00Z".parse().unwrap();
+        let future: Timestamp = "2099-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            key_created_at(Some(past), Some(created), now),
+            (past, false)
+        );
+        assert_eq!(
+            key_created_at(Some(future), Some(created), now),
+            (created, true)
+        );
+        assert_eq!(key_created_at(Some(future), None, now), (now, true));
+        let slightly: Timestamp = "2026-06-01T00:04:00Z".parse().unwrap();
+        assert_eq!(key_created_at(Some(slightly), None, now), (slightly, false));
+        assert!(check_key_cutoff(future, now).is_err());
+        assert!(check_key_cutoff(past, now).is_ok());
+    }
+
+    #[test]
+    fn rotate_reseals_only_to_recipients_already_in_the_header() {
+        let ours = PrivateKey::generate().unwrap();
+        let newest = PrivateKey::generate().unwrap();
+        let other_cluster = PrivateKey::generate().unwrap();
+        let attacker = PrivateKey::generate().unwrap();
+        let ring: KeyRing = [PrivateKey::from_bytes(&[9; 32])].into_iter().collect();
+        let ring = {
+            let mut r = ring;
+            r.insert(PrivateKey::from_file_text(&ours.to_file_text()).unwrap());
+            r
+        };
+        let binding = Binding::new(Scope::Strict, &Location::new("prod", "db", "pw")).unwrap();
+        let text = seal(
+            b"x",
+            &binding,
+            &[ours.public().clone(), other_cluster.public().clone()],
+        )
+        .unwrap();
+        let envelope = Envelope::from_base64(&text).unwrap();
+
+        let listed = vec![other_cluster.public().clone()];
+        let recipients =
+            rotate_recipients("pw", &envelope, &listed, &ring, newest.public()).unwrap();
+        assert_eq!(
+            recipients.iter().map(PublicKey::id).collect::<Vec<_>>(),
+            vec![newest.id(), other_cluster.id()]
+        );
+
+        // The attacker's key is listed: it is not a recipient of any value.
+        let listed = vec![other_cluster.public().clone(), attacker.public().clone()];
+        let refusal = check_listed_recipients(&listed, &[envelope.key_ids()], &ring).unwrap_err();
+        assert_eq!(refusal.reason, "UnexpectedRecipient");
+        assert!(refusal.message.contains("spec.recipients[1]"));
+        // ... and it is never added to a value, listed or not.
+        let recipients =
+            rotate_recipients("pw", &envelope, &listed, &ring, newest.public()).unwrap();
+        assert!(!recipients.iter().any(|r| r.id() == attacker.id()));
+
+        // The other cluster's public key is missing: refused rather than dropped.
+        let refusal = rotate_recipients("pw", &envelope, &[], &ring, newest.public()).unwrap_err();
+        assert_eq!(refusal.reason, "MissingRecipient");
+    }
+
+    #[test]
+    fn adoption_needs_the_uid_or_the_annotation() {
+        let sealed = sealed("prod", SecretTemplate::default());
+        let mut existing = Secret::default();
+        assert!(!may_write(&existing, &sealed));
+        existing.metadata.owner_references = Some(vec![OwnerReference {
+            uid: "uid-1".into(),
+            ..OwnerReference::default()
+        }]);
+        assert!(may_write(&existing, &sealed));
+        existing.metadata.owner_references = None;
+        existing.metadata.annotations = Some(BTreeMap::from([(
+            ADOPT_ANNOTATION.to_string(),
+            "true".to_string(),
+        )]));
+        assert!(may_write(&existing, &sealed));
+        assert!(check_request_size(MAX_VALUES_PER_REQUEST).is_ok());
+        assert!(check_request_size(MAX_VALUES_PER_REQUEST + 1).is_err());
+    }
+}
