@@ -10,21 +10,22 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
@@ -46,6 +47,29 @@ const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How soon a SealedSecret blocked by someone else's Secret is looked at again.
 const NOT_OWNED_RECHECK: Duration = Duration::from_secs(60);
+/// Polls `stores` until one holds `namespace/name` at resourceVersion `version`, for at most
+/// [`CACHE_CATCH_UP`] (a lagging watch only costs a redundant write later, never a wrong one).
+async fn await_version<K>(stores: &[Store<K>], namespace: &str, name: &str, version: &str)
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    let key = ObjectRef::<K>::new(name).within(namespace);
+    let deadline = tokio::time::Instant::now() + CACHE_CATCH_UP;
+    while tokio::time::Instant::now() < deadline {
+        let seen = stores.iter().find_map(|store| store.get(&key));
+        if seen.is_some_and(|o| o.meta().resource_version.as_deref() == Some(version)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// How long a reconcile waits for the cache to show its own Secret write.
+const CACHE_CATCH_UP: Duration = Duration::from_secs(2);
+/// Annotation on each Secret the controller writes: the `metadata.generation` of the
+/// SealedSecret it was unsealed from. With the Secret's field owners it tells, from the metadata
+/// cache alone, that the Secret is already as it should be.
+pub const SEALED_GENERATION_ANNOTATION: &str = "sealant.dev/sealed-generation";
 
 /// A reconciliation failed in a way that retrying may fix.
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +227,11 @@ pub struct Context {
     pub policy: Policy,
     leading: AtomicBool,
     failures: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
+    /// The owned Secrets' metadata caches (one per watch) and whether each has its first list,
+    /// set by [`run`].
+    secrets: RwLock<Vec<CacheOf<PartialObjectMeta<Secret>>>>,
+    /// The SealedSecret caches the reconcilers read from, set by [`run`].
+    sealed: RwLock<Vec<Store<SealedSecret>>>,
     permanent_error_requeue: Duration,
     resync: Duration,
 }
@@ -221,6 +250,8 @@ impl Context {
             policy: config.policy.clone(),
             leading: AtomicBool::new(false),
             failures: Mutex::new(HashMap::new()),
+            secrets: RwLock::new(Vec::new()),
+            sealed: RwLock::new(Vec::new()),
             permanent_error_requeue: config.permanent_error_requeue,
             resync: config.resync,
         }
@@ -246,6 +277,44 @@ impl Context {
         let count = failures.entry(object).or_insert(0);
         *count = count.saturating_add(1);
         *count
+    }
+
+    /// The cached metadata of Secret `namespace/name`, once the caches have their first list
+    /// (`None`: not one of ours, or not there).
+    async fn cached_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Arc<PartialObjectMeta<Secret>>> {
+        let stores = self.secrets.read().map(|s| s.clone()).unwrap_or_default();
+        let key = ObjectRef::new(name).within(namespace);
+        for (store, mut ready) in stores {
+            if ready.wait_for(|ready| *ready).await.is_err() {
+                continue;
+            }
+            if let Some(found) = store.get(&key) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// Waits (briefly) until the owned-Secrets cache shows the Secret at `version`, the
+    /// resourceVersion the controller's own write returned.
+    async fn await_cached(&self, namespace: &str, name: &str, version: &str) {
+        let stores: Vec<_> = self
+            .secrets
+            .read()
+            .map(|s| s.iter().map(|(store, _)| store.clone()).collect())
+            .unwrap_or_default();
+        await_version(&stores, namespace, name, version).await;
+    }
+
+    /// The same for the SealedSecret cache, after a status write: the reconcile that the status
+    /// change triggers then reads the status just written, and writes nothing.
+    async fn await_sealed_cached(&self, namespace: &str, name: &str, version: &str) {
+        let stores = self.sealed.read().map(|s| s.clone()).unwrap_or_default();
+        await_version(&stores, namespace, name, version).await;
     }
 
     fn succeeded(&self, object: &ObjectRef<SealedSecret>) {
@@ -277,8 +346,10 @@ pub async fn run(
     };
     let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
     let mut stores = Vec::new();
+    let mut secret_stores = Vec::new();
     let mut runs = Vec::new();
     for namespace in namespaces {
+        // Api<PartialObjectMeta<_>>: the requests ask for metadata only.
         let (sealed, secrets): (Api<SealedSecret>, Api<PartialObjectMeta<Secret>>) =
             match &namespace {
                 None => (
@@ -293,39 +364,159 @@ pub async fn run(
         // The cache holds every SealedSecret: keep only what reconciling reads. managedFields
         // (a JSON tree per writer) would otherwise be most of its memory.
         let (store, writer) = reflector::store();
-        let objects = watcher(sealed, watcher::Config::default())
-            .default_backoff()
-            .modify(slim)
-            .reflect(writer)
-            .applied_objects();
+        let (relisted, sealed_relisted) = relist_signal();
+        let (ready, sealed_ready) = tokio::sync::watch::channel(false);
+        let objects = changes(
+            watcher(sealed, watcher::Config::default())
+                .default_backoff()
+                .modify(slim)
+                .reflect(writer),
+            relisted,
+            ready,
+        );
+        // Only our Secrets (label selector), and only their metadata: the controller never
+        // holds the cluster's other Secrets, nor the plaintext of its own. The cache tells the
+        // reconciler whether a Secret is already as it should be, so an unchanged SealedSecret
+        // costs no request (on restart, resync, or after its own writes).
+        let (secret_store, secret_writer) = reflector::store();
+        let (relisted, secrets_relisted) = relist_signal();
+        let (ready, secrets_ready) = tokio::sync::watch::channel(false);
+        let owned = changes(
+            watcher(secrets, watcher::Config::default().labels(&selector))
+                .default_backoff()
+                .modify(slim_secret)
+                .reflect(secret_writer),
+            relisted,
+            ready,
+        );
+        secret_stores.push((secret_store, secrets_ready));
+        let every = every_object(
+            futures::stream::select(sealed_relisted, secrets_relisted),
+            store.clone(),
+        );
         let controller = Controller::for_stream(objects, store)
-            // Only our Secrets (label selector), and only their metadata: the controller never
-            // holds the cluster's other Secrets, nor the plaintext of its own, to notice drift.
-            .owns_stream(
-                watcher(secrets, watcher::Config::default().labels(&selector)).touched_objects(),
-            )
+            .owns_stream(owned)
             .reconcile_all_on(new_keys(context.keys.clone()))
+            // A (re-)list replaces a cache at once when it completes; objects that changed while
+            // the watch was down are only right after that, so look at every object then (the
+            // cache makes that free for those that did not change).
+            .reconcile_on(every)
             .with_config(ControllerConfig::default().concurrency(config.concurrency))
             .graceful_shutdown_on(stop.clone());
-        stores.push(controller.store());
+        stores.push((controller.store(), sealed_ready));
         let run = controller
             .run(reconcile, error_policy, Arc::clone(&context))
-            .for_each(|result| async move {
-                match result {
-                    Ok((object, _)) => debug!(%object, "reconciled"),
-                    // Watch failures (CRD not installed, RBAC) would otherwise go unseen;
-                    // reconcile failures are logged by error_policy.
-                    Err(error @ kube::runtime::controller::Error::QueueError(_)) => {
-                        warn!(error = %error_chain(&error), "watching SealedSecrets or Secrets")
+            .for_each(|result| {
+                async move {
+                    match result {
+                        Ok((object, _)) => debug!(%object, "reconciled"),
+                        // Watch failures (CRD not installed, RBAC, the API server down) would
+                        // otherwise go unseen; reconcile failures are logged by error_policy.
+                        Err(error @ kube::runtime::controller::Error::QueueError(_)) => {
+                            if !crate::outage::unreachable(&error) {
+                                warn!(error = %error_chain(&error), "watching SealedSecrets or Secrets");
+                            }
+                        }
+                        Err(error) => debug!(error = %error_chain(&error), "reconcile loop"),
                     }
-                    Err(error) => debug!(error = %error_chain(&error), "reconcile loop"),
                 }
             });
         runs.push(run);
     }
+    if let Ok(mut slot) = context.secrets.write() {
+        *slot = secret_stores;
+    }
+    if let Ok(mut slot) = context.sealed.write() {
+        *slot = stores.iter().map(|(store, _)| store.clone()).collect();
+    }
     context.metrics.set_stores(stores);
     futures::future::join_all(runs).await;
 }
+
+/// A cache and whether it has its first complete list.
+pub type CacheOf<K> = (Store<K>, tokio::sync::watch::Receiver<bool>);
+
+/// Every object of `store` each time `signal` fires.
+fn every_object(
+    signal: impl futures::Stream<Item = ()> + Send + 'static,
+    store: Store<SealedSecret>,
+) -> impl futures::Stream<Item = ObjectRef<SealedSecret>> + Send + 'static {
+    signal.flat_map(move |()| {
+        let refs: Vec<ObjectRef<SealedSecret>> = store
+            .state()
+            .iter()
+            .map(|object| ObjectRef::from_obj(&**object))
+            .collect();
+        debug!(
+            objects = refs.len(),
+            "a list completed: looking at every SealedSecret"
+        );
+        futures::stream::iter(refs)
+    })
+}
+
+/// A sender that [`changes`] fires when a (re-)list completes, and the stream of those signals.
+fn relist_signal() -> (
+    futures::channel::mpsc::UnboundedSender<()>,
+    futures::channel::mpsc::UnboundedReceiver<()>,
+) {
+    futures::channel::mpsc::unbounded()
+}
+
+/// The objects that changed, from a reflected watch: `Apply` and `Delete` events. The objects of
+/// a (re-)list (`InitApply`) are not passed on one by one: until the list completes, the cache
+/// still holds the old state, and a reconcile started then would read a stale copy (an edit
+/// undone) or none at all (a new object dropped). Instead `relisted` fires once the list is
+/// complete and the cache replaced, and every object is reconciled from it; `ready` turns true
+/// then. (kube's `Store::wait_until_ready` wakes only one of several concurrent waiters, so
+/// reconcilers wait on `ready` instead.)
+fn changes<K, S>(
+    events: S,
+    relisted: futures::channel::mpsc::UnboundedSender<()>,
+    ready: tokio::sync::watch::Sender<bool>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Send + 'static,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+{
+    events.filter_map(move |event| {
+        let item = match event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => Some(Ok(object)),
+            Ok(watcher::Event::InitDone) => {
+                ready.send_replace(true);
+                let _ = relisted.unbounded_send(());
+                None
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => None,
+            Err(error) => Some(Err(error)),
+        };
+        futures::future::ready(item)
+    })
+}
+
+/// Drops what the up-to-date check never reads from a cached Secret's metadata: of
+/// `managedFields`, only who owns the data, type and immutability is kept.
+fn slim_secret(object: &mut PartialObjectMeta<Secret>) {
+    if let Some(annotations) = object.metadata.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
+    if let Some(entries) = object.metadata.managed_fields.as_mut() {
+        for entry in entries.iter_mut() {
+            entry.time = None;
+            entry.api_version = None;
+            if let Some(FieldsV1(Value::Object(fields))) = entry.fields_v1.as_mut() {
+                fields.retain(|k, _| OWNED_CONTENT.contains(&k.as_str()));
+            }
+        }
+        entries.retain(|e| {
+            e.manager.as_deref() == Some(FIELD_MANAGER)
+                || matches!(&e.fields_v1, Some(FieldsV1(Value::Object(f))) if !f.is_empty())
+        });
+    }
+}
+
+/// The Secret fields that hold content, in `managedFields` form.
+const OWNED_CONTENT: [&str; 3] = ["f:data", "f:type", "f:immutable"];
 
 /// Drops what the reconciler never reads from a cached SealedSecret.
 fn slim(object: &mut SealedSecret) {
@@ -369,9 +560,26 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
     let result = if let Err(refusal) = context.policy.check(&sealed) {
         Ok(Outcome::refused(refusal))
     } else {
-        match open_values(&sealed, &keys.ring) {
-            Err(error) => Ok(unseal_failure(&error)),
-            Ok(values) => write_secret(&sealed, &secrets, &namespace, &name, values).await,
+        let cached = context.cached_secret(&namespace, &name).await;
+        if cached.as_deref().is_some_and(|c| up_to_date(c, &sealed)) {
+            // Already written from this generation and nobody else changed its content: no
+            // request at all (restarts, resyncs, the echo of the controller's own writes).
+            Ok(Outcome::synced(sealed.spec.encrypted_data.len()))
+        } else {
+            match open_values(&sealed, &keys.ring) {
+                Err(error) => Ok(unseal_failure(&error)),
+                Ok(values) => {
+                    let written =
+                        write_secret(&sealed, &secrets, &namespace, &name, values, cached).await;
+                    if let Ok((_, Some(version))) = &written {
+                        context.metrics.unsealed(sealed.spec.encrypted_data.len());
+                        // Until the cache shows this write, the echo of the status patch below
+                        // would find the Secret "not up to date" and write it again.
+                        context.await_cached(&namespace, &name, version).await;
+                    }
+                    written.map(|(outcome, _)| outcome)
+                }
+            }
         }
     };
     let outcome = match &result {
@@ -387,12 +595,12 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
     };
     if outcome.ok() {
         debug!(%namespace, %name, "unsealed");
-        context.metrics.unsealed(sealed.spec.encrypted_data.len());
     } else {
         context.metrics.unseal_failed(outcome.reason.as_str());
     }
     report(&sealed, &context, &outcome, &namespace, &name).await?;
     result?;
+    crate::outage::reachable();
     context.succeeded(&ObjectRef::from_obj(&sealed));
     Ok(match outcome.reason {
         Reason::Unsealed => Action::requeue(context.resync),
@@ -422,31 +630,44 @@ fn unseal_failure(error: &ConvertError) -> Outcome {
 }
 
 /// Writes the Secret unless one exists that is not ours; the opened values are cleared on return.
+/// A Secret in the owned-Secrets cache that this SealedSecret owns is written at once; otherwise
+/// (a new Secret, or someone else's) its metadata is read first.
 async fn write_secret(
     sealed: &SealedSecret,
     secrets: &Api<Secret>,
     namespace: &str,
     name: &str,
     values: BTreeMap<String, Zeroizing<Vec<u8>>>,
-) -> Result<Outcome, Error> {
-    let existing = secrets
-        .get_metadata_opt(name)
-        .await
-        .map_err(|source| Error::ReadSecret {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-            source,
-        })?;
+    cached: Option<Arc<PartialObjectMeta<Secret>>>,
+) -> Result<(Outcome, Option<String>), Error> {
+    let owned_in_cache = cached
+        .as_deref()
+        .is_some_and(|c| crate::policy::may_write(c, sealed));
+    let existing = if owned_in_cache {
+        None
+    } else {
+        secrets
+            .get_metadata_opt(name)
+            .await
+            .map_err(|source| Error::ReadSecret {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                source,
+            })?
+    };
     if let Some(existing) = &existing
         && !crate::policy::may_write(existing, sealed)
     {
-        return Ok(Outcome {
-            reason: Reason::SecretNotOwned,
-            message: format!(
-                "Secret {namespace}/{name} exists and is not owned by this SealedSecret; left untouched \
+        return Ok((
+            Outcome {
+                reason: Reason::SecretNotOwned,
+                message: format!(
+                    "Secret {namespace}/{name} exists and is not owned by this SealedSecret; left untouched \
                  (annotate it {ADOPT_ANNOTATION}=\"true\" to let the controller adopt it)"
-            ),
-        });
+                ),
+            },
+            None,
+        ));
     }
     let secret = desired_secret(sealed, &values);
     drop(values);
@@ -461,25 +682,29 @@ async fn write_secret(
     zeroize_secret(secret);
     match applied {
         Ok(written) => {
+            let version = written.metadata.resource_version.clone();
             zeroize_secret(written);
-            Ok(Outcome::synced(count))
+            Ok((Outcome::synced(count), version))
         }
         Err(kube::Error::Api(status)) if status.code == 422 || status.code == 400 => {
             // The server's own words say what is wrong (the field and the rule). For Secret data
             // it never quotes a value (Kubernetes redacts secret contents in validation errors).
-            Ok(Outcome {
-                reason: Reason::SecretRejected,
-                message: format!(
-                    "the API server refused the Secret ({} {}): {}",
-                    status.code,
-                    status.reason,
-                    if status.message.is_empty() {
-                        "no message"
-                    } else {
-                        &status.message
-                    }
-                ),
-            })
+            Ok((
+                Outcome {
+                    reason: Reason::SecretRejected,
+                    message: format!(
+                        "the API server refused the Secret ({} {}): {}",
+                        status.code,
+                        status.reason,
+                        if status.message.is_empty() {
+                            "no message"
+                        } else {
+                            &status.message
+                        }
+                    ),
+                },
+                None,
+            ))
         }
         Err(source) => Err(Error::ApplySecret {
             namespace: namespace.to_string(),
@@ -501,6 +726,16 @@ pub fn desired_secret(
         .labels
         .get_or_insert_with(BTreeMap::new)
         .insert(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string());
+    if let Some(generation) = sealed.metadata.generation {
+        secret
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(
+                SEALED_GENERATION_ANNOTATION.to_string(),
+                generation.to_string(),
+            );
+    }
     secret.metadata.owner_references = sealed.controller_owner_ref(&()).map(|owner| vec![owner]);
     secret.type_.get_or_insert_with(|| "Opaque".to_string());
     if secret.data.is_none() {
@@ -509,12 +744,78 @@ pub fn desired_secret(
     secret
 }
 
+/// Whether the cached Secret is already what applying the SealedSecret would make it: owned by it
+/// (controller reference by uid), written from its current generation, carrying every template
+/// label and annotation, and with its content (data, type, immutability) owned by the controller
+/// alone, the data keys exactly the SealedSecret's. Anyone else who changed a value, the type or
+/// `immutable` owns that field in `managedFields`; a removed key is missing from the controller's
+/// fields. Any doubt means "not up to date": the Secret is applied again.
+pub fn up_to_date(cached: &PartialObjectMeta<Secret>, sealed: &SealedSecret) -> bool {
+    let meta = &cached.metadata;
+    let (Some(uid), Some(_)) = (sealed.metadata.uid.as_deref(), sealed.metadata.generation) else {
+        return false;
+    };
+    let owned = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == uid && o.controller == Some(true));
+    if !owned {
+        return false;
+    }
+    let desired = desired_secret(sealed, &BTreeMap::new()).metadata;
+    let contains = |have: &Option<BTreeMap<String, String>>,
+                    want: &Option<BTreeMap<String, String>>| {
+        want.iter()
+            .flatten()
+            .all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
+    };
+    if !contains(&meta.labels, &desired.labels)
+        || !contains(&meta.annotations, &desired.annotations)
+    {
+        return false;
+    }
+    let mut ours = std::collections::BTreeSet::new();
+    for entry in meta.managed_fields.iter().flatten() {
+        let Some(FieldsV1(Value::Object(fields))) = &entry.fields_v1 else {
+            continue;
+        };
+        let mine = entry.manager.as_deref() == Some(FIELD_MANAGER)
+            && entry.operation.as_deref() == Some("Apply")
+            && entry.subresource.as_deref().unwrap_or_default().is_empty();
+        if !mine {
+            if OWNED_CONTENT.iter().any(|f| fields.contains_key(*f)) {
+                return false;
+            }
+            continue;
+        }
+        if let Some(Value::Object(data)) = fields.get("f:data") {
+            ours.extend(data.keys().filter(|k| k.as_str() != ".").cloned());
+        }
+    }
+    let wanted: std::collections::BTreeSet<String> = sealed
+        .spec
+        .encrypted_data
+        .keys()
+        .map(|k| format!("f:{k}"))
+        .collect();
+    ours == wanted
+}
+
 /// A short description of an API failure that may pass: code, reason and the server's message,
 /// or what went wrong on the way.
 fn api_error_summary(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) => {
-            let mut text = format!("{} {}", status.code, status.reason);
+            let reason = if status.reason.is_empty() {
+                axum::http::StatusCode::from_u16(status.code)
+                    .ok()
+                    .and_then(|c| c.canonical_reason())
+                    .unwrap_or("error")
+            } else {
+                status.reason.as_str()
+            };
+            let mut text = format!("{} {reason}", status.code);
             if !status.message.is_empty() {
                 text.push_str(": ");
                 text.push_str(&status.message);
@@ -554,17 +855,18 @@ async fn report(
         "status": { "observedGeneration": generation, "conditions": [condition] },
     });
     let api: Api<SealedSecret> = Api::namespaced(context.client.clone(), namespace);
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(|source| Error::ApplyStatus {
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-        source,
-    })?;
+    let written = api
+        .patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(|source| Error::ApplyStatus {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            source,
+        })?;
 
     let transition =
         previous.is_none_or(|p| p.status != condition.status || p.reason != condition.reason);
@@ -597,6 +899,9 @@ async fn report(
         {
             warn!(%namespace, %name, error = %error_chain(&error), "publishing an Event");
         }
+    }
+    if let Some(version) = written.metadata.resource_version.as_deref() {
+        context.await_sealed_cached(namespace, name, version).await;
     }
     Ok(())
 }
@@ -636,13 +941,23 @@ pub fn error_policy(sealed: Arc<SealedSecret>, error: &Error, context: Arc<Conte
     let attempts = context.failed(ObjectRef::from_obj(&sealed));
     context.metrics.reconcile_failed(error.metric_label());
     let delay = backoff(attempts);
-    warn!(
-        namespace = %sealed.namespace().unwrap_or_default(),
-        name = %sealed.name_any(),
-        error = %error_chain(error),
-        retry_in = ?delay,
-        "reconcile failed"
-    );
+    if crate::outage::unreachable(error) {
+        debug!(
+            namespace = %sealed.namespace().unwrap_or_default(),
+            name = %sealed.name_any(),
+            error = %error_chain(error),
+            retry_in = ?delay,
+            "reconcile failed: the API server is unreachable"
+        );
+    } else {
+        warn!(
+            namespace = %sealed.namespace().unwrap_or_default(),
+            name = %sealed.name_any(),
+            error = %error_chain(error),
+            retry_in = ?delay,
+            "reconcile failed"
+        );
+    }
     Action::requeue(delay)
 }
 

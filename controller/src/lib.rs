@@ -13,6 +13,7 @@ pub mod http;
 pub mod keys;
 pub mod leader;
 pub mod metrics;
+pub mod outage;
 pub mod policy;
 
 use std::future::Future;

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use jiff::Timestamp;
-use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
@@ -55,7 +54,7 @@ pub struct Metrics {
 /// What the scrape-time collector reads: the reconcilers' caches and the keys.
 #[derive(Debug, Default)]
 struct LiveState {
-    stores: RwLock<Vec<Store<SealedSecret>>>,
+    stores: RwLock<Vec<crate::controller::CacheOf<SealedSecret>>>,
     keys: Mutex<Option<Keys>>,
 }
 
@@ -138,7 +137,7 @@ impl Metrics {
     }
 
     /// Sets the reconcilers' caches that `sealedsecrets` is counted from (empty when not leading).
-    pub fn set_stores(&self, stores: Vec<Store<SealedSecret>>) {
+    pub fn set_stores(&self, stores: Vec<crate::controller::CacheOf<SealedSecret>>) {
         if let Ok(mut slot) = self.live.stores.write() {
             *slot = stores;
         }
@@ -149,7 +148,7 @@ impl Metrics {
         self.live
             .stores
             .read()
-            .map(|stores| stores.iter().all(is_ready))
+            .map(|stores| stores.iter().all(|(_, ready)| *ready.borrow()))
             .unwrap_or(false)
     }
 
@@ -159,15 +158,6 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
     }
-}
-
-/// Whether a store has seen its first complete list.
-fn is_ready(store: &Store<SealedSecret>) -> bool {
-    use futures::FutureExt;
-    store
-        .wait_until_ready()
-        .now_or_never()
-        .is_some_and(|r| r.is_ok())
 }
 
 /// Observes the reconcile duration when dropped, so every return path is measured.
@@ -186,7 +176,7 @@ impl Collector for LiveState {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let conditions = Family::<ConditionLabels, Gauge>::default();
         if let Ok(stores) = self.stores.read() {
-            for store in stores.iter() {
+            for (store, _) in stores.iter() {
                 for object in store.state() {
                     let (status, reason) = condition_of(&object);
                     conditions

@@ -38,6 +38,8 @@ struct Rule {
 pub(crate) struct Faults {
     rules: Mutex<Vec<Rule>>,
     latency: Mutex<Duration>,
+    /// Requests seen, by (verb, resource): every request passes through [`Faults::check`].
+    counts: Mutex<std::collections::HashMap<(String, String), u64>>,
 }
 
 impl Faults {
@@ -64,6 +66,11 @@ impl Faults {
 
     /// The injected error for this request, consuming one use of the first matching rule.
     pub(crate) fn check(&self, verb: &str, resource: &str) -> Option<ApiError> {
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts
+                .entry((verb.to_string(), resource.to_string()))
+                .or_insert(0) += 1;
+        }
         let mut rules = self.rules_lock();
         let index = rules
             .iter()
@@ -73,6 +80,17 @@ impl Faults {
         let code = rule.code;
         rules.retain(|r| r.remaining > 0);
         Some(ApiError::injected(code))
+    }
+
+    /// How many requests matching `matcher` were seen.
+    pub(crate) fn count(&self, matcher: &FaultMatch) -> u64 {
+        self.counts.lock().map_or(0, |counts| {
+            counts
+                .iter()
+                .filter(|((verb, resource), _)| matcher.matches(verb, resource))
+                .map(|(_, n)| n)
+                .sum()
+        })
     }
 
     fn rules_lock(&self) -> std::sync::MutexGuard<'_, Vec<Rule>> {

@@ -291,6 +291,12 @@ impl TestApiServer {
         self.faults.fail_next(matcher, code, times);
     }
 
+    /// How many resource requests matching `matcher` were served so far (e.g.
+    /// `FaultMatch::new("patch", "secrets")`; `*` matches any verb or resource).
+    pub fn request_count(&self, matcher: &FaultMatch) -> u64 {
+        self.faults.count(matcher)
+    }
+
     /// Adds this delay before every resource request (zero removes it).
     pub fn set_latency(&self, latency: Duration) {
         self.faults.set_latency(latency);
