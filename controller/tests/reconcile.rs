@@ -289,6 +289,9 @@ async fn a_secret_that_is_not_ours_is_left_alone_unless_annotated_for_adoption()
             "password".to_string(),
             ByteString(b"theirs".to_vec()),
         )])),
+        // The same type as the SealedSecret's template: a Secret's type is immutable on a real
+        // API server (and on the test one), so a Secret of another type cannot be adopted.
+        type_: Some("kubernetes.io/basic-auth".into()),
         ..Secret::default()
     };
     secrets

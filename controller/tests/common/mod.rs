@@ -180,7 +180,19 @@ pub fn plain_secret(name: &str, values: &[(&str, &str)]) -> Secret {
                 .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
                 .collect(),
         ),
-        type_: Some("kubernetes.io/basic-auth".to_string()),
+        // basic-auth when the values allow it: a real API server (and the test one) refuses a
+        // kubernetes.io/basic-auth Secret with neither username nor password.
+        type_: Some(
+            if values
+                .iter()
+                .any(|(k, _)| matches!(*k, "username" | "password"))
+            {
+                "kubernetes.io/basic-auth"
+            } else {
+                "Opaque"
+            }
+            .to_string(),
+        ),
         ..Secret::default()
     }
 }

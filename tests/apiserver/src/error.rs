@@ -134,6 +134,36 @@ impl ApiError {
         err
     }
 
+    /// 422 with one or more field errors, worded as Kubernetes aggregates them.
+    pub(crate) fn invalid_causes(
+        kind: &str,
+        group: &str,
+        name: &str,
+        causes: &[crate::validation::Cause],
+    ) -> Self {
+        let each: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let what = match each.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let mut err = Self::new(
+            422,
+            "Invalid",
+            format!("{kind}{} \"{name}\" is invalid: {what}", dotted(group)),
+        )
+        .with_details(name, group, kind);
+        if let Some(details) = err.details.as_mut() {
+            details["causes"] = causes
+                .iter()
+                .map(|c| json!({ "reason": c.reason, "message": c.message, "field": c.field }))
+                .collect();
+        }
+        err
+    }
+
     /// 422 without a field: the request cannot be applied (e.g. a failed JSON patch `test`).
     pub(crate) fn unprocessable(message: impl Into<String>) -> Self {
         Self::new(422, "Invalid", message)

@@ -35,6 +35,7 @@ mod schema;
 mod selectors;
 mod store;
 mod tables;
+mod validation;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -3,7 +3,9 @@
 //!
 //! As in kube-apiserver, the Service's port (by name or number) leads to the Endpoints object of
 //! the same name, whose first address and matching port receive the request. Unlike
-//! kube-apiserver, loopback addresses are allowed: in tests the controller listens on 127.0.0.1.
+//! kube-apiserver, which refuses loopback endpoints, this server forwards ONLY to loopback
+//! addresses: in tests the controller listens on 127.0.0.1, and a test server must never send
+//! traffic anywhere else, whatever an Endpoints object says.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, header};
@@ -45,6 +47,18 @@ pub(crate) async fn forward(
         ));
     }
     let address = resolve(store, ns, name, port)?;
+    let loopback = address
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
+    if !loopback {
+        return Err(unavailable(
+            name,
+            &format!(
+                "error trying to reach service: the test apiserver forwards only to loopback \
+                 endpoints, not {address}"
+            ),
+        ));
+    }
     let stream = TcpStream::connect(&address).await.map_err(|e| {
         unavailable(
             name,
@@ -166,7 +180,12 @@ fn resolve(store: &Store, ns: &str, name: &str, port: &str) -> Result<String, Ap
                 }
             });
         if let Some(number) = matching.and_then(|p| p["port"].as_u64()) {
-            return Ok(format!("{ip}:{number}"));
+            // IPv6 addresses need brackets to parse as a socket address.
+            return Ok(if ip.contains(':') {
+                format!("[{ip}]:{number}")
+            } else {
+                format!("{ip}:{number}")
+            });
         }
     }
     Err(unavailable(

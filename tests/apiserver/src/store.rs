@@ -1156,11 +1156,16 @@ fn admit(res: &ApiResource, old: Option<&Value>, obj: &mut Value) -> Result<(), 
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let mut causes = crate::validation::labels(obj);
     match (res.group.as_str(), res.plural.as_str()) {
         ("", "secrets") => {
             normalize_secret(obj, &name)?;
-            check_immutable(res, old, obj, &name, &["data", "immutable"])?;
+            causes.extend(crate::validation::secret(old, obj));
+            if causes.is_empty() {
+                check_immutable(res, old, obj, &name, &["data", "immutable"])?;
+            }
         }
+        ("events.k8s.io", "events") => causes.extend(crate::validation::event_note(obj)),
         ("", "configmaps") => {
             check_immutable(res, old, obj, &name, &["data", "binaryData", "immutable"])?
         }
@@ -1210,6 +1215,11 @@ fn admit(res: &ApiResource, old: Option<&Value>, obj: &mut Value) -> Result<(), 
             });
         }
         _ => {}
+    }
+    if !causes.is_empty() {
+        return Err(ApiError::invalid_causes(
+            &res.kind, &res.group, &name, &causes,
+        ));
     }
     if let Some(schema) = res.schema.as_deref().filter(|_| !res.builtin) {
         crate::schema::prune_and_validate(schema, obj, &res.kind, &res.group)?;

@@ -1438,3 +1438,204 @@ async fn kube_event_recorder_creates_then_patches_a_series() {
         Some("subject")
     );
 }
+
+#[tokio::test]
+async fn service_proxy_forwards_only_to_loopback_endpoints() {
+    use k8s_openapi::api::core::v1::{Endpoints, Service};
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let service: Service = serde_json::from_value(json!({
+        "metadata": {"name": "far"},
+        "spec": {"ports": [{"name": "http", "port": 8080}]}
+    }))
+    .unwrap();
+    Api::<Service>::default_namespaced(client.clone())
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap();
+    // A documentation address (TEST-NET-3): never contacted.
+    let ep: Endpoints = serde_json::from_value(json!({
+        "metadata": {"name": "far"},
+        "subsets": [{"addresses": [{"ip": "203.0.113.7"}], "ports": [{"name": "http", "port": 8080}]}]
+    }))
+    .unwrap();
+    Api::<Endpoints>::default_namespaced(client.clone())
+        .create(&PostParams::default(), &ep)
+        .await
+        .unwrap();
+    let mut config = kube::Config::new(server.url().parse().unwrap());
+    config.default_retry = false;
+    let no_retry = kube::Client::try_from(config).unwrap();
+    let request = http::Request::get("/api/v1/namespaces/default/services/http:far:http/proxy/x")
+        .body(Vec::new())
+        .unwrap();
+    match no_retry.request_text(request).await.unwrap_err() {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 503);
+            assert!(status.message.contains("only to loopback"), "{status:?}");
+        }
+        other => panic!("expected a 503, got {other:?}"),
+    }
+}
+
+fn invalid(err: kube::Error) -> (u16, String, Vec<String>) {
+    match err {
+        kube::Error::Api(status) => {
+            let fields = status
+                .details
+                .map(|d| d.causes.into_iter().map(|c| c.field).collect())
+                .unwrap_or_default();
+            (status.code, status.message, fields)
+        }
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn secrets_follow_the_real_servers_type_rules() {
+    let server = TestApiServer::start().await;
+    let secrets: Api<Secret> = Api::default_namespaced(server.client());
+    let pp = PostParams::default();
+
+    // kubernetes.io/tls needs tls.crt and tls.key (issue 11: ours stored it, the real one 422s).
+    let mut tls = secret("tls", &[("tls.crt", "x")]);
+    tls.type_ = Some("kubernetes.io/tls".into());
+    let (code, message, fields) = invalid(secrets.create(&pp, &tls).await.unwrap_err());
+    assert_eq!(code, 422);
+    assert_eq!(
+        message,
+        "Secret \"tls\" is invalid: data[tls.key]: Required value"
+    );
+    assert_eq!(fields, ["data[tls.key]"]);
+    tls.data
+        .as_mut()
+        .unwrap()
+        .insert("tls.key".into(), ByteString(b"k".to_vec()));
+    secrets.create(&pp, &tls).await.unwrap();
+
+    let mut ssh = secret("ssh", &[]);
+    ssh.type_ = Some("kubernetes.io/ssh-auth".into());
+    let (_, _, fields) = invalid(secrets.create(&pp, &ssh).await.unwrap_err());
+    assert_eq!(fields, ["data[ssh-privatekey]"]);
+
+    let mut basic = secret("basic", &[]);
+    basic.type_ = Some("kubernetes.io/basic-auth".into());
+    let (_, message, fields) = invalid(secrets.create(&pp, &basic).await.unwrap_err());
+    assert_eq!(fields, ["data[username]", "data[password]"]);
+    assert!(
+        message.starts_with("Secret \"basic\" is invalid: ["),
+        "{message}"
+    );
+
+    let mut docker = secret("docker", &[(".dockerconfigjson", "not json")]);
+    docker.type_ = Some("kubernetes.io/dockerconfigjson".into());
+    let (_, _, fields) = invalid(secrets.create(&pp, &docker).await.unwrap_err());
+    assert_eq!(fields, ["data[.dockerconfigjson]"]);
+
+    // type is immutable.
+    secrets
+        .create(&pp, &secret("plain", &[("a", "b")]))
+        .await
+        .unwrap();
+    let patch =
+        Patch::Merge(json!({"type": "kubernetes.io/basic-auth", "data": {"username": "eA=="}}));
+    let (code, message, _) = invalid(
+        secrets
+            .patch("plain", &PatchParams::default(), &patch)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+    assert_eq!(
+        message,
+        "Secret \"plain\" is invalid: type: Invalid value: \"kubernetes.io/basic-auth\": field is immutable"
+    );
+}
+
+#[tokio::test]
+async fn label_syntax_is_validated_on_every_object() {
+    let server = TestApiServer::start().await;
+    let pp = PostParams::default();
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client());
+    let (code, message, fields) = invalid(
+        cms.create(&pp, &labeled_cm("bad", &[("app", "bad value!")]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+    assert_eq!(fields, ["metadata.labels"]);
+    assert!(
+        message.contains("Invalid value: \"bad value!\": a valid label must be an empty string"),
+        "{message}"
+    );
+    let (_, _, fields) = invalid(
+        cms.create(&pp, &labeled_cm("bad", &[("a/b/c", "v"), ("-x", "v")]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(fields.len(), 2);
+    cms.create(
+        &pp,
+        &labeled_cm(
+            "good",
+            &[("app.kubernetes.io/name", "sealant"), ("empty", "")],
+        ),
+    )
+    .await
+    .unwrap();
+    // Also on update.
+    let patch = Patch::Merge(json!({"metadata": {"labels": {"x": "-nope"}}}));
+    let (code, _, _) = invalid(
+        cms.patch("good", &PatchParams::default(), &patch)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+}
+
+#[tokio::test]
+async fn events_v1_notes_over_1024_characters_are_refused_as_by_the_real_server() {
+    let server = TestApiServer::start().await;
+    let client = server.client();
+    let long = "x".repeat(1025);
+    let gvk = GroupVersionKind::gvk("events.k8s.io", "v1", "Event");
+    let events: Api<DynamicObject> =
+        Api::default_namespaced_with(client.clone(), &ApiResource::from_gvk(&gvk));
+    let event = |name: &str, note: &str| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": name},
+            "eventTime": "2026-11-26T15:00:00.000000Z",
+            "reportingController": "sealant.dev/controller", "reportingInstance": "r",
+            "action": "Unseal", "reason": "UnsealFailed", "type": "Warning",
+            "regarding": {"kind": "Secret", "name": "s", "namespace": "default"},
+            "note": note,
+        }))
+        .unwrap()
+    };
+    let (code, message, fields) = invalid(
+        events
+            .create(&PostParams::default(), &event("long", &long))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+    assert_eq!(fields, ["message"]);
+    assert!(
+        message.ends_with("can have at most 1024 characters"),
+        "{message}"
+    );
+    events
+        .create(&PostParams::default(), &event("short", &"x".repeat(1024)))
+        .await
+        .unwrap();
+    // The core v1 API does not check the length (as in Kubernetes 1.24).
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::default_namespaced(client);
+    let legacy: k8s_openapi::api::core::v1::Event = serde_json::from_value(json!({
+        "metadata": {"name": "legacy"},
+        "involvedObject": {"kind": "Secret", "name": "s", "namespace": "default"},
+        "reason": "R", "type": "Normal", "message": long,
+    }))
+    .unwrap();
+    core.create(&PostParams::default(), &legacy).await.unwrap();
+}

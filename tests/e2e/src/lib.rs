@@ -1,8 +1,11 @@
-//! Helpers for the end-to-end tests: locating the real binaries the workspace builds.
+//! Helpers for the end-to-end tests: locating the real binaries the workspace builds, and running
+//! kubectl and the sealant CLI against a cluster.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Serialises fallback builds so parallel tests do not start several `cargo build`s.
 static BUILD: Mutex<()> = Mutex::new(());
@@ -37,4 +40,150 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether `kubectl` runs.
+pub fn kubectl_available() -> bool {
+    Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A child process killed when dropped.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Asserts that a command succeeded and returns its stdout.
+pub fn succeeded(what: &str, out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Standard base64, as Secret data holds it.
+pub fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// How long [`Kube::wait_for`] and [`Kube::wait_gone`] wait.
+const WAIT: Duration = Duration::from_secs(90);
+
+/// kubectl and the sealant CLI run against one cluster as one identity (a kubeconfig), in a
+/// work directory.
+#[derive(Clone)]
+pub struct Kube {
+    pub kubeconfig: PathBuf,
+    pub dir: PathBuf,
+    pub kubectl: PathBuf,
+}
+
+impl Kube {
+    pub fn new(kubeconfig: &Path, dir: &Path) -> Kube {
+        Kube {
+            kubeconfig: kubeconfig.to_path_buf(),
+            dir: dir.to_path_buf(),
+            kubectl: PathBuf::from("kubectl"),
+        }
+    }
+
+    /// The same cluster and directory as another identity.
+    pub fn as_user(&self, kubeconfig: &Path) -> Kube {
+        Kube {
+            kubeconfig: kubeconfig.to_path_buf(),
+            ..self.clone()
+        }
+    }
+
+    /// Runs `program --kubeconfig KC args...` in the work directory, feeding `stdin`.
+    pub fn run(&self, program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(program)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()));
+        let mut input = child.stdin.take().expect("piped stdin");
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).expect("write stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("the command finishes")
+    }
+
+    /// kubectl with the command line split on spaces.
+    pub fn kubectl(&self, command: &str, stdin: Option<&[u8]>) -> Output {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        self.run(&self.kubectl, &args, stdin)
+    }
+
+    /// kubectl with explicit arguments (for values with spaces).
+    pub fn kubectl_args(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        self.run(&self.kubectl, args, stdin)
+    }
+
+    /// Runs kubectl (the command line split on spaces), asserts success, returns stdout.
+    pub fn kubectl_ok(&self, command: &str, stdin: Option<&[u8]>) -> String {
+        succeeded(&format!("kubectl {command}"), self.kubectl(command, stdin))
+    }
+
+    /// Runs `sealant` (split on spaces), asserts success, returns stdout.
+    pub fn sealant(&self, command: &str, stdin: Option<&[u8]>) -> String {
+        let args: Vec<&str> = command.split_whitespace().collect();
+        let out = self.run(&binary("sealant"), &args, stdin);
+        succeeded(&format!("sealant {command}"), out)
+    }
+
+    /// Polls `kubectl get ...` until it prints `want` (or anything, when `want` is None).
+    pub fn wait_for(&self, command: &str, want: Option<&str>, what: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            let out = self.kubectl(command, None);
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            last = format!("{text}{}", String::from_utf8_lossy(&out.stderr));
+            let matched = match want {
+                Some(w) => text == w,
+                None => !text.is_empty(),
+            };
+            if out.status.success() && matched {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("timed out waiting for {what}; last output: {last}");
+    }
+
+    /// Polls `kubectl get ...` until the object is NotFound.
+    pub fn wait_gone(&self, command: &str, what: &str) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            let out = self.kubectl(command, None);
+            if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("timed out waiting for {what} to be deleted");
+    }
 }

@@ -7,39 +7,25 @@
 //! delete the SealedSecret → Secret garbage-collected → back up the keys → fresh cluster and
 //! controller from the backup → the old SealedSecret opens.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader};
+use std::ops::Deref;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-use sealant_e2e::binary;
+use sealant_e2e::{Kube, Running, b64, binary, kubectl_available, repo};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn kubectl_available() -> bool {
-    Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The test API server as a separate process, and its kubeconfig.
+/// The test API server as a separate process, and kubectl/sealant pointed at it.
 struct Cluster {
     _server: Running,
-    kubeconfig: PathBuf,
-    dir: PathBuf,
+    kube: Kube,
+}
+
+impl Deref for Cluster {
+    type Target = Kube;
+
+    fn deref(&self) -> &Kube {
+        &self.kube
+    }
 }
 
 impl Cluster {
@@ -63,45 +49,8 @@ impl Cluster {
         );
         Cluster {
             _server: Running(child),
-            kubeconfig,
-            dir: dir.to_path_buf(),
+            kube: Kube::new(&kubeconfig, dir),
         }
-    }
-
-    /// Runs `program --kubeconfig KC args...` in the work directory, feeding `stdin`.
-    fn run(&self, program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut child = Command::new(program)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .current_dir(&self.dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()));
-        let mut input = child.stdin.take().expect("piped stdin");
-        if let Some(bytes) = stdin {
-            input.write_all(bytes).expect("write stdin");
-        }
-        drop(input);
-        child.wait_with_output().expect("the command finishes")
-    }
-
-    fn kubectl(&self, command: &str, stdin: Option<&[u8]>) -> Output {
-        let args: Vec<&str> = command.split_whitespace().collect();
-        self.run(Path::new("kubectl"), &args, stdin)
-    }
-
-    /// Runs kubectl (the command line split on spaces), asserts success, returns stdout.
-    fn kubectl_ok(&self, command: &str, stdin: Option<&[u8]>) -> String {
-        succeeded(&format!("kubectl {command}"), self.kubectl(command, stdin))
-    }
-
-    fn sealant(&self, command: &str, stdin: Option<&[u8]>) -> String {
-        let args: Vec<&str> = command.split_whitespace().collect();
-        let out = self.run(&binary("sealant"), &args, stdin);
-        succeeded(&format!("sealant {command}"), out)
     }
 
     /// Installs what `deploy/` installs that the controller needs from the API: the namespace,
@@ -136,55 +85,6 @@ impl Cluster {
             .expect("sealant-controller starts");
         Running(child)
     }
-
-    /// Polls `kubectl get ...` until it prints `want` (or anything, when `want` is None).
-    fn wait_for(&self, command: &str, want: Option<&str>, what: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            let out = self.kubectl(command, None);
-            let text = String::from_utf8_lossy(&out.stdout).to_string();
-            last = format!("{text}{}", String::from_utf8_lossy(&out.stderr));
-            let matched = match want {
-                Some(w) => text == w,
-                None => !text.is_empty(),
-            };
-            if out.status.success() && matched {
-                return text;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        panic!("timed out waiting for {what}; last output: {last}");
-    }
-
-    /// Polls `kubectl get ...` until the object is NotFound.
-    fn wait_gone(&self, command: &str, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            let out = self.kubectl(command, None);
-            if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound") {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        panic!("timed out waiting for {what} to be deleted");
-    }
-}
-
-/// Asserts that a command succeeded and returns its stdout.
-fn succeeded(what: &str, out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-fn b64(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(text)
 }
 
 const KEYS: &str = "get secret -n sealant-system -l sealant.dev/sealing-key";

@@ -151,3 +151,42 @@ fn our_own_deploy_manifests_pass_our_lint() {
         &["lint", repo().join("deploy").to_str().unwrap()],
     ));
 }
+
+/// `-w /dev/null` must leave /dev/null the null device. An atomic write (temp file renamed over
+/// the target) replaces the device node with a regular file; every later reader of /dev/null
+/// then reads stale output (this is what broke cargo's rustc target probe in CI, see .ci/run).
+/// Checked on a copy of the null device in a temp dir, never on /dev/null itself.
+#[test]
+#[ignore = "cli/src/io.rs write_atomic renames over device nodes: `sealant seal -w /dev/null` \
+            turns /dev/null into a regular file; it must write in place to non-regular files"]
+fn writing_to_a_device_keeps_the_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let null = d.join("null");
+    let made = Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped: cannot mknod a null device here (needs root)");
+        return;
+    }
+    let example = repo().join("examples/db-creds.secret.yaml");
+    ok(sealant(d, &["keygen", "--out-dir", "keys"]));
+    ok(sealant(
+        d,
+        &[
+            "seal",
+            "-f",
+            example.to_str().unwrap(),
+            "--public-key",
+            "keys/sealant.pub",
+            "-w",
+            null.to_str().unwrap(),
+        ],
+    ));
+    let kind = std::fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(kind.is_char_device(), "the device became {kind:?}");
+}

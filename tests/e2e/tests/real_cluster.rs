@@ -1,0 +1,605 @@
+//! The path a new user walks, on a real Kubernetes API server (etcd, kube-apiserver with RBAC
+//! and admission, kube-controller-manager's garbage collector; see tests/envtest): `deploy/`
+//! installed as docs/install.md says, the controller out of cluster with a token of its own
+//! ServiceAccount (so it has exactly the RBAC `deploy/` grants), `sealant fetch-key` as an
+//! ordinary user with no grants, seal → `kubectl apply` → Secret, updates, a copy in the wrong
+//! namespace, garbage collection, backup and restore into a fresh cluster, failover between two
+//! replicas, Pod Security `restricted`, and RBAC the other way round.
+//!
+//! Without Kubernetes assets (`KUBEBUILDER_ASSETS`) every test prints one skip line; with
+//! `CI=true` they fail instead.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use sealant_e2e::{Kube, b64, binary, repo};
+use sealant_envtest::{ControlPlane, Options, Process, assets_or_skip};
+use serde::Deserialize;
+
+const SYSTEM: &str = "sealant-system";
+const CONTROLLER_USER: &str = "system:serviceaccount:sealant-system:sealant-controller";
+const KEYS: &str = "get secret -n sealant-system -l sealant.dev/sealing-key";
+
+fn deploy() -> String {
+    repo().join("deploy").display().to_string()
+}
+
+/// kubectl from the assets folder if it has one.
+fn kube_for(plane: &ControlPlane, kubeconfig: &Path) -> Kube {
+    let mut kube = Kube::new(kubeconfig, plane.dir());
+    if let Some(kubectl) = plane.kubectl() {
+        kube.kubectl = kubectl.to_path_buf();
+    }
+    kube
+}
+
+/// `kubectl apply -k deploy/` then `kubectl apply --server-side -k deploy/`: the plain apply a
+/// user may have done first, then the command docs/install.md gives. Returns both stderrs.
+fn install_plain_then_server_side(kube: &Kube) -> String {
+    let plain = kube.kubectl(&format!("apply -k {}", deploy()), None);
+    let plain_err = String::from_utf8_lossy(&plain.stderr).to_string();
+    assert!(
+        plain.status.success(),
+        "kubectl apply -k deploy/: {plain_err}"
+    );
+    let server_side = kube.kubectl(&format!("apply --server-side -k {}", deploy()), None);
+    let ss_err = String::from_utf8_lossy(&server_side.stderr).to_string();
+    assert!(
+        server_side.status.success(),
+        "kubectl apply --server-side -k deploy/ after a plain apply: {ss_err}"
+    );
+    format!("{plain_err}{ss_err}")
+}
+
+/// Waits until the CRD serves (it is Established a moment after it is created).
+fn wait_crd(kube: &Kube) {
+    kube.wait_for(
+        "get crd sealedsecrets.sealant.dev -o jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
+        Some("True"),
+        "the SealedSecret CRD to be established",
+    );
+}
+
+/// A controller replica run out of cluster, as its ServiceAccount; logs (text and JSON lines,
+/// stdout and stderr) go to a file in the control plane's folder.
+struct Replica {
+    process: Process,
+    log: PathBuf,
+    identity: String,
+}
+
+fn start_replica(plane: &ControlPlane, identity: &str, extra: &[&str]) -> Replica {
+    let kubeconfig = plane
+        .service_account_kubeconfig(SYSTEM, "sealant-controller")
+        .expect("a token for the controller's ServiceAccount");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let log = plane.dir().join(format!("controller-{identity}.log"));
+    let file = std::fs::File::create(&log).expect("controller log");
+    let mut command = Command::new(binary("sealant-controller"));
+    command
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--namespace", SYSTEM, "--log-format", "json"])
+        .args(["--listen-addr", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .env("POD_NAME", identity)
+        .env_remove("POD_NAMESPACE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(file.try_clone().expect("log file")))
+        .stderr(Stdio::from(file));
+    let process = plane
+        .spawn(&format!("controller-{identity}"), command)
+        .expect("sealant-controller starts");
+    Replica {
+        process,
+        log,
+        identity: identity.to_string(),
+    }
+}
+
+/// The shared control plane with `deploy/` installed and one controller replica running.
+struct Shared {
+    plane: &'static ControlPlane,
+    admin: Kube,
+    alice: Kube,
+    install_warnings: String,
+    replica: Mutex<Replica>,
+}
+
+static SHARED: OnceLock<Option<Shared>> = OnceLock::new();
+
+fn shared() -> Option<&'static Shared> {
+    SHARED
+        .get_or_init(|| {
+            let plane = ControlPlane::shared()?;
+            let admin = kube_for(plane, plane.admin_kubeconfig());
+            let alice_config = plane
+                .user_kubeconfig("alice", &["developers"])
+                .expect("alice's kubeconfig");
+            let alice = admin.as_user(&alice_config);
+            let install_warnings = install_plain_then_server_side(&admin);
+            wait_crd(&admin);
+            let replica = start_replica(plane, "replica-shared", &[]);
+            admin.wait_for(
+                "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
+                None,
+                "the public key ConfigMap",
+            );
+            Some(Shared {
+                plane,
+                admin,
+                alice,
+                install_warnings,
+                replica: Mutex::new(replica),
+            })
+        })
+        .as_ref()
+}
+
+impl Shared {
+    fn controller_log(&self) -> String {
+        let replica = self.replica.lock().unwrap_or_else(|e| e.into_inner());
+        std::fs::read_to_string(&replica.log).unwrap_or_default()
+    }
+}
+
+fn synced(kube: &Kube, namespace: &str, name: &str, want: &str) {
+    kube.wait_for(
+        &format!(
+            "get sealedsecret {name} -n {namespace} -o jsonpath={{.status.conditions[?(@.type==\"Synced\")].status}}"
+        ),
+        Some(want),
+        &format!("Synced={want} on {namespace}/{name}"),
+    );
+}
+
+/// `kubectl create secret generic NAME -n NS --from-literal=...` (dry run) piped into `sealant
+/// seal` run as `sealer` (which fetches the key itself).
+fn seal(admin: &Kube, sealer: &Kube, namespace: &str, name: &str, literals: &[&str]) -> String {
+    let mut args = vec![
+        "create",
+        "secret",
+        "generic",
+        name,
+        "-n",
+        namespace,
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ];
+    let from: Vec<String> = literals
+        .iter()
+        .map(|l| format!("--from-literal={l}"))
+        .collect();
+    args.extend(from.iter().map(String::as_str));
+    let secret = sealant_e2e::succeeded("kubectl create secret", admin.kubectl_args(&args, None));
+    let sealed = sealer.sealant("seal", Some(secret.as_bytes()));
+    for literal in literals {
+        let value = literal.split_once('=').map(|(_, v)| v).unwrap_or_default();
+        assert!(
+            !sealed.contains(&b64(value)),
+            "plaintext in the sealed output"
+        );
+    }
+    sealed
+}
+
+#[test]
+fn deploy_installs_with_plain_then_server_side_apply_and_no_pod_security_warning() {
+    let Some(s) = shared() else { return };
+    // The fieldRef conflict of issue 11 made the second command fail; shared() asserts both
+    // succeed. The restricted namespace would warn about a Deployment whose Pods it would reject.
+    assert!(
+        !s.install_warnings.contains("PodSecurity"),
+        "Pod Security warnings while installing deploy/: {}",
+        s.install_warnings
+    );
+    for object in [
+        "crd/sealedsecrets.sealant.dev",
+        "-n sealant-system deployment/sealant-controller",
+        "-n sealant-system serviceaccount/sealant-controller",
+        "-n sealant-system service/sealant-controller",
+        "-n sealant-system networkpolicy/sealant-controller",
+        "-n sealant-system poddisruptionbudget/sealant-controller",
+        "clusterrole/sealant-controller",
+        "-n sealant-system rolebinding/sealant-public-key-reader",
+    ] {
+        s.admin.kubectl_ok(&format!("get {object} -o name"), None);
+    }
+    // Applying again server-side is a no-op, not a conflict.
+    s.admin
+        .kubectl_ok(&format!("apply --server-side -k {}", deploy()), None);
+}
+
+#[test]
+fn an_ordinary_user_fetches_the_key_but_cannot_read_the_key_secrets() {
+    let Some(s) = shared() else { return };
+    let key = s.alice.sealant("fetch-key", None);
+    assert!(key.starts_with("sealant-pub-v1:"), "{key}");
+    let published = s.admin.kubectl_ok(
+        "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
+        None,
+    );
+    assert_eq!(key.trim(), published.trim());
+
+    for verb in ["get", "list", "watch"] {
+        let out = s
+            .alice
+            .kubectl(&format!("auth can-i {verb} secrets -n {SYSTEM}"), None);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "no",
+            "alice can {verb} Secrets in {SYSTEM}"
+        );
+    }
+    let out = s.alice.kubectl(&format!("{KEYS} -o name"), None);
+    assert!(!out.status.success(), "alice listed the key Secrets");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("forbidden"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // She may read the public key ConfigMap and nothing else there.
+    let out = s.alice.kubectl(
+        &format!("auth can-i get configmap/sealant-public-keys -n {SYSTEM}"),
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "yes");
+    let out = s
+        .alice
+        .kubectl(&format!("auth can-i list configmaps -n {SYSTEM}"), None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+}
+
+#[test]
+fn seal_apply_update_and_delete_on_the_real_server() {
+    let Some(s) = shared() else { return };
+    let (admin, ns) = (&s.admin, "e2e-flow");
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+
+    let sealed = seal(admin, &s.alice, ns, "db-creds", &["password=s3cr3t"]);
+    let file = s.plane.dir().join("flow.sealed.yaml");
+    std::fs::write(&file, &sealed).expect("write sealed file");
+    admin.kubectl_ok(&format!("apply -f {}", file.display()), None);
+
+    let password = format!("get secret db-creds -n {ns} -o jsonpath={{.data.password}}");
+    admin.wait_for(&password, Some(&b64("s3cr3t")), "the unsealed Secret");
+    synced(admin, ns, "db-creds", "True");
+
+    // The Secret is owned (controller reference) by its SealedSecret.
+    let uid = admin.kubectl_ok(
+        &format!("get sealedsecret db-creds -n {ns} -o jsonpath={{.metadata.uid}}"),
+        None,
+    );
+    let owner = admin.kubectl_ok(
+        &format!(
+            "get secret db-creds -n {ns} -o jsonpath={{.metadata.ownerReferences[0].kind}}/{{.metadata.ownerReferences[0].name}}/{{.metadata.ownerReferences[0].uid}}/{{.metadata.ownerReferences[0].controller}}"
+        ),
+        None,
+    );
+    assert_eq!(owner, format!("SealedSecret/db-creds/{uid}/true"));
+
+    // An Event says it was unsealed.
+    admin.wait_for(
+        &format!(
+            "get events -n {ns} --field-selector involvedObject.name=db-creds,reason=Unsealed -o jsonpath={{.items[0].type}}"
+        ),
+        Some("Normal"),
+        "the Unsealed Event",
+    );
+
+    // merge-into: a changed and a new key, applied again.
+    let update = sealant_e2e::succeeded(
+        "kubectl create secret",
+        admin.kubectl_args(
+            &[
+                "create",
+                "secret",
+                "generic",
+                "db-creds",
+                "-n",
+                ns,
+                "--from-literal=password=n3w",
+                "--from-literal=user=admin",
+                "--dry-run=client",
+                "-o",
+                "yaml",
+            ],
+            None,
+        ),
+    );
+    s.alice.sealant(
+        &format!("merge-into {}", file.display()),
+        Some(update.as_bytes()),
+    );
+    admin.kubectl_ok(&format!("apply -f {}", file.display()), None);
+    admin.wait_for(&password, Some(&b64("n3w")), "the updated password");
+    admin.wait_for(
+        &format!("get secret db-creds -n {ns} -o jsonpath={{.data.user}}"),
+        Some(&b64("admin")),
+        "the new key",
+    );
+
+    // Deleting the SealedSecret: the garbage collector deletes the Secret it owns.
+    admin.kubectl_ok(&format!("delete sealedsecret db-creds -n {ns}"), None);
+    admin.wait_gone(
+        &format!("get secret db-creds -n {ns}"),
+        "the Secret after its SealedSecret was deleted (garbage collector)",
+    );
+
+    // No plaintext in the controller's log.
+    let log = s.controller_log();
+    for secret in ["s3cr3t", "n3w"] {
+        assert!(!log.contains(secret), "plaintext in the controller log");
+        assert!(!log.contains(&b64(secret)), "base64 plaintext in the log");
+    }
+}
+
+#[test]
+fn a_copy_in_another_namespace_is_refused() {
+    let Some(s) = shared() else { return };
+    let admin = &s.admin;
+    for ns in ["e2e-scope-a", "e2e-scope-b"] {
+        admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    }
+    let sealed = seal(
+        admin,
+        &s.alice,
+        "e2e-scope-a",
+        "api-token",
+        &["token=t0ken"],
+    );
+    let copied = sealed.replace("namespace: e2e-scope-a", "namespace: e2e-scope-b");
+    assert_ne!(sealed, copied, "the sealed file names its namespace");
+    admin.kubectl_ok("apply -f -", Some(copied.as_bytes()));
+    synced(admin, "e2e-scope-b", "api-token", "False");
+    let reason = admin.kubectl_ok(
+        "get sealedsecret api-token -n e2e-scope-b -o jsonpath={.status.conditions[?(@.type==\"Synced\")].reason}",
+        None,
+    );
+    assert_eq!(reason, "WrongScope");
+    let out = admin.kubectl("get secret api-token -n e2e-scope-b", None);
+    assert!(!out.status.success(), "a Secret was made from the copy");
+    admin.wait_for(
+        "get events -n e2e-scope-b --field-selector involvedObject.name=api-token,reason=UnsealFailed -o jsonpath={.items[0].type}",
+        Some("Warning"),
+        "the UnsealFailed Event",
+    );
+    // The original, in its own namespace, opens.
+    admin.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
+    admin.wait_for(
+        "get secret api-token -n e2e-scope-a -o jsonpath={.data.token}",
+        Some(&b64("t0ken")),
+        "the Secret in the namespace it was sealed for",
+    );
+}
+
+#[test]
+fn the_controller_needs_nothing_beyond_the_rbac_deploy_grants() {
+    let Some(s) = shared() else { return };
+    let admin = &s.admin;
+    let ns = "e2e-rbac";
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    let sealed = seal(admin, &s.alice, ns, "rbac-check", &["k=v"]);
+    admin.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
+    synced(admin, ns, "rbac-check", "True");
+    // Lease, key Secret and ConfigMap exist: every kind of write the controller makes has
+    // happened at least once, and none of its requests was refused.
+    admin.kubectl_ok("get lease sealant-controller -n sealant-system", None);
+    let denied: Vec<String> = s
+        .plane
+        .audit_events()
+        .expect("audit log")
+        .into_iter()
+        .filter(|e| e["user"]["username"] == CONTROLLER_USER)
+        .filter(|e| e["responseStatus"]["code"] == 403)
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["verb"], e["objectRef"]["resource"], e["objectRef"]["namespace"]
+            )
+        })
+        .collect();
+    assert!(
+        denied.is_empty(),
+        "requests refused to the controller: {denied:?}"
+    );
+    let counts = s
+        .plane
+        .requests_by_verb(CONTROLLER_USER)
+        .expect("audit log");
+    assert!(counts.contains_key("watch"), "{counts:?}");
+    assert!(
+        !counts.contains_key("delete"),
+        "the controller deleted something: {counts:?}"
+    );
+    // And it could not have: deploy/ grants no delete.
+    let out = admin.kubectl(
+        &format!("auth can-i delete secrets -n {SYSTEM} --as {CONTROLLER_USER}"),
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+}
+
+#[test]
+fn pod_security_restricted_admits_the_deployments_pod_template() {
+    let Some(s) = shared() else { return };
+    let admin = &s.admin;
+    let labels = admin.kubectl_ok(
+        "get namespace sealant-system -o jsonpath={.metadata.labels.pod-security\\.kubernetes\\.io/enforce}",
+        None,
+    );
+    assert_eq!(
+        labels, "restricted",
+        "deploy/namespace.yaml enforces restricted"
+    );
+
+    // The Deployment's Pod template, as a Pod, created server-side as a dry run.
+    let rendered = sealant_e2e::succeeded(
+        "kubectl kustomize deploy/",
+        admin.kubectl(&format!("kustomize {}", deploy()), None),
+    );
+    let deployment = serde_yaml::Deserializer::from_str(&rendered)
+        .map(|doc| serde_yaml::Value::deserialize(doc).expect("rendered YAML"))
+        .find(|doc| doc["kind"] == "Deployment")
+        .expect("a Deployment in deploy/");
+    let template = &deployment["spec"]["template"];
+    let pod = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": "template-check", "namespace": SYSTEM,
+                      "labels": serde_json::to_value(&template["metadata"]["labels"]).expect("labels") },
+        "spec": serde_json::to_value(&template["spec"]).expect("spec"),
+    });
+    let pod = serde_json::to_vec(&pod).expect("pod JSON");
+    let out = admin.kubectl("create --dry-run=server -f -", Some(&pod));
+    assert!(
+        out.status.success(),
+        "restricted refused the Deployment's Pod: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The check has teeth: a Pod without the hardening is refused there.
+    let bare = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": { "name": "bare", "namespace": SYSTEM },
+        "spec": { "containers": [{ "name": "c", "image": "busybox" }] },
+    });
+    let out = admin.kubectl(
+        "create --dry-run=server -f -",
+        Some(&serde_json::to_vec(&bare).expect("JSON")),
+    );
+    assert!(!out.status.success(), "restricted admitted a bare Pod");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("violates PodSecurity \"restricted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A control plane of its own with `deploy/` installed as docs/install.md says.
+fn fresh_cluster() -> Option<(ControlPlane, Kube)> {
+    let assets = assets_or_skip()?;
+    let plane = ControlPlane::start(&assets, Options::default()).expect("a fresh control plane");
+    let admin = kube_for(&plane, plane.admin_kubeconfig());
+    Some((plane, admin))
+}
+
+#[test]
+fn keys_backed_up_from_one_cluster_open_old_sealed_secrets_in_a_fresh_one() {
+    let Some(s) = shared() else { return };
+    let admin = &s.admin;
+    let ns = "e2e-backup";
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    let sealed = seal(admin, &s.alice, ns, "legacy", &["password=0ld-but-g0ld"]);
+    admin.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
+    synced(admin, ns, "legacy", "True");
+
+    // Back up the keys as docs/keys.md says.
+    let backup = admin.kubectl_ok(&format!("{KEYS} -o yaml"), None);
+    assert!(
+        backup.contains("private-key"),
+        "the backup holds the private keys"
+    );
+    let backup_file = s.plane.dir().join("keys-backup.yaml");
+    std::fs::write(&backup_file, &backup).expect("write backup");
+    let key_names = admin.kubectl_ok(&format!("{KEYS} -o name"), None);
+
+    // A fresh cluster: namespace, keys, then deploy/ (docs/keys.md "Restore"), then the
+    // controller.
+    let Some((plane, fresh)) = fresh_cluster() else {
+        return;
+    };
+    fresh.kubectl_ok(
+        &format!(
+            "apply -f {}",
+            repo().join("deploy/namespace.yaml").display()
+        ),
+        None,
+    );
+    fresh.kubectl_ok(&format!("apply -f {}", backup_file.display()), None);
+    fresh.kubectl_ok(&format!("apply --server-side -k {}", deploy()), None);
+    wait_crd(&fresh);
+    let _replica = start_replica(&plane, "replica-restored", &[]);
+    fresh.kubectl_ok(&format!("create namespace {ns}"), None);
+    fresh.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
+    fresh.wait_for(
+        &format!("get secret legacy -n {ns} -o jsonpath={{.data.password}}"),
+        Some(&b64("0ld-but-g0ld")),
+        "the Secret unsealed with the restored key",
+    );
+    synced(&fresh, ns, "legacy", "True");
+    let restored = fresh.kubectl_ok(&format!("{KEYS} -o name"), None);
+    assert_eq!(
+        restored, key_names,
+        "no new key was generated in the fresh cluster"
+    );
+}
+
+#[test]
+fn two_replicas_fail_over_when_the_leader_dies() {
+    let Some((plane, admin)) = fresh_cluster() else {
+        return;
+    };
+    admin.kubectl_ok(&format!("apply --server-side -k {}", deploy()), None);
+    wait_crd(&admin);
+    let lease = [
+        "--lease-duration=4s",
+        "--lease-renew-deadline=3s",
+        "--lease-retry-period=1s",
+    ];
+    let mut replicas = vec![
+        start_replica(&plane, "replica-a", &lease),
+        start_replica(&plane, "replica-b", &lease),
+    ];
+    let holder =
+        "get lease sealant-controller -n sealant-system -o jsonpath={.spec.holderIdentity}";
+    let leader = admin.wait_for(holder, None, "a leader");
+    assert!(
+        replicas.iter().any(|r| r.identity == leader),
+        "the Lease names one of the replicas: {leader}"
+    );
+    let user = plane.user_kubeconfig("dev", &[]).expect("a user");
+    let dev = admin.as_user(&user);
+    admin.kubectl_ok("create namespace e2e-failover", None);
+    let first = seal(&admin, &dev, "e2e-failover", "first", &["a=1"]);
+    admin.kubectl_ok("apply -f -", Some(first.as_bytes()));
+    synced(&admin, "e2e-failover", "first", "True");
+
+    // Kill the leader without letting it release the Lease.
+    let index = replicas
+        .iter()
+        .position(|r| r.identity == leader)
+        .expect("leader");
+    let mut dead = replicas.remove(index);
+    dead.process.kill();
+    let killed = Instant::now();
+    let survivor = replicas.pop().expect("the other replica");
+
+    let second = seal(&admin, &dev, "e2e-failover", "second", &["b=2"]);
+    admin.kubectl_ok("apply -f -", Some(second.as_bytes()));
+    admin.wait_for(
+        "get secret second -n e2e-failover -o jsonpath={.data.b}",
+        Some(&b64("2")),
+        "the Secret made by the replica that took over",
+    );
+    let took_over = killed.elapsed();
+    assert_eq!(admin.kubectl_ok(holder, None), survivor.identity);
+    assert!(
+        took_over < Duration::from_secs(30),
+        "failover took {took_over:?}"
+    );
+    let keys = admin.kubectl_ok(&format!("{KEYS} -o name"), None);
+    assert_eq!(
+        keys.lines().count(),
+        1,
+        "one key, not one per replica: {keys}"
+    );
+    eprintln!("failover: Secret from the new leader {took_over:?} after the old one was killed");
+}
