@@ -54,7 +54,8 @@ where
     let prefix: String = name.chars().take(NAME_PREFIX_CHARS).collect();
     K8sEvent {
         metadata: ObjectMeta {
-            generate_name: Some(format!("{}.", prefix.trim_end_matches(['.', '-']))),
+            // The server validates the prefix as a name whose trailing '-' is allowed (not '.').
+            generate_name: Some(format!("{}-", prefix.trim_end_matches(['.', '-']))),
             namespace: regarding.namespace(),
             ..ObjectMeta::default()
         },
@@ -148,7 +149,8 @@ mod tests {
         assert!(note.len() <= MAX_NOTE_BYTES, "{}", note.len());
         assert!(note.ends_with('…'));
         let prefix = built.metadata.generate_name.unwrap();
-        assert!(prefix.len() <= 58 && prefix.ends_with('.'), "{prefix}");
+        assert!(prefix.len() <= 58 && prefix.ends_with('-'), "{prefix}");
+        assert!(!prefix.contains(".-"), "{prefix}");
         assert!(built.metadata.name.is_none());
         assert_eq!(
             built.regarding.unwrap().kind.as_deref(),
