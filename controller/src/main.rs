@@ -75,11 +75,13 @@ struct Args {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
 
-    /// Lease duration (how long a dead leader keeps the lease).
+    /// Lease duration (how long a dead leader keeps the lease). Must exceed the renew deadline
+    /// by at least a tenth of itself.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     lease_duration: Duration,
 
-    /// How long a leader keeps reconciling without renewing the lease.
+    /// How long a leader keeps reconciling without renewing the lease; it then stops writing.
+    /// Must exceed 1.2 × the retry period; each Lease call may take at most half of it.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     lease_renew_deadline: Duration,
 
@@ -157,6 +159,12 @@ async fn main() -> ExitCode {
         eprintln!("sealant-controller: {message}");
         return ExitCode::from(2);
     }
+    if args.leader_election
+        && let Err(error) = lease_timing(&args).validate()
+    {
+        eprintln!("sealant-controller: {error}");
+        return ExitCode::from(2);
+    }
     match start(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -192,6 +200,7 @@ async fn start(args: Args) -> Result<(), String> {
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| client.default_namespace().to_string());
     let mut config = Config::new(namespace, identity());
+    config.lease = lease_timing(&args);
     config.watch_namespaces = args
         .watch_namespaces
         .into_iter()
@@ -201,11 +210,6 @@ async fn start(args: Args) -> Result<(), String> {
     config.key_renew_period = Some(args.key_renew_period).filter(|p| !p.is_zero());
     config.key_cutoff = args.key_cutoff;
     config.leader_election = args.leader_election;
-    config.lease = LeaseTiming {
-        duration: args.lease_duration,
-        renew_deadline: args.lease_renew_deadline,
-        retry_period: args.lease_retry_period,
-    };
     config.concurrency = args.concurrency;
     info!(
         namespace = %config.namespace,
@@ -220,6 +224,15 @@ async fn start(args: Args) -> Result<(), String> {
         .map_err(|e| error_chain(&e))?;
     info!("stopped");
     Ok(())
+}
+
+/// The lease timings from the flags (checked in `main` before anything starts).
+fn lease_timing(args: &Args) -> LeaseTiming {
+    LeaseTiming {
+        duration: args.lease_duration,
+        renew_deadline: args.lease_renew_deadline,
+        retry_period: args.lease_retry_period,
+    }
 }
 
 /// A client from `--kubeconfig`, else the usual inference (in-cluster, then $KUBECONFIG or
