@@ -101,7 +101,7 @@ pub enum LeaseTimingError {
         margin: Duration,
     },
     #[error(
-        "--lease-renew-deadline {renew_deadline:?} must be longer than 1.2 × --lease-retry-period \
+        "--lease-renew-deadline {renew_deadline:?} must be longer than 1.2 times --lease-retry-period \
          {retry_period:?}, so that a leader gets more than one try to renew"
     )]
     RetryPeriodTooLong {

@@ -81,7 +81,7 @@ struct Args {
     lease_duration: Duration,
 
     /// How long a leader keeps reconciling without renewing the lease; it then stops writing.
-    /// Must exceed 1.2 × the retry period; each Lease call may take at most half of it.
+    /// Must exceed 1.2 times the retry period; each Lease call may take at most half of it.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     lease_renew_deadline: Duration,
 
