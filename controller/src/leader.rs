@@ -397,8 +397,8 @@ pub struct LeaderElector {
     timing: LeaseTiming,
     observed: Option<Observed>,
     state: watch::Sender<Term>,
-    /// Whether the Lease may name this replica (the last attempt said so, or failed after one
-    /// that did): then it is released on stop.
+    /// Whether the Lease may name this replica (the last attempt said so, failed after one that
+    /// did, or was abandoned): then it is released on stop (which checks the holder first).
     may_hold: bool,
 }
 
@@ -450,7 +450,11 @@ impl LeaderElector {
             }
             let attempt = tokio::select! {
                 attempt = self.try_acquire_or_renew() => attempt,
-                () = &mut stop => break,
+                () = &mut stop => {
+                    // A write of the abandoned attempt may still land and name this replica.
+                    self.may_hold = true;
+                    break;
+                }
             };
             match attempt {
                 Ok(true) => {
