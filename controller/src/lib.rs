@@ -30,7 +30,7 @@ use tracing::{info, warn};
 
 use crate::controller::Context;
 use crate::keys::KeyManager;
-use crate::leader::{LeaderElector, LeaseTiming};
+use crate::leader::{LeaderElector, Leadership, LeaseTiming, LeaseTimingError};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 
@@ -105,6 +105,9 @@ pub enum Error {
     /// Serving HTTP failed.
     #[error("serving HTTP")]
     ServeHttp(#[source] std::io::Error),
+    /// The lease timings cannot keep one leader at a time.
+    #[error(transparent)]
+    LeaseTiming(#[from] LeaseTimingError),
 }
 
 /// Binds `config`'s listen address and runs the controller until `shutdown` resolves.
@@ -132,6 +135,28 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    // Leader election. The elector owns the only sender of `leadership`: if its task ends, this
+    // replica is not leading.
+    let elector = if config.leader_election {
+        config.lease.validate()?;
+        Some(LeaderElector::new(
+            client.clone(),
+            &config.namespace,
+            LEASE_NAME,
+            &config.identity,
+            config.lease,
+        ))
+    } else {
+        None
+    };
+    let leadership = elector
+        .as_ref()
+        .map_or_else(Leadership::unelected, LeaderElector::leadership);
+    // Every write of the reconcilers and the key upkeep goes through this client, which refuses
+    // it unless `leadership.may_write()` at that moment (a replica woken from a pause, or one
+    // that could not renew in time, writes nothing). Reads and watches pass through.
+    let client = leader::fenced_client(client, leadership.clone());
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let shutdown = shutdown.then(move |()| async move {
         let _ = stop_tx.send(true);
@@ -153,24 +178,9 @@ pub async fn serve(
         key_manager.clone().watch(stopped(stop_rx.clone())),
     ));
 
-    let (leading_tx, leading_rx) = watch::channel(!config.leader_election);
-    // Without election the sender is kept here so that leadership is never seen as lost.
-    let mut always_leading = None;
-    let elector = if config.leader_election {
-        let elector = LeaderElector::new(
-            client.clone(),
-            &config.namespace,
-            LEASE_NAME,
-            &config.identity,
-            config.lease,
-        );
-        Some(Task(tokio::spawn(
-            elector.run(leading_tx, stopped(stop_rx.clone())),
-        )))
-    } else {
-        always_leading = Some(leading_tx);
-        None
-    };
+    // The elector stops (and releases the Lease) only once the leader's work has stopped.
+    let (release_tx, release_rx) = watch::channel(false);
+    let elector = elector.map(|elector| Task(tokio::spawn(elector.run(stopped(release_rx)))));
 
     let state = http::AppState::new(Arc::clone(&context), config.http.clone());
     let app = http::router(state, &config.http);
@@ -184,12 +194,19 @@ pub async fn serve(
         .await
     }));
 
-    lead_while_elected(&config, &context, &key_manager, leading_rx, stop_rx.clone()).await;
+    lead_while_elected(
+        &config,
+        &context,
+        &key_manager,
+        &leadership,
+        stop_rx.clone(),
+    )
+    .await;
 
+    let _ = release_tx.send(true);
     if let Some(elector) = elector {
         let _ = elector.join().await;
     }
-    drop(always_leading);
     let _ = key_watch.join().await;
     let served = http_task.join().await;
     match served {
@@ -202,17 +219,22 @@ pub async fn serve(
 }
 
 /// Runs the leader's work (reconcilers and key upkeep) each time this replica is elected, and
-/// drops it at once when the lease is lost. Returns on shutdown.
+/// drops it as soon as it may no longer write (lease lost, renew deadline passed, elector gone).
+/// Returns on shutdown once that work has stopped.
 async fn lead_while_elected(
     config: &Config,
     context: &Arc<Context>,
     key_manager: &KeyManager,
-    mut leading: watch::Receiver<bool>,
+    leadership: &Leadership,
     stop: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
-            Ok(_) = leading.wait_for(|leading| *leading) => {}
+            acquired = leadership.acquired() => if !acquired {
+                warn!(identity = %config.identity, "leader election stopped: not leading");
+                stopped(stop.clone()).await;
+                return;
+            },
             () = stopped(stop.clone()) => return,
         }
         if *stop.borrow() {
@@ -228,11 +250,10 @@ async fn lead_while_elected(
                 stopped(stop.clone()),
             ),
         );
-        let mut lost = leading.clone();
         tokio::select! {
             _ = work => {}
-            Ok(_) = lost.wait_for(|leading| !*leading) => {
-                info!(identity = %config.identity, "lost the lease: stopped reconciling");
+            () = leadership.lost() => {
+                info!(identity = %config.identity, "no longer leading: stopped reconciling and key upkeep");
             }
             // Reconcilers finish what they are doing on shutdown, but a Controller whose cache
             // never synced (the CRD missing, no RBAC) would wait forever: bound the wait.

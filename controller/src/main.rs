@@ -75,11 +75,13 @@ struct Args {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
 
-    /// Lease duration (how long a dead leader keeps the lease).
+    /// Lease duration (how long a dead leader keeps the lease). Must exceed the renew deadline
+    /// by at least a tenth of itself.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     lease_duration: Duration,
 
-    /// How long a leader keeps reconciling without renewing the lease.
+    /// How long a leader keeps reconciling without renewing the lease; it then stops writing.
+    /// Must exceed 1.2 times the retry period; each Lease call may take at most half of it.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     lease_renew_deadline: Duration,
 
@@ -179,6 +181,12 @@ async fn main() -> ExitCode {
         eprintln!("sealant-controller: {message}");
         return ExitCode::from(2);
     }
+    if args.leader_election
+        && let Err(error) = lease_timing(&args).validate()
+    {
+        eprintln!("sealant-controller: {error}");
+        return ExitCode::from(2);
+    }
     match start(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -214,6 +222,7 @@ async fn start(args: Args) -> Result<(), String> {
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| client.default_namespace().to_string());
     let mut config = Config::new(namespace, identity());
+    config.lease = lease_timing(&args);
     config.watch_namespaces = args
         .watch_namespaces
         .into_iter()
@@ -226,11 +235,6 @@ async fn start(args: Args) -> Result<(), String> {
     }
     config.key_cutoff = args.key_cutoff;
     config.leader_election = args.leader_election;
-    config.lease = LeaseTiming {
-        duration: args.lease_duration,
-        renew_deadline: args.lease_renew_deadline,
-        retry_period: args.lease_retry_period,
-    };
     config.concurrency = args.concurrency;
     config.policy.reconcile_controller_namespace = args.reconcile_controller_namespace;
     config.policy.allowed_secret_types = args.allow_secret_types.into_iter().collect();
@@ -247,6 +251,15 @@ async fn start(args: Args) -> Result<(), String> {
         .map_err(|e| error_chain(&e))?;
     info!("stopped");
     Ok(())
+}
+
+/// The lease timings from the flags (checked in `main` before anything starts).
+fn lease_timing(args: &Args) -> LeaseTiming {
+    LeaseTiming {
+        duration: args.lease_duration,
+        renew_deadline: args.lease_renew_deadline,
+        retry_period: args.lease_retry_period,
+    }
 }
 
 /// A client from `--kubeconfig`, else the usual inference (in-cluster, then $KUBECONFIG or
