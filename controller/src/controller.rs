@@ -584,6 +584,11 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
     };
     let outcome = match &result {
         Ok(outcome) => outcome.clone(),
+        // This replica may not write any more (the lease is lost or lapsed): report nothing,
+        // the new leader will.
+        Err(Error::ApplySecret { source, .. }) if crate::outage::not_leader(source) => {
+            return result.map(|_| Action::await_change());
+        }
         Err(Error::ApplySecret { source, .. }) => Outcome {
             reason: Reason::ApplyFailed,
             message: format!("writing the Secret failed: {}", api_error_summary(source)),
@@ -941,13 +946,13 @@ pub fn error_policy(sealed: Arc<SealedSecret>, error: &Error, context: Arc<Conte
     let attempts = context.failed(ObjectRef::from_obj(&sealed));
     context.metrics.reconcile_failed(error.metric_label());
     let delay = backoff(attempts);
-    if crate::outage::unreachable(error) {
+    if crate::outage::not_leader(error) || crate::outage::unreachable(error) {
         debug!(
             namespace = %sealed.namespace().unwrap_or_default(),
             name = %sealed.name_any(),
             error = %error_chain(error),
             retry_in = ?delay,
-            "reconcile failed: the API server is unreachable"
+            "reconcile failed: not leading, or the API server is unreachable"
         );
     } else {
         warn!(

@@ -33,10 +33,26 @@ pub fn reachable() {
 }
 
 fn is_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
+    if not_leader(error) {
+        return false;
+    }
     let mut current = Some(error);
     while let Some(e) = current {
         if let Some(kube) = e.downcast_ref::<kube::Error>() {
             return !matches!(kube, kube::Error::Api(_));
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// Whether `error` is a write the fenced client refused because this replica may not write
+/// (not leading, or its lease lapsed): not an outage, and nothing to report.
+pub fn not_leader(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.downcast_ref::<crate::leader::NotLeader>().is_some() {
+            return true;
         }
         current = e.source();
     }
