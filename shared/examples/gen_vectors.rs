@@ -99,6 +99,7 @@ fn worked_example() -> Result<String> {
     let wrap_key = primitives::hkdf_sha256(&salt, shared.as_ref(), primitives::WRAP_LABEL);
     let mut wrapped = data_key.to_vec();
     let wrap_tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped);
+    let commitment = primitives::hkdf_sha256(&[], data_key, primitives::COMMITMENT_LABEL);
     let payload_key = primitives::hkdf_sha256(&[], data_key, primitives::PAYLOAD_LABEL);
 
     let mut header = vec![1u8, 1];
@@ -107,10 +108,12 @@ fn worked_example() -> Result<String> {
         header.extend_from_slice(part.as_bytes());
     }
     header.push(1);
+    header.push(format::STANZA_X25519);
     header.extend_from_slice(key.id().as_bytes());
     header.extend_from_slice(&ephemeral);
     header.extend_from_slice(&wrapped);
     header.extend_from_slice(&wrap_tag);
+    header.extend_from_slice(commitment.as_ref());
     let mut ciphertext = plaintext.to_vec();
     let payload_tag = primitives::aead_seal(&payload_key, &header, &mut ciphertext);
     let mut envelope = header.clone();
@@ -153,6 +156,7 @@ fn worked_example() -> Result<String> {
         ("wrap-key", hex::encode(wrap_key.as_ref())),
         ("wrapped-data-key", hex::encode(&wrapped)),
         ("wrap-tag", hex::encode(wrap_tag)),
+        ("key-commitment", hex::encode(commitment.as_ref())),
         ("payload-key", hex::encode(payload_key.as_ref())),
         ("header", hex::encode(&header)),
         (
@@ -396,10 +400,10 @@ fn base64_standard(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Offset of the first stanza in a written envelope.
+/// Offset of the first stanza's key id (just after its type byte) in a written envelope.
 fn stanzas_offset(envelope: &Envelope) -> usize {
     let b = &envelope.binding;
-    2 + 3 + b.namespace().len() + b.name().len() + b.key().len() + 1
+    2 + 3 + b.namespace().len() + b.name().len() + b.key().len() + 1 + 1
 }
 
 fn all_vectors() -> Result<Vec<Vector>> {
@@ -663,6 +667,7 @@ fn all_vectors() -> Result<Vec<Vector>> {
     let widened = Envelope {
         binding: Binding::new(Scope::NamespaceWide, &prod)?,
         stanzas: strict_env.stanzas.clone(),
+        commitment: strict_env.commitment,
         payload: strict_env.payload.clone(),
     };
     out.push(failure(
@@ -702,6 +707,37 @@ fn all_vectors() -> Result<Vec<Vector>> {
         &[k1],
         &prod,
         edited(strict_env, |b| b[strict_stanzas + 8..strict_stanzas + 40].fill(0)),
+        tampered,
+    )?);
+
+    // --- key commitment ---
+    let mismatched = mismatched_data_keys(&[k1, &k2], b"a different value per cluster")?;
+    out.push(failure(
+        "envelope_mismatched_data_keys_first",
+        "tampered",
+        "stanza 1 wraps data key A, stanza 2 wraps data key B; the header commits to A and the payload is encrypted under B; the holder of key 1 unwraps A, the commitment matches, the payload does not open",
+        &[k1],
+        &prod,
+        mismatched.clone(),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_mismatched_data_keys_second",
+        "tampered",
+        "the same value opened by the holder of key 2: it unwraps B, which would decrypt the payload, but B is not the committed key, so it fails before the payload is opened",
+        &[&k2],
+        &prod,
+        mismatched,
+        tampered,
+    )?);
+    let commitment_at = strict_stanzas - 1 + format::STANZA_LEN;
+    out.push(failure(
+        "envelope_tampered_commitment",
+        "tampered",
+        "a byte of the key commitment flipped: it no longer matches the unwrapped data key",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[commitment_at + 7] ^= 0x02),
         tampered,
     )?);
 
@@ -1058,6 +1094,44 @@ fn key_vectors() -> Result<Vec<KeyVector>> {
     Ok(out)
 }
 
+/// A value sealed strictly for `production/db-creds/password` to `keys`, whose stanza `i` wraps
+/// its own data key: the header commits to the first data key and the payload is encrypted
+/// under the last one. Built from single-recipient envelopes with the public primitives, as a
+/// dishonest sealer would.
+fn mismatched_data_keys(keys: &[&PrivateKey], plaintext: &[u8]) -> Result<String> {
+    let binding = Binding::new(
+        Scope::Strict,
+        &Location::new("production", "db-creds", "password"),
+    )?;
+    let mut data_keys = Vec::new();
+    let mut stanzas = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let entropy = fixed_bytes(&format!("mismatched data keys/{i}"), 64);
+        let single = format::seal_envelope(
+            &FixedEntropy::new(entropy.clone()),
+            plaintext,
+            &binding,
+            &[key.public().clone()],
+        )?;
+        data_keys.push(entropy[..32].to_vec());
+        stanzas.extend(single.stanzas);
+    }
+    let first = data_keys.first().ok_or("no keys")?;
+    let last = data_keys.last().ok_or("no keys")?;
+    let mut envelope = Envelope {
+        binding,
+        stanzas,
+        commitment: *primitives::hkdf_sha256(&[], first, primitives::COMMITMENT_LABEL),
+        payload: Vec::new(),
+    };
+    let payload_key = primitives::hkdf_sha256(&[], last, primitives::PAYLOAD_LABEL);
+    let mut payload = plaintext.to_vec();
+    let tag = primitives::aead_seal(&payload_key, &envelope.header(), &mut payload);
+    payload.extend_from_slice(&tag);
+    envelope.payload = payload;
+    Ok(envelope.to_base64())
+}
+
 /// A header with the given scope code, names and recipient count, followed by `count` stanzas,
 /// a 16-byte payload length and payload; well-formed except for what the caller chose.
 fn raw_header(scope: u8, namespace: &str, name: &str, key: &str, count: u8) -> Vec<u8> {
@@ -1068,8 +1142,13 @@ fn raw_header(scope: u8, namespace: &str, name: &str, key: &str, count: u8) -> V
     }
     out.push(count);
     for i in 0..count {
-        out.extend_from_slice(&fixed_bytes(&format!("raw stanza {i}"), format::STANZA_LEN));
+        out.push(format::STANZA_X25519);
+        out.extend_from_slice(&fixed_bytes(
+            &format!("raw stanza {i}"),
+            format::STANZA_LEN - 1,
+        ));
     }
+    out.extend_from_slice(&fixed_bytes("raw commitment", format::COMMITMENT_LEN));
     out.extend_from_slice(&16u32.to_be_bytes());
     out.extend_from_slice(&fixed_bytes("raw payload", 16));
     out

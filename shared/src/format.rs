@@ -2,9 +2,14 @@
 //!
 //! ```text
 //! header   version(1) scope(1) len(1) namespace len(1) name len(1) key count(1) stanza*count
-//! stanza   key id(8) ephemeral public key(32) wrapped data key(32) tag(16)
+//!          key commitment(32)
+//! stanza   type(1) key id(8) ephemeral public key(32) wrapped data key(32) tag(16)
 //! body     payload length(4, big-endian) ciphertext(length - 16) tag(16)
 //! ```
+//!
+//! The key commitment is derived from the data key and checked (in constant time) by every
+//! opener before the payload is decrypted, so all recipients that open a value get the same
+//! plaintext: ChaCha20-Poly1305 alone does not commit to its key.
 //!
 //! The header travels in the clear so errors can say what a value was sealed for, and it is the
 //! associated data of the payload's AEAD, so nothing in it can change without the value failing
@@ -18,11 +23,14 @@ use std::str::FromStr;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ring::rand::SystemRandom;
+use subtle::ConstantTimeEq;
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 use crate::keys::{KEY_ID_LEN, KeyId, PrivateKey, PublicKey};
-use crate::primitives::{self, CryptoError, Entropy, KEY_LEN, PAYLOAD_LABEL, TAG_LEN, WRAP_LABEL};
+use crate::primitives::{
+    self, COMMITMENT_LABEL, CryptoError, Entropy, KEY_LEN, PAYLOAD_LABEL, TAG_LEN, WRAP_LABEL,
+};
 
 /// The one format version this code reads and writes.
 pub const VERSION: u8 = 1;
@@ -32,8 +40,12 @@ pub const MAX_RECIPIENTS: usize = 32;
 pub const MAX_NAME_LEN: usize = 253;
 /// Longest namespace (a DNS label).
 pub const MAX_NAMESPACE_LEN: usize = 63;
-/// Bytes of one recipient stanza.
-pub const STANZA_LEN: usize = KEY_ID_LEN + KEY_LEN + KEY_LEN + TAG_LEN;
+/// Bytes of one X25519 recipient stanza, its type byte included.
+pub const STANZA_LEN: usize = 1 + KEY_ID_LEN + KEY_LEN + KEY_LEN + TAG_LEN;
+/// Bytes of the key commitment that closes the header.
+pub const COMMITMENT_LEN: usize = 32;
+/// The stanza type byte of an X25519 recipient.
+pub const STANZA_X25519: u8 = 1;
 
 /// A sealed value could not be parsed. Says which part is wrong, never anything secret.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -72,6 +84,9 @@ pub enum FormatError {
     /// The same key id appears twice.
     #[error("key {0} appears twice among the recipients")]
     DuplicateRecipient(KeyId),
+    /// A stanza type byte this code does not know.
+    #[error("unknown recipient type {0}")]
+    UnknownStanzaType(u8),
     /// The payload is shorter than its tag.
     #[error("the payload is shorter than its 16-byte tag")]
     PayloadTooShort,
@@ -321,10 +336,45 @@ pub fn validate_key_name(value: &str) -> Result<(), FormatError> {
 pub struct Stanza {
     /// Which cluster key can unwrap it.
     pub key_id: KeyId,
-    /// The ephemeral X25519 public key of this recipient's agreement.
-    pub ephemeral: [u8; KEY_LEN],
+    /// What the recipient needs besides its private key to derive the wrap key.
+    pub share: Share,
     /// The data key encrypted under the wrap key, followed by its tag.
     pub wrapped_key: [u8; KEY_LEN + TAG_LEN],
+}
+
+/// The per-recipient public part of a stanza; its variant is the stanza type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Share {
+    /// Type 1: the ephemeral X25519 public key of this recipient's agreement.
+    X25519([u8; KEY_LEN]),
+}
+
+impl Share {
+    /// The stanza type byte.
+    pub fn type_code(&self) -> u8 {
+        match self {
+            Share::X25519(_) => STANZA_X25519,
+        }
+    }
+
+    /// The bytes written after the key id.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Share::X25519(ephemeral) => ephemeral,
+        }
+    }
+}
+
+impl Stanza {
+    /// Bytes of this stanza in the header.
+    pub fn len(&self) -> usize {
+        1 + KEY_ID_LEN + self.share.as_bytes().len() + KEY_LEN + TAG_LEN
+    }
+
+    /// Never true: a stanza always has its type, key id and wrapped key.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 /// A parsed sealed value.
@@ -334,6 +384,8 @@ pub struct Envelope {
     pub binding: Binding,
     /// One stanza per recipient, in the order they were sealed.
     pub stanzas: Vec<Stanza>,
+    /// The commitment to the data key: HKDF(salt = "", data key, COMMITMENT_LABEL).
+    pub commitment: [u8; COMMITMENT_LEN],
     /// The encrypted value followed by its 16-byte tag.
     pub payload: Vec<u8>,
 }
@@ -341,11 +393,12 @@ pub struct Envelope {
 impl Envelope {
     /// Parses the binary form, accepting only the canonical encoding.
     pub fn read(input: &[u8]) -> Result<Envelope, FormatError> {
-        let (binding, stanzas, payload) = Envelope::parse(input)?;
+        let (binding, stanzas, commitment, payload) = Envelope::parse(input)?;
         let payload = input[payload].to_vec();
         Ok(Envelope {
             binding,
             stanzas,
+            commitment,
             payload,
         })
     }
@@ -353,7 +406,7 @@ impl Envelope {
     /// Parses the text form: canonical padded standard base64 of the binary form.
     pub fn from_base64(text: &str) -> Result<Envelope, FormatError> {
         let mut bytes = STANDARD.decode(text).map_err(|_| FormatError::Base64)?;
-        let (binding, stanzas, payload) = Envelope::parse(&bytes)?;
+        let (binding, stanzas, commitment, payload) = Envelope::parse(&bytes)?;
         // Keep the payload in the decoded buffer instead of copying it out: opening a large
         // value then allocates one buffer, not two (the copy and its page faults cost a fifth of
         // opening 1 MiB), and decrypts in place in it.
@@ -362,12 +415,25 @@ impl Envelope {
         Ok(Envelope {
             binding,
             stanzas,
+            commitment,
             payload: bytes,
         })
     }
 
-    /// Checks the binary form and returns the binding, the stanzas and where the payload is.
-    fn parse(input: &[u8]) -> Result<(Binding, Vec<Stanza>, std::ops::Range<usize>), FormatError> {
+    /// Checks the binary form and returns the binding, the stanzas, the key commitment and
+    /// where the payload is.
+    #[allow(clippy::type_complexity)]
+    fn parse(
+        input: &[u8],
+    ) -> Result<
+        (
+            Binding,
+            Vec<Stanza>,
+            [u8; COMMITMENT_LEN],
+            std::ops::Range<usize>,
+        ),
+        FormatError,
+    > {
         let mut r = Reader { input };
         let version = r.byte("version")?;
         if version != VERSION {
@@ -391,18 +457,23 @@ impl Envelope {
         }
         let mut stanzas: Vec<Stanza> = Vec::with_capacity(count);
         for _ in 0..count {
+            let type_code = r.byte("recipient type")?;
+            if type_code != STANZA_X25519 {
+                return Err(FormatError::UnknownStanzaType(type_code));
+            }
             let key_id = KeyId::from_bytes(r.array("recipient key id")?);
             if stanzas.iter().any(|s| s.key_id == key_id) {
                 return Err(FormatError::DuplicateRecipient(key_id));
             }
-            let ephemeral = r.array("recipient ephemeral key")?;
+            let share = Share::X25519(r.array("recipient ephemeral key")?);
             let wrapped_key = r.array("recipient wrapped key")?;
             stanzas.push(Stanza {
                 key_id,
-                ephemeral,
+                share,
                 wrapped_key,
             });
         }
+        let commitment = r.array("key commitment")?;
 
         let len = u32::from_be_bytes(r.array("payload length")?) as usize;
         if len < TAG_LEN {
@@ -413,7 +484,7 @@ impl Envelope {
         if !r.input.is_empty() {
             return Err(FormatError::TrailingBytes(r.input.len()));
         }
-        Ok((binding, stanzas, start..start + len))
+        Ok((binding, stanzas, commitment, start..start + len))
     }
 
     /// The header bytes: everything before the payload length. They are the payload's AEAD
@@ -421,7 +492,11 @@ impl Envelope {
     pub fn header(&self) -> Vec<u8> {
         let b = &self.binding;
         let mut out = Vec::with_capacity(
-            6 + b.namespace.len() + b.name.len() + b.key.len() + STANZA_LEN * self.stanzas.len(),
+            6 + b.namespace.len()
+                + b.name.len()
+                + b.key.len()
+                + self.stanzas.iter().map(Stanza::len).sum::<usize>()
+                + COMMITMENT_LEN,
         );
         out.push(VERSION);
         out.push(b.scope.code());
@@ -433,10 +508,12 @@ impl Envelope {
         // Invariant: 1..=MAX_RECIPIENTS (32) stanzas, checked on seal and on read.
         out.push(self.stanzas.len() as u8);
         for stanza in &self.stanzas {
+            out.push(stanza.share.type_code());
             out.extend_from_slice(stanza.key_id.as_bytes());
-            out.extend_from_slice(&stanza.ephemeral);
+            out.extend_from_slice(stanza.share.as_bytes());
             out.extend_from_slice(&stanza.wrapped_key);
         }
+        out.extend_from_slice(&self.commitment);
         out
     }
 
@@ -691,7 +768,7 @@ pub fn seal_envelope(
         wrapped_key[KEY_LEN..].copy_from_slice(&tag);
         stanzas.push(Stanza {
             key_id: recipient.id(),
-            ephemeral,
+            share: Share::X25519(ephemeral),
             wrapped_key,
         });
     }
@@ -699,6 +776,7 @@ pub fn seal_envelope(
     let mut envelope = Envelope {
         binding: binding.clone(),
         stanzas,
+        commitment: key_commitment(&data_key),
         payload: Vec::new(),
     };
     let header = envelope.header();
@@ -742,13 +820,20 @@ pub fn open_envelope(
     let tampered = || OpenError::Tampered {
         key: at.key.clone(),
     };
-    let shared = private.agree(&stanza.ephemeral).map_err(|_| tampered())?;
-    let wrap_key = wrap_key(&shared, &stanza.ephemeral, private.public().as_bytes());
+    let Share::X25519(ephemeral) = &stanza.share;
+    let shared = private.agree(ephemeral).map_err(|_| tampered())?;
+    let wrap_key = wrap_key(&shared, ephemeral, private.public().as_bytes());
     let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
     data_key.copy_from_slice(&stanza.wrapped_key[..KEY_LEN]);
     let mut tag = [0u8; TAG_LEN];
     tag.copy_from_slice(&stanza.wrapped_key[KEY_LEN..]);
     primitives::aead_open(&wrap_key, &[], data_key.as_mut(), &tag).map_err(|_| tampered())?;
+    // The data key must be the one the header commits to, or another recipient could open the
+    // same value to a different plaintext (ChaCha20-Poly1305 does not commit to its key).
+    let committed: bool = key_commitment(&data_key).ct_eq(&envelope.commitment).into();
+    if !committed {
+        return Err(tampered());
+    }
 
     let header = envelope.header();
     let mut payload = Zeroizing::new(envelope.payload);
@@ -807,6 +892,12 @@ fn wrap_key(
     salt[..KEY_LEN].copy_from_slice(ephemeral);
     salt[KEY_LEN..].copy_from_slice(recipient);
     primitives::hkdf_sha256(&salt, shared, WRAP_LABEL)
+}
+
+/// The commitment to the data key, carried in the header:
+/// HKDF-SHA256(salt = empty, ikm = data key, info = COMMITMENT_LABEL).
+fn key_commitment(data_key: &[u8; KEY_LEN]) -> [u8; COMMITMENT_LEN] {
+    *primitives::hkdf_sha256(&[], data_key, COMMITMENT_LABEL)
 }
 
 /// The key that encrypts the value: HKDF-SHA256(salt = empty, ikm = data key, info = PAYLOAD_LABEL).

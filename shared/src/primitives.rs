@@ -21,6 +21,8 @@ pub const TAG_LEN: usize = 16;
 pub const WRAP_LABEL: &[u8] = b"sealant.dev/v1/x25519-wrap";
 /// HKDF info label for the key that encrypts the value itself, derived from the data key.
 pub const PAYLOAD_LABEL: &[u8] = b"sealant.dev/v1/payload";
+/// HKDF info label for the commitment to the data key that closes the header.
+pub const COMMITMENT_LABEL: &[u8] = b"sealant.dev/v1/key-commitment";
 /// Prefix hashed with a public key to form its key id.
 pub const KEY_ID_LABEL: &[u8] = b"sealant.dev/v1/key-id";
 

@@ -13,9 +13,10 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use sealant_core::format::{
-    self, Binding, Envelope, KeyRing, Location, MAX_RECIPIENTS, OpenError, Scope, Stanza,
+    self, Binding, Envelope, KeyRing, Location, MAX_RECIPIENTS, OpenError, Scope, Share, Stanza,
 };
 use sealant_core::keys::{KeyId, PrivateKey, PublicKey};
+use sealant_core::primitives::{self, COMMITMENT_LABEL, FixedEntropy, PAYLOAD_LABEL};
 
 const MIB: usize = 1 << 20;
 
@@ -97,7 +98,7 @@ fn arbitrary_envelope() -> impl Strategy<Value = Envelope> {
             if !stanzas.iter().any(|s| s.key_id == key_id) {
                 stanzas.push(Stanza {
                     key_id,
-                    ephemeral,
+                    share: Share::X25519(ephemeral),
                     wrapped_key,
                 });
             }
@@ -105,11 +106,14 @@ fn arbitrary_envelope() -> impl Strategy<Value = Envelope> {
         stanzas
     });
     let payload = prop::collection::vec(any::<u8>(), 16..512);
-    (scope(), location(), stanzas, payload).prop_map(|(scope, at, stanzas, payload)| Envelope {
-        binding: Binding::new(scope, &at).unwrap(),
-        stanzas,
-        payload,
-    })
+    (scope(), location(), stanzas, any::<[u8; 32]>(), payload).prop_map(
+        |(scope, at, stanzas, commitment, payload)| Envelope {
+            binding: Binding::new(scope, &at).unwrap(),
+            stanzas,
+            commitment,
+            payload,
+        },
+    )
 }
 
 /// Another location that `scope` does not allow when sealed for `at`.
@@ -264,6 +268,82 @@ proptest! {
         let back = PrivateKey::from_file_text(&key.to_file_text()).unwrap();
         prop_assert_eq!(back.public(), key.public());
         prop_assert_eq!(key.id().to_string().parse::<KeyId>().unwrap(), key.id());
+    }
+}
+
+/// What a dishonest sealer can build: stanza `i` wraps `data_keys[i]` for `keys[i]`, the header
+/// commits to `data_keys[committed]`, and the payload is `plaintext` under
+/// `data_keys[encrypted]`, with the whole header as associated data.
+fn mixed_envelope(
+    keys: &[PrivateKey],
+    data_keys: &[[u8; 32]],
+    committed: usize,
+    encrypted: usize,
+    binding: &Binding,
+    plaintext: &[u8],
+) -> Envelope {
+    let mut stanzas = Vec::new();
+    for (i, (key, data_key)) in keys.iter().zip(data_keys).enumerate() {
+        let mut entropy = data_key.to_vec();
+        entropy.extend_from_slice(&[i as u8 + 1; 32]);
+        let single = format::seal_envelope(
+            &FixedEntropy::new(entropy),
+            plaintext,
+            binding,
+            &[key.public().clone()],
+        )
+        .unwrap();
+        stanzas.extend(single.stanzas);
+    }
+    let mut envelope = Envelope {
+        binding: binding.clone(),
+        stanzas,
+        commitment: *primitives::hkdf_sha256(&[], &data_keys[committed], COMMITMENT_LABEL),
+        payload: Vec::new(),
+    };
+    let mut payload = plaintext.to_vec();
+    let payload_key = primitives::hkdf_sha256(&[], &data_keys[encrypted], PAYLOAD_LABEL);
+    let tag = primitives::aead_seal(&payload_key, &envelope.header(), &mut payload);
+    payload.extend_from_slice(&tag);
+    envelope.payload = payload;
+    envelope
+}
+
+proptest! {
+    #![proptest_config(cases(32))]
+
+    /// Stanzas that wrap different data keys: only the recipient whose stanza wraps the committed
+    /// key can open, and only if the payload is under that key too; so no two recipients ever
+    /// get different plaintexts, and when the payload is not under the committed key, every
+    /// recipient fails.
+    #[test]
+    fn stanzas_wrapping_different_data_keys_never_open_to_different_values(
+        seeds in prop::collection::vec(any::<[u8; 32]>(), 2..=4),
+        data_keys in prop::collection::vec(any::<[u8; 32]>(), 4),
+        committed in any::<prop::sample::Index>(),
+        encrypted in any::<prop::sample::Index>(),
+        at in location(),
+        scope in scope(),
+    ) {
+        let (keys, _) = keys_of(&seeds);
+        prop_assume!(keys.iter().map(PrivateKey::id).collect::<std::collections::HashSet<_>>().len() == keys.len());
+        let data_keys = &data_keys[..keys.len()];
+        prop_assume!(data_keys.iter().collect::<std::collections::HashSet<_>>().len() == keys.len());
+        let committed = committed.index(keys.len());
+        let encrypted = encrypted.index(keys.len());
+        let binding = Binding::new(scope, &at).unwrap();
+        let sealed = mixed_envelope(&keys, data_keys, committed, encrypted, &binding, b"v").to_base64();
+        for (i, key) in keys.iter().enumerate() {
+            let ring: KeyRing = [PrivateKey::from_bytes(&seeds[i])].into_iter().collect();
+            let result = format::open(&sealed, &at, &ring);
+            if i == committed && i == encrypted {
+                let opened = result.unwrap();
+                prop_assert_eq!(opened.as_slice(), b"v");
+            } else {
+                let err = result.unwrap_err();
+                prop_assert_eq!(err.reason(), "Tampered", "recipient {} ({})", i, key.id());
+            }
+        }
     }
 }
 

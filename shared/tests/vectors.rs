@@ -22,7 +22,7 @@ use sealant_core::keys::{PrivateKey, PublicKey};
 use sealant_core::primitives::FixedEntropy;
 
 /// The generator writes this many files; fewer means some were lost.
-const MIN_VECTORS: usize = 56;
+const MIN_VECTORS: usize = 59;
 
 /// Cases the format's issue asks for by name; each must exist.
 const REQUIRED: &[&str] = &[
@@ -49,6 +49,9 @@ const REQUIRED: &[&str] = &[
     "envelope_too_many_recipients",
     "envelope_zero_recipients",
     "envelope_duplicate_key_ids",
+    "envelope_mismatched_data_keys_first",
+    "envelope_mismatched_data_keys_second",
+    "envelope_tampered_commitment",
     "key_public_valid",
     "key_private_valid",
     "key_public_checksum_mismatch",
@@ -482,6 +485,7 @@ fn recompute_worked_example(case: &Case) -> Vec<(String, String)> {
     let salt = [&ephemeral[..], &public[..]].concat();
     let wrap_key = hkdf32(&salt, &shared, b"sealant.dev/v1/x25519-wrap");
     let (wrapped, wrap_tag) = chacha_seal(&wrap_key, b"", &data_key);
+    let commitment = hkdf32(b"", &data_key, b"sealant.dev/v1/key-commitment");
     let payload_key = hkdf32(b"", &data_key, b"sealant.dev/v1/payload");
 
     let at = case.location("seal-at");
@@ -492,7 +496,8 @@ fn recompute_worked_example(case: &Case) -> Vec<(String, String)> {
         header.extend_from_slice(name.as_bytes());
     }
     header.push(1);
-    for part in [&key_id[..], &ephemeral, &wrapped, &wrap_tag] {
+    header.push(1); // stanza type 1, X25519
+    for part in [&key_id[..], &ephemeral, &wrapped, &wrap_tag, &commitment] {
         header.extend_from_slice(part);
     }
     let (ciphertext, payload_tag) = chacha_seal(&payload_key, &header, &plaintext);
@@ -516,6 +521,7 @@ fn recompute_worked_example(case: &Case) -> Vec<(String, String)> {
         ("wrap-key", hex::encode(wrap_key)),
         ("wrapped-data-key", hex::encode(&wrapped)),
         ("wrap-tag", hex::encode(&wrap_tag)),
+        ("key-commitment", hex::encode(commitment)),
         ("payload-key", hex::encode(payload_key)),
         ("header", hex::encode(&header)),
         ("payload-length", hex::encode(length)),
@@ -577,8 +583,8 @@ fn format_md_names_every_label_and_limit_the_code_uses() {
     )
     .unwrap();
     use sealant_core::keys::{PRIVATE_KEY_PREFIX, PUBLIC_KEY_PREFIX};
-    use sealant_core::primitives::{KEY_ID_LABEL, PAYLOAD_LABEL, WRAP_LABEL};
-    for label in [KEY_ID_LABEL, WRAP_LABEL, PAYLOAD_LABEL] {
+    use sealant_core::primitives::{COMMITMENT_LABEL, KEY_ID_LABEL, PAYLOAD_LABEL, WRAP_LABEL};
+    for label in [KEY_ID_LABEL, WRAP_LABEL, PAYLOAD_LABEL, COMMITMENT_LABEL] {
         let label = std::str::from_utf8(label).unwrap();
         assert!(
             doc.contains(&format!("`\"{label}\"` ({} bytes)", label.len())),
