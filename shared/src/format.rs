@@ -640,6 +640,12 @@ pub enum SealError {
     /// Too many distinct recipient keys.
     #[error("{0} public keys given: a value can be sealed to at most {MAX_RECIPIENTS}")]
     TooManyRecipients(usize),
+    /// Two different public keys have the same key id.
+    #[error(
+        "two different public keys have the same key id {0}: refusing to seal to both (a key \
+         pair can be made to collide with another's 64-bit id; check where each key came from)"
+    )]
+    KeyIdCollision(KeyId),
     /// A recipient public key is a low-order point: nobody holds its private key.
     #[error("public key {0} is not a usable X25519 key (low-order point)")]
     InvalidRecipient(KeyId),
@@ -738,10 +744,14 @@ pub fn seal_envelope(
     recipients: &[PublicKey],
 ) -> Result<Envelope, SealError> {
     binding.check()?;
+    // Recipients are compared as keys: the same key given twice is sealed once, but two
+    // different keys that share a key id are refused, since an opener picks its stanza by id.
     let mut unique: Vec<&PublicKey> = Vec::with_capacity(recipients.len());
     for key in recipients {
-        if !unique.iter().any(|k| k.id() == key.id()) {
-            unique.push(key);
+        match unique.iter().find(|k| k.id() == key.id()) {
+            None => unique.push(key),
+            Some(same) if *same == key => {}
+            Some(_) => return Err(SealError::KeyIdCollision(key.id())),
         }
     }
     if unique.is_empty() {
@@ -1010,6 +1020,26 @@ mod tests {
             seal(b"v", &binding, &[]),
             Err(SealError::NoRecipients)
         ));
+    }
+
+    #[test]
+    fn distinct_keys_with_one_key_id_are_refused() {
+        let real = key(1).public().clone();
+        let forged = PublicKey::with_forged_id(*key(2).public().as_bytes(), real.id());
+        assert_ne!(real, forged);
+        let binding = Binding::new(Scope::Strict, &at("ns", "n", "k")).unwrap();
+        let err = seal(b"v", &binding, &[real.clone(), forged]).unwrap_err();
+        assert!(
+            matches!(err, SealError::KeyIdCollision(id) if id == real.id()),
+            "{err}"
+        );
+        assert!(
+            err.to_string().starts_with(&format!(
+                "two different public keys have the same key id {}",
+                real.id()
+            )),
+            "{err}"
+        );
     }
 
     #[test]

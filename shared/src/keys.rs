@@ -140,6 +140,13 @@ impl PublicKey {
         }
     }
 
+    /// A key that claims another key's id: two distinct keys with one id, as only a crafted
+    /// collision could give, for tests of the code that must refuse them.
+    #[cfg(test)]
+    pub(crate) fn with_forged_id(bytes: [u8; KEY_LEN], id: KeyId) -> PublicKey {
+        PublicKey { bytes, id }
+    }
+
     /// The raw X25519 public key.
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.bytes
