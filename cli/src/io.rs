@@ -210,9 +210,12 @@ pub fn load_private_keys(path: &Path) -> CliResult<Vec<PrivateKey>> {
         keys.push(key);
     }
     if keys.is_empty() {
-        return Err(CliError::input(format!(
-            "--private-key {name}: no key found"
-        )));
+        // No key line and no YAML document (blank or comments only): the key file reader's
+        // error, as docs/FORMAT.md §3.4 states it.
+        let err = PrivateKey::from_file_text(&text)
+            .err()
+            .map_or_else(|| "no key found".to_string(), |e| e.to_string());
+        return Err(CliError::input(format!("--private-key {name}: {err}")));
     }
     Ok(keys)
 }

@@ -1083,6 +1083,22 @@ fn key_vectors() -> Result<Vec<KeyVector>> {
             outcome: Err("this is a private key, not a public key"),
         },
         KeyVector {
+            name: "key_private_comments_only",
+            comment: "a private key file with comment lines only: there is no key line",
+            field: "private-key",
+            text: "# sealant private key: keep it secret, back it up offline.".to_string(),
+            outcome: Err(
+                "not a sealant private key (expected a line starting with `SEALANT-PRIVATE-KEY-V1:`)",
+            ),
+        },
+        KeyVector {
+            name: "key_public_padded_with_whitespace",
+            comment: "a public key line with a tab before and after it: surrounding ASCII whitespace (space, tab, line feed, form feed, carriage return) is removed",
+            field: "public-key",
+            text: format!("\t{public_line}\t"),
+            outcome: Ok(public.clone()),
+        },
+        KeyVector {
             name: "key_public_given_as_private",
             comment: "a public key line where a private key file is expected",
             field: "private-key",

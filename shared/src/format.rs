@@ -71,8 +71,8 @@ pub enum FormatError {
     /// A name the scope does not bind is present.
     #[error("a {scope} value must not carry a {field}")]
     UnexpectedName { scope: Scope, field: &'static str },
-    /// A name is not a valid Kubernetes name.
-    #[error("invalid {field} {value:?}: {rule}")]
+    /// A name is not a valid Kubernetes name. The value is quoted by [`quote`].
+    #[error("invalid {field} {}: {rule}", quote(.value))]
     InvalidName {
         field: &'static str,
         value: String,
@@ -90,6 +90,25 @@ pub enum FormatError {
     /// The payload is shorter than its tag.
     #[error("the payload is shorter than its 16-byte tag")]
     PayloadTooShort,
+}
+
+/// A name as error messages show it: between double quotes, printable ASCII as is except `"` and
+/// `\` (written `\"` and `\\`), every other character as `\u{H}` with H its code point in
+/// lowercase hex without leading zeros. Bytes that are not UTF-8 were already replaced by
+/// U+FFFD when the name was read. So a message is always one line of printable ASCII.
+pub fn quote(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
+            other => out.push_str(&format!("\\u{{{:x}}}", u32::from(other))),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Which names a value is bound to, and so where it may be opened.
@@ -1020,6 +1039,18 @@ mod tests {
             seal(b"v", &binding, &[]),
             Err(SealError::NoRecipients)
         ));
+    }
+
+    #[test]
+    fn names_in_errors_are_quoted_on_one_printable_line() {
+        assert_eq!(quote("Production"), r#""Production""#);
+        assert_eq!(quote("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(quote("x\ny\u{e9}\u{fffd}"), r#""x\u{a}y\u{e9}\u{fffd}""#);
+        let err = Envelope::read(&[1, 1, 2, b'a', 0xff, 1, b'n', 1, b'k']).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid namespace "a\u{fffd}": names are ASCII"#
+        );
     }
 
     #[test]

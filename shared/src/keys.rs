@@ -58,9 +58,12 @@ pub enum KeyError {
     /// or the value is not below 2^255 - 19): another text would name the same key.
     #[error("malformed public key: not a canonical X25519 public key")]
     NonCanonical,
-    /// A private key file holds more than one key line.
-    #[error("a private key file must hold exactly one key line, found {found}")]
-    KeyLineCount { found: usize },
+    /// A key file holds more than one key line.
+    #[error("a {expected} key file must hold exactly one key line, found {found}")]
+    KeyLineCount {
+        expected: &'static str,
+        found: usize,
+    },
     /// A key id is not 16 hex digits.
     #[error("a key id is 16 hexadecimal digits")]
     KeyId,
@@ -162,9 +165,13 @@ impl PublicKey {
         let lines = key_lines(text);
         match lines.as_slice() {
             [line] => line.parse(),
-            _ => Err(KeyError::UnknownForm {
+            [] => Err(KeyError::UnknownForm {
                 expected: "public",
                 prefix: PUBLIC_KEY_PREFIX,
+            }),
+            more => Err(KeyError::KeyLineCount {
+                expected: "public",
+                found: more.len(),
             }),
         }
     }
@@ -189,7 +196,7 @@ impl FromStr for PublicKey {
     type Err = KeyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
+        let s = s.trim_ascii();
         if s.starts_with(PRIVATE_KEY_PREFIX) {
             return Err(KeyError::PrivateWherePublicExpected);
         }
@@ -272,7 +279,12 @@ impl PrivateKey {
                     prefix: PRIVATE_KEY_PREFIX,
                 });
             }
-            more => return Err(KeyError::KeyLineCount { found: more.len() }),
+            more => {
+                return Err(KeyError::KeyLineCount {
+                    expected: "private",
+                    found: more.len(),
+                });
+            }
         };
         if line.starts_with(PUBLIC_KEY_PREFIX) {
             return Err(KeyError::PublicWherePrivateExpected);
@@ -288,10 +300,12 @@ impl PrivateKey {
     }
 }
 
-/// The non-blank, non-comment lines of a key file, trimmed.
+/// The non-blank, non-comment lines of a key file, trimmed. A line is what lies between line
+/// feeds (U+000A); whitespace is ASCII only (space, tab, line feed, form feed, carriage return),
+/// so a CRLF file reads like an LF file and no other character is ever dropped.
 fn key_lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .map(str::trim)
+    text.split('\n')
+        .map(str::trim_ascii)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .collect()
 }
@@ -448,5 +462,48 @@ mod tests {
             Err(KeyError::UnknownForm { .. })
         ));
         assert!(matches!("0123".parse::<KeyId>(), Err(KeyError::KeyId)));
+    }
+
+    #[test]
+    fn key_file_lines_and_whitespace_are_ascii_only() {
+        let key = PrivateKey::from_bytes(&[6u8; 32]);
+        let crlf = key.to_file_text().replace('\n', "\r\n");
+        assert_eq!(
+            PrivateKey::from_file_text(&crlf).unwrap().public(),
+            key.public()
+        );
+        let padded = format!(" \t{}\x0c\r\n", key.public());
+        assert_eq!(&padded.parse::<PublicKey>().unwrap(), key.public());
+        // A no-break space is not whitespace here: the line no longer starts with the prefix.
+        let nbsp = format!("\u{a0}{}", key.public());
+        assert_eq!(
+            nbsp.parse::<PublicKey>().unwrap_err().to_string(),
+            "not a sealant public key (expected a line starting with `sealant-pub-v1:`)"
+        );
+    }
+
+    #[test]
+    fn key_file_errors_say_what_the_specification_says() {
+        let comments_only = "# sealant private key: keep it secret\n\n   # key id: none\n";
+        assert_eq!(
+            PrivateKey::from_file_text(comments_only)
+                .err()
+                .unwrap()
+                .to_string(),
+            "not a sealant private key (expected a line starting with `SEALANT-PRIVATE-KEY-V1:`)"
+        );
+        let public = PrivateKey::from_bytes(&[6u8; 32]).public().to_string();
+        assert_eq!(
+            PublicKey::from_file_text(&format!("{public}\n{public}\n"))
+                .unwrap_err()
+                .to_string(),
+            "a public key file must hold exactly one key line, found 2"
+        );
+        assert_eq!(
+            PublicKey::from_file_text("# nothing\n")
+                .unwrap_err()
+                .to_string(),
+            "not a sealant public key (expected a line starting with `sealant-pub-v1:`)"
+        );
     }
 }
