@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use sealant_core::format::{self, Binding, Envelope, KeyRing, Location, Scope};
-use sealant_core::keys::{PrivateKey, PublicKey};
+use sealant_core::keys::{KeyType, PrivateKey, PublicKey};
 use sealant_core::primitives::{self, FixedEntropy};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -85,7 +85,7 @@ fn main() -> Result<()> {
 fn worked_example() -> Result<String> {
     let key_bytes = fixed_key("cluster key 1");
     let key = PrivateKey::from_bytes(&key_bytes);
-    let public = *key.public().as_bytes();
+    let public = *key.public().x25519().ok_or("not X25519")?;
     let name = "envelope_strict_one_recipient";
     let plaintext = b"Tr0ub4dor&3";
     let entropy = fixed_bytes(&format!("{name}/entropy"), 64);
@@ -207,8 +207,30 @@ fn fixed_key(label: &str) -> [u8; 32] {
 }
 
 /// The test cluster key number `n`.
+/// Numbers from [`PQ`] up are X-Wing keys (`pq cluster key {n - PQ}`), the others X25519.
 fn test_key(n: u8) -> PrivateKey {
-    PrivateKey::from_bytes(&fixed_key(&format!("cluster key {n}")))
+    if n >= PQ {
+        PrivateKey::from_seed(
+            KeyType::XWing,
+            &fixed_key(&format!("pq cluster key {}", n - PQ)),
+        )
+    } else {
+        PrivateKey::from_bytes(&fixed_key(&format!("cluster key {n}")))
+    }
+}
+
+/// The first X-Wing test key number.
+const PQ: u8 = 101;
+
+/// Random bytes sealing draws: the data key, then 32 per X25519 and 64 per X-Wing recipient.
+fn entropy_len(recipients: &[PublicKey]) -> usize {
+    32 + recipients
+        .iter()
+        .map(|k| match k.key_type() {
+            KeyType::X25519 => 32,
+            KeyType::XWing => primitives::XWING_ENCAPS_RANDOM_LEN,
+        })
+        .sum::<usize>()
 }
 
 /// The key line of a private key file.
@@ -341,7 +363,7 @@ fn seal_case(case: Success<'_>) -> Result<(Vector, Sealed)> {
     } = case;
     let keys: Vec<PrivateKey> = recipients.iter().map(|&n| test_key(n)).collect();
     let publics: Vec<PublicKey> = keys.iter().map(|k| k.public().clone()).collect();
-    let entropy = fixed_bytes(&format!("{name}/entropy"), 32 * (1 + keys.len()));
+    let entropy = fixed_bytes(&format!("{name}/entropy"), entropy_len(&publics));
     let binding = Binding::new(scope, &seal_at)?;
     let envelope = format::seal_envelope(
         &FixedEntropy::new(entropy.clone()),
@@ -486,6 +508,40 @@ fn all_vectors() -> Result<Vec<Vector>> {
         plaintext: &(0u8..=255).collect::<Vec<u8>>(),
         recipients: &[2, 3],
         opener: &[3],
+    })?;
+    out.push(v);
+
+    let (v, xwing) = seal_case(Success {
+        name: "envelope_xwing_one_recipient",
+        comment: "strict scope, one X-Wing (ML-KEM-768 + X25519) recipient: a stanza of type 2 with the 1120-byte X-Wing ciphertext",
+        scope: Scope::Strict,
+        seal_at: prod.clone(),
+        open_at: prod.clone(),
+        plaintext: b"post-quantum Tr0ub4dor&3",
+        recipients: &[PQ],
+        opener: &[PQ],
+    })?;
+    out.push(v);
+    let (v, _) = seal_case(Success {
+        name: "envelope_mixed_recipients_xwing_opener",
+        comment: "one cluster with an X25519 key, another with an X-Wing key; the X-Wing holder opens (its stanza is the second)",
+        scope: Scope::NamespaceWide,
+        seal_at: prod.clone(),
+        open_at: Location::new("production", "db-creds-v2", "password"),
+        plaintext: b"one value, two kinds of cluster",
+        recipients: &[1, PQ],
+        opener: &[PQ],
+    })?;
+    out.push(v);
+    let (v, _) = seal_case(Success {
+        name: "envelope_mixed_recipients_x25519_opener",
+        comment: "X-Wing, X25519 and a second X-Wing recipient; the holder of the X25519 key opens",
+        scope: Scope::ClusterWide,
+        seal_at: prod.clone(),
+        open_at: Location::new("staging", "shared-token", "password"),
+        plaintext: b"one value, three clusters",
+        recipients: &[PQ, 2, PQ + 1],
+        opener: &[2],
     })?;
     out.push(v);
 
@@ -708,6 +764,80 @@ fn all_vectors() -> Result<Vec<Vector>> {
         &prod,
         edited(strict_env, |b| b[strict_stanzas + 8..strict_stanzas + 40].fill(0)),
         tampered,
+    )?);
+
+    // --- X-Wing stanzas ---
+    let pq_key = &xwing.keys[0];
+    let pq_env = &xwing.envelope;
+    let pq_stanza = stanzas_offset(pq_env);
+    let pq_ciphertext = pq_stanza + 8;
+    out.push(failure(
+        "envelope_xwing_tampered_mlkem_ciphertext",
+        "tampered",
+        "a byte of the ML-KEM-768 ciphertext changed: ML-KEM's implicit rejection gives an unrelated shared secret, so unwrapping fails",
+        &[pq_key],
+        &prod,
+        edited(pq_env, |b| b[pq_ciphertext + 500] ^= 0x01),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_xwing_tampered_x25519_ciphertext",
+        "tampered",
+        "a byte of the X25519 ephemeral key inside the X-Wing ciphertext changed",
+        &[pq_key],
+        &prod,
+        edited(pq_env, |b| b[pq_ciphertext + 1088 + 3] ^= 0x20),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_xwing_low_order_ephemeral",
+        "tampered",
+        "the X25519 part of the X-Wing ciphertext replaced by zero: the X25519 agreement is all zero and is rejected",
+        &[pq_key],
+        &prod,
+        edited(pq_env, |b| b[pq_ciphertext + 1088..pq_ciphertext + 1120].fill(0)),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_xwing_tampered_wrapped_key",
+        "tampered",
+        "a byte of the X-Wing recipient's wrapped data key flipped",
+        &[pq_key],
+        &prod,
+        edited(pq_env, |b| b[pq_ciphertext + 1120 + 9] ^= 0x01),
+        tampered,
+    )?);
+    let pq_full = pq_env.write();
+    out.push(failure(
+        "envelope_xwing_truncated_ciphertext",
+        "malformed",
+        "cut off inside the X-Wing ciphertext",
+        &[pq_key],
+        &prod,
+        base64_standard(&pq_full[..pq_ciphertext + 700]),
+        "truncated: the data ends inside the recipient ciphertext",
+    )?);
+    out.push(failure(
+        "envelope_unknown_stanza_type",
+        "malformed",
+        "stanza type byte 3, which this version does not define",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[strict_stanzas - 1] = 3),
+        "unknown recipient type 3",
+    )?);
+    out.push(failure(
+        "envelope_xwing_unknown_key",
+        "unknown key",
+        "sealed to an X-Wing key, opened with the X25519 key 1 only",
+        &[k1],
+        &prod,
+        pq_env.to_base64(),
+        &format!(
+            "value 'password' was sealed for key {} which is not among the 1 key provided (key {})",
+            pq_key.id().short(),
+            k1.id().short()
+        ),
     )?);
 
     // --- key commitment ---
@@ -1003,6 +1133,17 @@ fn public_text_of(bytes: &[u8; 32]) -> String {
     )
 }
 
+/// `sealant-pub-pq1:` text for arbitrary X-Wing public key bytes, with a correct checksum.
+fn pq_public_text_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    let checksum = primitives::sha256(&[b"sealant-pub-pq1:", bytes]);
+    let body = [bytes, &checksum[..4]].concat();
+    format!(
+        "sealant-pub-pq1:{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body)
+    )
+}
+
 /// Replaces the character at `at` with another base64url character.
 fn retyped(text: &str, at: usize) -> String {
     let mut chars: Vec<char> = text.chars().collect();
@@ -1015,14 +1156,82 @@ fn key_vectors() -> Result<Vec<KeyVector>> {
     let public = key.public().clone();
     let public_line = public.to_string();
     let private_line = key_line(&key)?;
-    let mut high_bit = *public.as_bytes();
+    let mut high_bit = *public.x25519().ok_or("not X25519")?;
     high_bit[31] |= 0x80;
     // A key whose text uses '-' or '_', to show the standard alphabet is refused.
     let url_chars = (1..=32u8)
         .map(|n| test_key(n).public().to_string())
         .find(|t| t[15..].contains(['-', '_']))
         .ok_or("no test key with '-' or '_' in its text")?;
+    let pq = test_key(PQ);
+    let pq_public = pq.public().clone();
+    let pq_public_line = pq_public.to_string();
+    let pq_private_line = key_line(&pq)?;
+    let mut pq_invalid_mlkem = pq_public.as_bytes().to_vec();
+    // The first 12-bit coefficient of the ML-KEM key set to 4095, not below q = 3329.
+    pq_invalid_mlkem[0] = 0xff;
+    pq_invalid_mlkem[1] |= 0x0f;
+    let mut pq_high_bit = pq_public.as_bytes().to_vec();
+    pq_high_bit[1215] |= 0x80;
     let mut out = vec![
+        KeyVector {
+            name: "key_pq_public_valid",
+            comment: "an X-Wing public key line (1216-byte key: ML-KEM-768 encapsulation key, then X25519 public key) and its key id",
+            field: "public-key",
+            text: pq_public_line.clone(),
+            outcome: Ok(pq_public.clone()),
+        },
+        KeyVector {
+            name: "key_pq_private_valid",
+            comment: "an X-Wing private key line: the 32-byte seed, expanded with SHAKE256 to the ML-KEM-768 and X25519 secrets",
+            field: "private-key",
+            text: pq_private_line.clone(),
+            outcome: Ok(pq_public.clone()),
+        },
+        KeyVector {
+            name: "key_pq_public_checksum_mismatch",
+            comment: "one character of an X-Wing public key line mistyped",
+            field: "public-key",
+            text: retyped(&pq_public_line, 700),
+            outcome: Err("public key checksum mismatch"),
+        },
+        KeyVector {
+            name: "key_pq_public_truncated",
+            comment: "the last character of an X-Wing public key line cut off",
+            field: "public-key",
+            text: pq_public_line[..pq_public_line.len() - 1].to_string(),
+            outcome: Err("must be 1627 base64url characters"),
+        },
+        KeyVector {
+            name: "key_pq_public_invalid_mlkem",
+            comment: "an ML-KEM-768 coefficient not below q = 3329, under a correct checksum: FIPS 203's input check refuses the key",
+            field: "public-key",
+            text: pq_public_text_of(&pq_invalid_mlkem),
+            outcome: Err("not a valid ML-KEM-768 encapsulation key"),
+        },
+        KeyVector {
+            name: "key_pq_public_non_canonical_x25519",
+            comment: "the X25519 part of an X-Wing key with its top bit set, under a correct checksum",
+            field: "public-key",
+            text: pq_public_text_of(&pq_high_bit),
+            outcome: Err("not a canonical X25519 public key"),
+        },
+        KeyVector {
+            name: "key_pq_private_given_as_public",
+            comment: "an X-Wing private key line where a public key is expected",
+            field: "public-key",
+            text: pq_private_line,
+            outcome: Err(
+                "this is a private key, not a public key: pass the .pub file or the `sealant-pub-pq1:` line",
+            ),
+        },
+        KeyVector {
+            name: "key_pq_public_given_as_private",
+            comment: "an X-Wing public key line where a private key file is expected",
+            field: "private-key",
+            text: pq_public_line,
+            outcome: Err("this is a public key, not a private key"),
+        },
         KeyVector {
             name: "key_public_valid",
             comment: "a public key line and the key and key id it stands for",
@@ -1088,7 +1297,7 @@ fn key_vectors() -> Result<Vec<KeyVector>> {
             field: "private-key",
             text: "# sealant private key: keep it secret, back it up offline.".to_string(),
             outcome: Err(
-                "not a sealant private key (expected a line starting with `SEALANT-PRIVATE-KEY-V1:`)",
+                "not a sealant private key (expected a line starting with `SEALANT-PRIVATE-KEY-V1:` or `SEALANT-PRIVATE-KEY-PQ1:`)",
             ),
         },
         KeyVector {

@@ -3,7 +3,8 @@
 //! ```text
 //! header   version(1) scope(1) len(1) namespace len(1) name len(1) key count(1) stanza*count
 //!          key commitment(32)
-//! stanza   type(1) key id(8) ephemeral public key(32) wrapped data key(32) tag(16)
+//! stanza   type(1)=1 key id(8) ephemeral X25519 public key(32) wrapped data key(32) tag(16)
+//!        | type(1)=2 key id(8) X-Wing ciphertext(1120) wrapped data key(32) tag(16)
 //! body     payload length(4, big-endian) ciphertext(length - 16) tag(16)
 //! ```
 //!
@@ -27,9 +28,10 @@ use subtle::ConstantTimeEq;
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
-use crate::keys::{KEY_ID_LEN, KeyId, PrivateKey, PublicKey};
+use crate::keys::{KEY_ID_LEN, KeyId, KeyType, PrivateKey, PublicKey, PublicMaterial, StanzaShare};
 use crate::primitives::{
     self, COMMITMENT_LABEL, CryptoError, Entropy, KEY_LEN, PAYLOAD_LABEL, TAG_LEN, WRAP_LABEL,
+    XWING_CIPHERTEXT_LEN, XWING_ENCAPS_RANDOM_LEN, XWING_WRAP_LABEL,
 };
 
 /// The one format version this code reads and writes.
@@ -44,8 +46,12 @@ pub const MAX_NAMESPACE_LEN: usize = 63;
 pub const STANZA_LEN: usize = 1 + KEY_ID_LEN + KEY_LEN + KEY_LEN + TAG_LEN;
 /// Bytes of the key commitment that closes the header.
 pub const COMMITMENT_LEN: usize = 32;
+/// Bytes of one X-Wing recipient stanza, its type byte included.
+pub const XWING_STANZA_LEN: usize = 1 + KEY_ID_LEN + XWING_CIPHERTEXT_LEN + KEY_LEN + TAG_LEN;
 /// The stanza type byte of an X25519 recipient.
 pub const STANZA_X25519: u8 = 1;
+/// The stanza type byte of an X-Wing (ML-KEM-768 + X25519) recipient.
+pub const STANZA_XWING: u8 = 2;
 
 /// A sealed value could not be parsed. Says which part is wrong, never anything secret.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -366,6 +372,8 @@ pub struct Stanza {
 pub enum Share {
     /// Type 1: the ephemeral X25519 public key of this recipient's agreement.
     X25519([u8; KEY_LEN]),
+    /// Type 2: the X-Wing ciphertext (ML-KEM-768 ciphertext, then the ephemeral X25519 key).
+    XWing(Box<[u8; XWING_CIPHERTEXT_LEN]>),
 }
 
 impl Share {
@@ -373,6 +381,15 @@ impl Share {
     pub fn type_code(&self) -> u8 {
         match self {
             Share::X25519(_) => STANZA_X25519,
+            Share::XWing(_) => STANZA_XWING,
+        }
+    }
+
+    /// The type of key that can open the stanza.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            Share::X25519(_) => KeyType::X25519,
+            Share::XWing(_) => KeyType::XWing,
         }
     }
 
@@ -380,6 +397,14 @@ impl Share {
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Share::X25519(ephemeral) => ephemeral,
+            Share::XWing(ciphertext) => ciphertext.as_ref(),
+        }
+    }
+
+    fn for_private_key(&self) -> StanzaShare<'_> {
+        match self {
+            Share::X25519(ephemeral) => StanzaShare::X25519(ephemeral),
+            Share::XWing(ciphertext) => StanzaShare::XWing(ciphertext),
         }
     }
 }
@@ -477,14 +502,20 @@ impl Envelope {
         let mut stanzas: Vec<Stanza> = Vec::with_capacity(count);
         for _ in 0..count {
             let type_code = r.byte("recipient type")?;
-            if type_code != STANZA_X25519 {
+            if type_code != STANZA_X25519 && type_code != STANZA_XWING {
                 return Err(FormatError::UnknownStanzaType(type_code));
             }
             let key_id = KeyId::from_bytes(r.array("recipient key id")?);
             if stanzas.iter().any(|s| s.key_id == key_id) {
                 return Err(FormatError::DuplicateRecipient(key_id));
             }
-            let share = Share::X25519(r.array("recipient ephemeral key")?);
+            let share = if type_code == STANZA_X25519 {
+                Share::X25519(r.array("recipient ephemeral key")?)
+            } else {
+                let mut ciphertext = Box::new([0u8; XWING_CIPHERTEXT_LEN]);
+                ciphertext.copy_from_slice(r.take(XWING_CIPHERTEXT_LEN, "recipient ciphertext")?);
+                Share::XWing(ciphertext)
+            };
             let wrapped_key = r.array("recipient wrapped key")?;
             stanzas.push(Stanza {
                 key_id,
@@ -786,18 +817,33 @@ pub fn seal_envelope(
     let data_key = primitives::random_key(entropy)?;
     let mut stanzas = Vec::with_capacity(unique.len());
     for recipient in unique {
-        let ephemeral_secret = StaticSecret::from(*primitives::random_key(entropy)?);
-        let ephemeral = primitives::x25519_public(&ephemeral_secret);
-        let shared = primitives::x25519_agree(&ephemeral_secret, recipient.as_bytes())
-            .map_err(|_| SealError::InvalidRecipient(recipient.id()))?;
-        let wrap_key = wrap_key(&shared, &ephemeral, recipient.as_bytes());
+        let unusable = |_| SealError::InvalidRecipient(recipient.id());
+        let (share, wrap_key) = match recipient.material() {
+            PublicMaterial::X25519(public) => {
+                let ephemeral_secret = StaticSecret::from(*primitives::random_key(entropy)?);
+                let ephemeral = primitives::x25519_public(&ephemeral_secret);
+                let shared =
+                    primitives::x25519_agree(&ephemeral_secret, public).map_err(unusable)?;
+                (
+                    Share::X25519(ephemeral),
+                    wrap_key(&shared, &ephemeral, public),
+                )
+            }
+            PublicMaterial::XWing(public) => {
+                let mut randomness = Zeroizing::new([0u8; XWING_ENCAPS_RANDOM_LEN]);
+                entropy.fill(randomness.as_mut())?;
+                let (ciphertext, shared) =
+                    primitives::xwing_encapsulate(public, &randomness).map_err(unusable)?;
+                (Share::XWing(ciphertext), xwing_wrap_key(&shared))
+            }
+        };
         let mut wrapped_key = [0u8; KEY_LEN + TAG_LEN];
         wrapped_key[..KEY_LEN].copy_from_slice(data_key.as_ref());
         let tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped_key[..KEY_LEN]);
         wrapped_key[KEY_LEN..].copy_from_slice(&tag);
         stanzas.push(Stanza {
             key_id: recipient.id(),
-            share: Share::X25519(ephemeral),
+            share,
             wrapped_key,
         });
     }
@@ -849,9 +895,15 @@ pub fn open_envelope(
     let tampered = || OpenError::Tampered {
         key: at.key.clone(),
     };
-    let Share::X25519(ephemeral) = &stanza.share;
-    let shared = private.agree(ephemeral).map_err(|_| tampered())?;
-    let wrap_key = wrap_key(&shared, ephemeral, private.public().as_bytes());
+    let shared = private
+        .shared_secret(stanza.share.for_private_key())
+        .map_err(|_| tampered())?;
+    let wrap_key = match (&stanza.share, private.public().x25519()) {
+        (Share::X25519(ephemeral), Some(public)) => wrap_key(&shared, ephemeral, public),
+        (Share::XWing(_), None) => xwing_wrap_key(&shared),
+        // `shared_secret` refuses a share of the other type.
+        _ => return Err(tampered()),
+    };
     let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
     data_key.copy_from_slice(&stanza.wrapped_key[..KEY_LEN]);
     let mut tag = [0u8; TAG_LEN];
@@ -921,6 +973,13 @@ fn wrap_key(
     salt[..KEY_LEN].copy_from_slice(ephemeral);
     salt[KEY_LEN..].copy_from_slice(recipient);
     primitives::hkdf_sha256(&salt, shared, WRAP_LABEL)
+}
+
+/// The key that wraps the data key for one X-Wing recipient:
+/// HKDF-SHA256(salt = empty, ikm = X-Wing shared secret, info = XWING_WRAP_LABEL). X-Wing's shared
+/// secret already binds its ciphertext and the recipient's X25519 key.
+fn xwing_wrap_key(shared: &[u8; KEY_LEN]) -> primitives::SecretKey {
+    primitives::hkdf_sha256(&[], shared, XWING_WRAP_LABEL)
 }
 
 /// The commitment to the data key, carried in the header:
@@ -1056,7 +1115,7 @@ mod tests {
     #[test]
     fn distinct_keys_with_one_key_id_are_refused() {
         let real = key(1).public().clone();
-        let forged = PublicKey::with_forged_id(*key(2).public().as_bytes(), real.id());
+        let forged = PublicKey::with_forged_id(*key(2).public().x25519().unwrap(), real.id());
         assert_ne!(real, forged);
         let binding = Binding::new(Scope::Strict, &at("ns", "n", "k")).unwrap();
         let err = seal(b"v", &binding, &[real.clone(), forged]).unwrap_err();
