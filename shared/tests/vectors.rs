@@ -594,23 +594,53 @@ fn format_md_names_every_label_and_limit_the_code_uses() {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/FORMAT.md"),
     )
     .unwrap();
-    use sealant_core::keys::{PRIVATE_KEY_PREFIX, PUBLIC_KEY_PREFIX};
-    use sealant_core::primitives::{COMMITMENT_LABEL, KEY_ID_LABEL, PAYLOAD_LABEL, WRAP_LABEL};
-    for label in [KEY_ID_LABEL, WRAP_LABEL, PAYLOAD_LABEL, COMMITMENT_LABEL] {
+    use sealant_core::keys::{
+        PQ_PRIVATE_KEY_PREFIX, PQ_PUBLIC_KEY_PREFIX, PRIVATE_KEY_PREFIX, PUBLIC_KEY_PREFIX,
+    };
+    use sealant_core::primitives::{
+        COMMITMENT_LABEL, KEY_ID_LABEL, PAYLOAD_LABEL, WRAP_LABEL, XWING_WRAP_LABEL,
+    };
+    for label in [
+        KEY_ID_LABEL,
+        WRAP_LABEL,
+        PAYLOAD_LABEL,
+        COMMITMENT_LABEL,
+        XWING_WRAP_LABEL,
+    ] {
         let label = std::str::from_utf8(label).unwrap();
         assert!(
             doc.contains(&format!("`\"{label}\"` ({} bytes)", label.len())),
             "FORMAT.md: {label}"
         );
     }
-    for prefix in [PUBLIC_KEY_PREFIX, PRIVATE_KEY_PREFIX] {
+    for prefix in [
+        PUBLIC_KEY_PREFIX,
+        PRIVATE_KEY_PREFIX,
+        PQ_PUBLIC_KEY_PREFIX,
+        PQ_PRIVATE_KEY_PREFIX,
+    ] {
         assert!(
             doc.contains(&format!("`\"{prefix}\"` ({} bytes)", prefix.len())),
             "FORMAT.md: {prefix}"
         );
     }
     assert!(doc.contains(&format!("`n`, 1 to {}", format::MAX_RECIPIENTS)));
-    assert!(doc.contains(&format!("| stanza × `n` | {} each |", format::STANZA_LEN)));
+    assert!(doc.contains(&format!(
+        "| stanza × `n` | {} (X25519) or {} (X-Wing) each |",
+        format::STANZA_LEN,
+        format::XWING_STANZA_LEN
+    )));
+    for (code, name) in [
+        (format::STANZA_X25519, "X25519"),
+        (format::STANZA_XWING, "X-Wing"),
+    ] {
+        assert!(
+            doc.contains(&format!(
+                "| stanza type | 1 | `0x0{code}`: an {name} recipient |"
+            )),
+            "FORMAT.md: stanza type {code}"
+        );
+    }
     assert!(doc.contains(&format!("| version | 1 | `0x0{}` |", format::VERSION)));
     for scope in Scope::ALL {
         assert!(
