@@ -46,6 +46,10 @@ fn main() -> Result<()> {
         print!("{}", worked_example()?);
         return Ok(());
     }
+    if arg.as_deref().is_some_and(|a| a == "--worked-example-pq") {
+        print!("{}", worked_example_pq()?);
+        return Ok(());
+    }
     let dir = match arg {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata"),
@@ -168,6 +172,11 @@ fn worked_example() -> Result<String> {
         ("envelope", hex::encode(&envelope)),
         ("sealed", sealed),
     ];
+    Ok(render_rows(rows))
+}
+
+/// `label value` rows; long values wrap at 64 characters on indented continuation lines.
+fn render_rows(rows: Vec<(&str, String)>) -> String {
     let mut out = String::new();
     for (label, value) in rows {
         // Long values wrap at 64 characters; continuation lines are indented.
@@ -181,7 +190,96 @@ fn worked_example() -> Result<String> {
             let _ = writeln!(out, "{:<20} {}", "", String::from_utf8_lossy(chunk));
         }
     }
-    Ok(out)
+    out
+}
+
+/// The X-Wing worked example of `docs/FORMAT.md`: the `envelope_xwing_one_recipient` case step by
+/// step from the primitives (not through `format::seal`), then checked against it. Values of a
+/// kilobyte or more are shown by their SHA-256; the vector file holds them in full.
+fn worked_example_pq() -> Result<String> {
+    use shake::{ExtendableOutput, Update, XofReader};
+    let seed = fixed_key("pq cluster key 0");
+    let key = PrivateKey::from_seed(KeyType::XWing, &seed);
+    let secret = primitives::XWingSecret::from_seed(&seed);
+    let public = secret.public();
+    if public.as_bytes().as_slice() != key.public().as_bytes() {
+        return Err("X-Wing public keys differ".into());
+    }
+    let mut shake = shake::Shake256::default();
+    shake.update(&seed);
+    let mut expanded = [0u8; 96];
+    shake.finalize_xof().read(&mut expanded);
+
+    let name = "envelope_xwing_one_recipient";
+    let plaintext = b"post-quantum Tr0ub4dor&3";
+    let entropy = fixed_bytes(&format!("{name}/entropy"), 32 + 64);
+    let data_key = &entropy[..32];
+    let mut eseed = [0u8; 64];
+    eseed.copy_from_slice(&entropy[32..]);
+    let (ciphertext, shared) = primitives::xwing_encapsulate(public, &eseed)?;
+    let wrap_key = primitives::hkdf_sha256(&[], shared.as_ref(), primitives::XWING_WRAP_LABEL);
+    let mut wrapped = data_key.to_vec();
+    let wrap_tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped);
+    let commitment = primitives::hkdf_sha256(&[], data_key, primitives::COMMITMENT_LABEL);
+    let payload_key = primitives::hkdf_sha256(&[], data_key, primitives::PAYLOAD_LABEL);
+
+    let mut header = vec![1u8, 1];
+    for part in ["production", "db-creds", "password"] {
+        header.push(part.len() as u8);
+        header.extend_from_slice(part.as_bytes());
+    }
+    header.push(1);
+    header.push(format::STANZA_XWING);
+    header.extend_from_slice(key.id().as_bytes());
+    header.extend_from_slice(ciphertext.as_ref());
+    header.extend_from_slice(&wrapped);
+    header.extend_from_slice(&wrap_tag);
+    header.extend_from_slice(commitment.as_ref());
+    let mut body = plaintext.to_vec();
+    let payload_tag = primitives::aead_seal(&payload_key, &header, &mut body);
+    let length = ((body.len() + 16) as u32).to_be_bytes();
+    let envelope = [&header[..], &length, &body, &payload_tag].concat();
+    let sealed = base64_standard(&envelope);
+
+    let binding = Binding::new(
+        Scope::Strict,
+        &Location::new("production", "db-creds", "password"),
+    )?;
+    let check = format::seal_envelope(
+        &FixedEntropy::new(entropy.clone()),
+        plaintext,
+        &binding,
+        &[key.public().clone()],
+    )?;
+    if check.to_base64() != sealed {
+        return Err("the step-by-step X-Wing example differs from format::seal_envelope".into());
+    }
+    let sha = |bytes: &[u8]| hex::encode(primitives::sha256(&[bytes]));
+    let rows: Vec<(&str, String)> = vec![
+        ("private-key-hex", hex::encode(seed)),
+        ("private-key-line", key_line(&key)?),
+        ("expanded", hex::encode(expanded)),
+        ("x25519-public", hex::encode(public.x25519())),
+        ("public-key-sha256", sha(public.as_bytes())),
+        ("key-id", key.id().to_string()),
+        ("plaintext-hex", hex::encode(plaintext)),
+        ("data-key", hex::encode(data_key)),
+        ("eseed", hex::encode(eseed)),
+        ("mlkem-ct-sha256", sha(&ciphertext[..1088])),
+        ("x25519-ciphertext", hex::encode(&ciphertext[1088..])),
+        ("xwing-shared-secret", hex::encode(shared.as_ref())),
+        ("wrap-key", hex::encode(wrap_key.as_ref())),
+        ("wrapped-data-key", hex::encode(&wrapped)),
+        ("wrap-tag", hex::encode(wrap_tag)),
+        ("key-commitment", hex::encode(commitment.as_ref())),
+        ("payload-key", hex::encode(payload_key.as_ref())),
+        ("header-sha256", sha(&header)),
+        ("payload-length", hex::encode(length)),
+        ("ciphertext", hex::encode(&body)),
+        ("payload-tag", hex::encode(payload_tag)),
+        ("sealed-sha256", sha(sealed.as_bytes())),
+    ];
+    Ok(render_rows(rows))
 }
 
 /// `len` bytes that look random but are fixed: SHA-256 of a label and a counter, concatenated.
