@@ -15,7 +15,7 @@ use ring::{digest, hkdf};
 use sha3::Digest;
 use shake::{ExtendableOutput, Update, XofReader};
 use x25519_dalek::{PublicKey, StaticSecret};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Length of every symmetric key, X25519 key and shared secret, in bytes.
 pub const KEY_LEN: usize = 32;
@@ -279,7 +279,8 @@ pub fn xwing_encapsulate(
 ) -> Result<(Box<[u8; XWING_CIPHERTEXT_LEN]>, SecretKey), CryptoError> {
     let mut m = Array::<u8, ml_kem::array::sizes::U32>::default();
     m.copy_from_slice(&randomness[..KEY_LEN]);
-    let (ct_m, ss_m) = public.mlkem.encapsulate_deterministic(&m);
+    let (ct_m, mut ss_m) = public.mlkem.encapsulate_deterministic(&m);
+    m.as_mut_slice().zeroize();
     let mut ephemeral = Zeroizing::new([0u8; KEY_LEN]);
     ephemeral.copy_from_slice(&randomness[KEY_LEN..]);
     let ephemeral = StaticSecret::from(*ephemeral);
@@ -289,6 +290,7 @@ pub fn xwing_encapsulate(
     ciphertext[..MLKEM_CIPHERTEXT_LEN].copy_from_slice(&ct_m);
     ciphertext[MLKEM_CIPHERTEXT_LEN..].copy_from_slice(&ct_x);
     let shared = xwing_combine(&ss_m, &ss_x, &ct_x, &public.x25519);
+    ss_m.as_mut_slice().zeroize();
     Ok((ciphertext, shared))
 }
 
@@ -301,11 +303,13 @@ pub fn xwing_decapsulate(
     let mlkem_ct: &[u8] = &ciphertext[..MLKEM_CIPHERTEXT_LEN];
     let ct_m =
         ml_kem_768::Ciphertext::try_from(mlkem_ct).map_err(|_| CryptoError::Authentication)?;
-    let ss_m = secret.mlkem.decapsulate(&ct_m);
+    let mut ss_m = secret.mlkem.decapsulate(&ct_m);
     let mut ct_x = [0u8; KEY_LEN];
     ct_x.copy_from_slice(&ciphertext[MLKEM_CIPHERTEXT_LEN..]);
-    let ss_x = x25519_agree(&secret.x25519, &ct_x)?;
-    Ok(xwing_combine(&ss_m, &ss_x, &ct_x, &secret.public.x25519))
+    let shared = x25519_agree(&secret.x25519, &ct_x)
+        .map(|ss_x| xwing_combine(&ss_m, &ss_x, &ct_x, &secret.public.x25519));
+    ss_m.as_mut_slice().zeroize();
+    shared
 }
 
 /// The X-Wing combiner: SHA3-256(ss_M || ss_X || ct_X || pk_X || XWING_LABEL).
