@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use sealant_core::keys::{PRIVATE_KEY_PREFIX, PUBLIC_KEY_PREFIX};
+use sealant_core::keys::is_key_line;
 use sealant_core::resource::PRIVATE_KEY_DATA;
 use sealant_core::{PrivateKey, PublicKey};
 use serde::Deserialize;
@@ -145,7 +145,7 @@ pub fn read_documents(files: &[PathBuf]) -> CliResult<Vec<Doc>> {
 /// Loads a public key given as the `sealant-pub-v1:` line itself or as a file holding it.
 pub fn load_public_key(arg: &str) -> CliResult<PublicKey> {
     let trimmed = arg.trim();
-    if trimmed.starts_with(PUBLIC_KEY_PREFIX) || trimmed.starts_with(PRIVATE_KEY_PREFIX) {
+    if is_key_line(trimmed) {
         return trimmed
             .parse()
             .map_err(|e| CliError::input(format!("--public-key: {e}")));
@@ -162,10 +162,7 @@ pub fn load_private_keys(path: &Path) -> CliResult<Vec<PrivateKey>> {
     let source = read_file(path).map_err(|e| e.context("--private-key"))?;
     let text = Zeroizing::new(source.text);
     let name = &source.name;
-    if text.lines().any(|l| {
-        l.trim_start().starts_with(PRIVATE_KEY_PREFIX)
-            || l.trim_start().starts_with(PUBLIC_KEY_PREFIX)
-    }) {
+    if text.lines().any(is_key_line) {
         let key = PrivateKey::from_file_text(&text)
             .map_err(|e| CliError::input(format!("--private-key {name}: {e}")))?;
         return Ok(vec![key]);
@@ -210,9 +207,12 @@ pub fn load_private_keys(path: &Path) -> CliResult<Vec<PrivateKey>> {
         keys.push(key);
     }
     if keys.is_empty() {
-        return Err(CliError::input(format!(
-            "--private-key {name}: no key found"
-        )));
+        // No key line and no YAML document (blank or comments only): the key file reader's
+        // error, as docs/FORMAT.md §3.4 states it.
+        let err = PrivateKey::from_file_text(&text)
+            .err()
+            .map_or_else(|| "no key found".to_string(), |e| e.to_string());
+        return Err(CliError::input(format!("--private-key {name}: {err}")));
     }
     Ok(keys)
 }

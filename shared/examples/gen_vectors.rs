@@ -31,7 +31,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use sealant_core::format::{self, Binding, Envelope, KeyRing, Location, Scope};
-use sealant_core::keys::{PrivateKey, PublicKey};
+use sealant_core::keys::{KeyType, PrivateKey, PublicKey};
 use sealant_core::primitives::{self, FixedEntropy};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -44,6 +44,10 @@ fn main() -> Result<()> {
     let arg = std::env::args_os().nth(1);
     if arg.as_deref().is_some_and(|a| a == "--worked-example") {
         print!("{}", worked_example()?);
+        return Ok(());
+    }
+    if arg.as_deref().is_some_and(|a| a == "--worked-example-pq") {
+        print!("{}", worked_example_pq()?);
         return Ok(());
     }
     let dir = match arg {
@@ -85,7 +89,7 @@ fn main() -> Result<()> {
 fn worked_example() -> Result<String> {
     let key_bytes = fixed_key("cluster key 1");
     let key = PrivateKey::from_bytes(&key_bytes);
-    let public = *key.public().as_bytes();
+    let public = *key.public().x25519().ok_or("not X25519")?;
     let name = "envelope_strict_one_recipient";
     let plaintext = b"Tr0ub4dor&3";
     let entropy = fixed_bytes(&format!("{name}/entropy"), 64);
@@ -99,6 +103,7 @@ fn worked_example() -> Result<String> {
     let wrap_key = primitives::hkdf_sha256(&salt, shared.as_ref(), primitives::WRAP_LABEL);
     let mut wrapped = data_key.to_vec();
     let wrap_tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped);
+    let commitment = primitives::hkdf_sha256(&[], data_key, primitives::COMMITMENT_LABEL);
     let payload_key = primitives::hkdf_sha256(&[], data_key, primitives::PAYLOAD_LABEL);
 
     let mut header = vec![1u8, 1];
@@ -107,10 +112,12 @@ fn worked_example() -> Result<String> {
         header.extend_from_slice(part.as_bytes());
     }
     header.push(1);
+    header.push(format::STANZA_X25519);
     header.extend_from_slice(key.id().as_bytes());
     header.extend_from_slice(&ephemeral);
     header.extend_from_slice(&wrapped);
     header.extend_from_slice(&wrap_tag);
+    header.extend_from_slice(commitment.as_ref());
     let mut ciphertext = plaintext.to_vec();
     let payload_tag = primitives::aead_seal(&payload_key, &header, &mut ciphertext);
     let mut envelope = header.clone();
@@ -153,6 +160,7 @@ fn worked_example() -> Result<String> {
         ("wrap-key", hex::encode(wrap_key.as_ref())),
         ("wrapped-data-key", hex::encode(&wrapped)),
         ("wrap-tag", hex::encode(wrap_tag)),
+        ("key-commitment", hex::encode(commitment.as_ref())),
         ("payload-key", hex::encode(payload_key.as_ref())),
         ("header", hex::encode(&header)),
         (
@@ -164,6 +172,11 @@ fn worked_example() -> Result<String> {
         ("envelope", hex::encode(&envelope)),
         ("sealed", sealed),
     ];
+    Ok(render_rows(rows))
+}
+
+/// `label value` rows; long values wrap at 64 characters on indented continuation lines.
+fn render_rows(rows: Vec<(&str, String)>) -> String {
     let mut out = String::new();
     for (label, value) in rows {
         // Long values wrap at 64 characters; continuation lines are indented.
@@ -177,7 +190,96 @@ fn worked_example() -> Result<String> {
             let _ = writeln!(out, "{:<20} {}", "", String::from_utf8_lossy(chunk));
         }
     }
-    Ok(out)
+    out
+}
+
+/// The X-Wing worked example of `docs/FORMAT.md`: the `envelope_xwing_one_recipient` case step by
+/// step from the primitives (not through `format::seal`), then checked against it. Values of a
+/// kilobyte or more are shown by their SHA-256; the vector file holds them in full.
+fn worked_example_pq() -> Result<String> {
+    use shake::{ExtendableOutput, Update, XofReader};
+    let seed = fixed_key("pq cluster key 0");
+    let key = PrivateKey::from_seed(KeyType::XWing, &seed);
+    let secret = primitives::XWingSecret::from_seed(&seed);
+    let public = secret.public();
+    if public.as_bytes().as_slice() != key.public().as_bytes() {
+        return Err("X-Wing public keys differ".into());
+    }
+    let mut shake = shake::Shake256::default();
+    shake.update(&seed);
+    let mut expanded = [0u8; 96];
+    shake.finalize_xof().read(&mut expanded);
+
+    let name = "envelope_xwing_one_recipient";
+    let plaintext = b"post-quantum Tr0ub4dor&3";
+    let entropy = fixed_bytes(&format!("{name}/entropy"), 32 + 64);
+    let data_key = &entropy[..32];
+    let mut eseed = [0u8; 64];
+    eseed.copy_from_slice(&entropy[32..]);
+    let (ciphertext, shared) = primitives::xwing_encapsulate(public, &eseed)?;
+    let wrap_key = primitives::hkdf_sha256(&[], shared.as_ref(), primitives::XWING_WRAP_LABEL);
+    let mut wrapped = data_key.to_vec();
+    let wrap_tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped);
+    let commitment = primitives::hkdf_sha256(&[], data_key, primitives::COMMITMENT_LABEL);
+    let payload_key = primitives::hkdf_sha256(&[], data_key, primitives::PAYLOAD_LABEL);
+
+    let mut header = vec![1u8, 1];
+    for part in ["production", "db-creds", "password"] {
+        header.push(part.len() as u8);
+        header.extend_from_slice(part.as_bytes());
+    }
+    header.push(1);
+    header.push(format::STANZA_XWING);
+    header.extend_from_slice(key.id().as_bytes());
+    header.extend_from_slice(ciphertext.as_ref());
+    header.extend_from_slice(&wrapped);
+    header.extend_from_slice(&wrap_tag);
+    header.extend_from_slice(commitment.as_ref());
+    let mut body = plaintext.to_vec();
+    let payload_tag = primitives::aead_seal(&payload_key, &header, &mut body);
+    let length = ((body.len() + 16) as u32).to_be_bytes();
+    let envelope = [&header[..], &length, &body, &payload_tag].concat();
+    let sealed = base64_standard(&envelope);
+
+    let binding = Binding::new(
+        Scope::Strict,
+        &Location::new("production", "db-creds", "password"),
+    )?;
+    let check = format::seal_envelope(
+        &FixedEntropy::new(entropy.clone()),
+        plaintext,
+        &binding,
+        &[key.public().clone()],
+    )?;
+    if check.to_base64() != sealed {
+        return Err("the step-by-step X-Wing example differs from format::seal_envelope".into());
+    }
+    let sha = |bytes: &[u8]| hex::encode(primitives::sha256(&[bytes]));
+    let rows: Vec<(&str, String)> = vec![
+        ("private-key-hex", hex::encode(seed)),
+        ("private-key-line", key_line(&key)?),
+        ("expanded", hex::encode(expanded)),
+        ("x25519-public", hex::encode(public.x25519())),
+        ("public-key-sha256", sha(public.as_bytes())),
+        ("key-id", key.id().to_string()),
+        ("plaintext-hex", hex::encode(plaintext)),
+        ("data-key", hex::encode(data_key)),
+        ("eseed", hex::encode(eseed)),
+        ("mlkem-ct-sha256", sha(&ciphertext[..1088])),
+        ("x25519-ciphertext", hex::encode(&ciphertext[1088..])),
+        ("xwing-shared-secret", hex::encode(shared.as_ref())),
+        ("wrap-key", hex::encode(wrap_key.as_ref())),
+        ("wrapped-data-key", hex::encode(&wrapped)),
+        ("wrap-tag", hex::encode(wrap_tag)),
+        ("key-commitment", hex::encode(commitment.as_ref())),
+        ("payload-key", hex::encode(payload_key.as_ref())),
+        ("header-sha256", sha(&header)),
+        ("payload-length", hex::encode(length)),
+        ("ciphertext", hex::encode(&body)),
+        ("payload-tag", hex::encode(payload_tag)),
+        ("sealed-sha256", sha(sealed.as_bytes())),
+    ];
+    Ok(render_rows(rows))
 }
 
 /// `len` bytes that look random but are fixed: SHA-256 of a label and a counter, concatenated.
@@ -203,8 +305,30 @@ fn fixed_key(label: &str) -> [u8; 32] {
 }
 
 /// The test cluster key number `n`.
+/// Numbers from [`PQ`] up are X-Wing keys (`pq cluster key {n - PQ}`), the others X25519.
 fn test_key(n: u8) -> PrivateKey {
-    PrivateKey::from_bytes(&fixed_key(&format!("cluster key {n}")))
+    if n >= PQ {
+        PrivateKey::from_seed(
+            KeyType::XWing,
+            &fixed_key(&format!("pq cluster key {}", n - PQ)),
+        )
+    } else {
+        PrivateKey::from_bytes(&fixed_key(&format!("cluster key {n}")))
+    }
+}
+
+/// The first X-Wing test key number.
+const PQ: u8 = 101;
+
+/// Random bytes sealing draws: the data key, then 32 per X25519 and 64 per X-Wing recipient.
+fn entropy_len(recipients: &[PublicKey]) -> usize {
+    32 + recipients
+        .iter()
+        .map(|k| match k.key_type() {
+            KeyType::X25519 => 32,
+            KeyType::XWing => primitives::XWING_ENCAPS_RANDOM_LEN,
+        })
+        .sum::<usize>()
 }
 
 /// The key line of a private key file.
@@ -337,7 +461,7 @@ fn seal_case(case: Success<'_>) -> Result<(Vector, Sealed)> {
     } = case;
     let keys: Vec<PrivateKey> = recipients.iter().map(|&n| test_key(n)).collect();
     let publics: Vec<PublicKey> = keys.iter().map(|k| k.public().clone()).collect();
-    let entropy = fixed_bytes(&format!("{name}/entropy"), 32 * (1 + keys.len()));
+    let entropy = fixed_bytes(&format!("{name}/entropy"), entropy_len(&publics));
     let binding = Binding::new(scope, &seal_at)?;
     let envelope = format::seal_envelope(
         &FixedEntropy::new(entropy.clone()),
@@ -396,10 +520,10 @@ fn base64_standard(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Offset of the first stanza in a written envelope.
+/// Offset of the first stanza's key id (just after its type byte) in a written envelope.
 fn stanzas_offset(envelope: &Envelope) -> usize {
     let b = &envelope.binding;
-    2 + 3 + b.namespace().len() + b.name().len() + b.key().len() + 1
+    2 + 3 + b.namespace().len() + b.name().len() + b.key().len() + 1 + 1
 }
 
 fn all_vectors() -> Result<Vec<Vector>> {
@@ -482,6 +606,40 @@ fn all_vectors() -> Result<Vec<Vector>> {
         plaintext: &(0u8..=255).collect::<Vec<u8>>(),
         recipients: &[2, 3],
         opener: &[3],
+    })?;
+    out.push(v);
+
+    let (v, xwing) = seal_case(Success {
+        name: "envelope_xwing_one_recipient",
+        comment: "strict scope, one X-Wing (ML-KEM-768 + X25519) recipient: a stanza of type 2 with the 1120-byte X-Wing ciphertext",
+        scope: Scope::Strict,
+        seal_at: prod.clone(),
+        open_at: prod.clone(),
+        plaintext: b"post-quantum Tr0ub4dor&3",
+        recipients: &[PQ],
+        opener: &[PQ],
+    })?;
+    out.push(v);
+    let (v, _) = seal_case(Success {
+        name: "envelope_mixed_recipients_xwing_opener",
+        comment: "one cluster with an X25519 key, another with an X-Wing key; the X-Wing holder opens (its stanza is the second)",
+        scope: Scope::NamespaceWide,
+        seal_at: prod.clone(),
+        open_at: Location::new("production", "db-creds-v2", "password"),
+        plaintext: b"one value, two kinds of cluster",
+        recipients: &[1, PQ],
+        opener: &[PQ],
+    })?;
+    out.push(v);
+    let (v, _) = seal_case(Success {
+        name: "envelope_mixed_recipients_x25519_opener",
+        comment: "X-Wing, X25519 and a second X-Wing recipient; the holder of the X25519 key opens",
+        scope: Scope::ClusterWide,
+        seal_at: prod.clone(),
+        open_at: Location::new("staging", "shared-token", "password"),
+        plaintext: b"one value, three clusters",
+        recipients: &[PQ, 2, PQ + 1],
+        opener: &[2],
     })?;
     out.push(v);
 
@@ -663,6 +821,7 @@ fn all_vectors() -> Result<Vec<Vector>> {
     let widened = Envelope {
         binding: Binding::new(Scope::NamespaceWide, &prod)?,
         stanzas: strict_env.stanzas.clone(),
+        commitment: strict_env.commitment,
         payload: strict_env.payload.clone(),
     };
     out.push(failure(
@@ -702,6 +861,111 @@ fn all_vectors() -> Result<Vec<Vector>> {
         &[k1],
         &prod,
         edited(strict_env, |b| b[strict_stanzas + 8..strict_stanzas + 40].fill(0)),
+        tampered,
+    )?);
+
+    // --- X-Wing stanzas ---
+    let pq_key = &xwing.keys[0];
+    let pq_env = &xwing.envelope;
+    let pq_stanza = stanzas_offset(pq_env);
+    let pq_ciphertext = pq_stanza + 8;
+    out.push(failure(
+        "envelope_xwing_tampered_mlkem_ciphertext",
+        "tampered",
+        "a byte of the ML-KEM-768 ciphertext changed: ML-KEM's implicit rejection gives an unrelated shared secret, so unwrapping fails",
+        &[pq_key],
+        &prod,
+        edited(pq_env, |b| b[pq_ciphertext + 500] ^= 0x01),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_xwing_tampered_x25519_ciphertext",
+        "tampered",
+        "a byte of the X25519 ephemeral key inside the X-Wing ciphertext changed",
+        &[pq_key],
+        &prod,
+        edited(pq_env, |b| b[pq_ciphertext + 1088 + 3] ^= 0x20),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_xwing_low_order_ephemeral",
+        "tampered",
+        "the X25519 part of the X-Wing ciphertext replaced by zero: the X25519 agreement is all zero and is rejected",
+        &[pq_key],
+        &prod,
+        edited(pq_env, |b| b[pq_ciphertext + 1088..pq_ciphertext + 1120].fill(0)),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_xwing_tampered_wrapped_key",
+        "tampered",
+        "a byte of the X-Wing recipient's wrapped data key flipped",
+        &[pq_key],
+        &prod,
+        edited(pq_env, |b| b[pq_ciphertext + 1120 + 9] ^= 0x01),
+        tampered,
+    )?);
+    let pq_full = pq_env.write();
+    out.push(failure(
+        "envelope_xwing_truncated_ciphertext",
+        "malformed",
+        "cut off inside the X-Wing ciphertext",
+        &[pq_key],
+        &prod,
+        base64_standard(&pq_full[..pq_ciphertext + 700]),
+        "truncated: the data ends inside the recipient ciphertext",
+    )?);
+    out.push(failure(
+        "envelope_unknown_stanza_type",
+        "malformed",
+        "stanza type byte 3, which this version does not define",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[strict_stanzas - 1] = 3),
+        "unknown recipient type 3",
+    )?);
+    out.push(failure(
+        "envelope_xwing_unknown_key",
+        "unknown key",
+        "sealed to an X-Wing key, opened with the X25519 key 1 only",
+        &[k1],
+        &prod,
+        pq_env.to_base64(),
+        &format!(
+            "value 'password' was sealed for key {} which is not among the 1 key provided (key {})",
+            pq_key.id().short(),
+            k1.id().short()
+        ),
+    )?);
+
+    // --- key commitment ---
+    let mismatched = mismatched_data_keys(&[k1, &k2], b"a different value per cluster")?;
+    out.push(failure(
+        "envelope_mismatched_data_keys_first",
+        "tampered",
+        "stanza 1 wraps data key A, stanza 2 wraps data key B; the header commits to A and the payload is encrypted under B; the holder of key 1 unwraps A, the commitment matches, the payload does not open",
+        &[k1],
+        &prod,
+        mismatched.clone(),
+        tampered,
+    )?);
+    out.push(failure(
+        "envelope_mismatched_data_keys_second",
+        "tampered",
+        "the same value opened by the holder of key 2: it unwraps B, which would decrypt the payload, but B is not the committed key, so it fails before the payload is opened",
+        &[&k2],
+        &prod,
+        mismatched,
+        tampered,
+    )?);
+    let commitment_at = strict_stanzas - 1 + format::STANZA_LEN;
+    out.push(failure(
+        "envelope_tampered_commitment",
+        "tampered",
+        "a byte of the key commitment flipped: it no longer matches the unwrapped data key",
+        &[k1],
+        &prod,
+        edited(strict_env, |b| b[commitment_at + 7] ^= 0x02),
         tampered,
     )?);
 
@@ -967,6 +1231,17 @@ fn public_text_of(bytes: &[u8; 32]) -> String {
     )
 }
 
+/// `sealant-pub-pq1:` text for arbitrary X-Wing public key bytes, with a correct checksum.
+fn pq_public_text_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    let checksum = primitives::sha256(&[b"sealant-pub-pq1:", bytes]);
+    let body = [bytes, &checksum[..4]].concat();
+    format!(
+        "sealant-pub-pq1:{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body)
+    )
+}
+
 /// Replaces the character at `at` with another base64url character.
 fn retyped(text: &str, at: usize) -> String {
     let mut chars: Vec<char> = text.chars().collect();
@@ -979,14 +1254,82 @@ fn key_vectors() -> Result<Vec<KeyVector>> {
     let public = key.public().clone();
     let public_line = public.to_string();
     let private_line = key_line(&key)?;
-    let mut high_bit = *public.as_bytes();
+    let mut high_bit = *public.x25519().ok_or("not X25519")?;
     high_bit[31] |= 0x80;
     // A key whose text uses '-' or '_', to show the standard alphabet is refused.
     let url_chars = (1..=32u8)
         .map(|n| test_key(n).public().to_string())
         .find(|t| t[15..].contains(['-', '_']))
         .ok_or("no test key with '-' or '_' in its text")?;
+    let pq = test_key(PQ);
+    let pq_public = pq.public().clone();
+    let pq_public_line = pq_public.to_string();
+    let pq_private_line = key_line(&pq)?;
+    let mut pq_invalid_mlkem = pq_public.as_bytes().to_vec();
+    // The first 12-bit coefficient of the ML-KEM key set to 4095, not below q = 3329.
+    pq_invalid_mlkem[0] = 0xff;
+    pq_invalid_mlkem[1] |= 0x0f;
+    let mut pq_high_bit = pq_public.as_bytes().to_vec();
+    pq_high_bit[1215] |= 0x80;
     let mut out = vec![
+        KeyVector {
+            name: "key_pq_public_valid",
+            comment: "an X-Wing public key line (1216-byte key: ML-KEM-768 encapsulation key, then X25519 public key) and its key id",
+            field: "public-key",
+            text: pq_public_line.clone(),
+            outcome: Ok(pq_public.clone()),
+        },
+        KeyVector {
+            name: "key_pq_private_valid",
+            comment: "an X-Wing private key line: the 32-byte seed, expanded with SHAKE256 to the ML-KEM-768 and X25519 secrets",
+            field: "private-key",
+            text: pq_private_line.clone(),
+            outcome: Ok(pq_public.clone()),
+        },
+        KeyVector {
+            name: "key_pq_public_checksum_mismatch",
+            comment: "one character of an X-Wing public key line mistyped",
+            field: "public-key",
+            text: retyped(&pq_public_line, 700),
+            outcome: Err("public key checksum mismatch"),
+        },
+        KeyVector {
+            name: "key_pq_public_truncated",
+            comment: "the last character of an X-Wing public key line cut off",
+            field: "public-key",
+            text: pq_public_line[..pq_public_line.len() - 1].to_string(),
+            outcome: Err("must be 1627 base64url characters"),
+        },
+        KeyVector {
+            name: "key_pq_public_invalid_mlkem",
+            comment: "an ML-KEM-768 coefficient not below q = 3329, under a correct checksum: FIPS 203's input check refuses the key",
+            field: "public-key",
+            text: pq_public_text_of(&pq_invalid_mlkem),
+            outcome: Err("not a valid ML-KEM-768 encapsulation key"),
+        },
+        KeyVector {
+            name: "key_pq_public_non_canonical_x25519",
+            comment: "the X25519 part of an X-Wing key with its top bit set, under a correct checksum",
+            field: "public-key",
+            text: pq_public_text_of(&pq_high_bit),
+            outcome: Err("not a canonical X25519 public key"),
+        },
+        KeyVector {
+            name: "key_pq_private_given_as_public",
+            comment: "an X-Wing private key line where a public key is expected",
+            field: "public-key",
+            text: pq_private_line,
+            outcome: Err(
+                "this is a private key, not a public key: pass the .pub file or the `sealant-pub-pq1:` line",
+            ),
+        },
+        KeyVector {
+            name: "key_pq_public_given_as_private",
+            comment: "an X-Wing public key line where a private key file is expected",
+            field: "private-key",
+            text: pq_public_line,
+            outcome: Err("this is a public key, not a private key"),
+        },
         KeyVector {
             name: "key_public_valid",
             comment: "a public key line and the key and key id it stands for",
@@ -1047,6 +1390,22 @@ fn key_vectors() -> Result<Vec<KeyVector>> {
             outcome: Err("this is a private key, not a public key"),
         },
         KeyVector {
+            name: "key_private_comments_only",
+            comment: "a private key file with comment lines only: there is no key line",
+            field: "private-key",
+            text: "# sealant private key: keep it secret, back it up offline.".to_string(),
+            outcome: Err(
+                "not a sealant private key (expected a line starting with `SEALANT-PRIVATE-KEY-V1:` or `SEALANT-PRIVATE-KEY-PQ1:`)",
+            ),
+        },
+        KeyVector {
+            name: "key_public_padded_with_whitespace",
+            comment: "a public key line with a tab before and after it: surrounding ASCII whitespace (space, tab, line feed, form feed, carriage return) is removed",
+            field: "public-key",
+            text: format!("\t{public_line}\t"),
+            outcome: Ok(public.clone()),
+        },
+        KeyVector {
             name: "key_public_given_as_private",
             comment: "a public key line where a private key file is expected",
             field: "private-key",
@@ -1056,6 +1415,44 @@ fn key_vectors() -> Result<Vec<KeyVector>> {
     ];
     out.sort_by_key(|v| v.name);
     Ok(out)
+}
+
+/// A value sealed strictly for `production/db-creds/password` to `keys`, whose stanza `i` wraps
+/// its own data key: the header commits to the first data key and the payload is encrypted
+/// under the last one. Built from single-recipient envelopes with the public primitives, as a
+/// dishonest sealer would.
+fn mismatched_data_keys(keys: &[&PrivateKey], plaintext: &[u8]) -> Result<String> {
+    let binding = Binding::new(
+        Scope::Strict,
+        &Location::new("production", "db-creds", "password"),
+    )?;
+    let mut data_keys = Vec::new();
+    let mut stanzas = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let entropy = fixed_bytes(&format!("mismatched data keys/{i}"), 64);
+        let single = format::seal_envelope(
+            &FixedEntropy::new(entropy.clone()),
+            plaintext,
+            &binding,
+            &[key.public().clone()],
+        )?;
+        data_keys.push(entropy[..32].to_vec());
+        stanzas.extend(single.stanzas);
+    }
+    let first = data_keys.first().ok_or("no keys")?;
+    let last = data_keys.last().ok_or("no keys")?;
+    let mut envelope = Envelope {
+        binding,
+        stanzas,
+        commitment: *primitives::hkdf_sha256(&[], first, primitives::COMMITMENT_LABEL),
+        payload: Vec::new(),
+    };
+    let payload_key = primitives::hkdf_sha256(&[], last, primitives::PAYLOAD_LABEL);
+    let mut payload = plaintext.to_vec();
+    let tag = primitives::aead_seal(&payload_key, &envelope.header(), &mut payload);
+    payload.extend_from_slice(&tag);
+    envelope.payload = payload;
+    Ok(envelope.to_base64())
 }
 
 /// A header with the given scope code, names and recipient count, followed by `count` stanzas,
@@ -1068,8 +1465,13 @@ fn raw_header(scope: u8, namespace: &str, name: &str, key: &str, count: u8) -> V
     }
     out.push(count);
     for i in 0..count {
-        out.extend_from_slice(&fixed_bytes(&format!("raw stanza {i}"), format::STANZA_LEN));
+        out.push(format::STANZA_X25519);
+        out.extend_from_slice(&fixed_bytes(
+            &format!("raw stanza {i}"),
+            format::STANZA_LEN - 1,
+        ));
     }
+    out.extend_from_slice(&fixed_bytes("raw commitment", format::COMMITMENT_LEN));
     out.extend_from_slice(&16u32.to_be_bytes());
     out.extend_from_slice(&fixed_bytes("raw payload", 16));
     out

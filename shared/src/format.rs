@@ -2,9 +2,15 @@
 //!
 //! ```text
 //! header   version(1) scope(1) len(1) namespace len(1) name len(1) key count(1) stanza*count
-//! stanza   key id(8) ephemeral public key(32) wrapped data key(32) tag(16)
+//!          key commitment(32)
+//! stanza   type(1)=1 key id(8) ephemeral X25519 public key(32) wrapped data key(32) tag(16)
+//!        | type(1)=2 key id(8) X-Wing ciphertext(1120) wrapped data key(32) tag(16)
 //! body     payload length(4, big-endian) ciphertext(length - 16) tag(16)
 //! ```
+//!
+//! The key commitment is derived from the data key and checked (in constant time) by every
+//! opener before the payload is decrypted, so all recipients that open a value get the same
+//! plaintext: ChaCha20-Poly1305 alone does not commit to its key.
 //!
 //! The header travels in the clear so errors can say what a value was sealed for, and it is the
 //! associated data of the payload's AEAD, so nothing in it can change without the value failing
@@ -18,11 +24,15 @@ use std::str::FromStr;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ring::rand::SystemRandom;
+use subtle::ConstantTimeEq;
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
-use crate::keys::{KEY_ID_LEN, KeyId, PrivateKey, PublicKey};
-use crate::primitives::{self, CryptoError, Entropy, KEY_LEN, PAYLOAD_LABEL, TAG_LEN, WRAP_LABEL};
+use crate::keys::{KEY_ID_LEN, KeyId, KeyType, PrivateKey, PublicKey, PublicMaterial, StanzaShare};
+use crate::primitives::{
+    self, COMMITMENT_LABEL, CryptoError, Entropy, KEY_LEN, PAYLOAD_LABEL, TAG_LEN, WRAP_LABEL,
+    XWING_CIPHERTEXT_LEN, XWING_ENCAPS_RANDOM_LEN, XWING_WRAP_LABEL,
+};
 
 /// The one format version this code reads and writes.
 pub const VERSION: u8 = 1;
@@ -32,8 +42,16 @@ pub const MAX_RECIPIENTS: usize = 32;
 pub const MAX_NAME_LEN: usize = 253;
 /// Longest namespace (a DNS label).
 pub const MAX_NAMESPACE_LEN: usize = 63;
-/// Bytes of one recipient stanza.
-pub const STANZA_LEN: usize = KEY_ID_LEN + KEY_LEN + KEY_LEN + TAG_LEN;
+/// Bytes of one X25519 recipient stanza, its type byte included.
+pub const STANZA_LEN: usize = 1 + KEY_ID_LEN + KEY_LEN + KEY_LEN + TAG_LEN;
+/// Bytes of the key commitment that closes the header.
+pub const COMMITMENT_LEN: usize = 32;
+/// Bytes of one X-Wing recipient stanza, its type byte included.
+pub const XWING_STANZA_LEN: usize = 1 + KEY_ID_LEN + XWING_CIPHERTEXT_LEN + KEY_LEN + TAG_LEN;
+/// The stanza type byte of an X25519 recipient.
+pub const STANZA_X25519: u8 = 1;
+/// The stanza type byte of an X-Wing (ML-KEM-768 + X25519) recipient.
+pub const STANZA_XWING: u8 = 2;
 
 /// A sealed value could not be parsed. Says which part is wrong, never anything secret.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
@@ -59,8 +77,8 @@ pub enum FormatError {
     /// A name the scope does not bind is present.
     #[error("a {scope} value must not carry a {field}")]
     UnexpectedName { scope: Scope, field: &'static str },
-    /// A name is not a valid Kubernetes name.
-    #[error("invalid {field} {value:?}: {rule}")]
+    /// A name is not a valid Kubernetes name. The value is quoted by [`quote`].
+    #[error("invalid {field} {}: {rule}", quote(.value))]
     InvalidName {
         field: &'static str,
         value: String,
@@ -72,9 +90,31 @@ pub enum FormatError {
     /// The same key id appears twice.
     #[error("key {0} appears twice among the recipients")]
     DuplicateRecipient(KeyId),
+    /// A stanza type byte this code does not know.
+    #[error("unknown recipient type {0}")]
+    UnknownStanzaType(u8),
     /// The payload is shorter than its tag.
     #[error("the payload is shorter than its 16-byte tag")]
     PayloadTooShort,
+}
+
+/// A name as error messages show it: between double quotes, printable ASCII as is except `"` and
+/// `\` (written `\"` and `\\`), every other character as `\u{H}` with H its code point in
+/// lowercase hex without leading zeros. Bytes that are not UTF-8 were already replaced by
+/// U+FFFD when the name was read. So a message is always one line of printable ASCII.
+pub fn quote(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
+            other => out.push_str(&format!("\\u{{{:x}}}", u32::from(other))),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Which names a value is bound to, and so where it may be opened.
@@ -321,10 +361,64 @@ pub fn validate_key_name(value: &str) -> Result<(), FormatError> {
 pub struct Stanza {
     /// Which cluster key can unwrap it.
     pub key_id: KeyId,
-    /// The ephemeral X25519 public key of this recipient's agreement.
-    pub ephemeral: [u8; KEY_LEN],
+    /// What the recipient needs besides its private key to derive the wrap key.
+    pub share: Share,
     /// The data key encrypted under the wrap key, followed by its tag.
     pub wrapped_key: [u8; KEY_LEN + TAG_LEN],
+}
+
+/// The per-recipient public part of a stanza; its variant is the stanza type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Share {
+    /// Type 1: the ephemeral X25519 public key of this recipient's agreement.
+    X25519([u8; KEY_LEN]),
+    /// Type 2: the X-Wing ciphertext (ML-KEM-768 ciphertext, then the ephemeral X25519 key).
+    XWing(Box<[u8; XWING_CIPHERTEXT_LEN]>),
+}
+
+impl Share {
+    /// The stanza type byte.
+    pub fn type_code(&self) -> u8 {
+        match self {
+            Share::X25519(_) => STANZA_X25519,
+            Share::XWing(_) => STANZA_XWING,
+        }
+    }
+
+    /// The type of key that can open the stanza.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            Share::X25519(_) => KeyType::X25519,
+            Share::XWing(_) => KeyType::XWing,
+        }
+    }
+
+    /// The bytes written after the key id.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Share::X25519(ephemeral) => ephemeral,
+            Share::XWing(ciphertext) => ciphertext.as_ref(),
+        }
+    }
+
+    fn for_private_key(&self) -> StanzaShare<'_> {
+        match self {
+            Share::X25519(ephemeral) => StanzaShare::X25519(ephemeral),
+            Share::XWing(ciphertext) => StanzaShare::XWing(ciphertext),
+        }
+    }
+}
+
+impl Stanza {
+    /// Bytes of this stanza in the header.
+    pub fn len(&self) -> usize {
+        1 + KEY_ID_LEN + self.share.as_bytes().len() + KEY_LEN + TAG_LEN
+    }
+
+    /// Never true: a stanza always has its type, key id and wrapped key.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 /// A parsed sealed value.
@@ -334,6 +428,8 @@ pub struct Envelope {
     pub binding: Binding,
     /// One stanza per recipient, in the order they were sealed.
     pub stanzas: Vec<Stanza>,
+    /// The commitment to the data key: HKDF(salt = "", data key, COMMITMENT_LABEL).
+    pub commitment: [u8; COMMITMENT_LEN],
     /// The encrypted value followed by its 16-byte tag.
     pub payload: Vec<u8>,
 }
@@ -341,11 +437,12 @@ pub struct Envelope {
 impl Envelope {
     /// Parses the binary form, accepting only the canonical encoding.
     pub fn read(input: &[u8]) -> Result<Envelope, FormatError> {
-        let (binding, stanzas, payload) = Envelope::parse(input)?;
+        let (binding, stanzas, commitment, payload) = Envelope::parse(input)?;
         let payload = input[payload].to_vec();
         Ok(Envelope {
             binding,
             stanzas,
+            commitment,
             payload,
         })
     }
@@ -353,7 +450,7 @@ impl Envelope {
     /// Parses the text form: canonical padded standard base64 of the binary form.
     pub fn from_base64(text: &str) -> Result<Envelope, FormatError> {
         let mut bytes = STANDARD.decode(text).map_err(|_| FormatError::Base64)?;
-        let (binding, stanzas, payload) = Envelope::parse(&bytes)?;
+        let (binding, stanzas, commitment, payload) = Envelope::parse(&bytes)?;
         // Keep the payload in the decoded buffer instead of copying it out: opening a large
         // value then allocates one buffer, not two (the copy and its page faults cost a fifth of
         // opening 1 MiB), and decrypts in place in it.
@@ -362,12 +459,25 @@ impl Envelope {
         Ok(Envelope {
             binding,
             stanzas,
+            commitment,
             payload: bytes,
         })
     }
 
-    /// Checks the binary form and returns the binding, the stanzas and where the payload is.
-    fn parse(input: &[u8]) -> Result<(Binding, Vec<Stanza>, std::ops::Range<usize>), FormatError> {
+    /// Checks the binary form and returns the binding, the stanzas, the key commitment and
+    /// where the payload is.
+    #[allow(clippy::type_complexity)]
+    fn parse(
+        input: &[u8],
+    ) -> Result<
+        (
+            Binding,
+            Vec<Stanza>,
+            [u8; COMMITMENT_LEN],
+            std::ops::Range<usize>,
+        ),
+        FormatError,
+    > {
         let mut r = Reader { input };
         let version = r.byte("version")?;
         if version != VERSION {
@@ -391,18 +501,29 @@ impl Envelope {
         }
         let mut stanzas: Vec<Stanza> = Vec::with_capacity(count);
         for _ in 0..count {
+            let type_code = r.byte("recipient type")?;
+            if type_code != STANZA_X25519 && type_code != STANZA_XWING {
+                return Err(FormatError::UnknownStanzaType(type_code));
+            }
             let key_id = KeyId::from_bytes(r.array("recipient key id")?);
             if stanzas.iter().any(|s| s.key_id == key_id) {
                 return Err(FormatError::DuplicateRecipient(key_id));
             }
-            let ephemeral = r.array("recipient ephemeral key")?;
+            let share = if type_code == STANZA_X25519 {
+                Share::X25519(r.array("recipient ephemeral key")?)
+            } else {
+                let mut ciphertext = Box::new([0u8; XWING_CIPHERTEXT_LEN]);
+                ciphertext.copy_from_slice(r.take(XWING_CIPHERTEXT_LEN, "recipient ciphertext")?);
+                Share::XWing(ciphertext)
+            };
             let wrapped_key = r.array("recipient wrapped key")?;
             stanzas.push(Stanza {
                 key_id,
-                ephemeral,
+                share,
                 wrapped_key,
             });
         }
+        let commitment = r.array("key commitment")?;
 
         let len = u32::from_be_bytes(r.array("payload length")?) as usize;
         if len < TAG_LEN {
@@ -413,7 +534,7 @@ impl Envelope {
         if !r.input.is_empty() {
             return Err(FormatError::TrailingBytes(r.input.len()));
         }
-        Ok((binding, stanzas, start..start + len))
+        Ok((binding, stanzas, commitment, start..start + len))
     }
 
     /// The header bytes: everything before the payload length. They are the payload's AEAD
@@ -421,7 +542,11 @@ impl Envelope {
     pub fn header(&self) -> Vec<u8> {
         let b = &self.binding;
         let mut out = Vec::with_capacity(
-            6 + b.namespace.len() + b.name.len() + b.key.len() + STANZA_LEN * self.stanzas.len(),
+            6 + b.namespace.len()
+                + b.name.len()
+                + b.key.len()
+                + self.stanzas.iter().map(Stanza::len).sum::<usize>()
+                + COMMITMENT_LEN,
         );
         out.push(VERSION);
         out.push(b.scope.code());
@@ -433,10 +558,12 @@ impl Envelope {
         // Invariant: 1..=MAX_RECIPIENTS (32) stanzas, checked on seal and on read.
         out.push(self.stanzas.len() as u8);
         for stanza in &self.stanzas {
+            out.push(stanza.share.type_code());
             out.extend_from_slice(stanza.key_id.as_bytes());
-            out.extend_from_slice(&stanza.ephemeral);
+            out.extend_from_slice(stanza.share.as_bytes());
             out.extend_from_slice(&stanza.wrapped_key);
         }
+        out.extend_from_slice(&self.commitment);
         out
     }
 
@@ -563,6 +690,12 @@ pub enum SealError {
     /// Too many distinct recipient keys.
     #[error("{0} public keys given: a value can be sealed to at most {MAX_RECIPIENTS}")]
     TooManyRecipients(usize),
+    /// Two different public keys have the same key id.
+    #[error(
+        "two different public keys have the same key id {0}: refusing to seal to both (a key \
+         pair can be made to collide with another's 64-bit id; check where each key came from)"
+    )]
+    KeyIdCollision(KeyId),
     /// A recipient public key is a low-order point: nobody holds its private key.
     #[error("public key {0} is not a usable X25519 key (low-order point)")]
     InvalidRecipient(KeyId),
@@ -661,10 +794,14 @@ pub fn seal_envelope(
     recipients: &[PublicKey],
 ) -> Result<Envelope, SealError> {
     binding.check()?;
+    // Recipients are compared as keys: the same key given twice is sealed once, but two
+    // different keys that share a key id are refused, since an opener picks its stanza by id.
     let mut unique: Vec<&PublicKey> = Vec::with_capacity(recipients.len());
     for key in recipients {
-        if !unique.iter().any(|k| k.id() == key.id()) {
-            unique.push(key);
+        match unique.iter().find(|k| k.id() == key.id()) {
+            None => unique.push(key),
+            Some(same) if *same == key => {}
+            Some(_) => return Err(SealError::KeyIdCollision(key.id())),
         }
     }
     if unique.is_empty() {
@@ -680,18 +817,33 @@ pub fn seal_envelope(
     let data_key = primitives::random_key(entropy)?;
     let mut stanzas = Vec::with_capacity(unique.len());
     for recipient in unique {
-        let ephemeral_secret = StaticSecret::from(*primitives::random_key(entropy)?);
-        let ephemeral = primitives::x25519_public(&ephemeral_secret);
-        let shared = primitives::x25519_agree(&ephemeral_secret, recipient.as_bytes())
-            .map_err(|_| SealError::InvalidRecipient(recipient.id()))?;
-        let wrap_key = wrap_key(&shared, &ephemeral, recipient.as_bytes());
+        let unusable = |_| SealError::InvalidRecipient(recipient.id());
+        let (share, wrap_key) = match recipient.material() {
+            PublicMaterial::X25519(public) => {
+                let ephemeral_secret = StaticSecret::from(*primitives::random_key(entropy)?);
+                let ephemeral = primitives::x25519_public(&ephemeral_secret);
+                let shared =
+                    primitives::x25519_agree(&ephemeral_secret, public).map_err(unusable)?;
+                (
+                    Share::X25519(ephemeral),
+                    wrap_key(&shared, &ephemeral, public),
+                )
+            }
+            PublicMaterial::XWing(public) => {
+                let mut randomness = Zeroizing::new([0u8; XWING_ENCAPS_RANDOM_LEN]);
+                entropy.fill(randomness.as_mut())?;
+                let (ciphertext, shared) =
+                    primitives::xwing_encapsulate(public, &randomness).map_err(unusable)?;
+                (Share::XWing(ciphertext), xwing_wrap_key(&shared))
+            }
+        };
         let mut wrapped_key = [0u8; KEY_LEN + TAG_LEN];
         wrapped_key[..KEY_LEN].copy_from_slice(data_key.as_ref());
         let tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped_key[..KEY_LEN]);
         wrapped_key[KEY_LEN..].copy_from_slice(&tag);
         stanzas.push(Stanza {
             key_id: recipient.id(),
-            ephemeral,
+            share,
             wrapped_key,
         });
     }
@@ -699,6 +851,7 @@ pub fn seal_envelope(
     let mut envelope = Envelope {
         binding: binding.clone(),
         stanzas,
+        commitment: key_commitment(&data_key),
         payload: Vec::new(),
     };
     let header = envelope.header();
@@ -742,13 +895,26 @@ pub fn open_envelope(
     let tampered = || OpenError::Tampered {
         key: at.key.clone(),
     };
-    let shared = private.agree(&stanza.ephemeral).map_err(|_| tampered())?;
-    let wrap_key = wrap_key(&shared, &stanza.ephemeral, private.public().as_bytes());
+    let shared = private
+        .shared_secret(stanza.share.for_private_key())
+        .map_err(|_| tampered())?;
+    let wrap_key = match (&stanza.share, private.public().x25519()) {
+        (Share::X25519(ephemeral), Some(public)) => wrap_key(&shared, ephemeral, public),
+        (Share::XWing(_), None) => xwing_wrap_key(&shared),
+        // `shared_secret` refuses a share of the other type.
+        _ => return Err(tampered()),
+    };
     let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
     data_key.copy_from_slice(&stanza.wrapped_key[..KEY_LEN]);
     let mut tag = [0u8; TAG_LEN];
     tag.copy_from_slice(&stanza.wrapped_key[KEY_LEN..]);
     primitives::aead_open(&wrap_key, &[], data_key.as_mut(), &tag).map_err(|_| tampered())?;
+    // The data key must be the one the header commits to, or another recipient could open the
+    // same value to a different plaintext (ChaCha20-Poly1305 does not commit to its key).
+    let committed: bool = key_commitment(&data_key).ct_eq(&envelope.commitment).into();
+    if !committed {
+        return Err(tampered());
+    }
 
     let header = envelope.header();
     let mut payload = Zeroizing::new(envelope.payload);
@@ -807,6 +973,19 @@ fn wrap_key(
     salt[..KEY_LEN].copy_from_slice(ephemeral);
     salt[KEY_LEN..].copy_from_slice(recipient);
     primitives::hkdf_sha256(&salt, shared, WRAP_LABEL)
+}
+
+/// The key that wraps the data key for one X-Wing recipient:
+/// HKDF-SHA256(salt = empty, ikm = X-Wing shared secret, info = XWING_WRAP_LABEL). X-Wing's shared
+/// secret already binds its ciphertext and the recipient's X25519 key.
+fn xwing_wrap_key(shared: &[u8; KEY_LEN]) -> primitives::SecretKey {
+    primitives::hkdf_sha256(&[], shared, XWING_WRAP_LABEL)
+}
+
+/// The commitment to the data key, carried in the header:
+/// HKDF-SHA256(salt = empty, ikm = data key, info = COMMITMENT_LABEL).
+fn key_commitment(data_key: &[u8; KEY_LEN]) -> [u8; COMMITMENT_LEN] {
+    *primitives::hkdf_sha256(&[], data_key, COMMITMENT_LABEL)
 }
 
 /// The key that encrypts the value: HKDF-SHA256(salt = empty, ikm = data key, info = PAYLOAD_LABEL).
@@ -919,6 +1098,38 @@ mod tests {
             seal(b"v", &binding, &[]),
             Err(SealError::NoRecipients)
         ));
+    }
+
+    #[test]
+    fn names_in_errors_are_quoted_on_one_printable_line() {
+        assert_eq!(quote("Production"), r#""Production""#);
+        assert_eq!(quote("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(quote("x\ny\u{e9}\u{fffd}"), r#""x\u{a}y\u{e9}\u{fffd}""#);
+        let err = Envelope::read(&[1, 1, 2, b'a', 0xff, 1, b'n', 1, b'k']).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid namespace "a\u{fffd}": names are ASCII"#
+        );
+    }
+
+    #[test]
+    fn distinct_keys_with_one_key_id_are_refused() {
+        let real = key(1).public().clone();
+        let forged = PublicKey::with_forged_id(*key(2).public().x25519().unwrap(), real.id());
+        assert_ne!(real, forged);
+        let binding = Binding::new(Scope::Strict, &at("ns", "n", "k")).unwrap();
+        let err = seal(b"v", &binding, &[real.clone(), forged]).unwrap_err();
+        assert!(
+            matches!(err, SealError::KeyIdCollision(id) if id == real.id()),
+            "{err}"
+        );
+        assert!(
+            err.to_string().starts_with(&format!(
+                "two different public keys have the same key id {}",
+                real.id()
+            )),
+            "{err}"
+        );
     }
 
     #[test]

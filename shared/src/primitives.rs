@@ -7,10 +7,15 @@
 
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
+use ml_kem::array::Array;
+use ml_kem::ml_kem_768;
+use ml_kem::{Decapsulate, KeyExport};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hkdf};
+use sha3::Digest;
+use shake::{ExtendableOutput, Update, XofReader};
 use x25519_dalek::{PublicKey, StaticSecret};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Length of every symmetric key, X25519 key and shared secret, in bytes.
 pub const KEY_LEN: usize = 32;
@@ -19,10 +24,26 @@ pub const TAG_LEN: usize = 16;
 
 /// HKDF info label for the key that wraps a value's data key for one recipient.
 pub const WRAP_LABEL: &[u8] = b"sealant.dev/v1/x25519-wrap";
+/// HKDF info label for the key that wraps a value's data key for one X-Wing recipient.
+pub const XWING_WRAP_LABEL: &[u8] = b"sealant.dev/v1/xwing-wrap";
 /// HKDF info label for the key that encrypts the value itself, derived from the data key.
 pub const PAYLOAD_LABEL: &[u8] = b"sealant.dev/v1/payload";
+/// HKDF info label for the commitment to the data key that closes the header.
+pub const COMMITMENT_LABEL: &[u8] = b"sealant.dev/v1/key-commitment";
 /// Prefix hashed with a public key to form its key id.
 pub const KEY_ID_LABEL: &[u8] = b"sealant.dev/v1/key-id";
+
+/// Bytes of an X-Wing public (encapsulation) key: ML-KEM-768's 1184, then X25519's 32.
+pub const XWING_PUBLIC_LEN: usize = 1216;
+/// Bytes of an X-Wing ciphertext: ML-KEM-768's 1088, then the X25519 ephemeral key's 32.
+pub const XWING_CIPHERTEXT_LEN: usize = 1120;
+/// Random bytes one X-Wing encapsulation draws: 32 for ML-KEM, then 32 for X25519.
+pub const XWING_ENCAPS_RANDOM_LEN: usize = 64;
+/// Bytes of the ML-KEM-768 part of an X-Wing public key or ciphertext.
+const MLKEM_PUBLIC_LEN: usize = 1184;
+const MLKEM_CIPHERTEXT_LEN: usize = 1088;
+/// The X-Wing combiner's label (draft-connolly-cfrg-xwing-kem-06): the six bytes `\.//^\`.
+pub const XWING_LABEL: &[u8; 6] = b"\\.//^\\";
 
 /// Every AEAD key in the format is used exactly once, so the nonce is always zero.
 const ZERO_NONCE: [u8; 12] = [0; 12];
@@ -164,6 +185,151 @@ pub fn aead_open(
         .map_err(|_| CryptoError::Authentication)
 }
 
+/// An X-Wing public key (draft-connolly-cfrg-xwing-kem-06): an ML-KEM-768 encapsulation key that
+/// passed FIPS 203's input check, and an X25519 public key.
+#[derive(Clone)]
+pub struct XWingPublic {
+    mlkem: ml_kem_768::EncapsulationKey,
+    x25519: [u8; KEY_LEN],
+    bytes: Box<[u8; XWING_PUBLIC_LEN]>,
+}
+
+impl XWingPublic {
+    /// Checks and wraps 1216 bytes; `None` if the ML-KEM part fails FIPS 203's modulus check.
+    pub fn from_bytes(bytes: &[u8; XWING_PUBLIC_LEN]) -> Option<XWingPublic> {
+        let mlkem_bytes: &[u8] = &bytes[..MLKEM_PUBLIC_LEN];
+        let mlkem = ml_kem_768::EncapsulationKey::new(mlkem_bytes.try_into().ok()?).ok()?;
+        let mut x25519 = [0u8; KEY_LEN];
+        x25519.copy_from_slice(&bytes[MLKEM_PUBLIC_LEN..]);
+        Some(XWingPublic {
+            mlkem,
+            x25519,
+            bytes: Box::new(*bytes),
+        })
+    }
+
+    /// The 1216-byte encoding: ML-KEM-768 encapsulation key, then X25519 public key.
+    pub fn as_bytes(&self) -> &[u8; XWING_PUBLIC_LEN] {
+        &self.bytes
+    }
+
+    /// The X25519 part.
+    pub fn x25519(&self) -> &[u8; KEY_LEN] {
+        &self.x25519
+    }
+}
+
+/// An X-Wing private key: the 32-byte seed, and what it expands to (kept, so that opening does
+/// not expand it again).
+pub struct XWingSecret {
+    seed: SecretKey,
+    mlkem: ml_kem_768::DecapsulationKey,
+    x25519: StaticSecret,
+    public: XWingPublic,
+}
+
+impl XWingSecret {
+    /// Expands a seed as X-Wing does: SHAKE256(seed) gives 96 bytes, the first 64 the ML-KEM-768
+    /// seed (d || z, FIPS 203 ML-KEM.KeyGen_internal), the last 32 the X25519 secret.
+    pub fn from_seed(seed: &[u8; KEY_LEN]) -> XWingSecret {
+        let mut shake = shake::Shake256::default();
+        shake.update(seed);
+        let mut reader = shake.finalize_xof();
+        let mut expanded = Zeroizing::new([0u8; 96]);
+        reader.read(expanded.as_mut());
+        let mut mlkem_seed = Array::<u8, ml_kem::array::sizes::U64>::default();
+        mlkem_seed.copy_from_slice(&expanded[..64]);
+        let mlkem = ml_kem_768::DecapsulationKey::from_seed(mlkem_seed);
+        let mut x25519_secret = Zeroizing::new([0u8; KEY_LEN]);
+        x25519_secret.copy_from_slice(&expanded[64..]);
+        let x25519 = StaticSecret::from(*x25519_secret);
+        let mut bytes = Box::new([0u8; XWING_PUBLIC_LEN]);
+        bytes[..MLKEM_PUBLIC_LEN].copy_from_slice(&mlkem.encapsulation_key().to_bytes());
+        bytes[MLKEM_PUBLIC_LEN..].copy_from_slice(&x25519_public(&x25519));
+        let public = XWingPublic {
+            mlkem: mlkem.encapsulation_key().clone(),
+            x25519: x25519_public(&x25519),
+            bytes,
+        };
+        XWingSecret {
+            seed: Zeroizing::new(*seed),
+            mlkem,
+            x25519,
+            public,
+        }
+    }
+
+    /// The seed, which is the private key's stored form.
+    pub fn seed(&self) -> &[u8; KEY_LEN] {
+        &self.seed
+    }
+
+    /// The matching public key.
+    pub fn public(&self) -> &XWingPublic {
+        &self.public
+    }
+}
+
+/// X-Wing encapsulation with the given 64 random bytes (32 for ML-KEM's message, then the
+/// X25519 ephemeral secret): the 1120-byte ciphertext and the 32-byte shared secret. An all-zero
+/// X25519 agreement (a low-order X25519 part in the public key) is refused.
+pub fn xwing_encapsulate(
+    public: &XWingPublic,
+    randomness: &[u8; XWING_ENCAPS_RANDOM_LEN],
+) -> Result<(Box<[u8; XWING_CIPHERTEXT_LEN]>, SecretKey), CryptoError> {
+    let mut m = Array::<u8, ml_kem::array::sizes::U32>::default();
+    m.copy_from_slice(&randomness[..KEY_LEN]);
+    let (ct_m, mut ss_m) = public.mlkem.encapsulate_deterministic(&m);
+    m.as_mut_slice().zeroize();
+    let mut ephemeral = Zeroizing::new([0u8; KEY_LEN]);
+    ephemeral.copy_from_slice(&randomness[KEY_LEN..]);
+    let ephemeral = StaticSecret::from(*ephemeral);
+    let ct_x = x25519_public(&ephemeral);
+    let ss_x = x25519_agree(&ephemeral, &public.x25519)?;
+    let mut ciphertext = Box::new([0u8; XWING_CIPHERTEXT_LEN]);
+    ciphertext[..MLKEM_CIPHERTEXT_LEN].copy_from_slice(&ct_m);
+    ciphertext[MLKEM_CIPHERTEXT_LEN..].copy_from_slice(&ct_x);
+    let shared = xwing_combine(&ss_m, &ss_x, &ct_x, &public.x25519);
+    ss_m.as_mut_slice().zeroize();
+    Ok((ciphertext, shared))
+}
+
+/// X-Wing decapsulation. ML-KEM's implicit rejection turns a changed ML-KEM ciphertext into an
+/// unrelated secret (so the wrap tag fails later); an all-zero X25519 agreement is an error.
+pub fn xwing_decapsulate(
+    secret: &XWingSecret,
+    ciphertext: &[u8; XWING_CIPHERTEXT_LEN],
+) -> Result<SecretKey, CryptoError> {
+    let mlkem_ct: &[u8] = &ciphertext[..MLKEM_CIPHERTEXT_LEN];
+    let ct_m =
+        ml_kem_768::Ciphertext::try_from(mlkem_ct).map_err(|_| CryptoError::Authentication)?;
+    let mut ss_m = secret.mlkem.decapsulate(&ct_m);
+    let mut ct_x = [0u8; KEY_LEN];
+    ct_x.copy_from_slice(&ciphertext[MLKEM_CIPHERTEXT_LEN..]);
+    let shared = x25519_agree(&secret.x25519, &ct_x)
+        .map(|ss_x| xwing_combine(&ss_m, &ss_x, &ct_x, &secret.public.x25519));
+    ss_m.as_mut_slice().zeroize();
+    shared
+}
+
+/// The X-Wing combiner: SHA3-256(ss_M || ss_X || ct_X || pk_X || XWING_LABEL).
+fn xwing_combine(
+    ss_m: &[u8],
+    ss_x: &[u8; KEY_LEN],
+    ct_x: &[u8; KEY_LEN],
+    pk_x: &[u8; KEY_LEN],
+) -> SecretKey {
+    let mut hasher = sha3::Sha3_256::new();
+    Digest::update(&mut hasher, ss_m);
+    Digest::update(&mut hasher, ss_x);
+    Digest::update(&mut hasher, ct_x);
+    Digest::update(&mut hasher, pk_x);
+    Digest::update(&mut hasher, XWING_LABEL);
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    out.copy_from_slice(&hasher.finalize());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +385,51 @@ mod tests {
         e.fill(&mut a).unwrap();
         assert_eq!(a, [1, 2]);
         assert_eq!(e.fill(&mut a), Err(CryptoError::Randomness));
+    }
+
+    /// The known-answer vectors of draft-connolly-cfrg-xwing-kem-06 (as shipped with RustCrypto's
+    /// `x-wing` crate): key expansion, derandomized encapsulation and decapsulation.
+    #[test]
+    fn xwing_matches_the_draft_vectors() {
+        let text = include_str!("../testdata/xwing/draft-connolly-cfrg-xwing-kem-06.json");
+        let vectors: Vec<std::collections::BTreeMap<String, String>> =
+            serde_json::from_str(text).unwrap();
+        assert_eq!(vectors.len(), 3);
+        for v in &vectors {
+            let hex32 =
+                |field: &str| -> [u8; 32] { hex::decode(&v[field]).unwrap().try_into().unwrap() };
+            let secret = XWingSecret::from_seed(&hex32("sk"));
+            assert_eq!(hex::encode(secret.public().as_bytes()), v["pk"]);
+            let public = XWingPublic::from_bytes(secret.public().as_bytes()).unwrap();
+            let eseed: [u8; 64] = hex::decode(&v["eseed"]).unwrap().try_into().unwrap();
+            let (ciphertext, shared) = xwing_encapsulate(&public, &eseed).unwrap();
+            assert_eq!(hex::encode(ciphertext.as_ref()), v["ct"]);
+            assert_eq!(hex::encode(shared.as_ref()), v["ss"]);
+            let opened = xwing_decapsulate(&secret, &ciphertext).unwrap();
+            assert_eq!(hex::encode(opened.as_ref()), v["ss"]);
+        }
+    }
+
+    #[test]
+    fn xwing_rejects_invalid_mlkem_keys_and_low_order_x25519() {
+        let secret = XWingSecret::from_seed(&[3u8; 32]);
+        let mut bytes = *secret.public().as_bytes();
+        // The first 12-bit coefficient set to 4095 >= q = 3329: FIPS 203's modulus check fails.
+        bytes[0] = 0xff;
+        bytes[1] |= 0x0f;
+        assert!(XWingPublic::from_bytes(&bytes).is_none());
+        let mut low_order = *secret.public().as_bytes();
+        low_order[1184..].fill(0);
+        let public = XWingPublic::from_bytes(&low_order).unwrap();
+        assert_eq!(
+            xwing_encapsulate(&public, &[7u8; 64]).err(),
+            Some(CryptoError::NonContributory)
+        );
+        let (mut ciphertext, _) = xwing_encapsulate(secret.public(), &[7u8; 64]).unwrap();
+        ciphertext[1088..].fill(0);
+        assert_eq!(
+            xwing_decapsulate(&secret, &ciphertext).err(),
+            Some(CryptoError::NonContributory)
+        );
     }
 }

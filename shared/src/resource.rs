@@ -117,6 +117,13 @@ pub enum ConvertError {
         "metadata.namespace is required for {0} sealing (set it in the manifest or pass --namespace)"
     )]
     MissingNamespace(Scope),
+    /// A SealedSecret without `metadata.namespace` was given to be opened: the caller must first
+    /// resolve where it sits (docs/FORMAT.md §9), never open it at the empty namespace.
+    #[error(
+        "metadata.namespace is not set: resolve it as kubectl does (--namespace, else the \
+         kubeconfig context's namespace, else default) before opening"
+    )]
+    UnresolvedNamespace,
     /// The Secret has nothing to seal.
     #[error("the Secret has no data or stringData to seal")]
     NoData,
@@ -249,12 +256,17 @@ pub fn template_of(secret: &Secret) -> SecretTemplate {
 }
 
 /// Opens every value of a SealedSecret where it sits (its namespace and name), in key order.
-/// Fails on the first value that does not open, naming it.
+/// Fails on the first value that does not open, naming it. The namespace must be set: a
+/// manifest without one sits where kubectl puts it, which only the caller knows (FORMAT.md §9).
 pub fn open_values(
     sealed: &SealedSecret,
     keys: &KeyRing,
 ) -> Result<BTreeMap<String, Zeroizing<Vec<u8>>>, ConvertError> {
-    let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
+    let namespace = sealed
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(ConvertError::UnresolvedNamespace)?;
     let name = sealed.metadata.name.as_deref().unwrap_or_default();
     let mut values = BTreeMap::new();
     for (key, text) in &sealed.spec.encrypted_data {
@@ -396,5 +408,26 @@ stringData:
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_sealed_secret_without_namespace_is_opened_only_once_resolved() {
+        let key = PrivateKey::from_bytes(&[8; 32]);
+        let mut sealed = seal_secret(
+            &secret_yaml(),
+            "",
+            Scope::ClusterWide,
+            &[key.public().clone()],
+        )
+        .unwrap();
+        assert_eq!(sealed.metadata.namespace, None);
+        let ring: KeyRing = [key].into_iter().collect();
+        assert!(matches!(
+            open_values(&sealed, &ring),
+            Err(ConvertError::UnresolvedNamespace)
+        ));
+        sealed.metadata.namespace = Some("default".into());
+        let secret = open_sealed_secret(&sealed, &ring).unwrap();
+        assert_eq!(secret.metadata.namespace.as_deref(), Some("default"));
     }
 }

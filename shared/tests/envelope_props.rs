@@ -13,9 +13,12 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use sealant_core::format::{
-    self, Binding, Envelope, KeyRing, Location, MAX_RECIPIENTS, OpenError, Scope, Stanza,
+    self, Binding, Envelope, KeyRing, Location, MAX_RECIPIENTS, OpenError, Scope, Share, Stanza,
 };
-use sealant_core::keys::{KeyId, PrivateKey, PublicKey};
+use sealant_core::keys::{KeyId, KeyType, PrivateKey, PublicKey};
+use sealant_core::primitives::{
+    self, COMMITMENT_LABEL, FixedEntropy, PAYLOAD_LABEL, XWING_CIPHERTEXT_LEN,
+};
 
 const MIB: usize = 1 << 20;
 
@@ -86,18 +89,27 @@ fn keys_of(seeds: &[[u8; 32]]) -> (Vec<PrivateKey>, Vec<PublicKey>) {
 
 /// A structurally valid envelope with arbitrary stanza and payload bytes.
 fn arbitrary_envelope() -> impl Strategy<Value = Envelope> {
+    // Mostly X25519 stanzas, some X-Wing ones (their 1120-byte ciphertext from a seed).
+    let share = prop_oneof![
+        4 => any::<[u8; 32]>().prop_map(Share::X25519),
+        1 => any::<u64>().prop_map(|seed| {
+            let mut ciphertext = Box::new([0u8; XWING_CIPHERTEXT_LEN]);
+            ciphertext.copy_from_slice(&bytes_from_seed(seed, XWING_CIPHERTEXT_LEN));
+            Share::XWing(ciphertext)
+        }),
+    ];
     let stanzas = prop::collection::vec(
-        (any::<[u8; 8]>(), any::<[u8; 32]>(), any::<[u8; 48]>()),
+        (any::<[u8; 8]>(), share, any::<[u8; 48]>()),
         1..=MAX_RECIPIENTS,
     )
     .prop_map(|raw| {
         let mut stanzas: Vec<Stanza> = Vec::new();
-        for (id, ephemeral, wrapped_key) in raw {
+        for (id, share, wrapped_key) in raw {
             let key_id = KeyId::from_bytes(id);
             if !stanzas.iter().any(|s| s.key_id == key_id) {
                 stanzas.push(Stanza {
                     key_id,
-                    ephemeral,
+                    share,
                     wrapped_key,
                 });
             }
@@ -105,11 +117,14 @@ fn arbitrary_envelope() -> impl Strategy<Value = Envelope> {
         stanzas
     });
     let payload = prop::collection::vec(any::<u8>(), 16..512);
-    (scope(), location(), stanzas, payload).prop_map(|(scope, at, stanzas, payload)| Envelope {
-        binding: Binding::new(scope, &at).unwrap(),
-        stanzas,
-        payload,
-    })
+    (scope(), location(), stanzas, any::<[u8; 32]>(), payload).prop_map(
+        |(scope, at, stanzas, commitment, payload)| Envelope {
+            binding: Binding::new(scope, &at).unwrap(),
+            stanzas,
+            commitment,
+            payload,
+        },
+    )
 }
 
 /// Another location that `scope` does not allow when sealed for `at`.
@@ -249,7 +264,7 @@ proptest! {
     }
 
     #[test]
-    fn key_text_parsing_never_panics(text in "(sealant-pub-v1:|SEALANT-PRIVATE-KEY-V1:|# .*\n)?[A-Za-z0-9_=+/ -]{0,60}") {
+    fn key_text_parsing_never_panics(text in "(sealant-pub-v1:|SEALANT-PRIVATE-KEY-V1:|sealant-pub-pq1:|SEALANT-PRIVATE-KEY-PQ1:|# .*\n)?[A-Za-z0-9_=+/ -]{0,60}") {
         let _ = text.parse::<PublicKey>();
         let _ = PublicKey::from_file_text(&text);
         let _ = PrivateKey::from_file_text(&text);
@@ -264,6 +279,125 @@ proptest! {
         let back = PrivateKey::from_file_text(&key.to_file_text()).unwrap();
         prop_assert_eq!(back.public(), key.public());
         prop_assert_eq!(key.id().to_string().parse::<KeyId>().unwrap(), key.id());
+    }
+}
+
+/// What a dishonest sealer can build: stanza `i` wraps `data_keys[i]` for `keys[i]`, the header
+/// commits to `data_keys[committed]`, and the payload is `plaintext` under
+/// `data_keys[encrypted]`, with the whole header as associated data.
+fn mixed_envelope(
+    keys: &[PrivateKey],
+    data_keys: &[[u8; 32]],
+    committed: usize,
+    encrypted: usize,
+    binding: &Binding,
+    plaintext: &[u8],
+) -> Envelope {
+    let mut stanzas = Vec::new();
+    for (i, (key, data_key)) in keys.iter().zip(data_keys).enumerate() {
+        let mut entropy = data_key.to_vec();
+        entropy.extend_from_slice(&[i as u8 + 1; 32]);
+        let single = format::seal_envelope(
+            &FixedEntropy::new(entropy),
+            plaintext,
+            binding,
+            &[key.public().clone()],
+        )
+        .unwrap();
+        stanzas.extend(single.stanzas);
+    }
+    let mut envelope = Envelope {
+        binding: binding.clone(),
+        stanzas,
+        commitment: *primitives::hkdf_sha256(&[], &data_keys[committed], COMMITMENT_LABEL),
+        payload: Vec::new(),
+    };
+    let mut payload = plaintext.to_vec();
+    let payload_key = primitives::hkdf_sha256(&[], &data_keys[encrypted], PAYLOAD_LABEL);
+    let tag = primitives::aead_seal(&payload_key, &envelope.header(), &mut payload);
+    payload.extend_from_slice(&tag);
+    envelope.payload = payload;
+    envelope
+}
+
+proptest! {
+    #![proptest_config(cases(32))]
+
+    /// Stanzas that wrap different data keys: only the recipient whose stanza wraps the committed
+    /// key can open, and only if the payload is under that key too; so no two recipients ever
+    /// get different plaintexts, and when the payload is not under the committed key, every
+    /// recipient fails.
+    #[test]
+    fn stanzas_wrapping_different_data_keys_never_open_to_different_values(
+        seeds in prop::collection::vec(any::<[u8; 32]>(), 2..=4),
+        data_keys in prop::collection::vec(any::<[u8; 32]>(), 4),
+        committed in any::<prop::sample::Index>(),
+        encrypted in any::<prop::sample::Index>(),
+        at in location(),
+        scope in scope(),
+    ) {
+        let (keys, _) = keys_of(&seeds);
+        prop_assume!(keys.iter().map(PrivateKey::id).collect::<std::collections::HashSet<_>>().len() == keys.len());
+        let data_keys = &data_keys[..keys.len()];
+        prop_assume!(data_keys.iter().collect::<std::collections::HashSet<_>>().len() == keys.len());
+        let committed = committed.index(keys.len());
+        let encrypted = encrypted.index(keys.len());
+        let binding = Binding::new(scope, &at).unwrap();
+        let sealed = mixed_envelope(&keys, data_keys, committed, encrypted, &binding, b"v").to_base64();
+        for (i, key) in keys.iter().enumerate() {
+            let ring: KeyRing = [PrivateKey::from_bytes(&seeds[i])].into_iter().collect();
+            let result = format::open(&sealed, &at, &ring);
+            if i == committed && i == encrypted {
+                let opened = result.unwrap();
+                prop_assert_eq!(opened.as_slice(), b"v");
+            } else {
+                let err = result.unwrap_err();
+                prop_assert_eq!(err.reason(), "Tampered", "recipient {} ({})", i, key.id());
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(12))]
+
+    /// X25519 and X-Wing recipients in one value: every recipient opens it alone, to the same
+    /// value, and a flipped bit anywhere makes it fail for a holder of every key.
+    #[test]
+    fn mixed_recipient_types_open_for_each_and_detect_any_flip(
+        specs in prop::collection::vec((any::<bool>(), any::<[u8; 32]>()), 1..=3),
+        len in 0..64usize,
+        seed in any::<u64>(),
+        bit in any::<prop::sample::Index>(),
+    ) {
+        let key_of = |(pq, bytes): &(bool, [u8; 32])| {
+            let key_type = if *pq { KeyType::XWing } else { KeyType::X25519 };
+            PrivateKey::from_seed(key_type, bytes)
+        };
+        let publics: Vec<PublicKey> = specs.iter().map(|s| key_of(s).public().clone()).collect();
+        let value = bytes_from_seed(seed, len);
+        let at = Location::new("production", "db-creds", "password");
+        let binding = Binding::new(Scope::Strict, &at).unwrap();
+        let sealed = format::seal(&value, &binding, &publics).unwrap();
+        let envelope = Envelope::from_base64(&sealed).unwrap();
+        let mut unique: Vec<&PublicKey> = Vec::new();
+        for key in &publics {
+            if !unique.contains(&key) {
+                unique.push(key);
+            }
+        }
+        let types: Vec<KeyType> = envelope.stanzas.iter().map(|s| s.share.key_type()).collect();
+        prop_assert_eq!(types, unique.iter().map(|k| k.key_type()).collect::<Vec<_>>());
+        for spec in &specs {
+            let ring: KeyRing = [key_of(spec)].into_iter().collect();
+            let opened = format::open(&sealed, &at, &ring).unwrap();
+            prop_assert_eq!(opened.as_slice(), value.as_slice());
+        }
+        let ring: KeyRing = specs.iter().map(key_of).collect();
+        let mut bytes = STANDARD.decode(&sealed).unwrap();
+        let bit = bit.index(bytes.len() * 8);
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        prop_assert!(format::open(&STANDARD.encode(&bytes), &at, &ring).is_err(), "bit {}", bit);
     }
 }
 

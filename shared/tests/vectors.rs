@@ -18,11 +18,11 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use ring::{digest, hkdf};
 
 use sealant_core::format::{self, Binding, KeyRing, Location, Scope};
-use sealant_core::keys::{PrivateKey, PublicKey};
+use sealant_core::keys::{KeyType, PrivateKey, PublicKey};
 use sealant_core::primitives::FixedEntropy;
 
 /// The generator writes this many files; fewer means some were lost.
-const MIN_VECTORS: usize = 56;
+const MIN_VECTORS: usize = 79;
 
 /// Cases the format's issue asks for by name; each must exist.
 const REQUIRED: &[&str] = &[
@@ -49,10 +49,23 @@ const REQUIRED: &[&str] = &[
     "envelope_too_many_recipients",
     "envelope_zero_recipients",
     "envelope_duplicate_key_ids",
+    "envelope_mismatched_data_keys_first",
+    "envelope_mismatched_data_keys_second",
+    "envelope_tampered_commitment",
+    "envelope_xwing_one_recipient",
+    "envelope_mixed_recipients_xwing_opener",
+    "envelope_mixed_recipients_x25519_opener",
+    "envelope_xwing_tampered_mlkem_ciphertext",
+    "envelope_xwing_low_order_ephemeral",
+    "envelope_unknown_stanza_type",
+    "key_pq_public_valid",
+    "key_pq_private_valid",
+    "key_pq_public_invalid_mlkem",
     "key_public_valid",
     "key_private_valid",
     "key_public_checksum_mismatch",
     "key_public_non_canonical",
+    "key_private_comments_only",
 ];
 
 const FIELDS: &[&str] = &[
@@ -295,12 +308,19 @@ fn successful_vectors_reseal_to_the_same_bytes() {
     {
         let recipients = case.recipients();
         let entropy = case.hex("entropy-hex");
-        assert_eq!(
-            entropy.len(),
-            32 * (1 + recipients.len()),
-            "{}: entropy length",
-            case.name
-        );
+        // FORMAT.md §6: the data key, then 32 bytes per X25519 and 64 per X-Wing recipient.
+        let wanted: usize = 32
+            + recipients
+                .iter()
+                .map(|k| {
+                    if k.key_type() == KeyType::XWing {
+                        64
+                    } else {
+                        32
+                    }
+                })
+                .sum::<usize>();
+        assert_eq!(entropy.len(), wanted, "{}: entropy length", case.name);
         let scope: Scope = case.required("scope").parse().unwrap();
         let binding = Binding::new(scope, &case.location("seal-at")).unwrap();
         let envelope = format::seal_envelope(
@@ -357,12 +377,7 @@ fn every_key_vector_parses_or_fails_as_its_header_says() {
         match (case.required("expect"), parsed) {
             ("success", Ok(public)) => {
                 let bytes = case.hex("public-key-hex");
-                assert_eq!(
-                    public.as_bytes().as_slice(),
-                    bytes.as_slice(),
-                    "{}",
-                    case.name
-                );
+                assert_eq!(public.as_bytes(), bytes.as_slice(), "{}", case.name);
                 // The key id, recomputed from FORMAT.md §3.2 rather than taken from the library.
                 let id = hex::encode(&sha256(&[b"sealant.dev/v1/key-id", &bytes])[..8]);
                 assert_eq!(case.required("key-id"), id, "{}", case.name);
@@ -383,16 +398,16 @@ fn every_key_vector_parses_or_fails_as_its_header_says() {
 
 // --- the worked example of docs/FORMAT.md ---
 
-/// The `label value` rows between the worked-example markers of FORMAT.md; indented lines
-/// continue the value above.
-fn worked_example_rows() -> Vec<(String, String)> {
+/// The `label value` rows between the `<!-- MARKER:begin -->` and `<!-- MARKER:end -->` markers
+/// of FORMAT.md; indented lines continue the value above.
+fn worked_example_rows(marker: &str) -> Vec<(String, String)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/FORMAT.md");
     let doc = std::fs::read_to_string(&path).unwrap();
     let start = doc
-        .find("<!-- worked-example:begin -->")
+        .find(&format!("<!-- {marker}:begin -->"))
         .expect("begin marker in FORMAT.md");
     let end = doc
-        .find("<!-- worked-example:end -->")
+        .find(&format!("<!-- {marker}:end -->"))
         .expect("end marker in FORMAT.md");
     let mut rows: Vec<(String, String)> = Vec::new();
     for line in doc[start..end].lines().skip(1) {
@@ -482,6 +497,7 @@ fn recompute_worked_example(case: &Case) -> Vec<(String, String)> {
     let salt = [&ephemeral[..], &public[..]].concat();
     let wrap_key = hkdf32(&salt, &shared, b"sealant.dev/v1/x25519-wrap");
     let (wrapped, wrap_tag) = chacha_seal(&wrap_key, b"", &data_key);
+    let commitment = hkdf32(b"", &data_key, b"sealant.dev/v1/key-commitment");
     let payload_key = hkdf32(b"", &data_key, b"sealant.dev/v1/payload");
 
     let at = case.location("seal-at");
@@ -492,7 +508,8 @@ fn recompute_worked_example(case: &Case) -> Vec<(String, String)> {
         header.extend_from_slice(name.as_bytes());
     }
     header.push(1);
-    for part in [&key_id[..], &ephemeral, &wrapped, &wrap_tag] {
+    header.push(1); // stanza type 1, X25519
+    for part in [&key_id[..], &ephemeral, &wrapped, &wrap_tag, &commitment] {
         header.extend_from_slice(part);
     }
     let (ciphertext, payload_tag) = chacha_seal(&payload_key, &header, &plaintext);
@@ -516,6 +533,7 @@ fn recompute_worked_example(case: &Case) -> Vec<(String, String)> {
         ("wrap-key", hex::encode(wrap_key)),
         ("wrapped-data-key", hex::encode(&wrapped)),
         ("wrap-tag", hex::encode(&wrap_tag)),
+        ("key-commitment", hex::encode(commitment)),
         ("payload-key", hex::encode(payload_key)),
         ("header", hex::encode(&header)),
         ("payload-length", hex::encode(length)),
@@ -533,7 +551,7 @@ fn recompute_worked_example(case: &Case) -> Vec<(String, String)> {
 fn format_md_worked_example_is_the_vector_recomputed_from_the_spec() {
     let case = Case::read(&testdata().join(format!("{WORKED_EXAMPLE}.txt")));
     let expected = recompute_worked_example(&case);
-    let documented = worked_example_rows();
+    let documented = worked_example_rows("worked-example");
     let documented_map: BTreeMap<&str, &str> = documented
         .iter()
         .map(|(l, v)| (l.as_str(), v.as_str()))
@@ -570,29 +588,195 @@ fn format_md_worked_example_is_the_vector_recomputed_from_the_spec() {
     assert_eq!(opened.as_slice(), case.hex("plaintext-hex").as_slice());
 }
 
+/// The X-Wing worked example, recomputed from the vector file by following FORMAT.md §3.1 and §6
+/// with `ml-kem`, `sha3`, `shake`, `x25519-dalek`, `ring` and `chacha20poly1305` directly.
+fn recompute_worked_example_pq(case: &Case) -> Vec<(String, String)> {
+    use ml_kem::KeyExport;
+    use sha3::Digest;
+    use shake::{ExtendableOutput, Update, XofReader};
+
+    let private_line = case.all("private-key")[0];
+    let body = URL_SAFE_NO_PAD
+        .decode(
+            private_line
+                .strip_prefix("SEALANT-PRIVATE-KEY-PQ1:")
+                .unwrap(),
+        )
+        .unwrap();
+    let seed = array32(&body[..32]);
+    assert_eq!(
+        body[32..],
+        sha256(&[b"SEALANT-PRIVATE-KEY-PQ1:", &seed])[..4],
+        "private key checksum"
+    );
+    let mut shake = shake::Shake256::default();
+    shake.update(&seed);
+    let mut expanded = [0u8; 96];
+    shake.finalize_xof().read(&mut expanded);
+    let dk_m = ml_kem::ml_kem_768::DecapsulationKey::from_seed(
+        ml_kem::array::Array::try_from(&expanded[..64]).unwrap(),
+    );
+    let ek_m = dk_m.encapsulation_key().clone();
+    let sk_x = x25519_dalek::StaticSecret::from(array32(&expanded[64..]));
+    let pk_x = x25519_dalek::PublicKey::from(&sk_x).to_bytes();
+    let public = [&ek_m.to_bytes()[..], &pk_x].concat();
+    assert_eq!(public.len(), 1216);
+    let public_checksum = sha256(&[b"sealant-pub-pq1:", &public])[..4].to_vec();
+    let public_line = format!(
+        "sealant-pub-pq1:{}",
+        URL_SAFE_NO_PAD.encode([&public[..], &public_checksum].concat())
+    );
+    assert_eq!(
+        case.all("recipient"),
+        vec![public_line.as_str()],
+        "recipient line"
+    );
+    let key_id = sha256(&[b"sealant.dev/v1/key-id", &public])[..8].to_vec();
+
+    let plaintext = case.hex("plaintext-hex");
+    let entropy = case.hex("entropy-hex");
+    assert_eq!(entropy.len(), 96);
+    let data_key = array32(&entropy[..32]);
+    let eseed = &entropy[32..];
+    let m = ml_kem::array::Array::try_from(&eseed[..32]).unwrap();
+    let (ct_m, ss_m) = ek_m.encapsulate_deterministic(&m);
+    let ek_x = x25519_dalek::StaticSecret::from(array32(&eseed[32..]));
+    let ct_x = x25519_dalek::PublicKey::from(&ek_x).to_bytes();
+    let ss_x = ek_x
+        .diffie_hellman(&x25519_dalek::PublicKey::from(pk_x))
+        .to_bytes();
+    let mut combiner = sha3::Sha3_256::new();
+    for part in [&ss_m[..], &ss_x, &ct_x, &pk_x, b"\\.//^\\"] {
+        Digest::update(&mut combiner, part);
+    }
+    let shared: [u8; 32] = combiner.finalize().into();
+    let wrap_key = hkdf32(b"", &shared, b"sealant.dev/v1/xwing-wrap");
+    let (wrapped, wrap_tag) = chacha_seal(&wrap_key, b"", &data_key);
+    let commitment = hkdf32(b"", &data_key, b"sealant.dev/v1/key-commitment");
+    let payload_key = hkdf32(b"", &data_key, b"sealant.dev/v1/payload");
+
+    let at = case.location("seal-at");
+    assert_eq!(case.required("scope"), "strict");
+    let mut header = vec![1u8, 1];
+    for name in [&at.namespace, &at.name, &at.key] {
+        header.push(u8::try_from(name.len()).unwrap());
+        header.extend_from_slice(name.as_bytes());
+    }
+    header.push(1);
+    header.push(2); // stanza type 2, X-Wing
+    for part in [&key_id[..], &ct_m, &ct_x, &wrapped, &wrap_tag, &commitment] {
+        header.extend_from_slice(part);
+    }
+    let (ciphertext, payload_tag) = chacha_seal(&payload_key, &header, &plaintext);
+    let length = u32::try_from(plaintext.len() + 16).unwrap().to_be_bytes();
+    let envelope = [&header[..], &length, &ciphertext, &payload_tag].concat();
+    let sealed = STANDARD.encode(&envelope);
+    assert_eq!(
+        sealed,
+        case.required("sealed"),
+        "the X-Wing example is the vector"
+    );
+
+    [
+        ("private-key-hex", hex::encode(seed)),
+        ("private-key-line", private_line.to_string()),
+        ("expanded", hex::encode(expanded)),
+        ("x25519-public", hex::encode(pk_x)),
+        ("public-key-sha256", hex::encode(sha256(&[&public]))),
+        ("key-id", hex::encode(&key_id)),
+        ("plaintext-hex", hex::encode(&plaintext)),
+        ("data-key", hex::encode(data_key)),
+        ("eseed", hex::encode(eseed)),
+        ("mlkem-ct-sha256", hex::encode(sha256(&[&ct_m]))),
+        ("x25519-ciphertext", hex::encode(ct_x)),
+        ("xwing-shared-secret", hex::encode(shared)),
+        ("wrap-key", hex::encode(wrap_key)),
+        ("wrapped-data-key", hex::encode(&wrapped)),
+        ("wrap-tag", hex::encode(&wrap_tag)),
+        ("key-commitment", hex::encode(commitment)),
+        ("payload-key", hex::encode(payload_key)),
+        ("header-sha256", hex::encode(sha256(&[&header]))),
+        ("payload-length", hex::encode(length)),
+        ("ciphertext", hex::encode(&ciphertext)),
+        ("payload-tag", hex::encode(&payload_tag)),
+        ("sealed-sha256", hex::encode(sha256(&[sealed.as_bytes()]))),
+    ]
+    .into_iter()
+    .map(|(label, value)| (label.to_string(), value))
+    .collect()
+}
+
+#[test]
+fn format_md_xwing_worked_example_is_the_vector_recomputed_from_the_spec() {
+    let case = Case::read(&testdata().join("envelope_xwing_one_recipient.txt"));
+    let expected = recompute_worked_example_pq(&case);
+    let documented = worked_example_rows("worked-example-pq");
+    assert_eq!(
+        documented, expected,
+        "FORMAT.md's X-Wing worked example differs from the vector recomputed from the spec"
+    );
+    let opened = format::open(
+        case.required("sealed"),
+        &case.location("open-at"),
+        &case.ring(),
+    )
+    .unwrap();
+    assert_eq!(opened.as_slice(), case.hex("plaintext-hex").as_slice());
+}
+
 #[test]
 fn format_md_names_every_label_and_limit_the_code_uses() {
     let doc = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/FORMAT.md"),
     )
     .unwrap();
-    use sealant_core::keys::{PRIVATE_KEY_PREFIX, PUBLIC_KEY_PREFIX};
-    use sealant_core::primitives::{KEY_ID_LABEL, PAYLOAD_LABEL, WRAP_LABEL};
-    for label in [KEY_ID_LABEL, WRAP_LABEL, PAYLOAD_LABEL] {
+    use sealant_core::keys::{
+        PQ_PRIVATE_KEY_PREFIX, PQ_PUBLIC_KEY_PREFIX, PRIVATE_KEY_PREFIX, PUBLIC_KEY_PREFIX,
+    };
+    use sealant_core::primitives::{
+        COMMITMENT_LABEL, KEY_ID_LABEL, PAYLOAD_LABEL, WRAP_LABEL, XWING_WRAP_LABEL,
+    };
+    for label in [
+        KEY_ID_LABEL,
+        WRAP_LABEL,
+        PAYLOAD_LABEL,
+        COMMITMENT_LABEL,
+        XWING_WRAP_LABEL,
+    ] {
         let label = std::str::from_utf8(label).unwrap();
         assert!(
             doc.contains(&format!("`\"{label}\"` ({} bytes)", label.len())),
             "FORMAT.md: {label}"
         );
     }
-    for prefix in [PUBLIC_KEY_PREFIX, PRIVATE_KEY_PREFIX] {
+    for prefix in [
+        PUBLIC_KEY_PREFIX,
+        PRIVATE_KEY_PREFIX,
+        PQ_PUBLIC_KEY_PREFIX,
+        PQ_PRIVATE_KEY_PREFIX,
+    ] {
         assert!(
             doc.contains(&format!("`\"{prefix}\"` ({} bytes)", prefix.len())),
             "FORMAT.md: {prefix}"
         );
     }
     assert!(doc.contains(&format!("`n`, 1 to {}", format::MAX_RECIPIENTS)));
-    assert!(doc.contains(&format!("| stanza × `n` | {} each |", format::STANZA_LEN)));
+    assert!(doc.contains(&format!(
+        "| stanza × `n` | {} (X25519) or {} (X-Wing) each |",
+        format::STANZA_LEN,
+        format::XWING_STANZA_LEN
+    )));
+    for (code, name) in [
+        (format::STANZA_X25519, "X25519"),
+        (format::STANZA_XWING, "X-Wing"),
+    ] {
+        assert!(
+            doc.contains(&format!(
+                "| stanza type | 1 | `0x0{code}`: an {name} recipient |"
+            )),
+            "FORMAT.md: stanza type {code}"
+        );
+    }
     assert!(doc.contains(&format!("| version | 1 | `0x0{}` |", format::VERSION)));
     for scope in Scope::ALL {
         assert!(

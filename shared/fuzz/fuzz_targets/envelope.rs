@@ -2,9 +2,10 @@
 //! write back to exactly the same bytes; the same holds for the base64 text form. Opening
 //! arbitrary input must return an error, never panic.
 //!
-//! The opener holds the test key the known-answer vectors are sealed to, and opens at their
-//! location, so inputs mutated from the vectors (the seed corpus) reach unwrapping and
-//! decryption, not only parsing. Seed with the `sealed` lines of `shared/testdata/*.txt`, as text
+//! The opener holds the test keys the known-answer vectors are sealed to (X25519 key 1 and the
+//! first X-Wing key), and opens at their location, so inputs mutated from the vectors (the seed
+//! corpus) reach unwrapping, X-Wing decapsulation, the key commitment and decryption, not only
+//! parsing. Seed with the `sealed` lines of `shared/testdata/*.txt`, as text
 //! and decoded.
 
 #![no_main]
@@ -16,12 +17,21 @@ use libfuzzer_sys::fuzz_target;
 use sealant_core::format::{self, Envelope, KeyRing, Location};
 use sealant_core::keys::PrivateKey;
 
-/// Test key 1 of `shared/testdata/` (not a secret: it is published with the vectors).
-const VECTOR_KEY: &str = "SEALANT-PRIVATE-KEY-V1:cYlC-EQRaD-U7txpCIjUKeOgUQA_nI40er50YUipe-fwxwD2";
+/// Test keys of `shared/testdata/` (not secrets: they are published with the vectors): X25519
+/// key 1 and X-Wing key 101.
+const VECTOR_KEYS: [&str; 2] = [
+    "SEALANT-PRIVATE-KEY-V1:cYlC-EQRaD-U7txpCIjUKeOgUQA_nI40er50YUipe-fwxwD2",
+    "SEALANT-PRIVATE-KEY-PQ1:m4ZXwuZ8ZmJqBcMLeyGTG74K6zsrg7xIV431Wk-bF_mjHfsL",
+];
 
 fn ring() -> &'static KeyRing {
     static RING: OnceLock<KeyRing> = OnceLock::new();
-    RING.get_or_init(|| PrivateKey::from_file_text(VECTOR_KEY).into_iter().collect())
+    RING.get_or_init(|| {
+        VECTOR_KEYS
+            .iter()
+            .filter_map(|k| PrivateKey::from_file_text(k).ok())
+            .collect()
+    })
 }
 
 /// Where the vectors are opened.

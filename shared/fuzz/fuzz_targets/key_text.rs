@@ -1,5 +1,5 @@
-//! Key text parsing: public key lines, private key files and key ids. Whatever parses must
-//! print back to its canonical form, and nothing may panic.
+//! Key text parsing: public key lines and private key files of both types (X25519 and X-Wing),
+//! and key ids. Whatever parses must print back to its canonical form, and nothing may panic.
 
 #![no_main]
 
@@ -12,8 +12,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(public) = text.parse::<PublicKey>() {
-        // Only surrounding whitespace is ignored; the line itself is canonical.
-        assert_eq!(public.to_string(), text.trim());
+        // Only surrounding ASCII whitespace is ignored; the line itself is canonical.
+        assert_eq!(public.to_string(), text.trim_ascii());
     }
     if let Ok(public) = PublicKey::from_file_text(text) {
         assert_eq!(
@@ -24,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(private) = PrivateKey::from_file_text(text) {
         let again = PrivateKey::from_file_text(&private.to_file_text());
         assert_eq!(again.ok().map(|k| k.id()), Some(private.id()));
+        // The public key of either type prints to a line that reads back as the same type.
+        let public = private.public().to_string().parse::<PublicKey>();
+        assert_eq!(public.ok().map(|p| p.key_type()), Some(private.key_type()));
     }
     if let Ok(id) = text.parse::<KeyId>() {
         assert_eq!(id.to_string(), text);
