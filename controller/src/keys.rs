@@ -28,7 +28,7 @@ use tracing::{info, warn};
 use zeroize::Zeroizing;
 
 use sealant_core::format::KeyRing;
-use sealant_core::keys::{KeyError, KeyId, PrivateKey, PublicKey};
+use sealant_core::keys::{KeyError, KeyId, KeyType, PrivateKey, PublicKey};
 use sealant_core::resource::{
     KEY_CREATED_ANNOTATION, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA, PUBLIC_KEYS_CONFIGMAP,
     SEALING_KEY_LABEL,
@@ -195,6 +195,8 @@ struct LoadedKey {
 pub struct KeyManager {
     client: Client,
     namespace: String,
+    /// The type of the keys this manager generates (existing keys of any type are used).
+    key_type: KeyType,
     tx: Arc<watch::Sender<Arc<KeySet>>>,
 }
 
@@ -205,8 +207,15 @@ impl KeyManager {
         KeyManager {
             client,
             namespace: namespace.to_string(),
+            key_type: KeyType::default(),
             tx: Arc::new(tx),
         }
+    }
+
+    /// Generates keys of `key_type` from now on.
+    pub fn with_key_type(mut self, key_type: KeyType) -> KeyManager {
+        self.key_type = key_type;
+        self
     }
 
     /// A read handle on the keys.
@@ -370,7 +379,7 @@ impl KeyManager {
         reason: &str,
         cutoff: Option<Timestamp>,
     ) -> Result<KeyId, KeyManagerError> {
-        let key = PrivateKey::generate().map_err(KeyManagerError::GenerateKey)?;
+        let key = PrivateKey::generate_with(self.key_type).map_err(KeyManagerError::GenerateKey)?;
         let id = key.id();
         let now = Timestamp::now();
         let secret = key_secret(&key, cutoff.map_or(now, |c| c.max(now)));
@@ -382,7 +391,7 @@ impl KeyManager {
             name: name.clone(),
             source,
         })?;
-        info!(key_id = %id, secret = %name, reason, "generated a new sealing key");
+        info!(key_id = %id, key_type = %self.key_type, secret = %name, reason, "generated a new sealing key");
         Ok(id)
     }
 

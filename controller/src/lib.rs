@@ -69,6 +69,8 @@ pub struct Config {
     pub http: http::Limits,
     /// What SealedSecrets may make the controller do (see [`policy`]).
     pub policy: Policy,
+    /// The type of the keys generated from now on (X25519, or the X-Wing post-quantum hybrid).
+    pub key_type: sealant_core::keys::KeyType,
 }
 
 impl Config {
@@ -77,6 +79,7 @@ impl Config {
         let namespace = namespace.into();
         Config {
             policy: Policy::new(namespace.clone()),
+            key_type: sealant_core::keys::KeyType::default(),
             namespace,
             watch_namespaces: Vec::new(),
             key_renew_period: Some(Duration::from_secs(30 * 24 * 3600)),
@@ -164,7 +167,8 @@ pub async fn serve(
     let _shutdown_task = Task(tokio::spawn(shutdown));
 
     let metrics = Arc::new(Metrics::default());
-    let key_manager = KeyManager::new(client.clone(), &config.namespace);
+    let key_manager =
+        KeyManager::new(client.clone(), &config.namespace).with_key_type(config.key_type);
     let keys = key_manager.keys();
     metrics.watch_keys(keys.clone());
     let context = Arc::new(Context::new(

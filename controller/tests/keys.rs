@@ -396,3 +396,55 @@ async fn a_leader_that_loses_the_lease_stops_reconciling_at_once() {
     wait_secret(&client, "prod", "while-away", |_| true).await;
     running.stop().await;
 }
+
+/// `--key-type xwing`: the controller generates and publishes a post-quantum hybrid key, and
+/// values sealed to it, alone or next to another cluster's X25519 key, are unsealed, verified and
+/// rotated through the controller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hybrid_keys_seal_open_verify_and_rotate_through_the_controller() {
+    let server = server().await;
+    let client = server.client();
+    let mut cfg = config("a");
+    cfg.key_type = sealant_core::keys::KeyType::XWing;
+    let running = start(client.clone(), cfg).await;
+    let key = published_key(&client).await;
+    assert!(key.to_string().starts_with("sealant-pub-pq1:"), "{key}");
+    let other_cluster = PrivateKey::generate().unwrap();
+    let mixed = sealant_core::resource::seal_secret(
+        &plain_secret("mixed", &[("password", "pq-secret")]),
+        "prod",
+        Scope::Strict,
+        &[key.clone(), other_cluster.public().clone()],
+    )
+    .unwrap();
+    create_sealed(&client, &mixed).await;
+    let secret = wait_secret(&client, "prod", "mixed", |_| true).await;
+    assert_eq!(data_of(&secret)["password"], "pq-secret");
+
+    let body = serde_json::to_vec(&mixed).unwrap();
+    let (status, _, answer) = http(
+        running.addr,
+        "POST",
+        "/v1/verify",
+        "application/json",
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains(&key.id().to_string()));
+    let (status, _, answer) = http(
+        running.addr,
+        "POST",
+        "/v1/rotate",
+        "application/json",
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let rotated: sealant_core::resource::SealedSecret = serde_json::from_str(&answer).unwrap();
+    let envelope =
+        sealant_core::format::Envelope::from_base64(&rotated.spec.encrypted_data["password"])
+            .unwrap();
+    assert_eq!(envelope.key_ids(), vec![key.id(), other_cluster.id()]);
+    running.stop().await;
+}
