@@ -68,6 +68,8 @@ struct Replica {
     process: Process,
     log: PathBuf,
     identity: String,
+    /// The HTTP port on 127.0.0.1.
+    port: u16,
 }
 
 fn start_replica(plane: &ControlPlane, identity: &str, extra: &[&str]) -> Replica {
@@ -99,6 +101,7 @@ fn start_replica(plane: &ControlPlane, identity: &str, extra: &[&str]) -> Replic
         process,
         log,
         identity: identity.to_string(),
+        port,
     }
 }
 
@@ -602,4 +605,169 @@ fn two_replicas_fail_over_when_the_leader_dies() {
         "one key, not one per replica: {keys}"
     );
     eprintln!("failover: Secret from the new leader {took_over:?} after the old one was killed");
+}
+
+/// `POST path` with a JSON body to the controller's HTTP port: status and body.
+fn post(port: u16, path: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: sealant\r\nConnection: close\r\nContent-Type: application/yaml\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("write");
+    stream.write_all(body).expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The attacks of issue 10, tried with the real binaries on the real API server as an
+/// attacker would (controller/tests/attacks.rs has the whole suite against the test server):
+/// the rotate oracle, key planting through a template, a credential-minting Secret type, and a
+/// Secret the API server refuses (which must become a clear condition without a retry storm).
+#[test]
+fn attacks_on_the_controller_fail() {
+    let Some(s) = shared() else { return };
+    let admin = &s.admin;
+    let ns = "e2e-attacks";
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    let cluster_key = admin.sealant("fetch-key", None);
+    let port = s.replica.lock().unwrap_or_else(|e| e.into_inner()).port;
+
+    // 1. The rotate oracle: a committed SealedSecret with the attacker's key in spec.recipients.
+    let committed = seal(admin, &s.alice, ns, "oracle", &["password=hunter2"]);
+    std::fs::create_dir_all(s.plane.dir().join("attacker")).expect("dir");
+    let keygen = admin.run(
+        &binary("sealant"),
+        &["keygen", "--out-dir", "attacker"],
+        None,
+    );
+    assert!(keygen.status.success(), "keygen");
+    let attacker_pub = std::fs::read_to_string(s.plane.dir().join("attacker/sealant.pub"))
+        .expect("attacker's public key");
+    let attacker_pub = attacker_pub.trim();
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&committed).expect("YAML");
+    doc["spec"]["recipients"] = serde_yaml::Value::Sequence(vec![attacker_pub.into()]);
+    let forged = serde_yaml::to_string(&doc).expect("YAML");
+    let (status, body) = post(port, "/v1/rotate", forged.as_bytes());
+    assert_eq!(status, 422, "rotate answered the forged request: {body}");
+    assert!(body.contains("UnexpectedRecipient"), "{body}");
+    assert!(!body.contains("encryptedData"), "{body}");
+    // The legitimate request re-seals to the cluster only; the attacker's key cannot open it.
+    let (status, rotated) = post(port, "/v1/rotate", committed.as_bytes());
+    assert_eq!(status, 200, "{rotated}");
+    std::fs::write(s.plane.dir().join("rotated.yaml"), &rotated).expect("write");
+    let recover = admin.run(
+        &binary("sealant"),
+        &[
+            "recover",
+            "--private-key",
+            "attacker/sealant.key",
+            "rotated.yaml",
+        ],
+        None,
+    );
+    assert!(
+        !recover.status.success(),
+        "the attacker's key opened the answer"
+    );
+    assert!(!String::from_utf8_lossy(&recover.stdout).contains("hunter2"));
+
+    // 2. Key planting: a template claiming the sealing-key label and a far-future date, in the
+    // controller's namespace and in the attacker's.
+    let attacker_private = std::fs::read_to_string(s.plane.dir().join("attacker/sealant.key"))
+        .expect("attacker's private key");
+    for target in [SYSTEM, ns] {
+        let secret = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: planted\n  namespace: {target}\n  labels:\n    sealant.dev/sealing-key: active\n  annotations:\n    sealant.dev/created-at: \"2099-01-01T00:00:00Z\"\nstringData:\n  private-key: {:?}\n  public-key: {attacker_pub:?}\n",
+            attacker_private
+        );
+        let sealed = admin.sealant(
+            &format!("seal --public-key {}", {
+                let path = s.plane.dir().join("cluster.pub");
+                std::fs::write(&path, &cluster_key).expect("write");
+                path.display().to_string()
+            }),
+            Some(secret.as_bytes()),
+        );
+        admin.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
+    }
+    synced(admin, SYSTEM, "planted", "False");
+    synced(admin, ns, "planted", "False");
+    let reason = |namespace: &str| {
+        admin.kubectl_ok(
+            &format!("get sealedsecret planted -n {namespace} -o jsonpath={{.status.conditions[?(@.type==\"Synced\")].reason}}"),
+            None,
+        )
+    };
+    assert_eq!(reason(SYSTEM), "ControllerNamespace");
+    assert_eq!(reason(ns), "ReservedMetadata");
+    for namespace in [SYSTEM, ns] {
+        let out = admin.kubectl(&format!("get secret planted -n {namespace}"), None);
+        assert!(!out.status.success(), "a Secret was planted in {namespace}");
+    }
+    assert_eq!(admin.sealant("fetch-key", None).trim(), cluster_key.trim());
+
+    // 3. A credential-minting Secret type.
+    let token = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sa-token\n  annotations:\n    kubernetes.io/service-account.name: default\ntype: kubernetes.io/service-account-token\nstringData:\n  extra: x\n";
+    let sealed = admin.sealant(&format!("seal -n {ns}"), Some(token.as_bytes()));
+    admin.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
+    synced(admin, ns, "sa-token", "False");
+    assert_eq!(
+        admin.kubectl_ok(
+            &format!(
+                "get sealedsecret sa-token -n {ns} -o jsonpath={{.status.conditions[0].reason}}"
+            ),
+            None
+        ),
+        "ForbiddenSecretType"
+    );
+    assert!(
+        !admin
+            .kubectl(&format!("get secret sa-token -n {ns}"), None)
+            .status
+            .success()
+    );
+
+    // 4. A Secret the API server refuses: reported with the server's words, not retried.
+    let tls = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: half-tls\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: not-a-cert\n";
+    let sealed = admin.sealant(&format!("seal -n {ns}"), Some(tls.as_bytes()));
+    admin.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
+    synced(admin, ns, "half-tls", "False");
+    let message = admin.kubectl_ok(
+        &format!("get sealedsecret half-tls -n {ns} -o jsonpath={{.status.conditions[0].reason}}:{{.status.conditions[0].message}}"),
+        None,
+    );
+    assert!(message.starts_with("SecretRejected:"), "{message}");
+    assert!(message.contains("tls.key"), "{message}");
+    let patches = || {
+        s.plane
+            .audit_events()
+            .expect("audit log")
+            .into_iter()
+            .filter(|e| e["user"]["username"] == CONTROLLER_USER)
+            .filter(|e| {
+                e["objectRef"]["name"] == "half-tls" && e["objectRef"]["resource"] == "secrets"
+            })
+            .filter(|e| e["verb"] == "patch")
+            .count()
+    };
+    let before = patches();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        patches(),
+        before,
+        "the refused Secret was retried without a change"
+    );
+    assert!(before <= 2, "{before} applies of the refused Secret");
 }
