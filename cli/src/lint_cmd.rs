@@ -1,14 +1,14 @@
 //! `sealant lint`: scan files for plaintext credentials and report them as text, JSON or SARIF.
 //!
-//! The rules, the walk and the report formats live in `sealant_core::lint`; this module parses
+//! The rules, the walk and the report formats live in the `sealant-lint` crate; this module parses
 //! flags, loads `.sealant.toml` and the baseline, prints, and chooses the exit code.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use sealant_core::lint::{
-    self, Baseline, CONFIG_FILE, Code, Counts, Format, RULES, ScanOptions, Settings, Severity,
+use sealant_lint::{
+    Baseline, CONFIG_FILE, Code, Counts, Format, RULES, ScanOptions, Settings, Severity,
 };
 
 const AFTER_HELP: &str = "\
@@ -149,7 +149,7 @@ fn execute(args: LintArgs) -> Result<u8, String> {
         paths: args.paths.clone(),
         root: cwd,
     };
-    let mut report = lint::scan(&options, &settings).map_err(|e| e.to_string())?;
+    let mut report = sealant_lint::scan(&options, &settings).map_err(|e| e.to_string())?;
 
     if !args.quiet {
         for d in &report.diagnostics {
@@ -181,7 +181,7 @@ fn execute(args: LintArgs) -> Result<u8, String> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
     };
-    let rendered = lint::render(&report, format, counts);
+    let rendered = sealant_lint::render(&report, format, counts);
     match &args.output {
         Some(path) => write_file(path, &rendered)?,
         None => print_stdout(&rendered)?,

@@ -1,0 +1,376 @@
+//! Kubernetes objects (any kind, `kind: List`, multi-document files, JSON) and the generic YAML
+//! walker that every structured file goes through.
+
+use crate::analyzers::compose::looks_like_compose;
+use crate::analyzers::{FileKind, FileScan, Walk, has_needle, needs_parse, node_style, rule_verb};
+use crate::analyzers::{IGNORE_ANNOTATION, parse_codes};
+use crate::rules::Code;
+use crate::text::parse_assignment;
+use crate::yaml::{self, Kind, Node, Style};
+
+impl FileScan<'_> {
+    /// Manifests and other YAML/JSON: parsed when the prefilter says a rule could report
+    /// something, else left to the raw-text search.
+    pub(crate) fn yaml_file(&mut self, kind: FileKind) {
+        if !needs_parse(self.source.text, self.settings) {
+            self.unparsed_yaml = true;
+            return;
+        }
+        match yaml::parse(self.source) {
+            Ok(docs) => {
+                for doc in &docs {
+                    self.document(&doc.root, kind, doc.start, doc.end);
+                }
+            }
+            Err(e) => self.diagnostics.push(format!("not valid YAML/JSON: {e}")),
+        }
+    }
+
+    pub(crate) fn document(&mut self, root: &Node, kind: FileKind, start: usize, end: usize) {
+        if let Some(sops) = root.get("sops").filter(|s| s.is_map()) {
+            self.skip.push((sops.start, sops.end.max(end)));
+        }
+        let is_object = root.get_str("kind").is_some()
+            && (root.get("apiVersion").is_some() || root.get_str("kind") == Some("List"));
+        match kind {
+            FileKind::Kustomization => self.kustomization(root),
+            FileKind::Compose => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL008,
+                    k8s: false,
+                    container: None,
+                },
+                "",
+            ),
+            FileKind::HelmValues if !is_object => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL009,
+                    k8s: false,
+                    container: None,
+                },
+                "",
+            ),
+            _ if is_object => self.object(root, start, end),
+            FileKind::HelmTemplate => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL009,
+                    k8s: true,
+                    container: None,
+                },
+                "",
+            ),
+            _ if looks_like_compose(root) => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL008,
+                    k8s: false,
+                    container: None,
+                },
+                "",
+            ),
+            _ if root.get("secretGenerator").is_some() => self.kustomization(root),
+            _ => self.walk(
+                root,
+                Walk {
+                    rule: Code::SL010,
+                    k8s: false,
+                    container: None,
+                },
+                "",
+            ),
+        }
+    }
+
+    /// Records SealedSecret and SOPS ranges so the raw token search skips their ciphertext.
+    pub(crate) fn mask_ciphertext(&mut self, root: &Node, start: usize, end: usize) {
+        if root.get_str("kind") == Some("List") {
+            for item in root.get("items").map(Node::items).unwrap_or_default() {
+                self.mask_ciphertext(item, item.start, item.end);
+            }
+        } else if root.get_str("kind") == Some("SealedSecret") {
+            self.skip.push((start, end.max(root.end)));
+        }
+        if let Some(sops) = root.get("sops").filter(|s| s.is_map()) {
+            self.skip.push((sops.start, end.max(sops.end)));
+        }
+    }
+
+    pub(crate) fn object(&mut self, obj: &Node, start: usize, end: usize) {
+        let kind = obj.get_str("kind").unwrap_or("");
+        let api = obj.get_str("apiVersion").unwrap_or("");
+        let meta = obj.get("metadata");
+        let name = meta.and_then(|m| m.get_str("name")).unwrap_or("");
+        let namespace = meta.and_then(|m| m.get_str("namespace")).unwrap_or("");
+        let end = end.max(obj.end);
+
+        if let Some(codes) = meta
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get_str(IGNORE_ANNOTATION))
+        {
+            self.ignores
+                .push((obj.start.min(start), end, parse_codes(codes)));
+        }
+        if kind == "List" {
+            for item in obj.get("items").map(Node::items).unwrap_or_default() {
+                if item.is_map() {
+                    self.object(item, item.start, item.end);
+                }
+            }
+            return;
+        }
+        if kind == "SealedSecret"
+            && (api.starts_with("bitnami.com/")
+                || api.starts_with("sealant.dev/")
+                || api.is_empty()
+                || api.contains('/'))
+        {
+            self.skip.push((start.min(obj.start), end));
+            return;
+        }
+        let obj_path = if namespace.is_empty() {
+            format!("{kind}/{name}")
+        } else {
+            format!("{kind}/{namespace}/{name}")
+        };
+        if let Some(annotations) = meta.and_then(|m| m.get("annotations")) {
+            self.annotations(annotations, &obj_path);
+        }
+        match kind {
+            "Secret" if api == "v1" || api.is_empty() => self.secret(obj, name, &obj_path),
+            "ConfigMap" => self.config_map(obj, name, &obj_path),
+            // Secret-store operators: every field is a reference to a secret, never one.
+            k if REFERENCE_KINDS.contains(&k) => {}
+            _ => {
+                for (k, v) in obj.entries() {
+                    let key = k.str().unwrap_or("");
+                    if matches!(key, "metadata" | "apiVersion" | "kind" | "status") {
+                        continue;
+                    }
+                    let path = format!("{obj_path}/{key}");
+                    self.walk(
+                        v,
+                        Walk {
+                            rule: Code::SL010,
+                            k8s: true,
+                            container: None,
+                        },
+                        &path,
+                    );
+                    if key == "data" || key == "stringData" {
+                        // Unknown kinds with data maps are walked as configuration above.
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn config_map(&mut self, obj: &Node, name: &str, obj_path: &str) {
+        let Some(data) = obj.get("data") else { return };
+        for (k, v) in data.entries() {
+            let (Some(key), Some(value)) = (k.str(), v.str()) else {
+                continue;
+            };
+            let path = format!("{obj_path}/data/{key}");
+            if value.contains('\n') || (self.name_match(key).is_none() && value.contains('=')) {
+                self.embedded(
+                    Code::SL003,
+                    v,
+                    value,
+                    &path,
+                    &format!("ConfigMap `{name}` file `{key}` sets"),
+                );
+            } else {
+                let what = format!("ConfigMap `{name}` sets");
+                self.check_pair(Code::SL003, key, v, path, &what);
+            }
+        }
+    }
+
+    /// Configuration embedded in a string (a ConfigMap file, a Helm `values: |` block).
+    pub(crate) fn embedded(
+        &mut self,
+        rule: Code,
+        node: &Node,
+        value: &str,
+        path: &str,
+        what: &str,
+    ) {
+        let mut from = node.start;
+        for line in value.lines() {
+            if !has_needle(line.as_bytes()) && self.settings.extra_names.is_empty() {
+                continue;
+            }
+            let Some(a) = parse_assignment(line) else {
+                continue;
+            };
+            let Some(m) = self.name_match(a.key) else {
+                continue;
+            };
+            if !self.settings.values.is_credential_value(a.value, m) {
+                continue;
+            }
+            let line_at = self.locate(from, line.trim());
+            from = line_at;
+            let trimmed_lead = line.len() - line.trim_start().len();
+            let at = line_at + a.value_at.saturating_sub(trimmed_lead);
+            let message = format!("{what} `{}` to a literal credential", a.key);
+            self.report(
+                rule,
+                at,
+                a.value,
+                format!("{path}/{}", a.key),
+                message,
+                Self::confidence(m),
+            );
+        }
+    }
+
+    pub(crate) fn walk(&mut self, node: &Node, w: Walk<'_>, path: &str) {
+        match &node.kind {
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    let Some(key) = k.str() else { continue };
+                    let child = if path.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{path}/{key}")
+                    };
+                    match &v.kind {
+                        Kind::Scalar(..) => {
+                            let (rule, what) = match w.container {
+                                Some(_) => (Code::SL001, "container field sets"),
+                                None => (w.rule, rule_verb(w.rule)),
+                            };
+                            // A bare `key:` takes its meaning from its parent
+                            // (`encryption: {key: ...}` is an encryption key).
+                            let parent = path.rsplit('/').next().unwrap_or("");
+                            if matches!(key, "key" | "value" | "pass")
+                                && !parent.is_empty()
+                                && self.name_match(key).is_none()
+                            {
+                                let joined = format!("{parent}_{key}");
+                                self.check_pair(rule, &joined, v, child, what);
+                            } else if node_style(v) == Some(Style::Block)
+                                && w.container.is_none()
+                                && self.name_match(key).is_none()
+                            {
+                                // Configuration embedded as text (`helm: {values: |...}` of an
+                                // Argo CD Application, `config.yaml: |`).
+                                let text = v.str().unwrap_or("");
+                                self.embedded(rule, v, text, &child, &format!("`{key}` text sets"));
+                            } else {
+                                self.check_pair(rule, key, v, child, what);
+                            }
+                        }
+                        Kind::Seq(items)
+                            if w.k8s
+                                && matches!(
+                                    key,
+                                    "containers" | "initContainers" | "ephemeralContainers"
+                                ) =>
+                        {
+                            for c in items {
+                                let cname = c.get_str("name").unwrap_or("?");
+                                let cpath = format!("{child}[{cname}]");
+                                self.walk(
+                                    c,
+                                    Walk {
+                                        container: Some(cname),
+                                        ..w
+                                    },
+                                    &cpath,
+                                );
+                            }
+                        }
+                        Kind::Seq(items)
+                            if w.container.is_some() && matches!(key, "command" | "args") =>
+                        {
+                            self.args(items, w.container.unwrap_or("?"), &child);
+                        }
+                        _ => self.walk(v, w, &child),
+                    }
+                }
+            }
+            Kind::Seq(items) => {
+                for item in items {
+                    match &item.kind {
+                        Kind::Map(_) => {
+                            if let (Some(name), Some(value)) =
+                                (item.get_str("name"), item.get("value"))
+                                && value.str().is_some()
+                            {
+                                let (rule, what) = match w.container {
+                                    Some(c) => (Code::SL001, format!("container `{c}` sets")),
+                                    None => (w.rule, rule_verb(w.rule).to_string()),
+                                };
+                                let p = format!("{path}/{name}");
+                                self.check_pair(rule, name, value, p, &what);
+                                continue;
+                            }
+                            self.walk(item, w, path);
+                        }
+                        Kind::Scalar(s, _) => self.list_assignment(item, s, w, path),
+                        _ => self.walk(item, w, path),
+                    }
+                }
+            }
+            Kind::Scalar(..) | Kind::Alias => {}
+        }
+    }
+
+    /// `KEY=value` and `--flag=value` list items (compose `environment:` lists, `extraArgs`).
+    pub(crate) fn list_assignment(&mut self, item: &Node, s: &str, w: Walk<'_>, path: &str) {
+        let trimmed = s.trim_start_matches('-');
+        let Some((key, value)) = trimmed.split_once('=') else {
+            return;
+        };
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return;
+        }
+        let Some(m) = self.name_match(key) else {
+            return;
+        };
+        if !self.settings.values.is_credential_value(value, m) {
+            return;
+        }
+        let at = item.start + (s.len() - value.len());
+        let rule = if w.container.is_some() {
+            Code::SL006
+        } else {
+            w.rule
+        };
+        let message = format!("{} `{key}` to a literal credential", rule_verb(rule));
+        self.report(
+            rule,
+            at,
+            value,
+            format!("{path}/{key}"),
+            message,
+            Self::confidence(m),
+        );
+    }
+}
+
+/// Kinds whose fields name secrets kept elsewhere (External Secrets, Vault, CSI, 1Password).
+const REFERENCE_KINDS: &[&str] = &[
+    "ExternalSecret",
+    "ClusterExternalSecret",
+    "SecretStore",
+    "ClusterSecretStore",
+    "PushSecret",
+    "VaultStaticSecret",
+    "VaultDynamicSecret",
+    "VaultAuth",
+    "SecretProviderClass",
+    "OnePasswordItem",
+    "InfisicalSecret",
+    "DopplerSecret",
+    "SealedSecret",
+];
