@@ -146,6 +146,8 @@ const EXCLUDED_AFTER: &[&str] = &[
     "location",
     "format",
     "algorithm",
+    "alg",
+    "algo",
     "algo",
     "field",
     "prefix",
@@ -252,6 +254,8 @@ pub struct NameMatch {
     /// The term (`secret`, `credentials`) is often used for the *name of* a Secret
     /// (`dbSecret: db-credentials`): values that look like Kubernetes object names are references.
     pub ref_prone: bool,
+    /// The name ends in `token`: a value made of words (`etcd-cluster-k8s`) is an identifier.
+    pub id_prone: bool,
 }
 
 /// Terms whose values are often names of Secrets rather than secrets.
@@ -268,9 +272,11 @@ pub fn classify_name(name: &str, extra: &[String], ignored: &[String]) -> Option
         .last()
         .is_some_and(|w| REF_PRONE.contains(&w.as_str()))
         && !name.to_ascii_lowercase().contains("client");
+    let id_prone = words.last().is_some_and(|w| w == "token");
     Some(NameMatch {
         strength,
         ref_prone,
+        id_prone,
     })
 }
 
@@ -334,6 +340,11 @@ pub fn classify(name: &str, extra: &[String], ignored: &[String]) -> Option<Stre
     let (&(first, _, _), &(last, last_len, _)) = (matches.first()?, matches.last()?);
     let after = &words[last + last_len..];
     let before = &words[..first];
+    // `keyPasswordSecretKey`, `tokenSecretKey`: which key of a Secret holds the earlier
+    // credential, i.e. a key name, not a credential.
+    if matches.len() >= 2 && last_len == 2 && words[last] == "secret" && words[last + 1] == "key" {
+        return None;
+    }
     if after.iter().any(|w| EXCLUDED_AFTER.contains(&w.as_str()))
         || before.iter().any(|w| EXCLUDED_BEFORE.contains(&w.as_str()))
     {

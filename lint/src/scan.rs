@@ -172,6 +172,8 @@ pub fn scan_text(path: &str, text: &str, settings: &Settings) -> (Vec<Finding>, 
         .unwrap_or_default();
     let source = Source::new(text);
     let mut fs = FileScan::new(&source, path, settings);
+    fs.test_data = is_chart_test_data(as_path, &name);
+    fs.template = is_chart_template(as_path, &ext);
     fs.run(classify(as_path, &name, &ext, text));
     let diagnostics = fs
         .diagnostics
@@ -253,6 +255,8 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings) -> FileResult {
     let kind = classify(path, &name, &ext, &text);
     let source = Source::new(&text);
     let mut fs = FileScan::new(&source, shown, settings);
+    fs.test_data = is_chart_test_data(path, &name);
+    fs.template = is_chart_template(path, &ext);
     fs.run(kind);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     result.generator_envs = fs
@@ -267,6 +271,43 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings) -> FileResult {
     result.findings = kept;
     result.suppressed = suppressed;
     result
+}
+
+/// Test inputs of a chart: `ci/*values.yaml` (chart-testing) and `tests/*_test.yaml`
+/// (helm-unittest). Their values are made up for the tests, but may still be real.
+fn is_chart_test_data(path: &Path, name: &str) -> bool {
+    let parent = path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|p| p.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+    yaml && ((parent == "ci" && name.contains("values"))
+        || (parent == "tests" && (name.ends_with("_test.yaml") || name.ends_with("_test.yml"))))
+}
+
+/// A chart template: a `.tpl` file or a file under a `templates/` directory.
+fn is_chart_template(path: &Path, ext: &str) -> bool {
+    ext == "tpl" || path.components().any(|c| c.as_os_str() == "templates")
+}
+
+/// GitHub Actions workflows and GitLab CI files.
+fn is_ci_workflow(path: &Path, name: &str, yaml: bool) -> bool {
+    if name == ".gitlab-ci.yml" || name == ".gitlab-ci.yaml" {
+        return true;
+    }
+    let dirs: Vec<String> = path
+        .parent()
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let n = dirs.len();
+    yaml && n >= 2
+        && ((dirs[n - 2] == ".github" && dirs[n - 1] == "workflows")
+            || (dirs[n - 2] == ".gitlab" && dirs[n - 1] == "ci"))
 }
 
 /// Decides how a file is analysed, from its name, place and (for templates) content.
@@ -295,6 +336,9 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
         || ext == "kubeconfig"
         || (name == "config" && text.contains("kind: Config"));
     let yaml = matches!(ext, "yaml" | "yml") || kubeconfig;
+    if is_ci_workflow(path, name, yaml) {
+        return FileKind::CiWorkflow;
+    }
     if yaml && (name.starts_with("docker-compose") || name.starts_with("compose")) {
         return FileKind::Compose;
     }
@@ -361,7 +405,7 @@ fn apply_inline_suppressions(
 fn inline_ignore(line: &str) -> Option<Vec<Code>> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
     let re = RE
-        .get_or_init(|| Regex::new(r"(?:#|//|;)\s*sealant:ignore\b([A-Za-z0-9, ]*)").ok())
+        .get_or_init(|| Regex::new(r"(?:#|//|;)\s*sealant:ignore(?-u:\b)([A-Za-z0-9, ]*)").ok())
         .as_ref()?;
     let caps = re.captures(line)?;
     Some(parse_codes(caps.get(1).map_or("", |m| m.as_str())))

@@ -54,6 +54,12 @@ pub fn parse_assignment(line: &str) -> Option<Assignment<'_>> {
 /// Strips matching quotes, or for unquoted values a trailing ` # comment` and `,`/`;`.
 fn unquote(raw: &str) -> (&str, usize) {
     let raw = raw.trim_end();
+    // `password=\"$X\"` inside a quoted shell string: an escaped quote opens the value.
+    if let Some(q) = ["\\\"", "\\'"].iter().find(|q| raw.starts_with(**q)) {
+        let inner = &raw[q.len()..];
+        let end = inner.find(*q).unwrap_or(inner.len());
+        return (&inner[..end], q.len());
+    }
     let mut chars = raw.chars();
     if let Some(q @ ('"' | '\'' | '`')) = chars.next() {
         let inner = &raw[1..];

@@ -24,7 +24,7 @@ pub struct TokenKind {
 const TOKEN_KINDS: &[TokenKind] = &[
     TokenKind {
         label: "AWS access key id",
-        pattern: r"\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b",
+        pattern: r"(?-u:\b)((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})(?-u:\b)",
         confidence: Confidence::High,
     },
     TokenKind {
@@ -34,22 +34,22 @@ const TOKEN_KINDS: &[TokenKind] = &[
     },
     TokenKind {
         label: "GitHub token",
-        pattern: r"\b(gh[pousr]_[A-Za-z0-9]{36,255})\b",
+        pattern: r"(?-u:\b)(gh[pousr]_[A-Za-z0-9]{36,255})(?-u:\b)",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "GitHub fine-grained token",
-        pattern: r"\b(github_pat_[A-Za-z0-9_]{60,255})\b",
+        pattern: r"(?-u:\b)(github_pat_[A-Za-z0-9_]{60,255})(?-u:\b)",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "GitLab token",
-        pattern: r"\b(gl(?:pat|dt|ptt|rt|cbt|oas|ft)-[A-Za-z0-9_\-]{20,})",
+        pattern: r"(?-u:\b)(gl(?:pat|dt|ptt|rt|cbt|oas|ft)-[A-Za-z0-9_\-]{20,})",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "Slack token",
-        pattern: r"\b(xox[baprse]-[0-9A-Za-z]{6,}-[0-9A-Za-z-]{6,})",
+        pattern: r"(?-u:\b)(xox[baprse]-[0-9A-Za-z]{6,}-[0-9A-Za-z-]{6,})",
         confidence: Confidence::High,
     },
     TokenKind {
@@ -59,62 +59,62 @@ const TOKEN_KINDS: &[TokenKind] = &[
     },
     TokenKind {
         label: "Stripe key",
-        pattern: r"\b((?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{20,99})\b",
+        pattern: r"(?-u:\b)((?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{20,99})(?-u:\b)",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "Google API key",
-        pattern: r"\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
+        pattern: r"(?-u:\b)(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "SendGrid API key",
-        pattern: r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})\b",
+        pattern: r"(?-u:\b)(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})(?-u:\b)",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "npm access token",
-        pattern: r"\b(npm_[A-Za-z0-9]{36})\b",
+        pattern: r"(?-u:\b)(npm_[A-Za-z0-9]{36})(?-u:\b)",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "PyPI upload token",
-        pattern: r"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})",
+        pattern: r"(?-u:\b)(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "Docker Hub personal access token",
-        pattern: r"\b(dckr_pat_[A-Za-z0-9_\-]{27,})",
+        pattern: r"(?-u:\b)(dckr_pat_[A-Za-z0-9_\-]{27,})",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "HashiCorp Vault token",
-        pattern: r"\b(hv[sb]\.[A-Za-z0-9_\-]{90,})",
+        pattern: r"(?-u:\b)(hv[sb]\.[A-Za-z0-9_\-]{90,})",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "OpenAI API key",
-        pattern: r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})",
+        pattern: r"(?-u:\b)(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "Anthropic API key",
-        pattern: r"\b(sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_\-]{80,})",
+        pattern: r"(?-u:\b)(sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_\-]{80,})",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "Shopify access token",
-        pattern: r"\b(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})\b",
+        pattern: r"(?-u:\b)(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})(?-u:\b)",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "age secret key",
-        pattern: r"\b(AGE-SECRET-KEY-1[0-9A-Z]{58})\b",
+        pattern: r"(?-u:\b)(AGE-SECRET-KEY-1[0-9A-Z]{58})(?-u:\b)",
         confidence: Confidence::High,
     },
     TokenKind {
         label: "sealant private key",
-        pattern: r"\b(SEALANT-PRIVATE-KEY-V1:[A-Za-z0-9_\-]{48})(?:[^A-Za-z0-9_\-]|$)",
+        pattern: r"(?-u:\b)(SEALANT-PRIVATE-KEY-V1:[A-Za-z0-9_\-]{48})(?:[^A-Za-z0-9_\-]|$)",
         confidence: Confidence::High,
     },
     TokenKind {
@@ -129,12 +129,12 @@ const TOKEN_KINDS: &[TokenKind] = &[
     },
     TokenKind {
         label: "JSON Web Token",
-        pattern: r"\b(eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})",
+        pattern: r"(?-u:\b)(eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})",
         confidence: Confidence::Medium,
     },
     TokenKind {
         label: "bearer token",
-        pattern: r"(?i)\bbearer\s+([A-Za-z0-9_\-.~+/]{20,}=*)",
+        pattern: r"(?i)(?-u:\b)bearer\s+([A-Za-z0-9_\-.~+/]{20,}=*)",
         confidence: Confidence::Medium,
     },
     TokenKind {
@@ -177,7 +177,7 @@ fn compiled() -> &'static Compiled {
             set: RegexSet::new(&patterns).expect("token patterns compile"),
             each: patterns.iter().map(|p| Regex::new(p).expect("token pattern compiles")).collect(),
             url: Regex::new(
-                r#"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,20})://([^\s:@/'"<>{}]{1,100}):([^\s@/'"<>]{1,200})@([^\s/'"?#@<>]+)"#,
+                r#"(?-u:\b)([a-zA-Z][a-zA-Z0-9+.\-]{1,20})://([^\s:@/'"<>{}]{1,100}):([^\s@/'"<>]{1,200})@([^\s/'"?#@<>]+)"#,
             )
             .expect("url pattern compiles"),
             conn: Regex::new(
@@ -206,7 +206,9 @@ pub fn find_tokens(text: &str) -> Vec<RawMatch> {
             if token_is_placeholder(value) {
                 continue;
             }
-            if kind.label == "private key" && !has_key_body(&text[m.end()..]) {
+            if kind.label == "private key"
+                && (!has_key_body(&text[m.end()..]) || is_truncated_pem(&text[m.end()..]))
+            {
                 continue;
             }
             out.push(RawMatch {
@@ -302,6 +304,26 @@ fn token_is_placeholder(value: &str) -> bool {
     tail.len() >= 8 && distinct.len() <= 3
 }
 
+/// A PEM block whose body is cut short with `...` (documentation showing the shape of a key:
+/// `-----BEGIN RSA PRIVATE KEY-----`, a line or two, `...`, the last line, the END line).
+fn is_truncated_pem(after: &str) -> bool {
+    let window = &after[..floor_char_boundary(after, 16 * 1024)];
+    let body = window.split("-----END").next().unwrap_or(window);
+    body.replace("\\n", "\n").lines().any(|l| {
+        let t = l.trim().trim_matches(['"', '\'', ',']);
+        t.starts_with("...") || t.ends_with("...") || t == "\u{2026}"
+    })
+}
+
+/// The largest char boundary of `s` at or below `at`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut at = at.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 /// A PEM header followed directly by base64 key material (raw lines or `\n` escapes, after
 /// optional `Proc-Type`/`DEK-Info` headers), not a header quoted in documentation.
 fn has_key_body(after: &str) -> bool {
@@ -376,6 +398,14 @@ mod tests {
         for (text, label) in cases {
             assert_eq!(labels(text), [label], "{text}");
         }
+    }
+
+    #[test]
+    fn truncated_pem_in_documentation_is_not_a_key() {
+        let doc = "-----BEGIN RSA PRIVATE KEY-----\nMIIEogIBAAKCAQEAvLYcyu8f3skuRyUgeeNpeDvYBCDcgq+LsWap6zbX5f8oLqp4\n...\nwrj2wDbCDCFmfqnSJ+dKI3vFLlEz44sAV8jX/kd4Y6ZTQhlLbYc=\n-----END RSA PRIVATE KEY-----\n";
+        assert!(labels(doc).is_empty());
+        let whole = doc.replace("...\n", "");
+        assert_eq!(labels(&whole), ["private key"]);
     }
 
     #[test]

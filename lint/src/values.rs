@@ -130,6 +130,9 @@ const KEY_NAME_VALUES: &[&str] = &[
 
 /// Terraform/HCL references (`var.db_password`, `local.token`, `module.db.password`).
 fn is_code_reference(v: &str) -> bool {
+    if is_terraform_attribute(v) {
+        return true;
+    }
     ["var.", "local.", "module.", "data."].iter().any(|p| {
         v.strip_prefix(p).is_some_and(|rest| {
             !rest.is_empty()
@@ -138,6 +141,165 @@ fn is_code_reference(v: &str) -> bool {
                     .all(|c| c.is_ascii_alphanumeric() || "_.-[]\"".contains(c))
         })
     })
+}
+
+/// Terraform resource attributes (`random_password.db.result`,
+/// `google_secret_manager_secret.s.id`): a resource type (`provider_kind`), a name, attributes.
+fn is_terraform_attribute(v: &str) -> bool {
+    let mut parts = v.split('.');
+    let Some(kind) = parts.next() else {
+        return false;
+    };
+    let rest: Vec<&str> = parts.collect();
+    kind.contains('_')
+        && kind
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && rest.len() >= 2
+        && rest.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-[]\"*".contains(c))
+        })
+}
+
+/// Names of algorithms (`hmac-sha256`, `RS256`, `aes-256-gcm`, `scram-sha-512`, `bcrypt`):
+/// settings that choose how a credential is used, never credentials.
+fn is_algorithm_name(lower: &str) -> bool {
+    const WHOLE: &[&str] = &[
+        "bcrypt",
+        "scrypt",
+        "argon2",
+        "argon2i",
+        "argon2d",
+        "argon2id",
+        "pbkdf2",
+        "eddsa",
+        "ed25519",
+        "ed448",
+        "x25519",
+        "plain",
+        "plaintext",
+        "md5",
+        "crypt",
+        "sha",
+        "des",
+        "3des",
+        "blowfish",
+        "chacha20",
+        "chacha20-poly1305",
+        "xchacha20-poly1305",
+        "gssapi",
+        "oauthbearer",
+        "digest",
+        "ntlm",
+        "kerberos",
+    ];
+    if WHOLE.contains(&lower) {
+        return true;
+    }
+    // JOSE names: HS256, RS384, ES512, PS256.
+    let b = lower.as_bytes();
+    if b.len() == 5
+        && matches!(&lower[..2], "hs" | "rs" | "es" | "ps")
+        && matches!(&lower[2..], "256" | "384" | "512")
+    {
+        return true;
+    }
+    // Families with a size: hmac-sha256, hmac-sha1, sha-512, aes-256-gcm, scram-sha-256,
+    // pbkdf2-sha256, rsa-oaep-256, rsa2048.
+    let family = [
+        "hmac", "sha", "md", "aes", "scram", "pbkdf2", "rsa", "ecdsa", "blake2",
+    ];
+    let words: Vec<&str> = lower.split(['-', '_', '.', '+']).collect();
+    words
+        .iter()
+        .any(|w| family.iter().any(|f| w.starts_with(f)))
+        && words.iter().all(|w| {
+            family.iter().any(|f| w.starts_with(f))
+                || w.chars().all(|c| c.is_ascii_digit())
+                || matches!(
+                    *w,
+                    "gcm"
+                        | "cbc"
+                        | "ctr"
+                        | "cfb"
+                        | "ofb"
+                        | "oaep"
+                        | "pss"
+                        | "p256"
+                        | "p384"
+                        | "with"
+                        | "b"
+                )
+        })
+        && words
+            .iter()
+            .all(|w| w.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// `redis-cart:6379`, `db:5432,db2:5432`: addresses, not secrets.
+fn is_host_port_list(lower: &str) -> bool {
+    lower.split(',').all(|part| {
+        let Some((host, port)) = part.trim().rsplit_once(':') else {
+            return false;
+        };
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && host.starts_with(|c: char| c.is_ascii_alphabetic())
+            && !port.is_empty()
+            && port.len() <= 5
+            && port.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// Code that computes the value (`get_secret_value("db")`, `os.environ["DB_PASSWORD"]`,
+/// `lookup('env', 'TOKEN')`): a function call or an indexed lookup.
+fn is_code_expression(v: &str) -> bool {
+    let Some(open) = v.find(['(', '[']) else {
+        return false;
+    };
+    let callee = &v[..open];
+    let close = if v.as_bytes()[open] == b'(' { ')' } else { ']' };
+    !callee.is_empty()
+        && callee
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && callee.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && callee.chars().any(|c| c.is_ascii_lowercase())
+        && v.trim_end_matches([';', ',']).ends_with(close)
+}
+
+/// A build mount or secret specification (`id=npm,env=NPM_TOKEN`, `id=x,src=./token.txt`):
+/// names where a secret comes from.
+fn is_mount_spec(lower: &str) -> bool {
+    const KEYS: &[&str] = &[
+        "id",
+        "env",
+        "src",
+        "source",
+        "target",
+        "dst",
+        "destination",
+        "type",
+        "required",
+        "mode",
+        "uid",
+        "gid",
+    ];
+    lower.contains('=')
+        && lower.split(',').all(|kv| {
+            kv.split_once('=')
+                .is_some_and(|(k, v)| KEYS.contains(&k.trim()) && !v.trim().is_empty())
+        })
+        && lower.split(',').any(|kv| {
+            kv.starts_with("id=")
+                || kv.starts_with("src=")
+                || kv.starts_with("source=")
+                || kv.starts_with("env=")
+        })
 }
 
 /// File extensions that make a short value a file name.
@@ -185,6 +347,14 @@ impl ValueFilter {
         if REFERENCE_PREFIXES.iter().any(|p| lower.starts_with(p)) || is_code_reference(v) {
             return false;
         }
+        // Settings that name an algorithm or an address, and code that computes the value.
+        if is_algorithm_name(&lower)
+            || is_host_port_list(&lower)
+            || is_code_expression(v)
+            || is_mount_spec(&lower)
+        {
+            return false;
+        }
         // `secretKey: password`, `passwordKey: token`: the name of a key, not a value.
         if KEY_NAME_VALUES.contains(&lower.as_str()) {
             return false;
@@ -206,6 +376,9 @@ impl ValueFilter {
         }
         let v = value.trim();
         if name.ref_prone && looks_like_object_name(v) {
+            return false;
+        }
+        if name.id_prone && looks_like_object_name(v) && is_wordy(v) {
             return false;
         }
         match name.strength {
@@ -273,16 +446,67 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
     if v.contains("****") {
         return true;
     }
-    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
+    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) || lower.starts_with("your") {
+        return true;
+    }
+    // `DB_PASSWORD`, `PASSWORD_VAL`: the name of a variable to fill in, not its value.
+    let upper_ident = v.contains('_')
+        && v.starts_with(|c: char| c.is_ascii_uppercase())
+        && v.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    // `if_you_see_this_change_it`: a sentence written as one word.
+    let phrase = {
+        let words: Vec<&str> = v.split('_').collect();
+        words.len() >= 4
+            && words
+                .iter()
+                .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+    };
+    if upper_ident || phrase || has_sequential_run(v) || is_generic_words(lower) {
         return true;
     }
     // `xxx`, `***`, `....`, `XXXX-XXXX`, `####`, `000000`, `aaaaaaaa`.
     let masking = v
         .chars()
         .all(|c| matches!(c, 'x' | 'X' | '*' | '.' | '#' | '-' | '_' | '•'));
-    let first = v.chars().next();
-    let one_char = v.chars().all(|c| Some(c) == first);
+    // `0000`, `00000000-0000-0000-0000-000000000000`: one character, separators aside.
+    let mut significant = v.chars().filter(|c| !matches!(c, '-' | '_' | ':' | '.'));
+    let first = significant.next();
+    let one_char = significant.all(|c| Some(c) == first);
     masking || one_char
+}
+
+/// `some-password`, `my_secret_pw`, `test-password`, `another_pw`: made only of the generic words
+/// documentation uses for a credential, so an example, not a credential.
+fn is_generic_words(lower: &str) -> bool {
+    const GENERIC: &[&str] = &[
+        "some", "my", "another", "other", "the", "a", "test", "testing", "default", "demo",
+        "secret", "secrets", "password", "passwd", "pass", "pw", "pwd", "token", "key", "api",
+        "user", "username", "admin", "value", "here", "new", "foo", "bar", "baz", "db", "database",
+        "app", "private", "access", "auth",
+    ];
+    let words: Vec<&str> = lower.split(['-', '_', '.']).collect();
+    words.len() >= 2 && words.iter().all(|w| GENERIC.contains(w))
+}
+
+/// Fake ids (`T123456789`, `U12345678`): a short value (up to 16 characters) holding eight or
+/// more consecutive ascending digits or letters. Longer values stay suspects.
+fn has_sequential_run(v: &str) -> bool {
+    let b = v.as_bytes();
+    if b.len() > 16 {
+        return false;
+    }
+    let mut run = 1;
+    for i in 1..b.len() {
+        let ascending = b[i] == b[i - 1].wrapping_add(1)
+            && (b[i].is_ascii_digit() || b[i].is_ascii_alphabetic())
+            && (b[i - 1].is_ascii_digit() || b[i - 1].is_ascii_alphabetic());
+        run = if ascending { run + 1 } else { 1 };
+        if run >= 8 {
+            return true;
+        }
+    }
+    false
 }
 
 fn looks_like_path(v: &str, lower: &str) -> bool {
@@ -345,6 +569,16 @@ fn looks_like_object_name(v: &str) -> bool {
         && !v.starts_with('-')
 }
 
+/// `etcd-cluster-k8s`, `my-app-token`: segments that are words, numbers or short tags, not
+/// generated material (`tok-9f8e7d6c5b4a`).
+fn is_wordy(v: &str) -> bool {
+    v.split(['-', '.']).all(|seg| {
+        seg.len() <= 3
+            || seg.chars().all(|c| c.is_ascii_alphabetic())
+            || seg.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
 /// For ambiguous names: only values that look generated (mixed classes, long enough).
 pub fn looks_random(v: &str) -> bool {
     if v.len() < 8 || v.contains(char::is_whitespace) {
@@ -379,6 +613,7 @@ mod tests {
         NameMatch {
             strength: Strength::Strong,
             ref_prone: false,
+            id_prone: false,
         }
     }
 
@@ -432,6 +667,24 @@ mod tests {
             "$work/keys/sealant.key",
             "the password of the admin",
             "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+            // algorithms, addresses, code, build secret mounts, Terraform attributes
+            "hmac-sha256",
+            "RS256",
+            "aes-256-gcm",
+            "scram-sha-512",
+            "redis-cart:6379",
+            "db-0.db:5432,db-1.db:5432",
+            "get_secret_value(\"hub.db.password\")",
+            "os.environ[\"DB_PASSWORD\"]",
+            "id=npm,env=NPM_TOKEN",
+            "random_password.db.result",
+            "google_secret_manager_secret.s.id",
+            // placeholders
+            "PASSWORD_VAL",
+            "YourPingdomApiToken",
+            "if_you_see_this_please_change_it",
+            "00000000-0000-0000-0000-000000000000",
+            "T123456789",
         ] {
             assert!(
                 !f.is_credential_value(v, strong()),
@@ -446,12 +699,14 @@ mod tests {
         let weak = NameMatch {
             strength: Strength::Weak,
             ref_prone: false,
+            id_prone: false,
         };
         assert!(!f.is_credential_value("basic", weak));
         assert!(f.is_credential_value("aZ3kL9pQ2xW7", weak));
         let refp = NameMatch {
             strength: Strength::Strong,
             ref_prone: true,
+            id_prone: false,
         };
         assert!(!f.is_credential_value("db-credentials", refp));
         assert!(f.is_credential_value("Xk9#mP2qL", refp));

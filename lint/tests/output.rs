@@ -253,7 +253,8 @@ stringData:
         lines(&report),
         ["app.properties:1 SL010", "pods.yaml:15 SL001"]
     );
-    assert_eq!(report.suppressed, 3);
+    // Two env values by comment; the Secret (its summary and its `password`) by annotation.
+    assert_eq!(report.suppressed, 4);
 
     let settings = match Settings::parse(
         "[lint]\ndisable = [\"SL010\"]\nplaceholders = [\"^tok-1a2b\"]\nexclude = [\"ignored/\"]\n",

@@ -1,6 +1,6 @@
 //! `.env` files and line-based configuration (`.properties`, `.ini`, `.toml`, `.npmrc`, ...).
 
-use crate::analyzers::FileScan;
+use crate::analyzers::{FileScan, is_self_reference};
 use crate::rules::Code;
 use crate::text::parse_assignment;
 
@@ -22,6 +22,9 @@ impl FileScan<'_> {
             let Some(m) = self.name_match(a.key) else {
                 continue;
             };
+            if is_self_reference(a.key, a.value) {
+                continue;
+            }
             if !self.settings.values.is_credential_value(a.value, m) {
                 continue;
             }

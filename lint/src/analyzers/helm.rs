@@ -1,8 +1,8 @@
 //! Helm chart templates that do not parse as YAML even with their actions masked.
 
-use crate::analyzers::{FileKind, FileScan};
-use crate::finding::Confidence;
+use crate::analyzers::{FileKind, FileScan, is_self_reference};
 use crate::rules::Code;
+use crate::rules::sl002_committed_secret::SecretEntry;
 use crate::text::{mask_template, parse_assignment};
 use crate::yaml::{self, Source};
 
@@ -26,36 +26,53 @@ impl FileScan<'_> {
     pub(crate) fn scan_template_lines(&mut self) {
         let source = self.source;
         let mut pending_env: Option<(String, usize)> = None;
-        let (mut secret, mut secret_data) = (false, false);
+        // The Secret being read: its `kind:` offset, name, and whether we are in its data.
+        let mut secret: Option<(usize, String)> = None;
+        let mut data_indent: Option<usize> = None;
+        let mut in_data = false;
+        let mut entries: Vec<SecretEntry<'_>> = Vec::new();
         for n in 1..=source.line_count() {
             let line = source.line(n);
             let indent = line.len() - line.trim_start().len();
             if line.starts_with("---") {
-                (secret, secret_data) = (false, false);
+                self.flush_template_secret(&mut secret, &mut entries);
+                (in_data, data_indent) = (false, None);
             }
             let Some(a) = parse_assignment(line) else {
                 continue;
             };
             if indent == 0 {
-                secret |= a.key == "kind" && a.value == "Secret";
-                secret_data = secret && matches!(a.key, "data" | "stringData");
+                if a.key == "kind" {
+                    self.flush_template_secret(&mut secret, &mut entries);
+                    if a.value == "Secret" {
+                        secret = Some((self.locate_line(n) + a.value_at, String::new()));
+                    }
+                }
+                in_data = secret.is_some() && matches!(a.key, "data" | "stringData");
+                data_indent = None;
                 continue;
             }
-            if secret_data && !line.trim_start().starts_with('-') {
-                if self.strict_literal(a.value) && !a.value.starts_with("ENC[") {
-                    let at = self.locate_line(n) + a.value_at;
-                    let message = format!(
-                        "Secret template commits key `{}` in plain text; seal it with `sealant seal`",
-                        a.key
-                    );
-                    self.report(
-                        Code::SL002,
-                        at,
-                        a.value,
-                        format!("Secret/{}", a.key),
-                        message,
-                        Confidence::High,
-                    );
+            if let Some((_, name)) = secret.as_mut()
+                && a.key == "name"
+                && name.is_empty()
+                && indent == 2
+            {
+                *name = a.value.to_string();
+            }
+            if in_data {
+                // Only the data's own keys: lines of an embedded block (`config.ini: |` and its
+                // `role = "pod"` lines) are the content of one key, not keys.
+                let child = *data_indent.get_or_insert(indent);
+                if indent == child
+                    && !line.trim_start().starts_with('-')
+                    && let Some(plain) = self.secret_plaintext(a.key, a.value, false)
+                {
+                    entries.push(SecretEntry {
+                        key: a.key,
+                        raw: a.value,
+                        plain,
+                        at: self.locate_line(n) + a.value_at,
+                    });
                 }
                 continue;
             }
@@ -85,6 +102,9 @@ impl FileScan<'_> {
             let Some(m) = self.name_match(a.key) else {
                 continue;
             };
+            if is_self_reference(a.key, a.value) {
+                continue;
+            }
             if self.settings.values.is_credential_value(a.value, m) {
                 let message = format!("chart template sets `{}` to a literal credential", a.key);
                 self.report(
@@ -97,5 +117,23 @@ impl FileScan<'_> {
                 );
             }
         }
+        self.flush_template_secret(&mut secret, &mut entries);
+    }
+
+    fn flush_template_secret(
+        &mut self,
+        secret: &mut Option<(usize, String)>,
+        entries: &mut Vec<SecretEntry<'_>>,
+    ) {
+        if let Some((kind_at, name)) = secret.take() {
+            let name = if name.is_empty() {
+                "?".to_string()
+            } else {
+                name
+            };
+            let path = format!("Secret/{name}");
+            self.committed_secret(&name, &path, kind_at, entries);
+        }
+        entries.clear();
     }
 }

@@ -2,7 +2,9 @@
 //! walker that every structured file goes through.
 
 use crate::analyzers::compose::looks_like_compose;
-use crate::analyzers::{FileKind, FileScan, Walk, has_needle, needs_parse, node_style, rule_verb};
+use crate::analyzers::{
+    FileKind, FileScan, Walk, has_needle, is_self_reference, needs_parse, node_style, rule_verb,
+};
 use crate::analyzers::{IGNORE_ANNOTATION, parse_codes};
 use crate::rules::Code;
 use crate::text::parse_assignment;
@@ -209,6 +211,9 @@ impl FileScan<'_> {
             let Some(m) = self.name_match(a.key) else {
                 continue;
             };
+            if is_self_reference(a.key, a.value) {
+                continue;
+            }
             if !self.settings.values.is_credential_value(a.value, m) {
                 continue;
             }

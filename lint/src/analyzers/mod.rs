@@ -15,6 +15,7 @@ use super::rules::Code;
 use super::values::{is_placeholder, redact};
 use super::yaml::{Kind, Node, Source, Style};
 
+pub mod ci;
 pub mod compose;
 pub mod dockerfile;
 pub mod dotenv;
@@ -39,6 +40,8 @@ pub enum FileKind {
     DotEnv,
     /// `.properties`, `.ini`, `.toml`, `.conf`, Terraform variables.
     Config,
+    /// CI pipelines: GitHub Actions workflows, GitLab CI.
+    CiWorkflow,
     /// Shell scripts (`.sh`, `.bash`, `.envrc`).
     Script,
     /// `Dockerfile`, `*.dockerfile`, `Containerfile`.
@@ -63,6 +66,12 @@ pub struct FileScan<'a> {
     pub diagnostics: Vec<String>,
     /// Env files read by a Kustomize secretGenerator: (path relative to this file's dir, name).
     pub generator_env_files: Vec<(String, String)>,
+    /// Test data of a chart (`ci/*-values.yaml`, `tests/*_test.yaml`): findings are reported at
+    /// low severity and confidence, so that `--fail-on` can skip them.
+    pub test_data: bool,
+    /// A Helm chart template (under `templates/`, or `.tpl`): what it renders comes from values
+    /// at install time.
+    pub template: bool,
     /// YAML that the prefilter let skip the parser.
     pub(crate) unparsed_yaml: bool,
 }
@@ -89,6 +98,8 @@ impl<'a> FileScan<'a> {
             diagnostics: Vec::new(),
             generator_env_files: Vec::new(),
             unparsed_yaml: false,
+            test_data: false,
+            template: false,
         }
     }
 
@@ -97,6 +108,7 @@ impl<'a> FileScan<'a> {
         match kind {
             FileKind::DotEnv => self.scan_lines(Code::SL008, "`.env` file sets"),
             FileKind::Script => self.scan_script(),
+            FileKind::CiWorkflow => self.ci_workflow(),
             FileKind::Dockerfile => self.scan_dockerfile(),
             FileKind::Config => self.scan_lines(Code::SL010, "configuration sets"),
             FileKind::Text => {}
@@ -121,8 +133,16 @@ impl<'a> FileScan<'a> {
         if !self.settings.is_enabled(rule) {
             return;
         }
+        let (confidence, message) = if self.test_data {
+            (Confidence::Low, format!("{message} (chart test values)"))
+        } else {
+            (confidence, message)
+        };
         let (line, column) = self.source.position(at);
         let mut severity = rule.rule().severity;
+        if self.test_data {
+            severity = Severity::Low;
+        }
         if confidence == Confidence::Low && severity > Severity::Low {
             severity = if severity == Severity::High {
                 Severity::Medium
@@ -143,6 +163,27 @@ impl<'a> FileScan<'a> {
             value_hash: hash_value(value),
             span: (at, at + value.len().max(1)),
         });
+    }
+
+    /// Reports a finding whose shown value is `redacted` (a summary such as `3 keys`) and whose
+    /// location is `span`; `value` only feeds the baseline hash.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn report_redacted(
+        &mut self,
+        rule: Code,
+        span: (usize, usize),
+        value: &str,
+        redacted: String,
+        key_path: String,
+        message: String,
+        confidence: Confidence,
+    ) {
+        let before = self.findings.len();
+        self.report(rule, span.0, value, key_path, message, confidence);
+        if let Some(f) = self.findings.get_mut(before) {
+            f.redacted = redacted;
+            f.span = span;
+        }
     }
 
     /// Byte offset of `needle` at or after `from` (a scalar's start), or `from` itself.
@@ -183,6 +224,9 @@ impl<'a> FileScan<'a> {
         what: &str,
     ) {
         let Some(v) = value.str() else { return };
+        if is_self_reference(name, v) {
+            return;
+        }
         let Some(m) = self.name_match(name) else {
             return;
         };
@@ -222,6 +266,18 @@ impl<'a> FileScan<'a> {
         let base = line.as_ptr() as usize - self.source.text.as_ptr() as usize;
         base.min(self.source.text.len())
     }
+}
+
+/// `image_pull_secrets = image_pull_secrets`, `password: password_var`-style code: the value is the
+/// name of a variable that shares the setting's name, not a literal.
+pub(crate) fn is_self_reference(name: &str, value: &str) -> bool {
+    let last = name.rsplit(['.', '/']).next().unwrap_or(name);
+    let v = value.trim();
+    !v.is_empty()
+        && v.len() >= 3
+        && v.eq_ignore_ascii_case(last)
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && v.contains('_')
 }
 
 /// The start of a message for a credential-like key found by the generic walker.

@@ -25,8 +25,9 @@ pub fn needs_parse(text: &str, settings: &Settings) -> bool {
         return true;
     };
     // A Secret (every key is data) or a Kustomize generator (every literal is): always parse.
-    let always = ALWAYS
-        .get_or_init(|| Regex::new(r"kind\W{1,4}Secret\b|secretGenerator|configMapGenerator").ok());
+    let always = ALWAYS.get_or_init(|| {
+        Regex::new(r"kind\W{1,4}Secret(?-u:\b)|secretGenerator|configMapGenerator").ok()
+    });
     if always.as_ref().is_none_or(|re| re.is_match(text)) {
         return true;
     }

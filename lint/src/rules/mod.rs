@@ -7,7 +7,7 @@ use std::str::FromStr;
 use crate::finding::Severity;
 
 mod sl001_plaintext_env_credential;
-mod sl002_committed_secret;
+pub(crate) mod sl002_committed_secret;
 mod sl003_configmap_credential;
 mod sl004_known_token_format;
 mod sl005_url_credential;

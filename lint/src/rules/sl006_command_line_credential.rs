@@ -127,12 +127,15 @@ impl FileScan<'_> {
                 }
             }
         }
-        if s.contains("mysql") {
+        if s.contains("mysql") || s.contains("mariadb") {
             for caps in re.mysql.captures_iter(s) {
-                if let Some(v) = caps.get(1) {
+                if let Some(v) = caps.get(1)
+                    && !is_long_p_option(v.as_str())
+                {
                     let m = NameMatch {
                         strength: Strength::Strong,
                         ref_prone: false,
+                        id_prone: false,
                     };
                     found.push(("-p".to_string(), v.as_str().to_string(), m));
                 }
@@ -155,6 +158,20 @@ impl FileScan<'_> {
             );
         }
     }
+}
+
+/// `-port 3306`, `-protocol tcp`, `-password=x` written with one dash: an option whose name
+/// starts with `p`, not `-p` followed by a password.
+fn is_long_p_option(after_p: &str) -> bool {
+    const OPTIONS: &[&str] = &[
+        "port", "protocol", "pipe", "plugin", "print", "prompt", "password", "path", "pid",
+        "profile", "proxy", "parallel",
+    ];
+    let word = format!("p{after_p}");
+    OPTIONS.iter().any(|o| {
+        word.strip_prefix(o)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['=', '-', '_']))
+    })
 }
 
 struct ArgRegexes {
