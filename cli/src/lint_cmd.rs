@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use sealant_lint::{
-    Baseline, CONFIG_FILE, Code, Counts, Format, RULES, ScanOptions, Settings, Severity,
+    Baseline, CONFIG_FILE, Code, Counts, Format, RULES, Redaction, ScanOptions, Settings, Severity,
 };
 
 const AFTER_HELP: &str = "\
@@ -75,6 +75,11 @@ pub struct LintArgs {
     #[arg(long, exclusive = true)]
     pub list_rules: bool,
 
+    /// How much of a leaked value reports show: `partial` shows nothing of values shorter than 16
+    /// characters and the first two characters of longer ones; `full` shows nothing.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = RedactMode::Partial)]
+    pub redact: RedactMode,
+
     /// Do not print warnings about files that could not be read or parsed.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -83,12 +88,21 @@ pub struct LintArgs {
 /// `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// `path:line:col: SL001 [high] message (value: su********23)`.
+    /// `path:line:col: SL001 [high] message (value: ********)`.
     Text,
     /// One JSON document with findings, diagnostics and a summary.
     Json,
     /// SARIF 2.1.0, for GitHub code scanning and other dashboards.
     Sarif,
+}
+
+/// `--redact`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RedactMode {
+    /// `********`, or `gh********` for values of 16 characters or more.
+    Partial,
+    /// `********` for every value.
+    Full,
 }
 
 /// `--fail-on`.
@@ -176,6 +190,10 @@ fn execute(args: LintArgs) -> Result<u8, String> {
         counts.baselined = accepted;
     }
 
+    report.redact(match args.redact {
+        RedactMode::Partial => Redaction::Partial,
+        RedactMode::Full => Redaction::Full,
+    });
     let format = match args.format {
         OutputFormat::Text => Format::Text,
         OutputFormat::Json => Format::Json,
@@ -221,6 +239,21 @@ fn print_stdout(text: &str) -> Result<(), String> {
     }
 }
 
+/// Writes `text` to `path` atomically: a temporary file in the same directory, flushed to disk,
+/// then renamed over `path`, so a reader never sees a half-written report.
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+    // `/dev/stdout`, `/dev/null`, a FIFO: not a regular file to replace, write it in place.
+    if path.exists() && !path.is_file() {
+        return std::fs::write(path, text).map_err(|e| fail(&e));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    tmp.write_all(text.as_bytes()).map_err(|e| fail(&e))?;
+    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
 }

@@ -73,8 +73,11 @@ pub struct Finding {
     pub message: String,
     pub severity: Severity,
     pub confidence: Confidence,
-    /// The value as `su********23`.
+    /// The value redacted (`********`, or `gh********` for values of 16 characters or more), or
+    /// for a finding that summarises several values, what it covers (`3 keys`).
     pub redacted: String,
+    /// Whether `redacted` shows part of a value (false for summaries such as `3 keys`).
+    pub(crate) shows_value: bool,
     /// Where the value lives, independent of line numbers (`Pod/app/containers[app]/env/DB_PASSWORD`),
     /// so fingerprints survive edits that move lines.
     pub key_path: String,
@@ -121,6 +124,25 @@ impl Finding {
         }
         ctx.update(&self.value_hash);
         hex::encode(ctx.finish().as_ref())
+    }
+}
+
+/// How much of a value reports show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Redaction {
+    /// Nothing of values shorter than 16 characters, the first two characters of longer ones.
+    #[default]
+    Partial,
+    /// Nothing of any value.
+    Full,
+}
+
+impl Finding {
+    /// Applies `redaction` to the shown value.
+    pub fn redact(&mut self, redaction: Redaction) {
+        if redaction == Redaction::Full && self.shows_value {
+            self.redacted = super::values::MASK.to_string();
+        }
     }
 }
 

@@ -30,7 +30,7 @@ mod yaml;
 
 pub use baseline::{Baseline, BaselineError};
 pub use config::{CONFIG_FILE, ConfigError, Settings};
-pub use finding::{Confidence, Diagnostic, Finding, Severity};
+pub use finding::{Confidence, Diagnostic, Finding, Redaction, Severity};
 pub use report::{Counts, Format, render};
 pub use rules::{Code, DOC_SECTIONS, RULES, Rule};
 pub use scan::{IGNORE_FILE, Report, ScanError, ScanOptions, scan, scan_text};

@@ -37,7 +37,7 @@ fn pretty(v: &Value) -> String {
     s
 }
 
-/// `path:line:col: SL001 [high] message (value: su********23)` per finding, then a summary.
+/// `path:line:col: SL001 [high] message (value: ********)` per finding, then a summary.
 pub fn text(report: &Report, counts: Counts) -> String {
     let mut out = String::new();
     for f in &report.findings {
@@ -166,6 +166,7 @@ pub fn sarif(report: &Report) -> Value {
                 "executionSuccessful": true,
                 "toolExecutionNotifications": notifications,
             }],
+            "originalUriBaseIds": { "%SRCROOT%": src_root(&report.root) },
             "columnKind": "unicodeCodePoints",
             "results": results,
         }],
@@ -187,6 +188,30 @@ fn sarif_result(f: &Finding) -> Value {
         "partialFingerprints": { "sealantLocation/v1": f.location_fingerprint() },
         "properties": { "confidence": f.confidence, "severity": f.severity },
     })
+}
+
+/// The `%SRCROOT%` base of every result's `uri`: the scan root as an absolute `file:` URI
+/// ending in `/` when it is known, else only a description.
+fn src_root(root: &std::path::Path) -> Value {
+    let absolute = if root.is_absolute() {
+        Some(root.to_path_buf())
+    } else {
+        std::env::current_dir().ok().map(|cwd| cwd.join(root))
+    };
+    let description = json!({ "text": "The directory `sealant lint` reports paths relative to." });
+    match absolute.and_then(|p| p.to_str().map(str::to_string)) {
+        Some(p) => {
+            let mut path = uri(&p.replace('\\', "/"));
+            if !path.starts_with('/') {
+                path.insert(0, '/');
+            }
+            if !path.ends_with('/') {
+                path.push('/');
+            }
+            json!({ "uri": format!("file://{path}"), "description": description })
+        }
+        None => json!({ "description": description }),
+    }
 }
 
 fn first_section(doc: &str) -> String {

@@ -15,7 +15,7 @@ use regex::Regex;
 
 use super::analyzers::{FileKind, FileScan, parse_codes};
 use super::config::Settings;
-use super::finding::{Diagnostic, Finding};
+use super::finding::{Diagnostic, Finding, Redaction};
 use super::rules::Code;
 use super::yaml::Source;
 
@@ -41,6 +41,17 @@ pub struct Report {
     pub bytes_scanned: u64,
     /// Findings hidden by inline comments and object annotations.
     pub suppressed: usize,
+    /// The directory paths are relative to (SARIF `%SRCROOT%`).
+    pub root: PathBuf,
+}
+
+impl Report {
+    /// Applies `redaction` to every finding's shown value.
+    pub fn redact(&mut self, redaction: Redaction) {
+        for f in &mut self.findings {
+            f.redact(redaction);
+        }
+    }
 }
 
 /// A scan that could not run at all.
@@ -81,7 +92,10 @@ const BINARY_EXTENSIONS: &[&str] = &[
 pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanError> {
     let overrides = excludes(&options.root, &settings.exclude)?;
     let mut files: Vec<PathBuf> = Vec::new();
-    let mut report = Report::default();
+    let mut report = Report {
+        root: options.root.clone(),
+        ..Report::default()
+    };
     for path in &options.paths {
         if !path.exists() {
             return Err(ScanError::MissingPath(path.display().to_string()));

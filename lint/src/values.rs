@@ -592,17 +592,19 @@ pub fn looks_random(v: &str) -> bool {
     classes >= 3 || (classes >= 2 && v.len() >= 16 && (digit || upper))
 }
 
-/// Shows a value as its first and last two characters around a fixed mask (`su********23`), or
-/// only the mask when the value is too short for that to hide it.
+/// What every redacted value shows in place of its characters.
+pub const MASK: &str = "********";
+
+/// Shows a value redacted: nothing of values shorter than 16 characters (too short for any
+/// character to be given away), at most the first two characters of longer ones (`gh********`,
+/// enough to tell token kinds apart).
 pub fn redact(value: &str) -> String {
     let v = value.trim();
-    let chars: Vec<char> = v.chars().collect();
-    if chars.len() < 10 {
-        return "********".to_string();
+    if v.chars().count() < 16 {
+        return MASK.to_string();
     }
-    let head: String = chars[..2].iter().collect();
-    let tail: String = chars[chars.len() - 2..].iter().collect();
-    format!("{head}********{tail}")
+    let head: String = v.chars().take(2).collect();
+    format!("{head}{MASK}")
 }
 
 #[cfg(test)]
@@ -723,8 +725,14 @@ mod tests {
 
     #[test]
     fn redaction_hides_the_middle() {
-        assert_eq!(redact("supersecret123"), "su********23");
-        assert_eq!(redact("short"), "********");
-        assert!(!redact("supersecret123").contains("persecret"));
+        assert_eq!(redact("supersecret123"), "********");
+        assert_eq!(redact("hunter2"), "********");
+        assert_eq!(
+            redact("ghp_R8dK2mN5qW7xY1zA3bC4dE6fG8hJ9kL0pQ2s"),
+            "gh********"
+        );
+        assert_eq!(redact("fifteen-chars-x"), "********");
+        assert_eq!(redact("sixteen-chars-xy"), "si********");
+        assert_eq!(redact("\u{e9}t\u{e9}-sixteen-chars"), "\u{e9}t********");
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use sealant_lint::{
-    Baseline, Code, Counts, Format, Report, ScanOptions, Settings, render, report, scan,
+    Baseline, Code, Counts, Format, Redaction, Report, ScanOptions, Settings, render, report, scan,
 };
 
 fn fixtures() -> PathBuf {
@@ -138,8 +138,13 @@ fn json_and_text_show_values_redacted() {
             assert!(!out.contains(secret), "{format:?} leaks {secret}");
         }
         assert!(
-            out.contains("su********23"),
+            out.contains("(value: ********)") || out.contains("\"value\": \"********\""),
             "{format:?} lacks the redacted value"
+        );
+        // No character of a value shorter than 16 characters is shown.
+        assert!(
+            !out.contains("su*") && !out.contains("*23"),
+            "{format:?}: {out}"
         );
     }
     let json: serde_json::Value =
@@ -150,6 +155,50 @@ fn json_and_text_show_values_redacted() {
     assert_eq!(first["confidence"], "high");
     assert_eq!(first["path"], "workloads.yaml");
     assert_eq!(json["summary"]["findings"], report.findings.len());
+}
+
+#[test]
+fn long_values_show_two_characters_and_full_redaction_none() {
+    let dir = temp();
+    let token = "ghp_Zq7Wx2Cv9Bn4Mk6Lp1Jh3Gf5Ds8Ae0Rt2Yu4I";
+    write(dir.path(), "ci.env", &format!("GITHUB_TOKEN={token}\n"));
+    let mut report = scan_dir(dir.path(), &Settings::default());
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].redacted, "gh********");
+    report.redact(Redaction::Full);
+    assert_eq!(report.findings[0].redacted, "********");
+    for format in [Format::Text, Format::Json, Format::Sarif] {
+        let out = render(&report, format, Counts::default());
+        assert!(
+            !out.contains("gh*") && !out.contains(&token[..6]),
+            "{format:?}"
+        );
+    }
+}
+
+#[test]
+fn sarif_declares_the_source_root() {
+    let dir = temp();
+    write(dir.path(), "ci.env", "DB_PASSWORD=hunter2hunter2\n");
+    let report = scan_dir(dir.path(), &Settings::default());
+    let sarif = report::sarif(&report);
+    let run = &sarif["runs"][0];
+    let base = run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        base.starts_with("file:///") && base.ends_with('/'),
+        "{base}"
+    );
+    let root = dir.path().to_string_lossy().replace('\\', "/");
+    assert!(
+        base.contains(root.trim_start_matches('/')),
+        "{base} vs {root}"
+    );
+    assert_eq!(
+        run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"],
+        "%SRCROOT%"
+    );
 }
 
 const POD: &str = "apiVersion: v1

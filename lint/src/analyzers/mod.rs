@@ -159,6 +159,7 @@ impl<'a> FileScan<'a> {
             severity,
             confidence,
             redacted: redact(value),
+            shows_value: true,
             key_path,
             value_hash: hash_value(value),
             span: (at, at + value.len().max(1)),
@@ -182,6 +183,7 @@ impl<'a> FileScan<'a> {
         self.report(rule, span.0, value, key_path, message, confidence);
         if let Some(f) = self.findings.get_mut(before) {
             f.redacted = redacted;
+            f.shows_value = false;
             f.span = span;
         }
     }
