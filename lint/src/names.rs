@@ -266,8 +266,8 @@ pub fn classify_name(name: &str, extra: &[String], ignored: &[String]) -> Option
     if extra.is_empty() && !has_term_fragment(name) {
         return None;
     }
-    let strength = classify(name, extra, ignored)?;
     let words = split_words(name);
+    let strength = classify_words(name, &words, extra, ignored)?;
     let ref_prone = words
         .last()
         .is_some_and(|w| REF_PRONE.contains(&w.as_str()))
@@ -284,6 +284,7 @@ pub fn classify_name(name: &str, extra: &[String], ignored: &[String]) -> Option
 ///
 /// `extra` holds configured names that count as strong credential terms (lower case, as words or
 /// whole names); `ignored` holds configured names (lower case) never to treat as credentials.
+#[cfg(test)]
 pub fn classify(name: &str, extra: &[String], ignored: &[String]) -> Option<Strength> {
     if name.len() > 200 {
         return None;
@@ -292,17 +293,28 @@ pub fn classify(name: &str, extra: &[String], ignored: &[String]) -> Option<Stre
     if extra.is_empty() && !has_term_fragment(name) {
         return None;
     }
-    let lowered = name.to_ascii_lowercase();
-    if ignored.contains(&lowered) {
+    classify_words(name, &split_words(name), extra, ignored)
+}
+
+/// [`classify`] with the name already split into words.
+fn classify_words(
+    name: &str,
+    words: &[String],
+    extra: &[String],
+    ignored: &[String],
+) -> Option<Strength> {
+    if name.len() > 200 {
         return None;
     }
-    let words = split_words(name);
+    if !ignored.is_empty() && ignored.iter().any(|i| i.eq_ignore_ascii_case(name)) {
+        return None;
+    }
     if words.is_empty() {
         return None;
     }
     if extra
         .iter()
-        .any(|e| *e == lowered || words.iter().any(|w| w == e))
+        .any(|e| e.eq_ignore_ascii_case(name) || words.iter().any(|w| w == e))
     {
         return Some(Strength::Strong);
     }
@@ -357,9 +369,16 @@ pub fn classify(name: &str, extra: &[String], ignored: &[String]) -> Option<Stre
 /// allocation-free, since it runs on every key of every parsed file.
 fn has_term_fragment(name: &str) -> bool {
     let bytes = name.as_bytes();
-    PREFILTER_NEEDLES.iter().any(|n| {
-        let n = n.as_bytes();
-        bytes.len() >= n.len() && bytes.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    (0..bytes.len()).any(|i| {
+        let first = bytes[i].to_ascii_lowercase();
+        // Only the first letters of the needles start a comparison.
+        matches!(first, b'p' | b's' | b't' | b'k' | b'a' | b'c' | b'b' | b'l')
+            && PREFILTER_NEEDLES.iter().any(|n| {
+                let n = n.as_bytes();
+                n[0] == first
+                    && bytes.len() - i >= n.len()
+                    && bytes[i..i + n.len()].eq_ignore_ascii_case(n)
+            })
     })
 }
 
@@ -407,6 +426,15 @@ pub const PREFILTER_NEEDLES: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn term_fragments_are_found_anywhere_in_any_case() {
+        for n in PREFILTER_NEEDLES {
+            let upper = n.to_ascii_uppercase();
+            assert!(has_term_fragment(&format!("x_{upper}_y")), "{n}");
+        }
+        assert!(!has_term_fragment("image_pull_policy"));
+    }
 
     fn is_cred(name: &str) -> bool {
         classify(name, &[], &[]).is_some()

@@ -231,23 +231,16 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings) -> FileResult {
     if LOCK_FILES.contains(&name.as_str()) || BINARY_EXTENSIONS.contains(&ext.as_str()) {
         return result;
     }
-    match std::fs::metadata(path) {
-        Ok(m) if m.len() > settings.max_file_size => {
+    // One open and one fstat per file: the size check and the read share the descriptor.
+    let bytes = match read_limited(path, settings.max_file_size) {
+        Ok(Ok(b)) => b,
+        Ok(Err(size)) => {
             result.diagnostics.push(diag(format!(
-                "skipped: {} bytes is over the {} byte limit",
-                m.len(),
+                "skipped: {size} bytes is over the {} byte limit",
                 settings.max_file_size
             )));
             return result;
         }
-        Ok(_) => {}
-        Err(e) => {
-            result.diagnostics.push(diag(format!("cannot read: {e}")));
-            return result;
-        }
-    }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
         Err(e) => {
             result.diagnostics.push(diag(format!("cannot read: {e}")));
             return result;
@@ -285,6 +278,19 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings) -> FileResult {
     result.findings = kept;
     result.suppressed = suppressed;
     result
+}
+
+/// The file's bytes, or `Err(size)` when it is larger than `limit`.
+fn read_limited(path: &Path, limit: u64) -> std::io::Result<Result<Vec<u8>, u64>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Ok(Err(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    file.read_to_end(&mut bytes)?;
+    Ok(Ok(bytes))
 }
 
 /// Test inputs of a chart: `ci/*values.yaml` (chart-testing) and `tests/*_test.yaml`

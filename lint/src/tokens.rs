@@ -400,6 +400,31 @@ mod tests {
         }
     }
 
+    /// A Unicode `\b` makes the regex crate's lazy DFA give up at the first non-ASCII byte and
+    /// fall back to a far slower engine: one `’` in a 400 KB README made its scan 14 times
+    /// slower. Every word boundary must be the ASCII one.
+    #[test]
+    fn word_boundaries_are_ascii() {
+        let c = compiled();
+        let all: Vec<&str> = TOKEN_KINDS
+            .iter()
+            .map(|k| k.pattern)
+            .chain([c.url.as_str(), c.conn.as_str()])
+            .collect();
+        for p in all {
+            assert_eq!(
+                p.matches("\\b").count(),
+                p.matches("(?-u:\\b)").count(),
+                "Unicode word boundary in {p}"
+            );
+        }
+        let text = format!(
+            "{}\u{2019} token ghp_Zq7Wx2Cv9Bn4Mk6Lp1Jh3Gf5Ds8Ae0Rt2Yu4I",
+            "a".repeat(10)
+        );
+        assert_eq!(labels(&text), ["GitHub token"]);
+    }
+
     #[test]
     fn truncated_pem_in_documentation_is_not_a_key() {
         let doc = "-----BEGIN RSA PRIVATE KEY-----\nMIIEogIBAAKCAQEAvLYcyu8f3skuRyUgeeNpeDvYBCDcgq+LsWap6zbX5f8oLqp4\n...\nwrj2wDbCDCFmfqnSJ+dKI3vFLlEz44sAV8jX/kd4Y6ZTQhlLbYc=\n-----END RSA PRIVATE KEY-----\n";

@@ -38,6 +38,9 @@ pub fn needs_parse(text: &str, settings: &Settings) -> bool {
     }
     // Words already found not credential-like (`secretKeyRef` repeats in every env entry).
     let mut rejected: Vec<&str> = Vec::new();
+    // Words already found credential-like (`DB_PASSWORD` in every env entry's `name:`): their
+    // context still decides, but they are not classified again.
+    let mut accepted: Vec<&str> = Vec::new();
     let bytes = text.as_bytes();
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.';
     let mut last_end = 0;
@@ -59,11 +62,15 @@ pub fn needs_parse(text: &str, settings: &Settings) -> bool {
         if rejected.contains(&name) {
             continue;
         }
-        if classify_name(name, &[], &settings.ignored_names).is_none() {
+        if accepted.contains(&name) {
+            // Known credential-like: go on to the context checks below.
+        } else if classify_name(name, &[], &settings.ignored_names).is_none() {
             if rejected.len() < 64 {
                 rejected.push(name);
             }
             continue;
+        } else if accepted.len() < 64 {
+            accepted.push(name);
         }
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
