@@ -63,6 +63,9 @@ const TERMS: &[(&[&str], Strength)] = &[
     (&["creds"], Strength::Strong),
     (&["bearer"], Strength::Strong),
     (&["connstr"], Strength::Strong),
+    // Server settings that are passwords without saying so (Redis `requirepass`, `masterauth`).
+    (&["requirepass"], Strength::Strong),
+    (&["masterauth"], Strength::Strong),
     (&["auth"], Strength::Weak),
     (&["authorization"], Strength::Weak),
 ];

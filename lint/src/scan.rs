@@ -130,11 +130,21 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
     }
     files.sort();
     files.dedup();
+    // Files named on the command line are scanned whatever their size: the user asked for them.
+    let named: HashSet<PathBuf> = options
+        .paths
+        .iter()
+        .filter(|p| p.is_file())
+        .cloned()
+        .collect();
     let walked: HashSet<PathBuf> = files.iter().map(|p| normalize(p)).collect();
 
     let results: Vec<FileResult> = files
         .par_iter()
-        .map(|p| scan_file(p, &display(&options.root, p), settings))
+        .map(|p| {
+            let named = named.contains(p);
+            scan_file(p, &display(&options.root, p), settings, named)
+        })
         .collect();
 
     let mut generator_envs: Vec<(PathBuf, String)> = Vec::new();
@@ -214,7 +224,7 @@ struct FileResult {
     generator_envs: Vec<(PathBuf, String)>,
 }
 
-fn scan_file(path: &Path, shown: &str, settings: &Settings) -> FileResult {
+fn scan_file(path: &Path, shown: &str, settings: &Settings, named: bool) -> FileResult {
     let mut result = FileResult::default();
     let diag = |message: String| Diagnostic {
         path: shown.to_string(),
@@ -232,7 +242,12 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings) -> FileResult {
         return result;
     }
     // One open and one fstat per file: the size check and the read share the descriptor.
-    let bytes = match read_limited(path, settings.max_file_size) {
+    let limit = if named {
+        u64::MAX
+    } else {
+        settings.max_file_size
+    };
+    let bytes = match read_limited(path, limit) {
         Ok(Ok(b)) => b,
         Ok(Err(size)) => {
             result.diagnostics.push(diag(format!(
@@ -251,6 +266,12 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings) -> FileResult {
     }
     result.scanned = true;
     result.bytes = bytes.len() as u64;
+    if result.bytes > settings.max_file_size {
+        result.diagnostics.push(diag(format!(
+            "{} bytes is over the {} byte limit; scanned because it was named on the command line",
+            result.bytes, settings.max_file_size
+        )));
+    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -384,7 +405,30 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
     ) {
         return FileKind::Config;
     }
+    if looks_like_manifest(ext, text) {
+        return FileKind::Yaml;
+    }
     FileKind::Text
+}
+
+/// A file whose name says nothing but whose content is a Kubernetes manifest (`kind: List` of
+/// Secrets saved as `secrets.key`, `backup.txt`): its first line of content is `apiVersion:`,
+/// `kind:` or a `---` document marker followed by one.
+fn looks_like_manifest(ext: &str, text: &str) -> bool {
+    if matches!(ext, "md" | "markdown" | "rst" | "adoc" | "html" | "htm") {
+        return false;
+    }
+    let mut cut = text.len().min(4096);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
+    let first = head
+        .lines()
+        .map(str::trim_end)
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#') && *l != "---");
+    let has_kind = head.lines().any(|l| l.starts_with("kind:"));
+    first.is_some_and(|l| l.starts_with("apiVersion:") || l.starts_with("kind:")) && has_kind
 }
 
 /// Applies `# sealant:ignore [SL001,...]` on the finding's line or the line above, and object

@@ -177,7 +177,7 @@ fn compiled() -> &'static Compiled {
             set: RegexSet::new(&patterns).expect("token patterns compile"),
             each: patterns.iter().map(|p| Regex::new(p).expect("token pattern compiles")).collect(),
             url: Regex::new(
-                r#"(?-u:\b)([a-zA-Z][a-zA-Z0-9+.\-]{1,20})://([^\s:@/'"<>{}]{1,100}):([^\s@/'"<>]{1,200})@([^\s/'"?#@<>]+)"#,
+                r#"(?-u:\b)([a-zA-Z][a-zA-Z0-9+.\-]{1,20})://([^\s:@/'"<>{}]{0,100}):([^\s@/'"<>]{1,200})@([^\s/'"?#@<>]+)"#,
             )
             .expect("url pattern compiles"),
             conn: Regex::new(

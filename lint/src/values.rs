@@ -334,6 +334,10 @@ impl ValueFilter {
     /// True when `value` is a literal that could be a credential (before considering the name).
     pub fn is_literal_secret(&self, value: &str) -> bool {
         let v = value.trim();
+        // `${DB_PASSWORD:-hunter2}`, `${DB_PASSWORD:hunter2}`: the default is committed.
+        if let Some(default) = expansion_default(v) {
+            return self.is_literal_secret(default);
+        }
         if v.chars().count() < 3 || v.len() > 16 * 1024 {
             return false;
         }
@@ -409,6 +413,29 @@ fn is_small_number(v: &str) -> bool {
         unit,
         "ms" | "s" | "m" | "h" | "d" | "w" | "y" | "Ki" | "Mi" | "Gi" | "K" | "M" | "G"
     )
+}
+
+/// The literal default of a whole-value shell, compose or Spring expansion: `${X:-d}`, `${X-d}`,
+/// `${X:=d}`, `${X:d}`. `None` when the value is not one expansion or has no default.
+pub fn expansion_default(v: &str) -> Option<&str> {
+    let inner = v.strip_prefix("${")?.strip_suffix('}')?;
+    if inner.contains(['{', '}', '$']) {
+        return None;
+    }
+    let name_len = inner
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(inner.len());
+    if name_len == 0 {
+        return None;
+    }
+    let rest = &inner[name_len..];
+    let default = rest
+        .strip_prefix(":-")
+        .or_else(|| rest.strip_prefix(":="))
+        .or_else(|| rest.strip_prefix('-'))
+        .or_else(|| rest.strip_prefix(':'))?;
+    let default = default.trim_matches(['"', '\'']);
+    (!default.is_empty()).then_some(default)
 }
 
 /// Template and variable syntax, placeholder words, and runs of masking characters.
@@ -630,6 +657,9 @@ mod tests {
             "postgres",
             "s3cr3t-v4lue",
             "1234567",
+            "${DB_PASSWORD:-hunter2xyz}",
+            "${spring.datasource.password:Spr1ngPw}",
+            "${REDIS_PASSWORD-r3d1sPw}",
         ] {
             assert!(f.is_credential_value(v, strong()), "{v} should be flagged");
         }
@@ -687,6 +717,8 @@ mod tests {
             "if_you_see_this_please_change_it",
             "00000000-0000-0000-0000-000000000000",
             "T123456789",
+            "${DB_PASSWORD:-changeme}",
+            "${DB_PASSWORD:-}",
         ] {
             assert!(
                 !f.is_credential_value(v, strong()),

@@ -17,13 +17,13 @@ impl FileScan<'_> {
                     self.document(&doc.root, FileKind::HelmTemplate, doc.start, doc.end);
                 }
             }
-            Err(_) => self.scan_template_lines(),
+            Err(_) => self.scan_template_lines(Code::SL009, "chart template sets"),
         }
     }
 
     /// Helm templates that are not YAML even when masked: env pairs (`- name: X` then
     /// `value: Y`) and `key: value` lines.
-    pub(crate) fn scan_template_lines(&mut self) {
+    pub(crate) fn scan_template_lines(&mut self, rule: Code, what: &str) {
         let source = self.source;
         let mut pending_env: Option<(String, usize)> = None;
         // The Secret being read: its `kind:` offset, name, and whether we are in its data.
@@ -106,9 +106,9 @@ impl FileScan<'_> {
                 continue;
             }
             if self.settings.values.is_credential_value(a.value, m) {
-                let message = format!("chart template sets `{}` to a literal credential", a.key);
+                let message = format!("{what} `{}` to a literal credential", a.key);
                 self.report(
-                    Code::SL009,
+                    rule,
                     at,
                     a.value,
                     a.key.to_string(),

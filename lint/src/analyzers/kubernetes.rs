@@ -24,7 +24,19 @@ impl FileScan<'_> {
                     self.document(&doc.root, kind, doc.start, doc.end);
                 }
             }
-            Err(e) => self.diagnostics.push(format!("not valid YAML/JSON: {e}")),
+            Err(e) => {
+                // Valid YAML the parser rejects (a multi-line flow sequence) and broken files
+                // alike: read line by line rather than skip the structure entirely.
+                self.diagnostics.push(format!(
+                    "not valid YAML/JSON: {e}; scanned line by line instead"
+                ));
+                let (rule, what) = match kind {
+                    FileKind::HelmValues => (Code::SL009, "Helm value sets"),
+                    FileKind::Compose => (Code::SL008, "docker-compose file sets"),
+                    _ => (Code::SL010, "configuration sets"),
+                };
+                self.scan_template_lines(rule, what);
+            }
         }
     }
 
@@ -244,6 +256,15 @@ impl FileScan<'_> {
                         format!("{path}/{key}")
                     };
                     match &v.kind {
+                        // `command: mysqld --password=x`: a command line written as one string.
+                        Kind::Scalar(text, _) if COMMAND_KEYS.contains(&key) => {
+                            let who = match w.container {
+                                Some(c) => format!("container `{c}`"),
+                                None => format!("`{}`", path.rsplit('/').next().unwrap_or(key)),
+                            };
+                            let at = self.value_offset(v, text);
+                            self.command_text(text, at, &who, &child);
+                        }
                         Kind::Scalar(..) => {
                             let (rule, what) = match w.container {
                                 Some(_) => (Code::SL001, "container field sets"),
@@ -290,10 +311,13 @@ impl FileScan<'_> {
                                 );
                             }
                         }
-                        Kind::Seq(items)
-                            if w.container.is_some() && matches!(key, "command" | "args") =>
-                        {
-                            self.args(items, w.container.unwrap_or("?"), &child);
+                        // Container `command`/`args`, compose `command`/`entrypoint`, and the same
+                        // lists in Helm values (sidecars, init containers, extra args).
+                        Kind::Seq(items) if COMMAND_KEYS.contains(&key) => {
+                            let owner = w
+                                .container
+                                .unwrap_or_else(|| path.rsplit('/').next().unwrap_or("?"));
+                            self.args(items, owner, &child);
                         }
                         _ => self.walk(v, w, &child),
                     }
@@ -362,6 +386,9 @@ impl FileScan<'_> {
         );
     }
 }
+
+/// Keys whose value is a command line (a list of arguments or one string).
+const COMMAND_KEYS: &[&str] = &["command", "args", "entrypoint", "extraArgs"];
 
 /// Kinds whose fields name secrets kept elsewhere (External Secrets, Vault, CSI, 1Password).
 const REFERENCE_KINDS: &[&str] = &[
