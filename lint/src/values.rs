@@ -51,6 +51,10 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "not-set",
     "sample",
     "fake",
+    "not_used",
+    "not-used",
+    "notused",
+    "unused",
     "insert_",
     "insert-",
     "put_your",
@@ -446,8 +450,9 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
     if v.contains("%{") || (v.contains("%(") && v.contains(")s")) {
         return true;
     }
-    // `$DB_PASS`, `$HOME/.ssh/id_rsa`, `$work/keys/x.key`: a shell or compose expansion.
-    if let Some(rest) = v.strip_prefix('$') {
+    // `$DB_PASS`, `$HOME/.ssh/id_rsa`, `$work/keys/x.key`: a shell or compose expansion
+    // (`\$DB_PASS` inside a string that a shell expands later).
+    if let Some(rest) = v.strip_prefix('$').or_else(|| v.strip_prefix("\\$")) {
         let ident = rest.len()
             - rest
                 .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_')
@@ -719,6 +724,8 @@ mod tests {
             "T123456789",
             "${DB_PASSWORD:-changeme}",
             "${DB_PASSWORD:-}",
+            "\\$REDIS_PASSWORD",
+            "value_not_used",
         ] {
             assert!(
                 !f.is_credential_value(v, strong()),

@@ -9,6 +9,7 @@ use crate::yaml::{self, Source};
 impl FileScan<'_> {
     /// A chart template: parsed as YAML with its `{{ ... }}` actions masked, else line by line.
     pub(crate) fn helm_template(&mut self) {
+        self.template_literals();
         let masked = mask_template(self.source.text);
         let masked_source = Source::new(&masked);
         match yaml::parse(&masked_source) {
@@ -136,4 +137,72 @@ impl FileScan<'_> {
         }
         entries.clear();
     }
+
+    /// Literals hidden inside template actions: `{{ .Values.db.password | default "hunter2" }}`
+    /// and `{{ "hunter2" | b64enc }}` render a committed value when nothing overrides them.
+    fn template_literals(&mut self) {
+        let source = self.source;
+        for n in 1..=source.line_count() {
+            let line = source.line(n);
+            if !line.contains("{{") || !(line.contains("default") || line.contains("b64enc")) {
+                continue;
+            }
+            let Some(a) = parse_assignment(line) else {
+                continue;
+            };
+            let Some(m) = self.name_match(a.key) else {
+                continue;
+            };
+            for (value, offset) in action_literals(line) {
+                if !self.settings.values.is_credential_value(value, m) {
+                    continue;
+                }
+                let at = self.locate_line(n) + offset;
+                let message = format!(
+                    "chart template sets `{}` to a literal credential inside a template action",
+                    a.key
+                );
+                self.report(
+                    Code::SL009,
+                    at,
+                    value,
+                    format!("{}/template-literal", a.key),
+                    message,
+                    Self::confidence(m),
+                );
+            }
+        }
+    }
+}
+
+/// Quoted literals of a line's template actions that a rendering can produce: the argument of
+/// `default`, and a literal piped into `b64enc` (or `quote`, `trim` on the way). With offsets.
+fn action_literals(line: &str) -> Vec<(&str, usize)> {
+    let mut out = Vec::new();
+    let mut search = 0;
+    while let Some(open) = line[search..].find("{{").map(|p| p + search) {
+        let Some(close) = line[open..].find("}}").map(|p| p + open) else {
+            break;
+        };
+        let action = &line[open + 2..close];
+        let base = open + 2;
+        let mut i = 0;
+        while let Some(q) = action[i..].find(['"', '\'']).map(|p| p + i) {
+            let quote = &action[q..=q];
+            let Some(len) = action[q + 1..].find(quote) else {
+                break;
+            };
+            let literal = &action[q + 1..q + 1 + len];
+            let before = action[..q].trim_end();
+            let after = action[q + 2 + len..].trim_start();
+            let defaulted = before.ends_with("default");
+            let encoded = after.starts_with('|') && after.contains("b64enc");
+            if (defaulted || encoded) && !literal.is_empty() {
+                out.push((literal, base + q + 1));
+            }
+            i = q + 2 + len;
+        }
+        search = close + 2;
+    }
+    out
 }

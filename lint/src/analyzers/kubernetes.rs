@@ -8,6 +8,7 @@ use crate::analyzers::{
 use crate::analyzers::{IGNORE_ANNOTATION, parse_codes};
 use crate::rules::Code;
 use crate::text::parse_assignment;
+use crate::values::looks_random;
 use crate::yaml::{self, Kind, Node, Style};
 
 impl FileScan<'_> {
@@ -188,6 +189,7 @@ impl FileScan<'_> {
                 continue;
             };
             let path = format!("{obj_path}/data/{key}");
+            self.decoded_rescan(v, &path);
             if value.contains('\n') || (self.name_match(key).is_none() && value.contains('=')) {
                 self.embedded(
                     Code::SL003,
@@ -217,31 +219,36 @@ impl FileScan<'_> {
             if !has_needle(line.as_bytes()) && self.settings.extra_names.is_empty() {
                 continue;
             }
-            let Some(a) = parse_assignment(line) else {
-                continue;
-            };
-            let Some(m) = self.name_match(a.key) else {
-                continue;
-            };
-            if is_self_reference(a.key, a.value) {
+            let pairs = embedded_pairs(line);
+            if pairs.is_empty() {
                 continue;
             }
-            if !self.settings.values.is_credential_value(a.value, m) {
-                continue;
-            }
-            let line_at = self.locate(from, line.trim());
+            // In a chart template the node holds the masked text (`${xxxx}` for each action) and
+            // the file the original: search for a part of the line that masking left alone.
+            let trimmed = line.trim();
+            let (probe, probe_at) = unmasked_probe(trimmed);
+            let line_at = self.locate(from, probe).saturating_sub(probe_at);
             from = line_at;
             let trimmed_lead = line.len() - line.trim_start().len();
-            let at = line_at + a.value_at.saturating_sub(trimmed_lead);
-            let message = format!("{what} `{}` to a literal credential", a.key);
-            self.report(
-                rule,
-                at,
-                a.value,
-                format!("{path}/{}", a.key),
-                message,
-                Self::confidence(m),
-            );
+            for (key, val, value_at) in pairs {
+                let Some(m) = self.name_match(key) else {
+                    continue;
+                };
+                if is_self_reference(key, val) || !self.settings.values.is_credential_value(val, m)
+                {
+                    continue;
+                }
+                let at = line_at + value_at.saturating_sub(trimmed_lead);
+                let message = format!("{what} `{key}` to a literal credential");
+                self.report(
+                    rule,
+                    at,
+                    val,
+                    format!("{path}/{key}"),
+                    message,
+                    Self::confidence(m),
+                );
+            }
         }
     }
 
@@ -266,6 +273,7 @@ impl FileScan<'_> {
                             self.command_text(text, at, &who, &child);
                         }
                         Kind::Scalar(..) => {
+                            self.decoded_rescan(v, &child);
                             let (rule, what) = match w.container {
                                 Some(_) => (Code::SL001, "container field sets"),
                                 None => (w.rule, rule_verb(w.rule)),
@@ -385,6 +393,87 @@ impl FileScan<'_> {
             Self::confidence(m),
         );
     }
+}
+
+/// The longest part of `line` outside `${...}` spans, and its offset in `line`.
+fn unmasked_probe(line: &str) -> (&str, usize) {
+    let mut best = (line, 0);
+    if !line.contains("${") {
+        return best;
+    }
+    best = ("", 0);
+    let mut start = 0;
+    while start <= line.len() {
+        let open = line[start..].find("${").map_or(line.len(), |p| p + start);
+        if open - start > best.0.len() {
+            best = (&line[start..open], start);
+        }
+        if open >= line.len() {
+            break;
+        }
+        start = line[open..].find('}').map_or(line.len(), |p| p + open + 1);
+    }
+    best
+}
+
+/// The settings of one line of an embedded configuration file, as (key, value, value offset in
+/// the line): `key = value` and `key: value` (properties, YAML, TOML, INI), `key value` (Redis,
+/// and other space-separated formats: `requirepass s3cret`), and `key="value"` pairs inside a
+/// line (JAAS: `...LoginModule required username="u" password="p";`).
+fn embedded_pairs(line: &str) -> Vec<(&str, &str, usize)> {
+    let mut out = Vec::new();
+    if let Some(a) = parse_assignment(line) {
+        // A JAAS line parses as one assignment whose value holds more `k="v"` pairs.
+        let rest = line.get(a.value_at..).unwrap_or("");
+        if !rest.contains("=\"") && !rest.contains("='") {
+            out.push((a.key, a.value, a.value_at));
+            return out;
+        }
+    }
+    let trimmed = line.trim_start();
+    if trimmed.starts_with(['#', ';', '/']) {
+        return out;
+    }
+    // `key="value"` / `key='value'` pairs anywhere in the line.
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while let Some(eq) = line[i..].find('=').map(|p| p + i) {
+        let quote = bytes.get(eq + 1).copied();
+        if matches!(quote, Some(b'"' | b'\'')) {
+            let key_start = line[..eq]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || "_.-".contains(c)))
+                .map_or(0, |p| p + 1);
+            let q = quote.map_or('"', char::from);
+            if let Some(len) = line[eq + 2..].find(q) {
+                let key = &line[key_start..eq];
+                if !key.is_empty() {
+                    out.push((key, &line[eq + 2..eq + 2 + len], eq + 2));
+                }
+                i = eq + 2 + len + 1;
+                continue;
+            }
+        }
+        i = eq + 1;
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    // `requirepass s3cret`: a bare name and one value.
+    // Only values that look generated: wrapped prose (`password fields.`) is not a setting.
+    let mut parts = trimmed.split_whitespace();
+    if let (Some(key), Some(val), None) = (parts.next(), parts.next(), parts.next())
+        && looks_random(val.trim_matches(['"', '\'']))
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && key.starts_with(|c: char| c.is_ascii_alphabetic())
+        && let Some(offset) = line.rfind(val)
+    {
+        let val_trim = val.trim_matches(['"', '\'']);
+        let shift = usize::from(val.starts_with(['"', '\'']));
+        out.push((key, val_trim, offset + shift));
+    }
+    out
 }
 
 /// Keys whose value is a command line (a list of arguments or one string).

@@ -72,6 +72,8 @@ pub struct FileScan<'a> {
     /// A Helm chart template (under `templates/`, or `.tpl`): what it renders comes from values
     /// at install time.
     pub template: bool,
+    /// How many more base64 values may be decoded and searched for tokens in this file.
+    pub(crate) decode_budget: usize,
     /// YAML that the prefilter let skip the parser.
     pub(crate) unparsed_yaml: bool,
 }
@@ -100,6 +102,7 @@ impl<'a> FileScan<'a> {
             unparsed_yaml: false,
             test_data: false,
             template: false,
+            decode_budget: 64,
         }
     }
 

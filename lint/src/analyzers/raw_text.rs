@@ -1,9 +1,11 @@
 //! The raw-text search every file gets: known token formats (SL004) and URL credentials (SL005).
 
 use crate::analyzers::FileScan;
+use crate::analyzers::{Decoded, decode_base64};
 use crate::rules::Code;
 use crate::text::parse_assignment;
 use crate::tokens::{find_tokens, find_url_credentials};
+use crate::yaml::Node;
 use crate::yaml::{self};
 
 impl FileScan<'_> {
@@ -63,5 +65,39 @@ impl FileScan<'_> {
         parse_assignment(self.source.line(line))
             .map(|a| a.key.to_string())
             .unwrap_or_default()
+    }
+
+    /// A base64 value (`GOOGLE_CREDENTIALS: ewogICJ0eXBlIjog...`): decoded once, bounded in size
+    /// and in count per file, and searched for token formats and private keys.
+    pub(crate) fn decoded_rescan(&mut self, node: &Node, key_path: &str) {
+        let Some(raw) = node.str() else { return };
+        let v = raw.trim();
+        if v.len() < 32 || v.len() > 64 * 1024 || self.decode_budget == 0 {
+            return;
+        }
+        let alphabet = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+        if !v.bytes().all(|b| alphabet(b) || b.is_ascii_whitespace()) {
+            return;
+        }
+        self.decode_budget -= 1;
+        let Some(Decoded::Text(text)) = decode_base64(v) else {
+            return;
+        };
+        let Some(found) = find_tokens(&text).into_iter().next() else {
+            return;
+        };
+        let at = self.value_offset(node, raw);
+        let message = format!(
+            "base64-encoded {} in plain text; revoke it and keep it in a sealed Secret",
+            found.label
+        );
+        self.report(
+            Code::SL004,
+            at,
+            v,
+            format!("base64:{key_path}"),
+            message,
+            found.confidence,
+        );
     }
 }
