@@ -148,6 +148,7 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
         .collect();
 
     let mut generator_envs: Vec<(PathBuf, String)> = Vec::new();
+    let mut compose_secrets: Vec<(PathBuf, String)> = Vec::new();
     for r in results {
         report.files_scanned += usize::from(r.scanned);
         report.bytes_scanned += r.bytes;
@@ -155,6 +156,7 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
         report.findings.extend(r.findings);
         report.diagnostics.extend(r.diagnostics);
         generator_envs.extend(r.generator_envs);
+        compose_secrets.extend(r.compose_secrets);
     }
     // Env files read by a Kustomize secretGenerator: all their values are Secret data, if the
     // files are part of the scan (not git-ignored).
@@ -172,6 +174,23 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
         let (kept, suppressed) = apply_inline_suppressions(fs.findings, &source, &[]);
         report.suppressed += suppressed;
         report.findings.extend(kept);
+    }
+    // Files read by docker-compose `secrets:`: each file's content is one secret.
+    for (file, name) in compose_secrets {
+        if !walked.contains(&normalize(&file)) {
+            continue;
+        }
+        let shown = display(&options.root, &file);
+        let Ok(Ok(bytes)) = read_limited(&file, settings.max_file_size) else {
+            continue;
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        let source = Source::new(&text);
+        let mut fs = FileScan::new(&source, &shown, settings);
+        fs.compose_secret_file(&name);
+        report.findings.extend(fs.findings);
     }
     report.findings = dedupe(std::mem::take(&mut report.findings));
     report
@@ -222,6 +241,7 @@ struct FileResult {
     diagnostics: Vec<Diagnostic>,
     suppressed: usize,
     generator_envs: Vec<(PathBuf, String)>,
+    compose_secrets: Vec<(PathBuf, String)>,
 }
 
 fn scan_file(path: &Path, shown: &str, settings: &Settings, named: bool) -> FileResult {
@@ -287,6 +307,11 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings, named: bool) -> File
     fs.template = is_chart_template(path, &ext);
     fs.run(kind);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    result.compose_secrets = fs
+        .compose_secret_files
+        .iter()
+        .map(|(p, n)| (dir.join(p), n.clone()))
+        .collect();
     result.generator_envs = fs
         .generator_env_files
         .iter()

@@ -9,7 +9,7 @@ use crate::analyzers::{IGNORE_ANNOTATION, parse_codes};
 use crate::rules::Code;
 use crate::text::parse_assignment;
 use crate::values::looks_random;
-use crate::yaml::{self, Kind, Node, Style};
+use crate::yaml::{self, Kind, Node, Source, Style};
 
 impl FileScan<'_> {
     /// Manifests and other YAML/JSON: parsed when the prefilter says a rule could report
@@ -49,15 +49,18 @@ impl FileScan<'_> {
             && (root.get("apiVersion").is_some() || root.get_str("kind") == Some("List"));
         match kind {
             FileKind::Kustomization => self.kustomization(root),
-            FileKind::Compose => self.walk(
-                root,
-                Walk {
-                    rule: Code::SL008,
-                    k8s: false,
-                    container: None,
-                },
-                "",
-            ),
+            FileKind::Compose => {
+                self.compose_secrets(root);
+                self.walk(
+                    root,
+                    Walk {
+                        rule: Code::SL008,
+                        k8s: false,
+                        container: None,
+                    },
+                    "",
+                );
+            }
             FileKind::HelmValues if !is_object => self.walk(
                 root,
                 Walk {
@@ -77,15 +80,18 @@ impl FileScan<'_> {
                 },
                 "",
             ),
-            _ if looks_like_compose(root) => self.walk(
-                root,
-                Walk {
-                    rule: Code::SL008,
-                    k8s: false,
-                    container: None,
-                },
-                "",
-            ),
+            _ if looks_like_compose(root) => {
+                self.compose_secrets(root);
+                self.walk(
+                    root,
+                    Walk {
+                        rule: Code::SL008,
+                        k8s: false,
+                        container: None,
+                    },
+                    "",
+                );
+            }
             _ if root.get("secretGenerator").is_some() => self.kustomization(root),
             _ => self.walk(
                 root,
@@ -292,9 +298,13 @@ impl FileScan<'_> {
                                 && self.name_match(key).is_none()
                             {
                                 // Configuration embedded as text (`helm: {values: |...}` of an
-                                // Argo CD Application, `config.yaml: |`).
+                                // Argo CD Application, `config.yaml: |`), or whole manifests
+                                // (`extraDeploy: |` with a Secret in it).
                                 let text = v.str().unwrap_or("");
-                                self.embedded(rule, v, text, &child, &format!("`{key}` text sets"));
+                                if !self.embedded_manifest(v, text) {
+                                    let what = format!("`{key}` text sets");
+                                    self.embedded(rule, v, text, &child, &what);
+                                }
                             } else {
                                 self.check_pair(rule, key, v, child, what);
                             }
@@ -495,3 +505,80 @@ const REFERENCE_KINDS: &[&str] = &[
     "DopplerSecret",
     "SealedSecret",
 ];
+
+impl FileScan<'_> {
+    /// Kubernetes manifests or Kustomize patches written as a block of text inside YAML (a
+    /// Secret in a values string, an inline `patch: |`): parsed and analysed as a file of their
+    /// own, findings moved to where the block sits. Returns false when the text is not YAML
+    /// holding an object or patch operations, so that the caller reads it line by line.
+    pub(crate) fn embedded_manifest(&mut self, node: &Node, text: &str) -> bool {
+        if node_style(node) != Some(Style::Block)
+            || !(text.contains("kind:") || text.contains("op:"))
+            || text.len() > 1024 * 1024
+        {
+            return false;
+        }
+        let sub_source = Source::new(text);
+        let Ok(docs) = yaml::parse(&sub_source) else {
+            return false;
+        };
+        let is_object = |d: &yaml::Document| d.root.get_str("kind").is_some();
+        let is_ops = |d: &yaml::Document| {
+            !d.root.items().is_empty() && d.root.items().iter().all(|i| i.get("op").is_some())
+        };
+        if !docs.iter().any(|d| is_object(d) || is_ops(d)) {
+            return false;
+        }
+        let mut sub = FileScan::new(&sub_source, self.path, self.settings);
+        sub.template = self.template;
+        sub.test_data = self.test_data;
+        for doc in &docs {
+            if is_ops(doc) {
+                sub.patch_operations(&doc.root);
+            } else {
+                sub.document(&doc.root, FileKind::Yaml, doc.start, doc.end);
+            }
+        }
+        // The block's first content line in this file, and its indentation.
+        let first = self.value_offset(node, text);
+        let (first_line, first_col) = self.source.position(first);
+        let text_first_line = text
+            .lines()
+            .position(|l| !l.trim().is_empty())
+            .map_or(1, |i| i + 1);
+        for mut f in sub.findings {
+            f.line = first_line + f.line.saturating_sub(text_first_line);
+            f.column += first_col.saturating_sub(1);
+            let at = self.locate_line(f.line) + f.column.saturating_sub(1);
+            f.span = (at, at + (f.span.1 - f.span.0));
+            self.findings.push(f);
+        }
+        true
+    }
+
+    /// RFC 6902 operations of a Kustomize patch: a literal `value` under a credential-like last
+    /// path segment (`/data/password`, `.../env/0/value` with a name), or objects walked whole.
+    fn patch_operations(&mut self, ops: &Node) {
+        for op in ops.items() {
+            let Some(value) = op.get("value") else {
+                continue;
+            };
+            let path = op.get_str("path").unwrap_or("");
+            let last = path.rsplit('/').next().unwrap_or("");
+            let key_path = format!("patch{path}");
+            match &value.kind {
+                Kind::Scalar(..) => {
+                    self.check_pair(Code::SL010, last, value, key_path, "Kustomize patch sets");
+                }
+                _ => {
+                    let w = Walk {
+                        rule: Code::SL010,
+                        k8s: true,
+                        container: path.contains("containers").then_some("patched"),
+                    };
+                    self.walk(value, w, &key_path);
+                }
+            }
+        }
+    }
+}

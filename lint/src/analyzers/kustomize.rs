@@ -78,11 +78,29 @@ impl FileScan<'_> {
                 }
             }
         }
+        // Inline patches (`patches: [{patch: |...}]`, `patchesStrategicMerge: [|...]`,
+        // `patchesJson6902: [{patch: |...}]`): strategic merge or JSON 6902, YAML or JSON.
+        for field in ["patches", "patchesStrategicMerge", "patchesJson6902"] {
+            for item in root.get(field).map(Node::items).unwrap_or_default() {
+                let patch = match item.get("patch") {
+                    Some(p) => p,
+                    None => item,
+                };
+                if let Some(text) = patch.str() {
+                    self.embedded_manifest(patch, text);
+                }
+            }
+        }
         for (k, v) in root.entries() {
             let key = k.str().unwrap_or("");
             if !matches!(
                 key,
-                "secretGenerator" | "configMapGenerator" | "resources" | "patches"
+                "secretGenerator"
+                    | "configMapGenerator"
+                    | "resources"
+                    | "patches"
+                    | "patchesStrategicMerge"
+                    | "patchesJson6902"
             ) {
                 self.walk(
                     v,

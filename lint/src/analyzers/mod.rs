@@ -66,6 +66,9 @@ pub struct FileScan<'a> {
     pub diagnostics: Vec<String>,
     /// Env files read by a Kustomize secretGenerator: (path relative to this file's dir, name).
     pub generator_env_files: Vec<(String, String)>,
+    /// Files that docker-compose `secrets:` read (`file: ./db_password.txt`): (path relative to
+    /// this file's dir, secret name).
+    pub compose_secret_files: Vec<(String, String)>,
     /// Test data of a chart (`ci/*-values.yaml`, `tests/*_test.yaml`): findings are reported at
     /// low severity and confidence, so that `--fail-on` can skip them.
     pub test_data: bool,
@@ -99,6 +102,7 @@ impl<'a> FileScan<'a> {
             ignores: Vec::new(),
             diagnostics: Vec::new(),
             generator_env_files: Vec::new(),
+            compose_secret_files: Vec::new(),
             unparsed_yaml: false,
             test_data: false,
             template: false,
