@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use sealant_lint::{
-    Baseline, CONFIG_FILE, Code, Counts, Format, RULES, Redaction, ScanOptions, Settings, Severity,
+    Baseline, CONFIG_FILE, Code, Counts, Format, GitScope, RULES, Redaction, ScanOptions, Settings,
+    Severity,
 };
 
 const AFTER_HELP: &str = "\
@@ -25,6 +26,9 @@ Examples:
   $ sealant lint --write-baseline .sealant-baseline.json
   $ sealant lint --baseline .sealant-baseline.json --fail-on high
   $ sealant lint --explain SL001
+  $ sealant lint --history                 every commit reachable from HEAD
+  $ sealant lint --history=main..feature   the commits of a branch
+  $ sealant lint --staged                  what the next commit would add (pre-commit)
 
 Exit codes:
   0  no finding at or above --fail-on
@@ -74,6 +78,24 @@ pub struct LintArgs {
     /// List every rule with its id, severity and summary, and exit.
     #[arg(long, exclusive = true)]
     pub list_rules: bool,
+
+    /// Scan git history instead of the working tree: every file of every commit reachable in
+    /// RANGE (default HEAD; `--history=main..feature` for a range), each unique blob once.
+    /// Findings name the commit. The path is the repository (default `.`).
+    #[arg(
+        long,
+        value_name = "RANGE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "HEAD",
+        conflicts_with = "staged"
+    )]
+    pub history: Option<String>,
+
+    /// Scan only what is staged for the next commit (index entries that differ from HEAD), for
+    /// pre-commit hooks.
+    #[arg(long)]
+    pub staged: bool,
 
     /// How much of a leaked value reports show: `partial` shows nothing of values shorter than 16
     /// characters and the first two characters of longer ones; `full` shows nothing.
@@ -159,11 +181,28 @@ fn execute(args: LintArgs) -> Result<u8, String> {
     for id in &args.disable {
         settings.disable(id.parse::<Code>()?);
     }
-    let options = ScanOptions {
-        paths: args.paths.clone(),
-        root: cwd,
+    let git_scope = match (&args.history, args.staged) {
+        (Some(range), _) => Some(GitScope::History(Some(range.clone()))),
+        (None, true) => Some(GitScope::Staged),
+        (None, false) => None,
     };
-    let mut report = sealant_lint::scan(&options, &settings).map_err(|e| e.to_string())?;
+    let mut report = match git_scope {
+        Some(scope) => {
+            let repo = args
+                .paths
+                .first()
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("."));
+            sealant_lint::scan_git(&repo, &scope, &settings).map_err(|e| e.to_string())?
+        }
+        None => {
+            let options = ScanOptions {
+                paths: args.paths.clone(),
+                root: cwd,
+            };
+            sealant_lint::scan(&options, &settings).map_err(|e| e.to_string())?
+        }
+    };
 
     if !args.quiet {
         for d in &report.diagnostics {

@@ -76,6 +76,8 @@ pub struct Finding {
     /// The value redacted (`********`, or `gh********` for values of 16 characters or more), or
     /// for a finding that summarises several values, what it covers (`3 keys`).
     pub redacted: String,
+    /// The commit the file was read from (`--history`; `staged` for `--staged`), else `None`.
+    pub commit: Option<String>,
     /// Whether `redacted` shows part of a value (false for summaries such as `3 keys`).
     pub(crate) shows_value: bool,
     /// Where the value lives, independent of line numbers (`Pod/app/containers[app]/env/DB_PASSWORD`),

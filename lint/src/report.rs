@@ -41,8 +41,12 @@ fn pretty(v: &Value) -> String {
 pub fn text(report: &Report, counts: Counts) -> String {
     let mut out = String::new();
     for f in &report.findings {
+        let commit = match &f.commit {
+            Some(c) => format!("{}:", &c[..c.len().min(12)]),
+            None => String::new(),
+        };
         out.push_str(&format!(
-            "{}:{}:{}: {} [{}] {} (value: {})\n",
+            "{commit}{}:{}:{}: {} [{}] {} (value: {})\n",
             f.path, f.line, f.column, f.rule, f.severity, f.message, f.redacted
         ));
     }
@@ -74,7 +78,7 @@ fn json_report(report: &Report, counts: Counts) -> Value {
         .findings
         .iter()
         .map(|f| {
-            json!({
+            let mut v = json!({
                 "rule": f.rule.as_str(),
                 "name": f.rule.rule().name,
                 "severity": f.severity,
@@ -85,7 +89,11 @@ fn json_report(report: &Report, counts: Counts) -> Value {
                 "message": f.message,
                 "value": f.redacted,
                 "fingerprint": f.location_fingerprint(),
-            })
+            });
+            if let (Some(c), Some(o)) = (&f.commit, v.as_object_mut()) {
+                o.insert("commit".to_string(), json!(c));
+            }
+            v
         })
         .collect();
     json!({
@@ -174,6 +182,10 @@ pub fn sarif(report: &Report) -> Value {
 }
 
 fn sarif_result(f: &Finding) -> Value {
+    let mut properties = json!({ "confidence": f.confidence, "severity": f.severity });
+    if let (Some(c), Some(o)) = (&f.commit, properties.as_object_mut()) {
+        o.insert("commit".to_string(), json!(c));
+    }
     json!({
         "ruleId": f.rule.as_str(),
         "ruleIndex": f.rule as usize,
@@ -186,7 +198,7 @@ fn sarif_result(f: &Finding) -> Value {
             }
         }],
         "partialFingerprints": { "sealantLocation/v1": f.location_fingerprint() },
-        "properties": { "confidence": f.confidence, "severity": f.severity },
+        "properties": properties,
     })
 }
 

@@ -59,6 +59,8 @@ impl Report {
 pub enum ScanError {
     #[error("{0}: no such file or directory")]
     MissingPath(String),
+    #[error("{path}: not a usable git repository: {message}")]
+    Git { path: String, message: String },
     #[error("invalid exclude pattern `{pattern}`: {message}")]
     Exclude { pattern: String, message: String },
 }
@@ -532,7 +534,7 @@ fn dedupe(mut findings: Vec<Finding>) -> Vec<Finding> {
     out
 }
 
-fn excludes(root: &Path, patterns: &[String]) -> Result<Override, ScanError> {
+pub(crate) fn excludes(root: &Path, patterns: &[String]) -> Result<Override, ScanError> {
     let mut builder = OverrideBuilder::new(root);
     for p in patterns {
         builder

@@ -167,6 +167,7 @@ impl<'a> FileScan<'a> {
             confidence,
             redacted: redact(value),
             shows_value: true,
+            commit: None,
             key_path,
             value_hash: hash_value(value),
             span: (at, at + value.len().max(1)),
