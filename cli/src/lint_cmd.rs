@@ -1,14 +1,15 @@
 //! `sealant lint`: scan files for plaintext credentials and report them as text, JSON or SARIF.
 //!
-//! The rules, the walk and the report formats live in `sealant_core::lint`; this module parses
+//! The rules, the walk and the report formats live in the `sealant-lint` crate; this module parses
 //! flags, loads `.sealant.toml` and the baseline, prints, and chooses the exit code.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use sealant_core::lint::{
-    self, Baseline, CONFIG_FILE, Code, Counts, Format, RULES, ScanOptions, Settings, Severity,
+use sealant_lint::{
+    Baseline, CONFIG_FILE, Code, Counts, Format, GitScope, RULES, Redaction, ScanOptions, Settings,
+    Severity,
 };
 
 const AFTER_HELP: &str = "\
@@ -25,6 +26,9 @@ Examples:
   $ sealant lint --write-baseline .sealant-baseline.json
   $ sealant lint --baseline .sealant-baseline.json --fail-on high
   $ sealant lint --explain SL001
+  $ sealant lint --history                 every commit reachable from HEAD
+  $ sealant lint --history=main..feature   the commits of a branch
+  $ sealant lint --staged                  what the next commit would add (pre-commit)
 
 Exit codes:
   0  no finding at or above --fail-on
@@ -75,6 +79,29 @@ pub struct LintArgs {
     #[arg(long, exclusive = true)]
     pub list_rules: bool,
 
+    /// Scan git history instead of the working tree: every file of every commit reachable in
+    /// RANGE (default HEAD; `--history=main..feature` for a range), each unique blob once.
+    /// Findings name the commit. The path is the repository (default `.`).
+    #[arg(
+        long,
+        value_name = "RANGE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "HEAD",
+        conflicts_with = "staged"
+    )]
+    pub history: Option<String>,
+
+    /// Scan only what is staged for the next commit (index entries that differ from HEAD), for
+    /// pre-commit hooks.
+    #[arg(long)]
+    pub staged: bool,
+
+    /// How much of a leaked value reports show: `partial` shows nothing of values shorter than 16
+    /// characters and the first two characters of longer ones; `full` shows nothing.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = RedactMode::Partial)]
+    pub redact: RedactMode,
+
     /// Do not print warnings about files that could not be read or parsed.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -83,12 +110,21 @@ pub struct LintArgs {
 /// `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// `path:line:col: SL001 [high] message (value: su********23)`.
+    /// `path:line:col: SL001 [high] message (value: ********)`.
     Text,
     /// One JSON document with findings, diagnostics and a summary.
     Json,
     /// SARIF 2.1.0, for GitHub code scanning and other dashboards.
     Sarif,
+}
+
+/// `--redact`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RedactMode {
+    /// `********`, or `gh********` for values of 16 characters or more.
+    Partial,
+    /// `********` for every value.
+    Full,
 }
 
 /// `--fail-on`.
@@ -145,11 +181,28 @@ fn execute(args: LintArgs) -> Result<u8, String> {
     for id in &args.disable {
         settings.disable(id.parse::<Code>()?);
     }
-    let options = ScanOptions {
-        paths: args.paths.clone(),
-        root: cwd,
+    let git_scope = match (&args.history, args.staged) {
+        (Some(range), _) => Some(GitScope::History(Some(range.clone()))),
+        (None, true) => Some(GitScope::Staged),
+        (None, false) => None,
     };
-    let mut report = lint::scan(&options, &settings).map_err(|e| e.to_string())?;
+    let mut report = match git_scope {
+        Some(scope) => {
+            let repo = args
+                .paths
+                .first()
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("."));
+            sealant_lint::scan_git(&repo, &scope, &settings).map_err(|e| e.to_string())?
+        }
+        None => {
+            let options = ScanOptions {
+                paths: args.paths.clone(),
+                root: cwd,
+            };
+            sealant_lint::scan(&options, &settings).map_err(|e| e.to_string())?
+        }
+    };
 
     if !args.quiet {
         for d in &report.diagnostics {
@@ -176,12 +229,16 @@ fn execute(args: LintArgs) -> Result<u8, String> {
         counts.baselined = accepted;
     }
 
+    report.redact(match args.redact {
+        RedactMode::Partial => Redaction::Partial,
+        RedactMode::Full => Redaction::Full,
+    });
     let format = match args.format {
         OutputFormat::Text => Format::Text,
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
     };
-    let rendered = lint::render(&report, format, counts);
+    let rendered = sealant_lint::render(&report, format, counts);
     match &args.output {
         Some(path) => write_file(path, &rendered)?,
         None => print_stdout(&rendered)?,
@@ -221,6 +278,21 @@ fn print_stdout(text: &str) -> Result<(), String> {
     }
 }
 
+/// Writes `text` to `path` atomically: a temporary file in the same directory, flushed to disk,
+/// then renamed over `path`, so a reader never sees a half-written report.
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+    // `/dev/stdout`, `/dev/null`, a FIFO: not a regular file to replace, write it in place.
+    if path.exists() && !path.is_file() {
+        return std::fs::write(path, text).map_err(|e| fail(&e));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    tmp.write_all(text.as_bytes()).map_err(|e| fail(&e))?;
+    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
 }

@@ -68,7 +68,7 @@ fn findings_print_position_rule_and_redacted_value_and_exit_1() {
     assert_eq!(run.code, 1, "stderr: {}", run.stderr);
     assert_eq!(
         run.stdout,
-        "k8s/pod.yaml:11:15: SL001 [high] container `app` sets `DB_PASSWORD` to a literal credential (value: su********23)\n\
+        "k8s/pod.yaml:11:15: SL001 [high] container `app` sets `DB_PASSWORD` to a literal credential (value: ********)\n\
          1 finding in 2 files scanned\n"
     );
     assert!(!run.stdout.contains("supersecret123"));
@@ -118,7 +118,7 @@ fn json_and_sarif_go_to_the_output_file() {
     .unwrap_or_default();
     assert_eq!(json["findings"][0]["path"], "pod.yaml");
     assert_eq!(json["findings"][0]["line"], 11);
-    assert_eq!(json["findings"][0]["value"], "su********23");
+    assert_eq!(json["findings"][0]["value"], "********");
 
     let run = sealant(dir.path(), &["lint", "-f", "sarif"]);
     let sarif: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
@@ -225,4 +225,40 @@ fn help_documents_exit_codes_and_examples() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("Exit codes:"));
     assert!(run.stdout.contains("$ sealant lint --format sarif"));
+}
+
+#[test]
+fn redact_full_shows_no_character_of_long_values() {
+    let token = "ghp_Zq7Wx2Cv9Bn4Mk6Lp1Jh3Gf5Ds8Ae0Rt2Yu4I";
+    let dir = repo(&[(".env", &format!("GITHUB_TOKEN={token}\n"))]);
+    let partial = sealant(dir.path(), &["lint"]);
+    assert!(
+        partial.stdout.contains("(value: gh********)"),
+        "{}",
+        partial.stdout
+    );
+    let full = sealant(dir.path(), &["lint", "--redact", "full"]);
+    assert_eq!(full.code, 1);
+    assert!(full.stdout.contains("(value: ********)"), "{}", full.stdout);
+    assert!(!full.stdout.contains("gh*") && !full.stdout.contains(&token[..6]));
+}
+
+#[test]
+fn output_file_is_replaced_whole() {
+    let dir = repo(&[("k8s/pod.yaml", LEAKY_POD), ("report.json", "stale")]);
+    let run = sealant(
+        dir.path(),
+        &["lint", "-f", "json", "-o", "report.json", "k8s"],
+    );
+    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
+    let written = std::fs::read_to_string(dir.path().join("report.json")).unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(&written).unwrap_or_default();
+    assert_eq!(json["summary"]["findings"], 1);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
 }

@@ -1,5 +1,5 @@
 //! sealant's core library: the sealed-value format, cluster key pairs, the `SealedSecret`
-//! resource and its conversion to and from Secrets, and the lint engine.
+//! resource and its conversion to and from Secrets. (The lint engine is the `sealant-lint` crate.)
 //!
 //! The crypto lives in [`primitives`] (small documented functions over X25519, HKDF-SHA256 and
 //! ChaCha20-Poly1305) and [`format`] (the envelope: `read` and `write` mirror each other). The
@@ -7,7 +7,6 @@
 
 pub mod format;
 pub mod keys;
-pub mod lint;
 pub mod primitives;
 pub mod resource;
 

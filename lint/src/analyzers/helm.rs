@@ -1,0 +1,208 @@
+//! Helm chart templates that do not parse as YAML even with their actions masked.
+
+use crate::analyzers::{FileKind, FileScan, is_self_reference};
+use crate::rules::Code;
+use crate::rules::sl002_committed_secret::SecretEntry;
+use crate::text::{mask_template, parse_assignment};
+use crate::yaml::{self, Source};
+
+impl FileScan<'_> {
+    /// A chart template: parsed as YAML with its `{{ ... }}` actions masked, else line by line.
+    pub(crate) fn helm_template(&mut self) {
+        self.template_literals();
+        let masked = mask_template(self.source.text);
+        let masked_source = Source::new(&masked);
+        match yaml::parse(&masked_source) {
+            Ok(docs) => {
+                for doc in &docs {
+                    self.document(&doc.root, FileKind::HelmTemplate, doc.start, doc.end);
+                }
+            }
+            Err(_) => self.scan_template_lines(Code::SL009, "chart template sets"),
+        }
+    }
+
+    /// Helm templates that are not YAML even when masked: env pairs (`- name: X` then
+    /// `value: Y`) and `key: value` lines.
+    pub(crate) fn scan_template_lines(&mut self, rule: Code, what: &str) {
+        let source = self.source;
+        let mut pending_env: Option<(String, usize)> = None;
+        // The Secret being read: its `kind:` offset, name, and whether we are in its data.
+        let mut secret: Option<(usize, String)> = None;
+        let mut data_indent: Option<usize> = None;
+        let mut in_data = false;
+        let mut entries: Vec<SecretEntry<'_>> = Vec::new();
+        for n in 1..=source.line_count() {
+            let line = source.line(n);
+            let indent = line.len() - line.trim_start().len();
+            if line.starts_with("---") {
+                self.flush_template_secret(&mut secret, &mut entries);
+                (in_data, data_indent) = (false, None);
+            }
+            let Some(a) = parse_assignment(line) else {
+                continue;
+            };
+            if indent == 0 {
+                if a.key == "kind" {
+                    self.flush_template_secret(&mut secret, &mut entries);
+                    if a.value == "Secret" {
+                        secret = Some((self.locate_line(n) + a.value_at, String::new()));
+                    }
+                }
+                in_data = secret.is_some() && matches!(a.key, "data" | "stringData");
+                data_indent = None;
+                continue;
+            }
+            if let Some((_, name)) = secret.as_mut()
+                && a.key == "name"
+                && name.is_empty()
+                && indent == 2
+            {
+                *name = a.value.to_string();
+            }
+            if in_data {
+                // Only the data's own keys: lines of an embedded block (`config.ini: |` and its
+                // `role = "pod"` lines) are the content of one key, not keys.
+                let child = *data_indent.get_or_insert(indent);
+                if indent == child
+                    && !line.trim_start().starts_with('-')
+                    && let Some(plain) = self.secret_plaintext(a.key, a.value, false)
+                {
+                    entries.push(SecretEntry {
+                        key: a.key,
+                        raw: a.value,
+                        plain,
+                        at: self.locate_line(n) + a.value_at,
+                    });
+                }
+                continue;
+            }
+            if line.trim_start().starts_with("- ") && a.key == "name" {
+                pending_env = Some((a.value.to_string(), indent + 2));
+                continue;
+            }
+            let at = self.locate_line(n) + a.value_at;
+            if a.key == "value" {
+                if let Some((name, env_indent)) = pending_env.take()
+                    && env_indent == indent
+                    && let Some(m) = self.name_match(&name)
+                    && self.settings.values.is_credential_value(a.value, m)
+                {
+                    let message = format!("container sets `{name}` to a literal credential");
+                    self.report(
+                        Code::SL001,
+                        at,
+                        a.value,
+                        format!("env/{name}"),
+                        message,
+                        Self::confidence(m),
+                    );
+                }
+                continue;
+            }
+            let Some(m) = self.name_match(a.key) else {
+                continue;
+            };
+            if is_self_reference(a.key, a.value) {
+                continue;
+            }
+            if self.settings.values.is_credential_value(a.value, m) {
+                let message = format!("{what} `{}` to a literal credential", a.key);
+                self.report(
+                    rule,
+                    at,
+                    a.value,
+                    a.key.to_string(),
+                    message,
+                    Self::confidence(m),
+                );
+            }
+        }
+        self.flush_template_secret(&mut secret, &mut entries);
+    }
+
+    fn flush_template_secret(
+        &mut self,
+        secret: &mut Option<(usize, String)>,
+        entries: &mut Vec<SecretEntry<'_>>,
+    ) {
+        if let Some((kind_at, name)) = secret.take() {
+            let name = if name.is_empty() {
+                "?".to_string()
+            } else {
+                name
+            };
+            let path = format!("Secret/{name}");
+            self.committed_secret(&name, &path, kind_at, entries);
+        }
+        entries.clear();
+    }
+
+    /// Literals hidden inside template actions: `{{ .Values.db.password | default "hunter2" }}`
+    /// and `{{ "hunter2" | b64enc }}` render a committed value when nothing overrides them.
+    fn template_literals(&mut self) {
+        let source = self.source;
+        for n in 1..=source.line_count() {
+            let line = source.line(n);
+            if !line.contains("{{") || !(line.contains("default") || line.contains("b64enc")) {
+                continue;
+            }
+            let Some(a) = parse_assignment(line) else {
+                continue;
+            };
+            let Some(m) = self.name_match(a.key) else {
+                continue;
+            };
+            for (value, offset) in action_literals(line) {
+                if !self.settings.values.is_credential_value(value, m) {
+                    continue;
+                }
+                let at = self.locate_line(n) + offset;
+                let message = format!(
+                    "chart template sets `{}` to a literal credential inside a template action",
+                    a.key
+                );
+                self.report(
+                    Code::SL009,
+                    at,
+                    value,
+                    format!("{}/template-literal", a.key),
+                    message,
+                    Self::confidence(m),
+                );
+            }
+        }
+    }
+}
+
+/// Quoted literals of a line's template actions that a rendering can produce: the argument of
+/// `default`, and a literal piped into `b64enc` (or `quote`, `trim` on the way). With offsets.
+fn action_literals(line: &str) -> Vec<(&str, usize)> {
+    let mut out = Vec::new();
+    let mut search = 0;
+    while let Some(open) = line[search..].find("{{").map(|p| p + search) {
+        let Some(close) = line[open..].find("}}").map(|p| p + open) else {
+            break;
+        };
+        let action = &line[open + 2..close];
+        let base = open + 2;
+        let mut i = 0;
+        while let Some(q) = action[i..].find(['"', '\'']).map(|p| p + i) {
+            let quote = &action[q..=q];
+            let Some(len) = action[q + 1..].find(quote) else {
+                break;
+            };
+            let literal = &action[q + 1..q + 1 + len];
+            let before = action[..q].trim_end();
+            let after = action[q + 2 + len..].trim_start();
+            let defaulted = before.ends_with("default");
+            let encoded = after.starts_with('|') && after.contains("b64enc");
+            if (defaulted || encoded) && !literal.is_empty() {
+                out.push((literal, base + q + 1));
+            }
+            i = q + 2 + len;
+        }
+        search = close + 2;
+    }
+    out
+}

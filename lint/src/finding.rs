@@ -1,0 +1,156 @@
+//! What the lint reports: findings (a leaked value at a position) and diagnostics (a file that
+//! could not be read or parsed, reported as a warning while the scan goes on).
+
+use std::fmt;
+
+use ring::digest;
+use serde::Serialize;
+
+use super::rules::Code;
+
+/// How bad a leak of this kind is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+/// How sure the rule is that the value is a real credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        })
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        })
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "low" | "any" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            other => Err(format!(
+                "unknown severity `{other}` (expected low, medium or high)"
+            )),
+        }
+    }
+}
+
+/// One leaked value. Holds no plaintext: only a redacted form and a hash of the value.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: Code,
+    /// Path relative to the scan root, with `/` separators.
+    pub path: String,
+    /// 1-based line and column of the value itself.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    /// The value redacted (`********`, or `gh********` for values of 16 characters or more), or
+    /// for a finding that summarises several values, what it covers (`3 keys`).
+    pub redacted: String,
+    /// The commit the file was read from (`--history`; `staged` for `--staged`), else `None`.
+    pub commit: Option<String>,
+    /// Whether `redacted` shows part of a value (false for summaries such as `3 keys`).
+    pub(crate) shows_value: bool,
+    /// Where the value lives, independent of line numbers (`Pod/app/containers[app]/env/DB_PASSWORD`),
+    /// so fingerprints survive edits that move lines.
+    pub key_path: String,
+    /// SHA-256 of the value under a fixed label; never shown, only fed into baseline fingerprints.
+    pub(crate) value_hash: [u8; 32],
+    /// Byte range of the value in the file, to keep one finding per leaked value.
+    pub(crate) span: (usize, usize),
+}
+
+/// Label that separates value hashes from any other SHA-256 use.
+const VALUE_HASH_LABEL: &[u8] = b"sealant-lint-value-v1\0";
+
+/// Hashes a value for fingerprints.
+pub(crate) fn hash_value(value: &str) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(VALUE_HASH_LABEL);
+    ctx.update(value.trim().as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+impl Finding {
+    /// A stable id of *where* the finding is (rule, file, key path), holding nothing of the value:
+    /// safe to print in JSON and SARIF (`partialFingerprints`).
+    pub fn location_fingerprint(&self) -> String {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        for part in [self.rule.as_str(), &self.path, &self.key_path] {
+            ctx.update(part.as_bytes());
+            ctx.update(b"\0");
+        }
+        hex::encode(&ctx.finish().as_ref()[..16])
+    }
+
+    /// The baseline fingerprint: SHA-256 over a per-baseline random salt, the rule, the file, the
+    /// key path and the value's hash. It changes when the secret changes, not when lines move,
+    /// and cannot be reversed without the salt and a guess of the value.
+    pub fn baseline_fingerprint(&self, salt: &[u8]) -> String {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(salt);
+        for part in [self.rule.as_str(), &self.path, &self.key_path] {
+            ctx.update(part.as_bytes());
+            ctx.update(b"\0");
+        }
+        ctx.update(&self.value_hash);
+        hex::encode(ctx.finish().as_ref())
+    }
+}
+
+/// How much of a value reports show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Redaction {
+    /// Nothing of values shorter than 16 characters, the first two characters of longer ones.
+    #[default]
+    Partial,
+    /// Nothing of any value.
+    Full,
+}
+
+impl Finding {
+    /// Applies `redaction` to the shown value.
+    pub fn redact(&mut self, redaction: Redaction) {
+        if redaction == Redaction::Full && self.shows_value {
+            self.redacted = super::values::MASK.to_string();
+        }
+    }
+}
+
+/// A problem with one file (unreadable, unparsable) that did not stop the scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnostic {
+    pub path: String,
+    pub message: String,
+}

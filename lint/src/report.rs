@@ -1,0 +1,267 @@
+//! Output formats: text for people, JSON for scripts, SARIF 2.1.0 for code-scanning dashboards.
+//! Values only ever appear redacted.
+
+use serde_json::{Value, json};
+
+use super::finding::{Finding, Severity};
+use super::rules::RULES;
+use super::scan::Report;
+
+/// The output formats of `sealant lint --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+/// Extra counts shown in summaries.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    /// Findings accepted by the baseline.
+    pub baselined: usize,
+}
+
+/// Renders `report` in `format`.
+pub fn render(report: &Report, format: Format, counts: Counts) -> String {
+    match format {
+        Format::Text => text(report, counts),
+        Format::Json => pretty(&json_report(report, counts)),
+        Format::Sarif => pretty(&sarif(report)),
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// `path:line:col: SL001 [high] message (value: ********)` per finding, then a summary.
+pub fn text(report: &Report, counts: Counts) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let commit = match &f.commit {
+            Some(c) => format!("{}:", &c[..c.len().min(12)]),
+            None => String::new(),
+        };
+        out.push_str(&format!(
+            "{commit}{}:{}:{}: {} [{}] {} (value: {})\n",
+            f.path, f.line, f.column, f.rule, f.severity, f.message, f.redacted
+        ));
+    }
+    let mut extra = Vec::new();
+    if report.suppressed > 0 {
+        extra.push(format!("{} suppressed", report.suppressed));
+    }
+    if counts.baselined > 0 {
+        extra.push(format!("{} in baseline", counts.baselined));
+    }
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", extra.join(", "))
+    };
+    out.push_str(&format!(
+        "{} finding{} in {} file{} scanned{}\n",
+        report.findings.len(),
+        if report.findings.len() == 1 { "" } else { "s" },
+        report.files_scanned,
+        if report.files_scanned == 1 { "" } else { "s" },
+        extra
+    ));
+    out
+}
+
+fn json_report(report: &Report, counts: Counts) -> Value {
+    let findings: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut v = json!({
+                "rule": f.rule.as_str(),
+                "name": f.rule.rule().name,
+                "severity": f.severity,
+                "confidence": f.confidence,
+                "path": f.path,
+                "line": f.line,
+                "column": f.column,
+                "message": f.message,
+                "value": f.redacted,
+                "fingerprint": f.location_fingerprint(),
+            });
+            if let (Some(c), Some(o)) = (&f.commit, v.as_object_mut()) {
+                o.insert("commit".to_string(), json!(c));
+            }
+            v
+        })
+        .collect();
+    json!({
+        "version": 1,
+        "findings": findings,
+        "diagnostics": report.diagnostics,
+        "summary": {
+            "files": report.files_scanned,
+            "bytes": report.bytes_scanned,
+            "findings": report.findings.len(),
+            "suppressed": report.suppressed,
+            "baselined": counts.baselined,
+        },
+    })
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+    }
+}
+
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "8.0",
+        Severity::Medium => "5.0",
+        Severity::Low => "3.0",
+    }
+}
+
+/// A SARIF 2.1.0 log with one run: every rule's metadata and help, one result per finding with
+/// `artifactLocation.uri` relative to the scan root.
+pub fn sarif(report: &Report) -> Value {
+    let rules: Vec<Value> = RULES
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "name": r.name,
+                "shortDescription": { "text": r.summary },
+                "fullDescription": { "text": first_section(r.doc) },
+                "help": { "text": r.doc, "markdown": r.doc },
+                "defaultConfiguration": { "level": level(r.severity) },
+                "properties": {
+                    "tags": ["security", "secrets"],
+                    "security-severity": security_severity(r.severity),
+                },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report.findings.iter().map(sarif_result).collect();
+    let notifications: Vec<Value> = report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            json!({
+                "level": "warning",
+                "message": { "text": d.message },
+                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri(&d.path) } } }],
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "sealant",
+                    "semanticVersion": env!("CARGO_PKG_VERSION"),
+                    "informationUri": "https://sealant.dev/docs/lint",
+                    "rules": rules,
+                }
+            },
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": notifications,
+            }],
+            "originalUriBaseIds": { "%SRCROOT%": src_root(&report.root) },
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    })
+}
+
+fn sarif_result(f: &Finding) -> Value {
+    let mut properties = json!({ "confidence": f.confidence, "severity": f.severity });
+    if let (Some(c), Some(o)) = (&f.commit, properties.as_object_mut()) {
+        o.insert("commit".to_string(), json!(c));
+    }
+    json!({
+        "ruleId": f.rule.as_str(),
+        "ruleIndex": f.rule as usize,
+        "level": level(f.severity),
+        "message": { "text": format!("{} (value: {})", f.message, f.redacted) },
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": { "uri": uri(&f.path), "uriBaseId": "%SRCROOT%" },
+                "region": { "startLine": f.line, "startColumn": f.column },
+            }
+        }],
+        "partialFingerprints": { "sealantLocation/v1": f.location_fingerprint() },
+        "properties": properties,
+    })
+}
+
+/// The `%SRCROOT%` base of every result's `uri`: the scan root as an absolute `file:` URI
+/// ending in `/` when it is known, else only a description.
+fn src_root(root: &std::path::Path) -> Value {
+    let absolute = if root.is_absolute() {
+        Some(root.to_path_buf())
+    } else {
+        std::env::current_dir().ok().map(|cwd| cwd.join(root))
+    };
+    let description = json!({ "text": "The directory `sealant lint` reports paths relative to." });
+    match absolute.and_then(|p| p.to_str().map(str::to_string)) {
+        Some(p) => {
+            let mut path = uri(&p.replace('\\', "/"));
+            if !path.starts_with('/') {
+                path.insert(0, '/');
+            }
+            if !path.ends_with('/') {
+                path.push('/');
+            }
+            json!({ "uri": format!("file://{path}"), "description": description })
+        }
+        None => json!({ "description": description }),
+    }
+}
+
+fn first_section(doc: &str) -> String {
+    doc.split("\n## ")
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("## What it does")
+        .trim()
+        .replace('\n', " ")
+}
+
+/// A relative URI reference for a path: `/` separators, reserved characters percent-encoded.
+fn uri(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_are_encoded() {
+        assert_eq!(uri("k8s/my app.yaml"), "k8s/my%20app.yaml");
+        assert_eq!(uri("a/b.yaml"), "a/b.yaml");
+    }
+
+    #[test]
+    fn full_description_is_the_first_section() {
+        let d = first_section(RULES[0].doc);
+        assert!(d.starts_with("Checks the `env`"), "{d}");
+        assert!(!d.contains("Why is this bad"));
+    }
+}

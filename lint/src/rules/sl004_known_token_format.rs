@@ -1,0 +1,32 @@
+//! SL004 `known-token-format`: Known token format (cloud key, API token, private key, JWT).
+
+use super::{Code, Rule};
+use crate::finding::Severity;
+
+pub const RULE: Rule = Rule {
+    code: Code::SL004,
+    id: "SL004",
+    name: "known-token-format",
+    summary: "Known token format (cloud key, API token, private key, JWT)",
+    severity: Severity::High,
+    doc: r#"## What it does
+Searches every text file for credentials with a recognisable format: AWS access key ids and secret
+keys, GitHub, GitLab, Slack, Stripe, Google API, SendGrid, npm, PyPI, Docker Hub, Vault, OpenAI and
+Anthropic tokens, Slack webhooks, PEM private keys (PKCS#1, PKCS#8, OpenSSH, EC, encrypted) and
+JSON Web Tokens. Documentation placeholders (`AKIAIOSFODNN7EXAMPLE`, `ghp_xxxx...`) are skipped, as
+are SealedSecret and SOPS ciphertext.
+
+## Why is this bad
+These formats are what attackers' scanners search public and leaked repositories for; a leaked
+token is usually abused within minutes.
+
+## Example
+```yaml
+GITHUB_TOKEN: ghp_R8dK2mN5qW7xY1zA3bC4dE6fG8hJ9kL0pQ2s
+```
+
+## Use instead
+Revoke the token, then keep the new one in a sealed Secret (`sealant seal`) and inject it with
+`secretKeyRef`.
+"#,
+};

@@ -1,0 +1,99 @@
+//! SL011 `annotation-credential`: Credential in an object's annotations.
+
+use super::{Code, Rule};
+use crate::analyzers::FileScan;
+use crate::analyzers::IGNORE_ANNOTATION;
+use crate::finding::Confidence;
+use crate::finding::Severity;
+use crate::values::is_placeholder;
+use crate::yaml::Node;
+
+pub const RULE: Rule = Rule {
+    code: Code::SL011,
+    id: "SL011",
+    name: "annotation-credential",
+    summary: "Credential in an object's annotations",
+    severity: Severity::High,
+    doc: r#"## What it does
+Checks `metadata.annotations` for credential-like annotation keys with literal values, and for a
+`kubectl.kubernetes.io/last-applied-configuration` that carries a Secret's `data` or `stringData`.
+
+## Why is this bad
+`kubectl apply` copies the whole object, data included, into the last-applied annotation; the
+Secret's values then leak wherever the object's metadata is shown, and a sealed copy in git does
+not help.
+
+## Example
+```yaml
+metadata:
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"v1","kind":"Secret","data":{"password":"c3VwZXJzZWNyZXQ="}}
+```
+
+## Use instead
+Strip `last-applied-configuration` from exported manifests, apply Secrets with server-side apply
+(`kubectl apply --server-side`), and keep credentials out of annotations.
+"#,
+};
+
+impl FileScan<'_> {
+    pub(crate) fn annotations(&mut self, annotations: &Node, obj_path: &str) {
+        for (k, v) in annotations.entries() {
+            let Some(key) = k.str() else { continue };
+            let Some(value) = v.str() else { continue };
+            if key == IGNORE_ANNOTATION
+                || REFERENCE_ANNOTATION_PREFIXES
+                    .iter()
+                    .any(|p| key.starts_with(p))
+            {
+                continue;
+            }
+            let path = format!("{obj_path}/annotations/{key}");
+            if key == "kubectl.kubernetes.io/last-applied-configuration" {
+                let Ok(applied) = serde_json::from_str::<serde_json::Value>(value) else {
+                    continue;
+                };
+                if applied.get("kind").and_then(|k| k.as_str()) != Some("Secret") {
+                    continue;
+                }
+                let keys: Vec<String> = ["data", "stringData"]
+                    .iter()
+                    .filter_map(|s| applied.get(*s).and_then(|d| d.as_object()))
+                    .flat_map(|m| m.iter())
+                    .filter(|(_, v)| {
+                        v.as_str().is_some_and(|s| {
+                            !s.trim().is_empty() && !is_placeholder(s, &s.to_ascii_lowercase())
+                        })
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                if !keys.is_empty() {
+                    let at = self.value_offset(v, value);
+                    let message = format!(
+                        "annotation `{key}` carries the Secret's data ({}) in plain text",
+                        keys.join(", ")
+                    );
+                    self.report(Code::SL011, at, value, path, message, Confidence::High);
+                }
+                continue;
+            }
+            let short = key.rsplit('/').next().unwrap_or(key);
+            self.check_pair(Code::SL011, short, v, path, "annotation sets");
+        }
+    }
+}
+
+/// Annotations that name secrets kept elsewhere (Vault agent injector, CSI, reloaders).
+const REFERENCE_ANNOTATION_PREFIXES: &[&str] = &[
+    "sealant.dev/",
+    "vault.hashicorp.com/",
+    "secrets-store.csi",
+    "external-secrets.io/",
+    "reloader.stakater.com/",
+    "secret.reloader.stakater.com/",
+    "configmap.reloader.stakater.com/",
+    "sealedsecrets.bitnami.com/",
+    "replicator.v1.mittwald.de/",
+    "reflector.v1.k8s.emberstack.com/",
+];

@@ -1,0 +1,113 @@
+//! Leaks the lint used to miss, each as a general capability with a fixture: command lines in
+//! compose and Helm values, expansion defaults, URLs with an empty user, files the YAML parser
+//! rejects (read line by line), manifests recognised by content, and oversize files named on the
+//! command line.
+
+use std::path::{Path, PathBuf};
+
+use sealant_lint::{Report, ScanOptions, Settings, scan};
+
+fn recall_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("resources/test/recall")
+}
+
+fn scan_paths(paths: Vec<PathBuf>, root: PathBuf, settings: &Settings) -> Report {
+    match scan(&ScanOptions { paths, root }, settings) {
+        Ok(r) => r,
+        Err(e) => panic!("scan failed: {e}"),
+    }
+}
+
+#[test]
+fn each_miss_class_is_found() {
+    let dir = recall_dir();
+    let report = scan_paths(vec![dir.clone()], dir, &Settings::default());
+    let mut out = String::new();
+    for f in &report.findings {
+        out.push_str(&format!(
+            "{}:{}:{} {} {}\n",
+            f.path, f.line, f.column, f.rule, f.message
+        ));
+    }
+    for d in &report.diagnostics {
+        out.push_str(&format!("warning {}: {}\n", d.path, d.message));
+    }
+    insta::with_settings!({
+        snapshot_path => recall_dir().join("../snapshots"),
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!("recall", out);
+    });
+    let lines: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| format!("{}:{}", f.path, f.line))
+        .collect();
+    for expected in [
+        "compose/docker-compose.yml:6",
+        "compose/docker-compose.yml:8",
+        "compose/docker-compose.yml:12",
+        "compose/docker-compose.yml:15",
+        "chart/values.yaml:8",
+        "chart/values-sidecars.yaml:4",
+        "backup/secrets.key:10",
+        "chart/templates/secret.yaml:9",
+        "chart/templates/secret.yaml:10",
+        "compose/db_root_password.txt:1",
+        "kustomize/kustomization.yaml:22",
+        "kustomize/kustomization.yaml:32",
+        "chart/values-extra.yaml:8",
+        "configmap.yaml:11",
+        "configmap.yaml:17",
+        "configmap.yaml:23",
+        "configmap.yaml:26",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == expected),
+            "missed {expected}: {lines:?}"
+        );
+    }
+    for clean in [
+        "compose/docker-compose.yml:14",
+        "configmap.yaml:13",
+        "kustomize/kustomization.yaml:25",
+        "kustomize/kustomization.yaml:35",
+    ] {
+        assert!(!lines.iter().any(|l| l == clean), "{clean} is not a leak");
+    }
+}
+
+#[test]
+fn oversize_files_named_on_the_command_line_are_scanned() {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("{e}"),
+    };
+    let big = dir.path().join("big.env");
+    let text = format!("{}DB_PASSWORD=Big-F1le-S3cret\n", "# padding\n".repeat(500));
+    if let Err(e) = std::fs::write(&big, text) {
+        panic!("{e}");
+    }
+    let settings = match Settings::parse("[lint]\nmax-file-size = 1000\n") {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    // Walked: skipped with a warning.
+    let walked = scan_paths(vec![dir.path().to_path_buf()], dir.path().into(), &settings);
+    assert!(walked.findings.is_empty());
+    assert!(
+        walked.diagnostics[0]
+            .message
+            .contains("over the 1000 byte limit")
+    );
+    // Named: scanned, and the size is still mentioned.
+    let named = scan_paths(vec![big], dir.path().into(), &settings);
+    assert_eq!(named.findings.len(), 1);
+    assert_eq!(named.findings[0].line, 501);
+    assert!(
+        named.diagnostics[0]
+            .message
+            .contains("named on the command line")
+    );
+}
