@@ -114,7 +114,7 @@ const TOKEN_KINDS: &[TokenKind] = &[
     },
     TokenKind {
         label: "sealant private key",
-        pattern: r"(?-u:\b)(SEALANT-PRIVATE-KEY-V1:[A-Za-z0-9_\-]{48})(?:[^A-Za-z0-9_\-]|$)",
+        pattern: r"(?-u:\b)(SEALANT-PRIVATE-KEY-(?:V1|PQ1):[A-Za-z0-9_\-]{48})(?:[^A-Za-z0-9_\-]|$)",
         confidence: Confidence::High,
     },
     TokenKind {
@@ -361,6 +361,12 @@ mod tests {
         let file = key.to_file_text();
         assert_eq!(labels(&file), vec!["sealant private key"]);
         assert!(labels(&key.public().to_string()).is_empty());
+        // The post-quantum hybrid (X-Wing) key files too.
+        let hybrid =
+            sealant_core::keys::PrivateKey::generate_with(sealant_core::keys::KeyType::XWing)
+                .unwrap();
+        assert_eq!(labels(&hybrid.to_file_text()), vec!["sealant private key"]);
+        assert!(labels(&hybrid.public().to_string()).is_empty());
     }
 
     #[test]
