@@ -603,3 +603,47 @@ fn two_replicas_fail_over_when_the_leader_dies() {
     );
     eprintln!("failover: Secret from the new leader {took_over:?} after the old one was killed");
 }
+
+#[test]
+#[ignore = "on a real API server the controller reports the 422 for a kubernetes.io/tls template \
+            without tls.key as `writing the Secret failed: 422 Invalid`, without the field and \
+            reason the server gave (data[tls.key]: Required value)"]
+fn a_secret_the_real_server_refuses_is_reported_with_the_servers_reason() {
+    let Some(s) = shared() else { return };
+    let admin = &s.admin;
+    let ns = "e2e-tls";
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    let secret = sealant_e2e::succeeded(
+        "kubectl create secret",
+        admin.kubectl_args(
+            &[
+                "create",
+                "secret",
+                "generic",
+                "web-tls",
+                "-n",
+                ns,
+                "--type=kubernetes.io/tls",
+                "--from-literal=tls.crt=not-a-real-cert",
+                "--dry-run=client",
+                "-o",
+                "yaml",
+            ],
+            None,
+        ),
+    );
+    let sealed = s.alice.sealant("seal", Some(secret.as_bytes()));
+    admin.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
+    synced(admin, ns, "web-tls", "False");
+    let condition = admin.kubectl_ok(
+        &format!(
+            "get sealedsecret web-tls -n {ns} -o jsonpath={{.status.conditions[?(@.type==\"Synced\")].reason}}:{{.status.conditions[?(@.type==\"Synced\")].message}}"
+        ),
+        None,
+    );
+    assert!(condition.starts_with("ApplyFailed:"), "{condition}");
+    assert!(
+        condition.contains("tls.key"),
+        "the condition should say what the API server refused: {condition}"
+    );
+}
