@@ -6,8 +6,23 @@
 # The controller runs as its own release process; the test API server runs in the bench process.
 #
 # Usage: controller/benches/scale.sh [OBJECTS] [UNRELATED]
+#        controller/benches/scale.sh --real [OBJECTS]
+#   --real: the same load on a real control plane (etcd + kube-apiserver from the envtest assets,
+#   KUBEBUILDER_ASSETS or SEALANT_K8S_ASSETS, else ../shared/k8s/bin with etcd on PATH), the
+#   controller with its own ServiceAccount's token and deploy/'s RBAC; prints time to all Secrets,
+#   peak RSS, controller CPU and its API requests by verb from the audit log, then the requests a
+#   restart of the converged controller sends (tests/envtest/examples/scale_real.rs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+if [ "${1:-}" = "--real" ]; then
+    if [ -z "${SEALANT_K8S_ASSETS:-}${KUBEBUILDER_ASSETS:-}" ] && [ -x ../shared/k8s/bin/kube-apiserver ]; then
+        export KUBEBUILDER_ASSETS=$(cd ../shared/k8s/bin && pwd)
+    fi
+    target_dir="${CARGO_TARGET_DIR:-target}"
+    cargo build --release -q -p sealant-controller --bin sealant-controller -p sealant-envtest --example scale_real
+    exec "$target_dir/release/examples/scale_real" "$target_dir/release/sealant-controller" --objects "${2:-10000}"
+fi
 objects="${1:-10000}"
 unrelated="${2:-50000}"
 target_dir="${CARGO_TARGET_DIR:-target}"
