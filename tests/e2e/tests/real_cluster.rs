@@ -771,3 +771,180 @@ fn attacks_on_the_controller_fail() {
     );
     assert!(before <= 2, "{before} applies of the refused Secret");
 }
+
+/// `count` Secrets `PREFIX0..` in `namespace`, sealed to the cluster's published key in one
+/// `sealant seal` run (multi-document stream).
+fn seal_many(admin: &Kube, namespace: &str, prefix: &str, count: usize, value: &str) -> String {
+    let mut stream = String::new();
+    for i in 0..count {
+        stream.push_str(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {prefix}{i}\n  namespace: {namespace}\nstringData:\n  v: {value}{i}\n---\n"
+        ));
+    }
+    admin.sealant("seal", Some(stream.as_bytes()))
+}
+
+/// How many Secrets in `namespace` the controller manages whose `v` is `value<i>`.
+fn secrets_with(admin: &Kube, namespace: &str, prefix: &str, value: &str) -> usize {
+    let out = admin.kubectl(
+        &format!(
+            "get secrets -n {namespace} -l sealant.dev/managed-by=sealant-controller -o jsonpath={{range.items[*]}}{{.metadata.name}}={{.data.v}}{{\"\\n\"}}{{end}}"
+        ),
+        None,
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| {
+            line.split_once('=').is_some_and(|(name, data)| {
+                name.strip_prefix(prefix)
+                    .is_some_and(|i| data == b64(&format!("{value}{i}")))
+            })
+        })
+        .count()
+}
+
+/// Polls until `check` holds, for at most `limit`; returns how long it took.
+fn converge(what: &str, limit: Duration, check: impl Fn() -> bool) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("{what} did not converge within {limit:?}");
+}
+
+/// Fault: etcd frozen for 20 s under a running controller (every API call hangs, the Lease
+/// cannot be renewed). Afterwards edits and new SealedSecrets converge, and the outage costs a
+/// handful of log lines, not thousands.
+#[test]
+fn an_etcd_freeze_is_survived_quietly() {
+    let Some((plane, admin)) = fresh_cluster() else {
+        return;
+    };
+    admin.kubectl_ok(&format!("apply --server-side -k {}", deploy()), None);
+    wait_crd(&admin);
+    let replica = start_replica(&plane, "frozen", &[]);
+    admin.wait_for(
+        "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
+        None,
+        "the public key ConfigMap",
+    );
+    let ns = "e2e-freeze";
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    admin.kubectl_ok(
+        "apply -f -",
+        Some(seal_many(&admin, ns, "s", 30, "old").as_bytes()),
+    );
+    converge("the first sync", Duration::from_secs(60), || {
+        secrets_with(&admin, ns, "s", "old") == 30
+    });
+    let lines_before = std::fs::read_to_string(&replica.log)
+        .unwrap_or_default()
+        .lines()
+        .count();
+
+    plane.pause("etcd").expect("freeze etcd");
+    std::thread::sleep(Duration::from_secs(20));
+    plane.resume("etcd").expect("thaw etcd");
+
+    // Changes made right after: 10 edits and 10 new SealedSecrets.
+    let edits = seal_many(&admin, ns, "s", 10, "new");
+    let fresh = seal_many(&admin, ns, "n", 10, "fresh");
+    admin.kubectl_ok(
+        "apply -f -",
+        Some(format!("{edits}---\n{fresh}").as_bytes()),
+    );
+    let took = converge(
+        "edits and new objects after the freeze",
+        Duration::from_secs(90),
+        || {
+            secrets_with(&admin, ns, "s", "new") == 10
+                && secrets_with(&admin, ns, "n", "fresh") == 10
+        },
+    );
+    eprintln!("etcd freeze: converged {took:?} after the changes");
+    let log = std::fs::read_to_string(&replica.log).unwrap_or_default();
+    let outage_lines = log.lines().count() - lines_before;
+    assert!(
+        outage_lines < 100,
+        "{outage_lines} log lines during and after a 20 s outage:\n{log}"
+    );
+    assert!(
+        !log.contains("old0") && !log.contains("fresh0"),
+        "plaintext in the log"
+    );
+    let keys = admin.kubectl_ok(&format!("{KEYS} -o name"), None);
+    assert_eq!(keys.lines().count(), 1, "a second key: {keys}");
+}
+
+/// Fault: the controller killed (SIGKILL) in the middle of its first sync of 200 SealedSecrets;
+/// a new replica finishes the job, with the same key.
+#[test]
+fn a_controller_killed_mid_sync_is_finished_by_the_next() {
+    let Some((plane, admin)) = fresh_cluster() else {
+        return;
+    };
+    admin.kubectl_ok(&format!("apply --server-side -k {}", deploy()), None);
+    wait_crd(&admin);
+    let lease = [
+        "--lease-duration=4s",
+        "--lease-renew-deadline=3s",
+        "--lease-retry-period=1s",
+    ];
+    let mut first = start_replica(&plane, "killed", &lease);
+    admin.wait_for(
+        "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
+        None,
+        "the public key ConfigMap",
+    );
+    let ns = "e2e-kill";
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    admin.kubectl_ok(
+        "apply -f -",
+        Some(seal_many(&admin, ns, "s", 200, "v").as_bytes()),
+    );
+    converge(
+        "some Secrets before the kill",
+        Duration::from_secs(60),
+        || secrets_with(&admin, ns, "s", "v") > 0,
+    );
+    first.process.kill();
+    let done_before = secrets_with(&admin, ns, "s", "v");
+    let _second = start_replica(&plane, "successor", &lease);
+    let took = converge("the sync after the kill", Duration::from_secs(120), || {
+        secrets_with(&admin, ns, "s", "v") == 200
+    });
+    eprintln!("controller killed after {done_before}/200: the next finished in {took:?}");
+    let keys = admin.kubectl_ok(&format!("{KEYS} -o name"), None);
+    assert_eq!(keys.lines().count(), 1, "a second key: {keys}");
+}
+
+/// Fault: Secrets edited or deleted by hand are put back.
+#[test]
+fn secrets_changed_by_hand_are_put_back() {
+    let Some(s) = shared() else { return };
+    let admin = &s.admin;
+    let ns = "e2e-drift";
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    admin.kubectl_ok(
+        "apply -f -",
+        Some(seal_many(admin, ns, "d", 2, "orig").as_bytes()),
+    );
+    converge("the first sync", Duration::from_secs(60), || {
+        secrets_with(admin, ns, "d", "orig") == 2
+    });
+    admin.kubectl_ok(
+        &format!(
+            "patch secret d0 -n {ns} --type=merge -p {{\"data\":{{\"v\":\"{}\"}}}}",
+            b64("tampered")
+        ),
+        None,
+    );
+    admin.kubectl_ok(&format!("delete secret d1 -n {ns}"), None);
+    let took = converge("the hand edits undone", Duration::from_secs(60), || {
+        secrets_with(admin, ns, "d", "orig") == 2
+    });
+    eprintln!("drift: put back in {took:?}");
+}

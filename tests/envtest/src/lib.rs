@@ -615,6 +615,40 @@ impl ControlPlane {
         })
     }
 
+    /// Freezes (`SIGSTOP`) the control plane's own process `name` (`etcd`, `kube-apiserver`,
+    /// `kube-controller-manager`), as a frozen VM or a stalled disk would; [`ControlPlane::resume`]
+    /// thaws it. Fault tests use it.
+    pub fn pause(&self, name: &str) -> Result<(), Error> {
+        self.signal(name, "-STOP")
+    }
+
+    /// Thaws a process [`ControlPlane::pause`] froze (`SIGCONT`).
+    pub fn resume(&self, name: &str) -> Result<(), Error> {
+        self.signal(name, "-CONT")
+    }
+
+    fn signal(&self, name: &str, signal: &str) -> Result<(), Error> {
+        let pid = self
+            .processes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.child.id())
+            .ok_or_else(|| Error::Start(format!("no control plane process named {name}")))?;
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .map_err(io(format!("kill {signal} {name}")))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Error::Start(format!(
+                "kill {signal} {name} ({pid}) failed: {status}"
+            )))
+        }
+    }
+
     /// `https://127.0.0.1:PORT`.
     pub fn server(&self) -> &str {
         &self.server
