@@ -893,18 +893,22 @@ fn a_controller_killed_mid_sync_is_finished_by_the_next() {
         "--lease-renew-deadline=3s",
         "--lease-retry-period=1s",
     ];
-    let mut first = start_replica(&plane, "killed", &lease);
+    // A first replica makes the key; it is stopped before the SealedSecrets arrive, so the next
+    // one meets 200 at once and is killed in the middle of them.
+    let mut keymaker = start_replica(&plane, "keymaker", &lease);
     admin.wait_for(
         "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
         None,
         "the public key ConfigMap",
     );
+    keymaker.process.kill();
     let ns = "e2e-kill";
     admin.kubectl_ok(&format!("create namespace {ns}"), None);
     admin.kubectl_ok(
-        "apply -f -",
+        "create -f -",
         Some(seal_many(&admin, ns, "s", 200, "v").as_bytes()),
     );
+    let mut first = start_replica(&plane, "killed", &lease);
     converge(
         "some Secrets before the kill",
         Duration::from_secs(60),
