@@ -952,3 +952,60 @@ fn secrets_changed_by_hand_are_put_back() {
     });
     eprintln!("drift: put back in {took:?}");
 }
+
+/// Fault: the controller paused while SealedSecrets are edited and created, the API server
+/// restarted meanwhile (its watch cache starts afresh, so the controller's watch from its old
+/// resourceVersion gets 410 Gone), with more SealedSecrets than one list page (500): the re-list
+/// must bring every edit and every new object, without waiting for a resync.
+#[test]
+fn a_relist_after_the_watch_expired_loses_no_change_on_the_real_server() {
+    let Some((plane, admin)) = fresh_cluster() else {
+        return;
+    };
+    admin.kubectl_ok(&format!("apply --server-side -k {}", deploy()), None);
+    wait_crd(&admin);
+    let replica = start_replica(&plane, "paused", &[]);
+    admin.wait_for(
+        "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
+        None,
+        "the public key ConfigMap",
+    );
+    let ns = "e2e-relist";
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    admin.kubectl_ok(
+        "create -f -",
+        Some(seal_many(&admin, ns, "s", 520, "old").as_bytes()),
+    );
+    converge("the first sync of 520", Duration::from_secs(180), || {
+        secrets_with(&admin, ns, "s", "old") == 520
+    });
+
+    let pid = replica.process.id().to_string();
+    let signal = |sig: &str| {
+        let status = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    let edits = seal_many(&admin, ns, "s", 10, "new");
+    let fresh = seal_many(&admin, ns, "n", 10, "fresh");
+    admin.kubectl_ok(
+        "apply -f -",
+        Some(format!("{edits}---\n{fresh}").as_bytes()),
+    );
+    plane
+        .restart("kube-apiserver")
+        .expect("restart kube-apiserver");
+    signal("-CONT");
+    let took = converge(
+        "edits and new objects after the re-list",
+        Duration::from_secs(120),
+        || {
+            secrets_with(&admin, ns, "s", "new") == 10
+                && secrets_with(&admin, ns, "n", "fresh") == 10
+        },
+    );
+    eprintln!("re-list after 410: edits and new objects converged in {took:?}");
+}

@@ -270,6 +270,8 @@ pub struct ControlPlane {
     audit_log: PathBuf,
     /// The control plane's own processes, in start order.
     processes: Mutex<Vec<Process>>,
+    /// How each of them was started (program and arguments), for [`ControlPlane::restart`].
+    commands: Mutex<Vec<(String, std::ffi::OsString, Vec<std::ffi::OsString>)>>,
     /// The reaper's stdin: a line per process id to stop should the test process die.
     reaper_pipe: Mutex<Option<ChildStdin>>,
     reaper: Mutex<Option<Child>>,
@@ -409,6 +411,7 @@ impl ControlPlane {
             assets: assets.clone(),
             authority,
             processes: Mutex::new(Vec::new()),
+            commands: Mutex::new(Vec::new()),
             reaper_pipe: Mutex::new(reaper_pipe),
             reaper: Mutex::new(Some(reaper)),
             files: AtomicUsize::new(0),
@@ -577,6 +580,15 @@ impl ControlPlane {
     }
 
     fn start_process(&self, name: &str, mut command: Command) -> Result<(), Error> {
+        {
+            let mut commands = self.commands.lock().unwrap_or_else(|e| e.into_inner());
+            commands.retain(|(n, _, _)| n != name);
+            commands.push((
+                name.to_string(),
+                command.get_program().to_os_string(),
+                command.get_args().map(|a| a.to_os_string()).collect(),
+            ));
+        }
         let log_path = self.dir.join(format!("{name}.log"));
         let log = std::fs::File::create(&log_path).map_err(io(log_path.display().to_string()))?;
         let err = log
@@ -613,6 +625,45 @@ impl ControlPlane {
             name: name.to_string(),
             child,
         })
+    }
+
+    /// Kills the control plane's own process `name` and starts it again with the same command
+    /// line (for kube-apiserver: waits until it serves again). Its watch cache starts afresh, so
+    /// clients watching from an older resourceVersion get 410 Gone and must list again.
+    pub fn restart(&self, name: &str) -> Result<(), Error> {
+        let (program, args) = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, p, a)| (p.clone(), a.clone()))
+            .ok_or_else(|| Error::Start(format!("no control plane process named {name}")))?;
+        {
+            let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(index) = processes.iter().position(|p| p.name == name) {
+                let mut old = processes.remove(index);
+                old.kill();
+            }
+        }
+        let mut command = Command::new(program);
+        command.args(args);
+        self.start_process(name, command)?;
+        if name == "kube-apiserver" {
+            let admin_kubeconfig = self.admin_kubeconfig.clone();
+            self.wait_until("kube-apiserver /readyz after a restart", || {
+                block_on(async {
+                    let Ok(client) = client_from(&admin_kubeconfig).await else {
+                        return false;
+                    };
+                    let Ok(request) = http::Request::get("/readyz").body(Vec::new()) else {
+                        return false;
+                    };
+                    client.request_text(request).await.is_ok_and(|t| t == "ok")
+                })
+            })?;
+        }
+        Ok(())
     }
 
     /// Freezes (`SIGSTOP`) the control plane's own process `name` (`etcd`, `kube-apiserver`,
