@@ -371,6 +371,12 @@ fn a_repository_with_all_three_scopes_migrates_in_place_and_recovers_to_the_same
     assert_eq!(secrets[0]["immutable"], true);
     assert_eq!(data(&secrets[1], "token"), TOKEN);
     assert_eq!(secrets[1]["metadata"]["name"], "api-token");
+    let json: serde_json::Value =
+        serde_json::from_str(&env.read("cluster.json")).expect("a JSON file stays JSON");
+    assert_eq!(json["kind"], "List");
+    assert_eq!(json["items"][0]["apiVersion"], "sealant.dev/v1alpha1");
+    assert_eq!(json["items"][0]["metadata"]["name"], "ca-bundle");
+    assert!(json["items"][0]["metadata"].get("annotations").is_none());
     let cluster = env.recover("cluster.json", &["-n", "anywhere"]);
     assert_eq!(data(&cluster[0], "ca.crt"), CA);
     assert_eq!(cluster[0]["type"], "Opaque");

@@ -373,3 +373,161 @@ fn string_map(
 fn non_empty<K, V>(map: BTreeMap<K, V>) -> Option<BTreeMap<K, V>> {
     (!map.is_empty()).then_some(map)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::crypto::RsaKey;
+    use super::super::crypto::testing::{generate, hybrid_encrypt};
+    use super::*;
+    use base64::Engine;
+    use sealant_core::{KeyRing, PrivateKey};
+
+    struct Fixture {
+        rsa: aws_lc_rs::rsa::PrivateDecryptingKey,
+        keys: Vec<BackupKey>,
+        sealant: PrivateKey,
+    }
+
+    fn fixture() -> Fixture {
+        let (rsa, pem) = generate();
+        let keys = RsaKey::from_pem_blocks(&pem)
+            .unwrap()
+            .into_iter()
+            .map(|key| BackupKey {
+                name: "k".into(),
+                key,
+            })
+            .collect();
+        Fixture {
+            rsa,
+            keys,
+            sealant: PrivateKey::from_bytes(&[7; 32]),
+        }
+    }
+
+    impl Fixture {
+        fn seal(&self, value: &[u8], label: &str) -> String {
+            base64::engine::general_purpose::STANDARD.encode(hybrid_encrypt(
+                &self.rsa,
+                value,
+                label.as_bytes(),
+            ))
+        }
+
+        fn migrate(&self, yaml: &str) -> CliResult<Migrated> {
+            let value: Value = serde_yaml::from_str(yaml).unwrap();
+            migrate_object(
+                "f: document 1",
+                &value,
+                &self.keys,
+                std::slice::from_ref(self.sealant.public()),
+            )
+        }
+
+        fn error(&self, yaml: &str) -> String {
+            match self.migrate(yaml) {
+                Ok(_) => panic!("expected an error for:\n{yaml}"),
+                Err(e) => e.to_string(),
+            }
+        }
+    }
+
+    #[test]
+    fn cluster_wide_wins_over_namespace_wide_and_only_exact_true_counts() {
+        let f = fixture();
+        let both = format!(
+            "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: n\n  namespace: ns\n  annotations:\n    sealedsecrets.bitnami.com/cluster-wide: \"true\"\n    sealedsecrets.bitnami.com/namespace-wide: \"true\"\nspec:\n  encryptedData:\n    k: {}\n",
+            f.seal(b"v", "")
+        );
+        let migrated = f.migrate(&both).unwrap();
+        assert_eq!(migrated.scope, Scope::ClusterWide);
+        assert_eq!(migrated.sealed.metadata.annotations, None);
+
+        let not_true = format!(
+            "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: n\n  namespace: ns\n  annotations:\n    sealedsecrets.bitnami.com/cluster-wide: \"True\"\nspec:\n  encryptedData:\n    k: {}\n",
+            f.seal(b"v", "ns/n")
+        );
+        let migrated = f.migrate(&not_true).unwrap();
+        assert_eq!(migrated.scope, Scope::Strict);
+        let ring: KeyRing = [PrivateKey::from_bytes(&[7; 32])].into_iter().collect();
+        let values = sealant_core::resource::open_values(&migrated.sealed, &ring).unwrap();
+        assert_eq!(&values["k"][..], b"v");
+    }
+
+    #[test]
+    fn fields_sealant_cannot_carry_are_refused_by_name() {
+        let f = fixture();
+        let head = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: n, namespace: ns}\n";
+        assert_eq!(
+            f.error(&format!("{head}spec:\n  data: AAAA\n")),
+            "f: document 1: spec.data: the deprecated single-blob format (sealed-secrets before v0.7) is not migrated"
+        );
+        assert_eq!(
+            f.error(&format!("{head}spec:\n  encryptedData: {{}}\n  extra: 1\n")),
+            "f: document 1: spec.extra: not a bitnami SealedSecret field; sealant would drop it"
+        );
+        assert_eq!(
+            f.error(&format!(
+                "{head}spec:\n  template:\n    metadata:\n      finalizers: [x]\n"
+            )),
+            "f: document 1: spec.template.metadata.finalizers: sealant templates carry only labels and annotations"
+        );
+        assert_eq!(
+            f.error(&format!(
+                "{head}spec:\n  template:\n    metadata:\n      annotations:\n        sealedsecrets.bitnami.com/skip-set-owner-references: \"true\"\n"
+            )),
+            "f: document 1: spec.template.metadata.annotations.sealedsecrets.bitnami.com/skip-set-owner-references: bitnami keeps the Secret when the SealedSecret is deleted; sealant has no equivalent yet"
+        );
+        assert_eq!(
+            f.error("apiVersion: bitnami.com/v1beta1\nkind: SealedSecret\nmetadata: {name: n}\nspec: {}\n"),
+            "f: document 1: apiVersion: expected bitnami.com/v1alpha1, found bitnami.com/v1beta1"
+        );
+        assert_eq!(
+            f.error(&format!("{head}spec:\n  encryptedData:\n    k: '%%%'\n")),
+            "f: document 1: spec.encryptedData.k: invalid base64"
+        );
+    }
+
+    #[test]
+    fn template_and_outer_metadata_lose_only_bitnami_and_last_applied_annotations() {
+        let f = fixture();
+        let yaml = format!(
+            "apiVersion: bitnami.com/v1alpha1
+kind: SealedSecret
+metadata:
+  name: n
+  namespace: ns
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{{}}'
+    keep: outer
+spec:
+  encryptedData:
+    k: {}
+  template:
+    metadata:
+      annotations:
+        sealedsecrets.bitnami.com/managed: \"true\"
+        sealedsecrets.bitnami.com/patch: \"false\"
+        kubectl.kubernetes.io/last-applied-configuration: '{{}}'
+        keep: inner
+    type: kubernetes.io/tls
+    immutable: false
+",
+            f.seal(b"v", "ns/n")
+        );
+        let migrated = f.migrate(&yaml).unwrap();
+        let outer = migrated.sealed.metadata.annotations.unwrap();
+        assert_eq!(
+            outer.into_iter().collect::<Vec<_>>(),
+            vec![("keep".to_string(), "outer".to_string())]
+        );
+        let template = migrated.sealed.spec.template.unwrap();
+        let inner = template.metadata.unwrap().annotations.unwrap();
+        assert_eq!(
+            inner.into_iter().collect::<Vec<_>>(),
+            vec![("keep".to_string(), "inner".to_string())]
+        );
+        assert_eq!(template.type_.as_deref(), Some("kubernetes.io/tls"));
+        assert_eq!(template.immutable, Some(false));
+    }
+}

@@ -88,10 +88,21 @@ pub fn migrate_source(
         }
         docs.push(value);
     }
-    Ok(MigratedFile {
-        text: manifest::yaml_stream(&docs)?,
-        reports,
-    })
+    // A JSON file stays JSON (one object, or a List when it held several); YAML stays YAML.
+    let text = if source.text.trim_start().starts_with('{') {
+        match docs.as_slice() {
+            [one] => serde_json::to_string_pretty(one)
+                .map(|mut t| {
+                    t.push('\n');
+                    t
+                })
+                .map_err(|e| CliError::input(format!("{}: cannot write JSON: {e}", source.name)))?,
+            many => manifest::json_output(many)?,
+        }
+    } else {
+        manifest::yaml_stream(&docs)?
+    };
+    Ok(MigratedFile { text, reports })
 }
 
 fn migrate_in_place(
