@@ -146,14 +146,24 @@ pub fn migrate_object(
         let field = format!("spec.encryptedData.{key}");
         let binding = Binding::new(scope, &Location::new(&namespace, &name, key))
             .map_err(|e| err(&field, &e.to_string()))?;
-        let (plaintext, by) = open_value(text, label.as_bytes(), keys)
-            .map_err(|msg| err(&field, &msg))
-            .map_err(|e| match scope {
-                Scope::ClusterWide => e,
-                _ => e.hint(format!(
-                    "bitnami opens it with the label '{label}' ({scope}): check the namespace, the name and the scope annotations"
-                )),
-            })?;
+        let (plaintext, by) = match open_value(text, label.as_bytes(), keys) {
+            Ok(opened) => opened,
+            Err((msg, no_key)) => {
+                let e = err(&field, &msg);
+                let sealed_as = no_key
+                    .then(|| sealed_scope(text, &namespace, &name, scope, keys))
+                    .flatten();
+                return Err(match (sealed_as, scope) {
+                    (Some(other), _) => e.hint(format!(
+                        "it opens as {other}, not {scope}: make the scope annotations (sealedsecrets.bitnami.com/cluster-wide, namespace-wide) say how it was sealed; bitnami's controller cannot open it as it is either"
+                    )),
+                    (None, Scope::ClusterWide) => e,
+                    (None, _) => e.hint(format!(
+                        "bitnami opens it with the label '{label}' ({scope}): check that the namespace and name are the ones it was sealed for"
+                    )),
+                });
+            }
+        };
         let sealed = format::seal(&plaintext, &binding, recipients)
             .map_err(|e| err(&field, &format!("cannot seal: {e}")))?;
         encrypted_data.insert(key.clone(), sealed);
@@ -183,14 +193,16 @@ pub fn migrate_object(
 }
 
 /// `HybridDecrypt` with every backup key, as bitnami does, but saying which key opened it.
+/// Why a value did not open: the message, and whether it was that no key opens it with the label.
+type NotOpened = (String, bool);
+
+/// The plaintext and the index of the backup key that opened it.
 fn open_value(
     text: &str,
     label: &[u8],
     keys: &[BackupKey],
-) -> Result<(Zeroizing<Vec<u8>>, usize), String> {
-    // Go's base64.StdEncoding skips line breaks.
-    let compact: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
-    let bytes = crate::io::base64_decode(&compact).map_err(|_| "invalid base64".to_string())?;
+) -> Result<(Zeroizing<Vec<u8>>, usize), NotOpened> {
+    let bytes = decode(text).ok_or_else(|| ("invalid base64".to_string(), false))?;
     let mut failure = OpenFailure::Rsa;
     let mut failed_key = None;
     for (i, backup) in keys.iter().enumerate() {
@@ -204,13 +216,50 @@ fn open_value(
         }
     }
     Err(match (failure, failed_key) {
-        (OpenFailure::TooShort, _) => failure.to_string(),
-        (f, Some(i)) => format!("its session key opens with {} but {f}", keys[i].name),
-        _ => format!(
-            "no key of the backup opens it ({} tried): it was sealed with a key that is not in the backup, or for another namespace, name or scope",
-            keys.len()
+        (OpenFailure::TooShort, _) => (failure.to_string(), false),
+        (f, Some(i)) => (
+            format!("its session key opens with {} but {f}", keys[i].name),
+            false,
+        ),
+        _ => (
+            format!(
+                "no key of the backup opens it ({} tried): it was sealed with a key that is not in the backup, or for another namespace, name or scope",
+                keys.len()
+            ),
+            true,
         ),
     })
+}
+
+/// Standard base64; Go's `base64.StdEncoding` skips line breaks, so this does too.
+fn decode(text: &str) -> Option<Vec<u8>> {
+    let compact: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+    crate::io::base64_decode(&compact).ok()
+}
+
+/// For a value that does not open with its scope's label: the other scope whose label opens
+/// it, to say what the annotations should be. The plaintext is dropped (zeroized) at once.
+fn sealed_scope(
+    text: &str,
+    namespace: &str,
+    name: &str,
+    scope: Scope,
+    keys: &[BackupKey],
+) -> Option<Scope> {
+    let bytes = decode(text)?;
+    let labels = [
+        (Scope::Strict, format!("{namespace}/{name}")),
+        (Scope::NamespaceWide, namespace.to_string()),
+        (Scope::ClusterWide, String::new()),
+    ];
+    labels
+        .into_iter()
+        .filter(|(s, _)| *s != scope)
+        .find(|(_, label)| {
+            keys.iter()
+                .any(|k| k.key.open(&bytes, label.as_bytes()).is_ok())
+        })
+        .map(|(s, _)| s)
 }
 
 /// `spec.template`: labels, annotations, type and immutability carry over; everything sealant
@@ -452,6 +501,29 @@ mod tests {
         let ring: KeyRing = [PrivateKey::from_bytes(&[7; 32])].into_iter().collect();
         let values = sealant_core::resource::open_values(&migrated.sealed, &ring).unwrap();
         assert_eq!(&values["k"][..], b"v");
+    }
+
+    #[test]
+    fn a_value_sealed_with_another_scope_is_refused_with_the_scope_it_opens_as() {
+        let f = fixture();
+        let yaml = format!(
+            "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {{name: n, namespace: ns}}\nspec:\n  encryptedData:\n    k: {}\n",
+            f.seal(b"v", "ns")
+        );
+        let err = f.migrate(&yaml).err().unwrap();
+        assert!(
+            err.to_string().starts_with(
+                "f: document 1: spec.encryptedData.k: no key of the backup opens it (1 tried)"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.hint_text()
+                .unwrap()
+                .starts_with("it opens as namespace-wide, not strict: "),
+            "{:?}",
+            err.hint_text()
+        );
     }
 
     #[test]
