@@ -153,7 +153,10 @@ impl Env {
                 ("sealed-secrets-keybbbbb", &b_pem),
             ]),
         );
-        env.write("b.pem", &b_pem);
+        env.write(
+            "b.pem",
+            &format!("Bag Attributes\n    friendlyName: old\n{b_pem}"),
+        );
         env
     }
 

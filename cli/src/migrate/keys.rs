@@ -29,7 +29,9 @@ pub fn load_backup(path: &Path) -> CliResult<Vec<BackupKey>> {
     let source = io::read_file(path).map_err(|e| e.context(FLAG))?;
     let Source { name, text } = source;
     let text = Zeroizing::new(text);
-    if text.trim_start().starts_with("-----BEGIN ") {
+    // A PEM file (possibly with text before its blocks, as `openssl` writes "Bag Attributes");
+    // the kubectl backup holds its keys base64-encoded, so it has no PEM line.
+    if text.lines().any(|l| l.starts_with("-----BEGIN ")) {
         let keys = RsaKey::from_pem_blocks(&text)
             .map_err(|e| CliError::input(format!("{FLAG} {name}: {e}")))?;
         let count = keys.len();
