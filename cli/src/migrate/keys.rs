@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde_yaml::Value;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::crypto::RsaKey;
 use crate::error::{CliError, CliResult};
@@ -26,13 +26,12 @@ pub struct BackupKey {
 
 /// Loads every key of a backup file.
 pub fn load_backup(path: &Path) -> CliResult<Vec<BackupKey>> {
-    let source = io::read_file(path).map_err(|e| e.context(FLAG))?;
-    let Source { name, text } = source;
-    let text = Zeroizing::new(text);
+    let source = Wiped(io::read_file(path).map_err(|e| e.context(FLAG))?);
+    let (name, text) = (&source.0.name, &source.0.text);
     // A PEM file (possibly with text before its blocks, as `openssl` writes "Bag Attributes");
     // the kubectl backup holds its keys base64-encoded, so it has no PEM line.
     if text.lines().any(|l| l.starts_with("-----BEGIN ")) {
-        let keys = RsaKey::from_pem_blocks(&text)
+        let keys = RsaKey::from_pem_blocks(text)
             .map_err(|e| CliError::input(format!("{FLAG} {name}: {e}")))?;
         let count = keys.len();
         return Ok(keys
@@ -40,7 +39,7 @@ pub fn load_backup(path: &Path) -> CliResult<Vec<BackupKey>> {
             .enumerate()
             .map(|(i, key)| BackupKey {
                 name: if count == 1 {
-                    name.clone()
+                    name.to_string()
                 } else {
                     format!("{name}, key {}", i + 1)
                 },
@@ -48,13 +47,28 @@ pub fn load_backup(path: &Path) -> CliResult<Vec<BackupKey>> {
             })
             .collect());
     }
-    let docs = io::documents(&Source {
-        name: name.clone(),
-        text: text.to_string(),
-    })
-    .map_err(|e| e.context(FLAG))?;
+    let mut docs = io::documents(&source.0).map_err(|e| e.context(FLAG))?;
+    // The parsed documents hold the keys' base64 PEM too: cleared once read, like the text.
+    let keys = keys_of_secrets(&docs);
+    for doc in &mut docs {
+        if let Some(Value::String(encoded)) =
+            doc.value.get_mut("data").and_then(|d| d.get_mut(TLS_KEY))
+        {
+            encoded.zeroize();
+        }
+    }
+    let keys = keys?;
+    if keys.is_empty() {
+        return Err(CliError::input(format!("{FLAG} {name}: no key found"))
+            .hint("make the backup with: kubectl get secret -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml"));
+    }
+    Ok(keys)
+}
+
+/// The keys of the key Secrets, in order.
+fn keys_of_secrets(docs: &[io::Doc]) -> CliResult<Vec<BackupKey>> {
     let mut keys = Vec::new();
-    for doc in &docs {
+    for doc in docs {
         let ctx = doc.context();
         if doc.kind() != "Secret" {
             return Err(CliError::input(format!(
@@ -91,9 +105,14 @@ pub fn load_backup(path: &Path) -> CliResult<Vec<BackupKey>> {
             });
         }
     }
-    if keys.is_empty() {
-        return Err(CliError::input(format!("{FLAG} {name}: no key found"))
-            .hint("make the backup with: kubectl get secret -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml"));
-    }
     Ok(keys)
+}
+
+/// The backup's text, cleared when dropped (on every path, errors included).
+struct Wiped(Source);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        self.0.text.zeroize();
+    }
 }
