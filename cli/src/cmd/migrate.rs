@@ -10,14 +10,17 @@ use crate::migrate::{self, BackupKey};
 
 pub const AFTER_HELP: &str = "\
 Examples:
-  $ kubectl get secret -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml > bitnami-keys.yaml
-  $ sealant migrate --sealed-secrets-keys bitnami-keys.yaml --public-key sealant.pub sealed/*.yaml -w
-  $ sealant migrate --sealed-secrets-keys bitnami-keys.yaml --public-key prod.pub --public-key dr.pub db.yaml > db.sealant.yaml
+  $ kubectl get secret -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml \\
+      > bitnami-keys.yaml
+  $ sealant migrate --sealed-secrets-keys bitnami-keys.yaml --public-key sealant.pub -w *.yaml
+  $ sealant migrate --sealed-secrets-keys bitnami-keys.yaml \\
+      --public-key prod.pub --public-key dr.pub db.yaml > db.sealant.yaml
 
 Each bitnami value is opened with the backed-up keys exactly as bitnami's controller opens it
 and sealed again, with the same scope, to the sealant public keys; which backup key opened which
-value is reported on standard error. Other documents are kept. Nothing is written unless every
-file migrates, and with -w each file is replaced atomically. Plaintext never touches the disk.";
+value is reported on standard error. Other documents are kept, but files are written from their
+parsed form: YAML comments are not kept. Nothing is written unless every file migrates, and with
+-w each file is replaced atomically. Plaintext never touches the disk.";
 
 /// Arguments of `sealant migrate`.
 #[derive(clap::Args)]
