@@ -13,6 +13,8 @@ mod error;
 mod io;
 mod lint_cmd;
 mod manifest;
+#[cfg(feature = "migrate")]
+mod migrate;
 
 use crate::error::{CliError, EXIT_ERROR};
 
@@ -63,6 +65,10 @@ enum Command {
     /// Fetch the controller's current public key from the cluster.
     #[command(after_help = cmd::keys::FETCH_AFTER_HELP)]
     FetchKey(cmd::keys::FetchKeyArgs),
+    /// Move bitnami SealedSecrets to sealant, offline, with the bitnami key backup.
+    #[cfg(feature = "migrate")]
+    #[command(after_help = cmd::migrate::AFTER_HELP)]
+    Migrate(cmd::migrate::MigrateArgs),
     /// Scan files for plaintext credentials.
     Lint(lint_cmd::LintArgs),
     /// Print a shell completion script.
@@ -85,6 +91,8 @@ fn main() -> ExitCode {
         Command::Recover(args) => cmd::reseal::recover(&cli.kube, args),
         Command::Keygen(args) => cmd::keys::keygen(args),
         Command::FetchKey(args) => cmd::keys::fetch_key(&cli.kube, args),
+        #[cfg(feature = "migrate")]
+        Command::Migrate(args) => cmd::migrate::migrate(args),
         Command::Lint(args) => return ExitCode::from(lint_cmd::run(args)),
         Command::Completions { shell } => {
             clap_complete::generate(

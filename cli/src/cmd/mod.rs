@@ -1,6 +1,8 @@
 //! The subcommands. Each reads its inputs completely and checks them before writing anything.
 
 pub mod keys;
+#[cfg(feature = "migrate")]
+pub mod migrate;
 pub mod reseal;
 pub mod seal;
 pub mod verify;
