@@ -63,6 +63,8 @@ enum Command {
     /// Fetch the controller's current public key from the cluster.
     #[command(after_help = cmd::keys::FETCH_AFTER_HELP)]
     FetchKey(cmd::keys::FetchKeyArgs),
+    /// Back up and restore the controller's private keys (without plaintext copies).
+    Keys(cmd::key_backup::KeysArgs),
     /// Scan files for plaintext credentials.
     Lint(lint_cmd::LintArgs),
     /// Print a shell completion script.
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Recover(args) => cmd::reseal::recover(&cli.kube, args),
         Command::Keygen(args) => cmd::keys::keygen(args),
         Command::FetchKey(args) => cmd::keys::fetch_key(&cli.kube, args),
+        Command::Keys(args) => cmd::key_backup::keys(&cli.kube, args),
         Command::Lint(args) => return ExitCode::from(lint_cmd::run(args)),
         Command::Completions { shell } => {
             clap_complete::generate(

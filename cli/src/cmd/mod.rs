@@ -1,5 +1,6 @@
 //! The subcommands. Each reads its inputs completely and checks them before writing anything.
 
+pub mod key_backup;
 pub mod keys;
 pub mod reseal;
 pub mod seal;

@@ -26,7 +26,7 @@ of them re-seal. --online asks the controller (POST /v1/rotate) to re-seal to it
 
 pub const RECOVER_AFTER_HELP: &str = "\
 Examples:
-  $ kubectl get secret -n sealant-system -l sealant.dev/sealing-key -o yaml > keys-backup.yaml
+  $ sealant keys backup -w keys-backup.yaml
   $ sealant recover --private-key keys-backup.yaml sealed/db-creds.yaml
   $ sealant recover --private-key keys/sealant.key sealed/*.yaml -w recovered.yaml
 
