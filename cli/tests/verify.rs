@@ -231,3 +231,57 @@ fn exact_recipients_needs_the_expected_keys() {
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(stderr.contains("--public-key"), "{stderr}");
 }
+
+#[test]
+fn seal_says_on_stderr_which_keys_and_namespace_it_sealed_for() {
+    let env = Env::new();
+    let out = env
+        .sealant()
+        .args([
+            "seal",
+            "--public-key",
+            "keys/prod.pub",
+            "--public-key",
+            "keys/dr.pub",
+        ])
+        .write_stdin(SECRET)
+        .assert()
+        .success();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    env.seal_to("exact.yaml", &["keys/prod.pub"]);
+    let (prod, dr) = (env.id_of("prod"), env.id_of("dr"));
+    assert!(
+        stderr.contains(&format!(
+            "sealed 1 Secret(s), 2 value(s), for namespace production (strict scope) to keys {prod} (x25519), {dr} (x25519)"
+        )),
+        "{stderr}"
+    );
+    // stdout stays the manifest alone.
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.starts_with("apiVersion: sealant.dev/v1alpha1"),
+        "{stdout}"
+    );
+
+    let out = env
+        .sealant()
+        .args([
+            "seal",
+            "--raw",
+            "--public-key",
+            "keys/prod.pub",
+            "-n",
+            "staging",
+        ])
+        .args(["--name", "api", "--key", "token"])
+        .write_stdin("abc")
+        .assert()
+        .success();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "sealed 1 value (key token) for staging/api (strict) to key {prod} (x25519)"
+        )),
+        "{stderr}"
+    );
+}

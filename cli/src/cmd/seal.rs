@@ -9,7 +9,7 @@ use sealant_core::{Envelope, PublicKey, SealedSecret};
 use serde_yaml::Value;
 use zeroize::Zeroizing;
 
-use super::{Namespaces, recipients};
+use super::{Namespaces, describe_keys, describe_namespaces, recipients};
 use crate::cluster::{ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::io;
@@ -135,7 +135,16 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
         OutputFormat::Yaml => yaml_stream(&sealed)?,
         OutputFormat::Json => json_output(&sealed)?,
     };
-    io::emit(args.write.as_deref(), &text)
+    io::emit(args.write.as_deref(), &text)?;
+    let values: usize = sealed.iter().map(|s| s.spec.encrypted_data.len()).sum();
+    eprintln!(
+        "sealed {} Secret(s), {values} value(s), for namespace {} ({} scope) to {}",
+        sealed.len(),
+        describe_namespaces(secrets.iter().map(|(_, _, ns)| ns.as_str())),
+        args.scope,
+        describe_keys(&keys)
+    );
+    Ok(())
 }
 
 /// Seals each Secret; with many values, on all cores (each value is independent).
@@ -213,7 +222,14 @@ fn seal_raw(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
     let keys = recipients(&args.public_keys, kube, &args.controller)?;
     let sealed = format::seal(&value, &binding, &keys)
         .map_err(|e| CliError::input(format!("--raw: {e}")))?;
-    io::emit(args.write.as_deref(), &format!("{sealed}\n"))
+    io::emit(args.write.as_deref(), &format!("{sealed}\n"))?;
+    eprintln!(
+        "sealed 1 value (key {}) for {} to {}",
+        binding.key(),
+        binding.describe_place(),
+        describe_keys(&keys)
+    );
+    Ok(())
 }
 
 /// Arguments of `sealant merge-into`.
@@ -327,7 +343,14 @@ pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
         );
     }
     let text = manifest::to_yaml(&value)?;
-    io::write_atomic(&args.sealed_file, text.as_bytes(), false, true)
+    io::write_atomic(&args.sealed_file, text.as_bytes(), false, true)?;
+    eprintln!(
+        "sealed {} value(s) into {} for {namespace}/{name} ({scope} scope) to {}",
+        resource::secret_values(&secret).len(),
+        source.name,
+        describe_keys(&keys)
+    );
+    Ok(())
 }
 
 /// The keys to seal new values to: `--public-key`, else the file's `spec.recipients`, which must
