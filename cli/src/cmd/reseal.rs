@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use sealant_core::format::{self, Location};
+use sealant_core::keys::KeyId;
 use sealant_core::resource::{self, recipients_text};
 use sealant_core::{Envelope, KeyRing, PublicKey, SealedSecret};
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::{Namespaces, key_ring};
+use super::{Namespaces, describe_keys, key_ring};
 use crate::cluster::{self, ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::io::{self, Doc, Source};
@@ -21,8 +22,10 @@ Examples:
   $ sealant reencrypt --online sealed/db-creds.yaml
 
 Offline, the values are opened with the backed-up private keys and sealed again, each with its
-own scope, to the new public keys; files are rewritten atomically, and none is written unless all
-of them re-seal. --online asks the controller (POST /v1/rotate) to re-seal to its newest key.";
+own scope, to the new public keys. Recipients whose private key was not given (other clusters,
+found in spec.recipients) are kept, unless --drop-other-recipients; stderr says per SealedSecret
+what was re-sealed, kept and dropped. Files are rewritten atomically, and none is written unless
+all of them re-seal. --online asks the controller (POST /v1/rotate) to re-seal to its newest key.";
 
 pub const RECOVER_AFTER_HELP: &str = "\
 Examples:
@@ -53,6 +56,10 @@ pub struct ReencryptArgs {
         required_unless_present = "online"
     )]
     public_keys: Vec<String>,
+    /// Seal only to the --public-key keys, dropping recipients whose private key was not given
+    /// (by default those other clusters are kept).
+    #[arg(long, conflicts_with = "online")]
+    drop_other_recipients: bool,
     /// Let the controller re-seal to its newest key (POST /v1/rotate).
     #[arg(long, conflicts_with_all = ["private_keys", "public_keys"])]
     online: bool,
@@ -85,7 +92,11 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
                 rotate_online(kube, &args.controller, &sealed)
                     .map_err(|e| e.context(&doc.context()))?
             } else {
-                reseal_offline(&sealed, &ring, &keys).map_err(|e| e.context(&doc.context()))?
+                let (resealed, report) =
+                    reseal_offline(&sealed, &ring, &keys, args.drop_other_recipients)
+                        .map_err(|e| e.context(&doc.context()))?;
+                eprintln!("{}: {report}", doc.context());
+                resealed
             };
             replace_sealed_data(value, &resealed);
             count += 1;
@@ -106,28 +117,101 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Opens each value and seals it again, with the same binding, to `keys`.
+/// Opens each value and seals it again, with the same binding, to `keys` and (unless `drop`)
+/// to the value's other recipients: those whose private key is not in `ring`, with their public
+/// keys from `spec.recipients`. Returns the new SealedSecret and what was done, in words.
 fn reseal_offline(
     sealed: &SealedSecret,
     ring: &KeyRing,
     keys: &[PublicKey],
-) -> CliResult<SealedSecret> {
+    drop: bool,
+) -> CliResult<(SealedSecret, String)> {
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
     let name = sealed.metadata.name.as_deref().unwrap_or_default();
+    let listed: Vec<PublicKey> = sealed
+        .spec
+        .recipients
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            line.parse()
+                .map_err(|e| CliError::input(format!("spec.recipients[{i}]: {e}")))
+        })
+        .collect::<CliResult<_>>()?;
     let mut out = sealed.clone();
+    let mut kept: Vec<PublicKey> = Vec::new();
+    let mut dropped: Vec<KeyId> = Vec::new();
+    let mut replaced: Vec<KeyId> = Vec::new();
     for (key, text) in out.spec.encrypted_data.iter_mut() {
         let field = format!("spec.encryptedData.{key}");
         let envelope =
             Envelope::from_base64(text).map_err(|e| CliError::input(format!("{field}: {e}")))?;
         let binding = envelope.binding.clone();
+        let mut recipients: Vec<PublicKey> = keys.to_vec();
+        for id in envelope.key_ids() {
+            if keys.iter().any(|k| k.id() == id) {
+                continue;
+            }
+            if ring.get(&id).is_some() {
+                push_unique(&mut replaced, id);
+            } else if drop {
+                push_unique(&mut dropped, id);
+            } else {
+                let public = listed.iter().find(|k| k.id() == id).ok_or_else(|| {
+                    CliError::input(format!(
+                        "{field}: also sealed to key {id}, whose private key was not given and whose public key is not in spec.recipients"
+                    ))
+                    .hint("pass that cluster's --public-key too, or --drop-other-recipients to seal only to the given keys")
+                })?;
+                if !kept.contains(public) {
+                    kept.push(public.clone());
+                }
+                recipients.push(public.clone());
+            }
+        }
         let at = Location::new(namespace, name, key.as_str());
         let plaintext = format::open_envelope(envelope, &at, ring)
             .map_err(|e| CliError::input(format!("{field}: {e}")))?;
-        *text = format::seal(&plaintext, &binding, keys)
+        *text = format::seal(&plaintext, &binding, &recipients)
             .map_err(|e| CliError::input(format!("{field}: {e}")))?;
     }
-    out.spec.recipients = recipients_text(keys);
-    Ok(out)
+    let mut all = keys.to_vec();
+    all.extend(kept.iter().cloned());
+    out.spec.recipients = recipients_text(&all);
+    let mut report = format!(
+        "re-sealed {} value(s) to {}",
+        out.spec.encrypted_data.len(),
+        describe_keys(keys)
+    );
+    if !replaced.is_empty() {
+        report.push_str(&format!("; replaced {}", ids_text(&replaced)));
+    }
+    if !kept.is_empty() {
+        report.push_str(&format!(
+            "; kept other recipient(s) {}",
+            ids_text(&kept.iter().map(PublicKey::id).collect::<Vec<_>>())
+        ));
+    }
+    if !dropped.is_empty() {
+        report.push_str(&format!(
+            "; dropped other recipient(s) {} (--drop-other-recipients)",
+            ids_text(&dropped)
+        ));
+    }
+    Ok((out, report))
+}
+
+fn push_unique(ids: &mut Vec<KeyId>, id: KeyId) {
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
+}
+
+fn ids_text(ids: &[KeyId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Asks the controller to re-seal to its newest key.
