@@ -1,8 +1,13 @@
-//! The subcommands. Each reads its inputs completely and checks them before writing anything.
+//! The subcommands, one file each (`sealant keys` holds `backup` and `restore`). Each reads its
+//! inputs completely and checks them before writing anything. To add a subcommand: a file here
+//! with its `Args` and `run`, and one variant in `main.rs`'s `Command`.
 
-pub mod key_backup;
+pub mod fetch_key;
+pub mod keygen;
 pub mod keys;
-pub mod reseal;
+pub mod merge_into;
+pub mod recover;
+pub mod reencrypt;
 pub mod seal;
 pub mod verify;
 

@@ -1,7 +1,5 @@
 //! `sealant verify`: checks SealedSecrets without opening them (offline), or asks the controller.
 
-use std::path::PathBuf;
-
 use sealant_core::format::{Location, check_location};
 use sealant_core::keys::{KeyId, KeyType};
 use sealant_core::{Envelope, PublicKey, SealedSecret};
@@ -10,6 +8,7 @@ use serde::Serialize;
 use super::Namespaces;
 use crate::cluster::{self, ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
+use crate::flags::InputFiles;
 use crate::io;
 use crate::manifest::parse_sealed_secret;
 
@@ -41,9 +40,8 @@ pub enum ReportFormat {
 /// Arguments of `sealant verify`.
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// SealedSecret files to check.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
+    #[command(flatten)]
+    files: InputFiles,
     /// A key every value must be sealed to (file or `sealant-pub-v1:`/`sealant-pub-pq1:` line);
     /// repeatable.
     #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
@@ -128,7 +126,7 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
     let namespaces = Namespaces::new(args.namespace.clone(), kube);
     let text = args.output == ReportFormat::Text;
     let mut results = Vec::new();
-    for file in &args.files {
+    for file in &args.files.paths()? {
         let source = io::read_file(file)?;
         for doc in io::documents(&source)? {
             if doc.kind() != "SealedSecret" {

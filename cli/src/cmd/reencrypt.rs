@@ -1,11 +1,10 @@
-//! `sealant reencrypt` (re-seal to new keys, in place) and `sealant recover` (open with
-//! backed-up private keys, for disaster recovery).
+//! `sealant reencrypt`: re-seal SealedSecret files to new keys, in place.
 
 use std::path::PathBuf;
 
 use sealant_core::format::{self, Location};
 use sealant_core::keys::KeyId;
-use sealant_core::resource::{self, recipients_text};
+use sealant_core::resource::recipients_text;
 use sealant_core::{Envelope, KeyRing, PublicKey, SealedSecret};
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -13,6 +12,7 @@ use serde_yaml::Value;
 use super::{Namespaces, describe_keys, key_ring};
 use crate::cluster::{self, ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
+use crate::flags::InputFiles;
 use crate::io::{self, Doc, Source};
 use crate::manifest::{self, parse_sealed_secret};
 
@@ -27,21 +27,11 @@ found in spec.recipients) are kept, unless --drop-other-recipients; stderr says 
 what was re-sealed, kept and dropped. Files are rewritten atomically, and none is written unless
 all of them re-seal. --online asks the controller (POST /v1/rotate) to re-seal to its newest key.";
 
-pub const RECOVER_AFTER_HELP: &str = "\
-Examples:
-  $ sealant keys backup -w keys-backup.yaml
-  $ sealant recover --private-key keys-backup.yaml sealed/db-creds.yaml
-  $ sealant recover --private-key keys/sealant.key sealed/*.yaml -w recovered.yaml
-
-Prints the Secrets in plaintext: this is the one command that does. Keep the output off disk or
-write it with -w to a protected place.";
-
 /// Arguments of `sealant reencrypt`.
 #[derive(clap::Args)]
 pub struct ReencryptArgs {
-    /// SealedSecret files to re-seal in place.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
+    #[command(flatten)]
+    files: InputFiles,
     /// Backed-up private key: a `keygen` key file or the YAML of the controller's key Secrets.
     #[arg(
         long = "private-key",
@@ -79,9 +69,10 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
         .map(|a| io::load_public_key(a))
         .collect::<CliResult<_>>()?;
     let namespaces = Namespaces::new(args.namespace.clone(), kube);
-    let mut outputs = Vec::with_capacity(args.files.len());
+    let files = args.files.paths()?;
+    let mut outputs = Vec::with_capacity(files.len());
     let mut count = 0usize;
-    for file in &args.files {
+    for file in &files {
         let source = io::read_file(file)?;
         let text = rewrite_stream(&source, |doc, value| {
             let mut sealed = parse_sealed_secret(doc)?;
@@ -112,7 +103,7 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
     }
     eprintln!(
         "re-sealed {count} SealedSecret(s) in {} file(s)",
-        args.files.len()
+        files.len()
     );
     Ok(())
 }
@@ -300,49 +291,4 @@ fn rewrite_stream(
         docs.push(value);
     }
     manifest::yaml_stream(&docs)
-}
-
-/// Arguments of `sealant recover`.
-#[derive(clap::Args)]
-pub struct RecoverArgs {
-    /// SealedSecret files to open.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// Backed-up private key: a `keygen` key file or the YAML of the controller's key Secrets
-    /// (`kubectl get secret -l sealant.dev/sealing-key -o yaml`); repeatable.
-    #[arg(long = "private-key", value_name = "FILE", required = true)]
-    private_keys: Vec<PathBuf>,
-    /// Namespace for SealedSecrets whose manifest has none.
-    #[arg(short = 'n', long, value_name = "NS")]
-    namespace: Option<String>,
-    /// Write the Secrets to FILE (atomically, mode 0600) instead of standard output.
-    #[arg(short = 'w', long = "write", value_name = "FILE")]
-    write: Option<PathBuf>,
-}
-
-/// Opens every SealedSecret and prints the Secrets as a YAML stream.
-pub fn recover(kube: &KubeArgs, args: RecoverArgs) -> CliResult<()> {
-    let ring = key_ring(&args.private_keys)?;
-    let namespaces = Namespaces::new(args.namespace.clone(), kube);
-    let mut secrets = Vec::new();
-    for doc in io::read_documents(&args.files)? {
-        if doc.kind() != "SealedSecret" {
-            eprintln!("{}: skipped (not a SealedSecret)", doc.context());
-            continue;
-        }
-        let mut sealed = parse_sealed_secret(&doc)?;
-        let namespace = namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
-        sealed.metadata.namespace = Some(namespace);
-        let secret = resource::open_sealed_secret(&sealed, &ring)
-            .map_err(|e| CliError::input(format!("{}: {e}", doc.context())))?;
-        secrets.push(secret);
-    }
-    if secrets.is_empty() {
-        return Err(CliError::input("no SealedSecret found in the given files"));
-    }
-    let text = zeroize::Zeroizing::new(manifest::yaml_stream(&secrets)?);
-    match &args.write {
-        Some(path) => io::write_atomic(path, text.as_bytes(), true, true),
-        None => io::emit(None, &text),
-    }
 }
