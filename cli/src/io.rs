@@ -224,7 +224,9 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same directory, flushed and
-/// synced, then renamed over the target. Readers see the old file or the new one, never half.
+/// synced, then renamed over the target, then the directory synced so the rename itself survives
+/// a crash. Readers see the old file or the new one, never half. Every file the CLI writes goes
+/// through here.
 pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool) -> CliResult<()> {
     let name = path.display().to_string();
     let dir = match path.parent() {
@@ -257,6 +259,23 @@ pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool
                 io_err(e.error)
             }
         })?;
+    }
+    sync_dir(dir).map_err(|e| {
+        CliError::input(format!(
+            "{name}: written, but syncing its directory failed: {e}"
+        ))
+    })
+}
+
+/// Makes a rename in `dir` durable (a no-op where directories cannot be opened, as on Windows).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
     }
     Ok(())
 }

@@ -130,3 +130,41 @@ fn dash_o_is_a_format_and_the_old_fetch_key_spelling_warns() {
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(!stderr.contains("deprecated"), "{stderr}");
 }
+
+#[test]
+fn in_place_writes_leave_no_temporary_files_and_keep_the_file_mode() {
+    let dir = sealed_dir();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.path().join("sealed.yaml"),
+            std::fs::Permissions::from_mode(0o640),
+        )
+        .unwrap();
+    }
+    sealant(&dir)
+        .args(["keygen", "--out-dir", "keys", "--name", "new"])
+        .assert()
+        .success();
+    sealant(&dir)
+        .args(["reencrypt", "--private-key", "keys/sealant.key"])
+        .args(["--public-key", "keys/new.pub", "-f", "sealed.yaml"])
+        .assert()
+        .success();
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".sealant-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("sealed.yaml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640, "an edited file keeps its mode");
+    }
+}
