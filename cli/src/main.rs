@@ -14,6 +14,7 @@ mod flags;
 mod io;
 mod lint_cmd;
 mod manifest;
+mod yaml_edit;
 
 use crate::error::CliError;
 

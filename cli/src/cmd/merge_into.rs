@@ -12,6 +12,7 @@ use crate::cluster::{ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::io;
 use crate::manifest::{self, parse_secret};
+use crate::yaml_edit::{SealedChange, edit_sealed};
 
 pub const MERGE_AFTER_HELP: &str = "\
 Examples:
@@ -20,8 +21,10 @@ Examples:
   $ sealant merge-into db-creds.sealed.yaml -f new-keys.yaml --public-key cluster.pub
 
 Keys of the Secret are sealed with the scope of the values already in the file and added or
-replaced in place; other keys, their order and the template are kept. The file is rewritten
-atomically.";
+replaced in place. Only the lines of the changed values (and of spec.recipients, when keys are
+added) change: comments, key order, layout and a one-item `kind: List` are kept byte for byte. A
+layout the editor cannot keep (block scalars, flow style) is rewritten in full, with a note. The
+file is written atomically.";
 
 /// Arguments of `sealant merge-into`.
 #[derive(clap::Args)]
@@ -111,12 +114,14 @@ pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
     let mut value = doc.value.clone();
     let spec = mapping_entry(&mut value, "spec");
     let data = mapping_entry(spec, "encryptedData");
+    let mut new_values = std::collections::BTreeMap::new();
     for (key, (field, plaintext)) in resource::secret_values(&secret) {
         let at = Location::new(namespace.as_str(), name.as_str(), key.as_str());
         let binding = Binding::new(scope, &at)
             .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
         let text = format::seal(&plaintext, &binding, &keys)
             .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
+        new_values.insert(key.clone(), text.clone());
         if let Value::Mapping(map) = data {
             map.insert(Value::String(key), Value::String(text));
         }
@@ -127,13 +132,28 @@ pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
             all_recipients.push(line);
         }
     }
+    let change = SealedChange {
+        data: new_values,
+        old: sealed.spec.encrypted_data.clone(),
+        recipients: all_recipients.clone(),
+    };
     if let Value::Mapping(map) = spec {
         map.insert(
             Value::String("recipients".into()),
             Value::Sequence(all_recipients.into_iter().map(Value::String).collect()),
         );
     }
-    let text = manifest::to_yaml(&value)?;
+    // Edit only the changed lines; re-serialise (and say so) only when the layout is unusual.
+    let text = match edit_sealed(&source.text, &[Some(change)]) {
+        Ok(text) => text,
+        Err(reason) => {
+            eprintln!(
+                "sealant: note: {}: rewritten in full, comments and layout not kept ({reason})",
+                source.name
+            );
+            manifest::to_yaml(&value)?
+        }
+    };
     io::write_atomic(&args.sealed_file, text.as_bytes(), false, true)?;
     eprintln!(
         "sealed {} value(s) into {} for {namespace}/{name} ({scope} scope) to {}",

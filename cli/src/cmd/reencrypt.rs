@@ -15,6 +15,7 @@ use crate::error::{CliError, CliResult};
 use crate::flags::InputFiles;
 use crate::io::{self, Doc, Source};
 use crate::manifest::{self, parse_sealed_secret};
+use crate::yaml_edit::{SealedChange, edit_sealed};
 
 pub const REENCRYPT_AFTER_HELP: &str = "\
 Examples:
@@ -24,7 +25,8 @@ Examples:
 Offline, the values are opened with the backed-up private keys and sealed again, each with its
 own scope, to the new public keys. Recipients whose private key was not given (other clusters,
 found in spec.recipients) are kept, unless --drop-other-recipients; stderr says per SealedSecret
-what was re-sealed, kept and dropped. Files are rewritten atomically, and none is written unless
+what was re-sealed, kept and dropped. Only the values' and spec.recipients' lines change (comments
+and layout stay). Files are written atomically, and none is written unless
 all of them re-seal. --online asks the controller (POST /v1/rotate) to re-seal to its newest key.";
 
 /// Arguments of `sealant reencrypt`.
@@ -74,7 +76,8 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
     let mut count = 0usize;
     for file in &files {
         let source = io::read_file(file)?;
-        let text = rewrite_stream(&source, |doc, value| {
+        let mut changes = Vec::new();
+        let full = rewrite_stream(&source, |doc, value| {
             let mut sealed = parse_sealed_secret(doc)?;
             let namespace =
                 namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
@@ -90,9 +93,31 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
                 resealed
             };
             replace_sealed_data(value, &resealed);
+            let recipients = if resealed.spec.recipients.is_empty() {
+                sealed.spec.recipients.clone()
+            } else {
+                resealed.spec.recipients.clone()
+            };
+            changes.push(Some(SealedChange {
+                data: resealed.spec.encrypted_data,
+                old: sealed.spec.encrypted_data,
+                recipients,
+            }));
             count += 1;
             Ok(())
         })?;
+        // Edit only the changed lines; the re-serialised stream is the fallback for layouts
+        // the span editor does not handle, and the user is told.
+        let text = match edit_sealed(&source.text, &changes) {
+            Ok(text) => text,
+            Err(reason) => {
+                eprintln!(
+                    "sealant: note: {}: rewritten in full, comments and layout not kept ({reason})",
+                    source.name
+                );
+                full
+            }
+        };
         outputs.push((file, text));
     }
     if count == 0 {
