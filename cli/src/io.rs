@@ -142,9 +142,13 @@ pub fn read_documents(files: &[PathBuf]) -> CliResult<Vec<Doc>> {
     Ok(docs)
 }
 
-/// Loads a public key given as the `sealant-pub-v1:` line itself or as a file holding it.
+/// Loads a public key given as the `sealant-pub-v1:`/`sealant-pub-pq1:` line itself, as a file
+/// holding it, or as an `https://` URL serving it.
 pub fn load_public_key(arg: &str) -> CliResult<PublicKey> {
     let trimmed = arg.trim();
+    if trimmed.starts_with("https://") || trimmed.starts_with("http://") {
+        return crate::fetch::public_key_from_url(trimmed);
+    }
     if is_key_line(trimmed) {
         return trimmed
             .parse()

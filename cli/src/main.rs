@@ -10,6 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod cluster;
 mod cmd;
 mod error;
+mod fetch;
 mod flags;
 mod io;
 mod lint_cmd;

@@ -40,7 +40,8 @@ pub struct SealArgs {
     /// Secret manifest(s) to seal, YAML or JSON, multi-document or `kind: List` (default: stdin).
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Public key to seal to: a file or the `sealant-pub-v1:` line. Repeat for several clusters.
+    /// Public key to seal to: a file, the `sealant-pub-v1:`/`sealant-pub-pq1:` line, or an
+    /// `https://` URL serving it. Repeat for several clusters.
     #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
     public_keys: Vec<String>,
     /// Where the sealed values may be opened: strict, namespace-wide or cluster-wide.
