@@ -232,6 +232,20 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
 /// a crash. Readers see the old file or the new one, never half. Every file the CLI writes goes
 /// through here.
 pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool) -> CliResult<()> {
+    write_atomic_with(path, private, overwrite, |out| {
+        out.write_all(contents)
+            .map_err(|e| CliError::input(format!("{}: cannot write: {e}", path.display())))
+    })
+}
+
+/// [`write_atomic`] for output produced piece by piece: `fill` writes into the (buffered)
+/// temporary file; the target is replaced only if it succeeds.
+pub fn write_atomic_with(
+    path: &Path,
+    private: bool,
+    overwrite: bool,
+    fill: impl FnOnce(&mut dyn Write) -> CliResult<()>,
+) -> CliResult<()> {
     let name = path.display().to_string();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -250,7 +264,11 @@ pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool
         builder.permissions(mode.unwrap_or_else(|| file_permissions(private)));
     }
     let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
-    tmp.write_all(contents).map_err(io_err)?;
+    {
+        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
+        fill(&mut buffered)?;
+        buffered.flush().map_err(io_err)?;
+    }
     tmp.as_file().sync_all().map_err(io_err)?;
     if overwrite {
         tmp.persist(path).map_err(|e| io_err(e.error))?;

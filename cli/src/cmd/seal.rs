@@ -13,7 +13,7 @@ use crate::cluster::{ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::flags::OutputFile;
 use crate::io;
-use crate::manifest::{json_output, parse_secret, yaml_stream};
+use crate::manifest::{self, json_output, parse_secret};
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -120,16 +120,37 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
     }
     let keys = recipients(&args.public_keys, kube, &args.controller)?;
 
-    let sealed = seal_all(&secrets, args.scope, &keys)?;
-    let text = match args.output {
-        OutputFormat::Yaml => yaml_stream(&sealed)?,
-        OutputFormat::Json => json_output(&sealed)?,
-    };
-    args.write.emit(&text)?;
-    let values: usize = sealed.iter().map(|s| s.spec.encrypted_data.len()).sum();
+    // Everything that can be wrong with the input is found before the first byte is written.
+    check_bindings(&secrets, args.scope)?;
+    match args.output {
+        OutputFormat::Yaml => match args.write.path() {
+            Some(path) => io::write_atomic_with(path, false, true, |out| {
+                seal_stream(&secrets, args.scope, &keys, out)
+            })?,
+            None => {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                seal_stream(&secrets, args.scope, &keys, &mut out)?;
+                std::io::Write::flush(&mut out).map_err(|e| {
+                    CliError::input(format!("cannot write to standard output: {e}"))
+                })?;
+            }
+        },
+        OutputFormat::Json => {
+            let sealed = secrets
+                .iter()
+                .map(|(ctx, secret, namespace)| {
+                    resource::seal_secret(secret, namespace, args.scope, &keys)
+                        .map_err(|e| CliError::input(format!("{ctx}: {e}")))
+                })
+                .collect::<CliResult<Vec<SealedSecret>>>()?;
+            args.write.emit(&json_output(&sealed)?)?;
+        }
+    }
+    let values: usize = secrets.iter().map(|(_, s, _)| value_count(s)).sum();
     eprintln!(
         "sealed {} Secret(s), {values} value(s), for namespace {} ({} scope) to {}",
-        sealed.len(),
+        secrets.len(),
         describe_namespaces(secrets.iter().map(|(_, _, ns)| ns.as_str())),
         args.scope,
         describe_keys(&keys)
@@ -137,35 +158,126 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Seals each Secret; with many values, on all cores (each value is independent).
-fn seal_all(
-    secrets: &[(String, k8s_openapi::api::core::v1::Secret, String)],
+type Input = (String, k8s_openapi::api::core::v1::Secret, String);
+
+/// The number of distinct keys of a Secret (`stringData` overrides `data`).
+fn value_count(secret: &k8s_openapi::api::core::v1::Secret) -> usize {
+    let mut keys: Vec<&String> = secret.data.iter().flatten().map(|(k, _)| k).collect();
+    keys.extend(secret.string_data.iter().flatten().map(|(k, _)| k));
+    keys.sort();
+    keys.dedup();
+    keys.len()
+}
+
+/// Checks every value's binding (names and key as the scope requires) before anything is sealed
+/// or written, so that an invalid key name never leaves half an output behind.
+fn check_bindings(secrets: &[Input], scope: Scope) -> CliResult<()> {
+    for (ctx, secret, namespace) in secrets {
+        let name = secret.metadata.name.as_deref().unwrap_or_default();
+        let fields = secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, _)| ("data", k))
+            .chain(
+                secret
+                    .string_data
+                    .iter()
+                    .flatten()
+                    .map(|(k, _)| ("stringData", k)),
+            );
+        for (field, key) in fields {
+            Binding::new(
+                scope,
+                &Location::new(namespace.as_str(), name, key.as_str()),
+            )
+            .map_err(|e| CliError::input(format!("{ctx}: {field}.{key}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Secrets per unit of work: small enough to spread 1,000 Secrets over every core and to keep
+/// little output in memory, large enough that handing work out costs nothing next to sealing.
+const CHUNK: usize = 16;
+/// Below this many values one core is faster than starting threads.
+const PARALLEL_FROM_VALUES: usize = 48;
+
+/// Seals the Secrets and writes them as a YAML stream in input order, on every core when it pays
+/// (each value is independent), writing each chunk as soon as it and those before it are done.
+fn seal_stream(
+    secrets: &[Input],
     scope: Scope,
     keys: &[PublicKey],
-) -> CliResult<Vec<SealedSecret>> {
-    let seal_one =
-        |(ctx, secret, namespace): &(String, k8s_openapi::api::core::v1::Secret, String)| {
-            resource::seal_secret(secret, namespace, scope, keys)
-                .map_err(|e| CliError::input(format!("{ctx}: {e}")))
-        };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if secrets.len() < 64 || threads == 1 {
-        return secrets.iter().map(seal_one).collect();
-    }
-    let chunk = secrets.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = secrets
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(seal_one).collect::<CliResult<Vec<_>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(secrets.len());
-        for handle in handles {
-            let part = handle
-                .join()
-                .map_err(|_| CliError::input("a sealing thread failed"))??;
-            out.extend(part);
+    out: &mut dyn std::io::Write,
+) -> CliResult<()> {
+    let render = |index: usize, part: &[Input]| -> CliResult<String> {
+        let mut text = String::new();
+        for (j, (ctx, secret, namespace)) in part.iter().enumerate() {
+            let sealed = resource::seal_secret(secret, namespace, scope, keys)
+                .map_err(|e| CliError::input(format!("{ctx}: {e}")))?;
+            if index > 0 || j > 0 {
+                text.push_str("---\n");
+            }
+            text.push_str(&manifest::to_yaml(&sealed)?);
         }
-        Ok(out)
+        Ok(text)
+    };
+    let write = |out: &mut dyn std::io::Write, text: &str| {
+        out.write_all(text.as_bytes())
+            .map_err(|e| CliError::input(format!("cannot write the output: {e}")))
+    };
+    let chunks: Vec<&[Input]> = secrets.chunks(CHUNK).collect();
+    let values: usize = secrets.iter().map(|(_, s, _)| value_count(s)).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(chunks.len());
+    if values < PARALLEL_FROM_VALUES || threads <= 1 {
+        for (i, part) in chunks.iter().enumerate() {
+            write(out, &render(i, part)?)?;
+        }
+        return Ok(());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, CliResult<String>)>();
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, chunks, render) = (&next, &chunks, &render);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(part) = chunks.get(i) else { break };
+                    if tx.send((i, render(i, part))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Chunks finish out of order; each is written once those before it are.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut written = 0usize;
+        for (i, result) in rx {
+            let text = match result {
+                Ok(text) => text,
+                Err(e) => {
+                    // Stop the workers at their next chunk.
+                    next.store(chunks.len(), std::sync::atomic::Ordering::Relaxed);
+                    return Err(e);
+                }
+            };
+            pending.insert(i, text);
+            while let Some(text) = pending.remove(&written) {
+                write(out, &text)?;
+                written += 1;
+            }
+        }
+        if written == chunks.len() {
+            Ok(())
+        } else {
+            Err(CliError::input("a sealing thread failed"))
+        }
     })
 }
 
