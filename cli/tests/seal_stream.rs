@@ -83,3 +83,26 @@ fn a_stream_sealed_on_several_threads_keeps_its_order_in_both_outputs() {
         assert!(!text.starts_with("---"));
     }
 }
+
+#[test]
+fn json_output_of_a_large_stream_keeps_its_order() {
+    let dir = TempDir::new().unwrap();
+    sealant(&dir)
+        .args(["keygen", "--out-dir", "keys"])
+        .assert()
+        .success();
+    let out = sealant(&dir)
+        .args(["seal", "--public-key", "keys/sealant.pub", "-o", "json"])
+        .write_stdin(stream(300, None))
+        .assert()
+        .success();
+    let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["metadata"]["name"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..300).map(|i| format!("app-{i}")).collect();
+    assert_eq!(names, expected);
+}

@@ -137,13 +137,22 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
             }
         },
         OutputFormat::Json => {
-            let sealed = secrets
-                .iter()
-                .map(|(ctx, secret, namespace)| {
-                    resource::seal_secret(secret, namespace, args.scope, &keys)
-                        .map_err(|e| CliError::input(format!("{ctx}: {e}")))
-                })
-                .collect::<CliResult<Vec<SealedSecret>>>()?;
+            let mut sealed: Vec<SealedSecret> = Vec::with_capacity(secrets.len());
+            in_order(
+                &secrets,
+                |_, part| {
+                    part.iter()
+                        .map(|(ctx, secret, namespace)| {
+                            resource::seal_secret(secret, namespace, args.scope, &keys)
+                                .map_err(|e| CliError::input(format!("{ctx}: {e}")))
+                        })
+                        .collect::<CliResult<Vec<_>>>()
+                },
+                |part| {
+                    sealed.extend(part);
+                    Ok(())
+                },
+            )?;
             args.write.emit(&json_output(&sealed)?)?;
         }
     }
@@ -203,30 +212,44 @@ const CHUNK: usize = 16;
 /// Below this many values one core is faster than starting threads.
 const PARALLEL_FROM_VALUES: usize = 48;
 
-/// Seals the Secrets and writes them as a YAML stream in input order, on every core when it pays
-/// (each value is independent), writing each chunk as soon as it and those before it are done.
+/// Seals the Secrets and writes them as a YAML stream in input order, writing each chunk as soon
+/// as it and those before it are done.
 fn seal_stream(
     secrets: &[Input],
     scope: Scope,
     keys: &[PublicKey],
     out: &mut dyn std::io::Write,
 ) -> CliResult<()> {
-    let render = |index: usize, part: &[Input]| -> CliResult<String> {
-        let mut text = String::new();
-        for (j, (ctx, secret, namespace)) in part.iter().enumerate() {
-            let sealed = resource::seal_secret(secret, namespace, scope, keys)
-                .map_err(|e| CliError::input(format!("{ctx}: {e}")))?;
-            if index > 0 || j > 0 {
-                text.push_str("---\n");
+    in_order(
+        secrets,
+        |index, part| {
+            let mut text = String::new();
+            for (j, (ctx, secret, namespace)) in part.iter().enumerate() {
+                let sealed = resource::seal_secret(secret, namespace, scope, keys)
+                    .map_err(|e| CliError::input(format!("{ctx}: {e}")))?;
+                if index > 0 || j > 0 {
+                    text.push_str("---\n");
+                }
+                text.push_str(&manifest::to_yaml(&sealed)?);
             }
-            text.push_str(&manifest::to_yaml(&sealed)?);
-        }
-        Ok(text)
-    };
-    let write = |out: &mut dyn std::io::Write, text: &str| {
-        out.write_all(text.as_bytes())
-            .map_err(|e| CliError::input(format!("cannot write the output: {e}")))
-    };
+            Ok(text)
+        },
+        |text| {
+            out.write_all(text.as_bytes())
+                .map_err(|e| CliError::input(format!("cannot write the output: {e}")))
+        },
+    )
+}
+
+/// Runs `work` on chunks of the Secrets, on every core when there are enough values to pay for
+/// the threads (each value is independent), and hands the results to `sink` in input order, each
+/// as soon as those before it are done.
+fn in_order<R: Send>(
+    secrets: &[Input],
+    work: impl Fn(usize, &[Input]) -> CliResult<R> + Sync,
+    mut sink: impl FnMut(R) -> CliResult<()>,
+) -> CliResult<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let chunks: Vec<&[Input]> = secrets.chunks(CHUNK).collect();
     let values: usize = secrets.iter().map(|(_, s, _)| value_count(s)).sum();
     let threads = std::thread::available_parallelism()
@@ -234,46 +257,50 @@ fn seal_stream(
         .min(chunks.len());
     if values < PARALLEL_FROM_VALUES || threads <= 1 {
         for (i, part) in chunks.iter().enumerate() {
-            write(out, &render(i, part)?)?;
+            sink(work(i, part)?)?;
         }
         return Ok(());
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, CliResult<String>)>();
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, CliResult<R>)>();
         for _ in 0..threads {
             let tx = tx.clone();
-            let (next, chunks, render) = (&next, &chunks, &render);
+            let (next, chunks, work) = (&next, &chunks, &work);
             s.spawn(move || {
                 loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(part) = chunks.get(i) else { break };
-                    if tx.send((i, render(i, part))).is_err() {
+                    if tx.send((i, work(i, part))).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(tx);
-        // Chunks finish out of order; each is written once those before it are.
+        // Chunks finish out of order; each goes to the sink once those before it have.
         let mut pending = std::collections::BTreeMap::new();
-        let mut written = 0usize;
+        let mut done = 0usize;
+        let stop = |next: &AtomicUsize| next.store(chunks.len(), Ordering::Relaxed);
         for (i, result) in rx {
-            let text = match result {
-                Ok(text) => text,
+            match result {
+                Ok(part) => {
+                    pending.insert(i, part);
+                }
                 Err(e) => {
-                    // Stop the workers at their next chunk.
-                    next.store(chunks.len(), std::sync::atomic::Ordering::Relaxed);
+                    stop(&next);
                     return Err(e);
                 }
-            };
-            pending.insert(i, text);
-            while let Some(text) = pending.remove(&written) {
-                write(out, &text)?;
-                written += 1;
+            }
+            while let Some(part) = pending.remove(&done) {
+                if let Err(e) = sink(part) {
+                    stop(&next);
+                    return Err(e);
+                }
+                done += 1;
             }
         }
-        if written == chunks.len() {
+        if done == chunks.len() {
             Ok(())
         } else {
             Err(CliError::input("a sealing thread failed"))
