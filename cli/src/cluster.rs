@@ -132,7 +132,7 @@ pub async fn fetch_public_key(
 
 /// The controller's namespace: the flag, else `sealant-system` if the ConfigMap is there, else
 /// the one namespace holding a ConfigMap of that name.
-async fn find_controller_namespace(
+pub async fn find_controller_namespace(
     client: &Client,
     controller: &ControllerArgs,
 ) -> CliResult<String> {
@@ -214,7 +214,7 @@ pub async fn controller_post(
 }
 
 /// A short message for an API error (its status message rather than the whole debug form).
-fn api_message(error: &kube::Error) -> String {
+pub fn api_message(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) => format!("{} {}", status.code, status.message),
         other => other.to_string(),

@@ -3,17 +3,43 @@
 
 use std::fmt;
 
-/// Exit code when a check failed (verify found a mismatch, lint found credentials).
-pub const EXIT_FAILED: u8 = 1;
-/// Exit code for usage and input errors (bad flags, unreadable or invalid files, cluster errors).
-pub const EXIT_ERROR: u8 = 2;
+use std::process::ExitCode;
+
+/// How a `sealant` command ended: the one exit-code type of every subcommand (the lint's
+/// findings are [`Exit::Failed`]). Documented in `--help` and README.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: success.
+    Success,
+    /// 1: a check failed (verify found a mismatch, lint found credentials).
+    Failed,
+    /// 2: a usage or input error (bad flags, unreadable or invalid files, cluster errors).
+    Error,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub const fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::Error => 2,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}
 
 /// An error the `sealant` command reports to its user.
 #[derive(Debug)]
 pub struct CliError {
     message: String,
     hint: Option<String>,
-    code: u8,
+    exit: Exit,
 }
 
 impl CliError {
@@ -22,7 +48,7 @@ impl CliError {
         CliError {
             message: message.into(),
             hint: None,
-            code: EXIT_ERROR,
+            exit: Exit::Error,
         }
     }
 
@@ -31,7 +57,7 @@ impl CliError {
         CliError {
             message: message.into(),
             hint: None,
-            code: EXIT_FAILED,
+            exit: Exit::Failed,
         }
     }
 
@@ -47,9 +73,9 @@ impl CliError {
         self
     }
 
-    /// The process exit code.
-    pub fn code(&self) -> u8 {
-        self.code
+    /// How the process ends: [`Exit::Failed`] or [`Exit::Error`], never success.
+    pub fn exit(&self) -> Exit {
+        self.exit
     }
 
     /// The hint line, if any.

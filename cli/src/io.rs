@@ -142,9 +142,13 @@ pub fn read_documents(files: &[PathBuf]) -> CliResult<Vec<Doc>> {
     Ok(docs)
 }
 
-/// Loads a public key given as the `sealant-pub-v1:` line itself or as a file holding it.
+/// Loads a public key given as the `sealant-pub-v1:`/`sealant-pub-pq1:` line itself, as a file
+/// holding it, or as an `https://` URL serving it.
 pub fn load_public_key(arg: &str) -> CliResult<PublicKey> {
     let trimmed = arg.trim();
+    if trimmed.starts_with("https://") || trimmed.starts_with("http://") {
+        return crate::fetch::public_key_from_url(trimmed);
+    }
     if is_key_line(trimmed) {
         return trimmed
             .parse()
@@ -224,8 +228,24 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same directory, flushed and
-/// synced, then renamed over the target. Readers see the old file or the new one, never half.
+/// synced, then renamed over the target, then the directory synced so the rename itself survives
+/// a crash. Readers see the old file or the new one, never half. Every file the CLI writes goes
+/// through here.
 pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool) -> CliResult<()> {
+    write_atomic_with(path, private, overwrite, |out| {
+        out.write_all(contents)
+            .map_err(|e| CliError::input(format!("{}: cannot write: {e}", path.display())))
+    })
+}
+
+/// [`write_atomic`] for output produced piece by piece: `fill` writes into the (buffered)
+/// temporary file; the target is replaced only if it succeeds.
+pub fn write_atomic_with(
+    path: &Path,
+    private: bool,
+    overwrite: bool,
+    fill: impl FnOnce(&mut dyn Write) -> CliResult<()>,
+) -> CliResult<()> {
     let name = path.display().to_string();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -244,7 +264,11 @@ pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool
         builder.permissions(mode.unwrap_or_else(|| file_permissions(private)));
     }
     let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
-    tmp.write_all(contents).map_err(io_err)?;
+    {
+        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
+        fill(&mut buffered)?;
+        buffered.flush().map_err(io_err)?;
+    }
     tmp.as_file().sync_all().map_err(io_err)?;
     if overwrite {
         tmp.persist(path).map_err(|e| io_err(e.error))?;
@@ -257,6 +281,23 @@ pub fn write_atomic(path: &Path, contents: &[u8], private: bool, overwrite: bool
                 io_err(e.error)
             }
         })?;
+    }
+    sync_dir(dir).map_err(|e| {
+        CliError::input(format!(
+            "{name}: written, but syncing its directory failed: {e}"
+        ))
+    })
+}
+
+/// Makes a rename in `dir` durable (a no-op where directories cannot be opened, as on Windows).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
     }
     Ok(())
 }

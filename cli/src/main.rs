@@ -10,13 +10,16 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod cluster;
 mod cmd;
 mod error;
+mod fetch;
+mod flags;
 mod io;
 mod lint_cmd;
 mod manifest;
 #[cfg(feature = "migrate")]
 mod migrate;
+mod yaml_edit;
 
-use crate::error::{CliError, EXIT_ERROR};
+use crate::error::CliError;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -48,23 +51,25 @@ enum Command {
     #[command(after_help = cmd::seal::AFTER_HELP)]
     Seal(cmd::seal::SealArgs),
     /// Seal the keys of a Secret into an existing SealedSecret file, in place.
-    #[command(after_help = cmd::seal::MERGE_AFTER_HELP)]
-    MergeInto(cmd::seal::MergeArgs),
+    #[command(after_help = cmd::merge_into::MERGE_AFTER_HELP)]
+    MergeInto(cmd::merge_into::MergeArgs),
     /// Check SealedSecrets offline: every value parses, fits where it sits, and is sealed for the given keys.
     #[command(after_help = cmd::verify::AFTER_HELP)]
     Verify(cmd::verify::VerifyArgs),
     /// Re-seal SealedSecrets to new public keys, in place.
-    #[command(after_help = cmd::reseal::REENCRYPT_AFTER_HELP)]
-    Reencrypt(cmd::reseal::ReencryptArgs),
+    #[command(after_help = cmd::reencrypt::REENCRYPT_AFTER_HELP)]
+    Reencrypt(cmd::reencrypt::ReencryptArgs),
     /// Open SealedSecrets with backed-up private keys and print the Secrets (disaster recovery).
-    #[command(after_help = cmd::reseal::RECOVER_AFTER_HELP)]
-    Recover(cmd::reseal::RecoverArgs),
+    #[command(after_help = cmd::recover::RECOVER_AFTER_HELP)]
+    Recover(cmd::recover::RecoverArgs),
     /// Generate a key pair offline (for tests, offline use, or bringing your own key).
-    #[command(after_help = cmd::keys::KEYGEN_AFTER_HELP)]
-    Keygen(cmd::keys::KeygenArgs),
+    #[command(after_help = cmd::keygen::KEYGEN_AFTER_HELP)]
+    Keygen(cmd::keygen::KeygenArgs),
     /// Fetch the controller's current public key from the cluster.
-    #[command(after_help = cmd::keys::FETCH_AFTER_HELP)]
-    FetchKey(cmd::keys::FetchKeyArgs),
+    #[command(after_help = cmd::fetch_key::FETCH_AFTER_HELP)]
+    FetchKey(cmd::fetch_key::FetchKeyArgs),
+    /// Back up and restore the controller's private keys (without plaintext copies).
+    Keys(cmd::keys::KeysArgs),
     /// Move bitnami SealedSecrets to sealant, offline, with the bitnami key backup.
     #[cfg(feature = "migrate")]
     #[command(after_help = cmd::migrate::AFTER_HELP)]
@@ -85,12 +90,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Seal(args) => cmd::seal::seal(&cli.kube, args),
-        Command::MergeInto(args) => cmd::seal::merge_into(&cli.kube, args),
+        Command::MergeInto(args) => cmd::merge_into::merge_into(&cli.kube, args),
         Command::Verify(args) => cmd::verify::verify(&cli.kube, args),
-        Command::Reencrypt(args) => cmd::reseal::reencrypt(&cli.kube, args),
-        Command::Recover(args) => cmd::reseal::recover(&cli.kube, args),
-        Command::Keygen(args) => cmd::keys::keygen(args),
-        Command::FetchKey(args) => cmd::keys::fetch_key(&cli.kube, args),
+        Command::Reencrypt(args) => cmd::reencrypt::reencrypt(&cli.kube, args),
+        Command::Recover(args) => cmd::recover::recover(&cli.kube, args),
+        Command::Keygen(args) => cmd::keygen::keygen(args),
+        Command::FetchKey(args) => cmd::fetch_key::fetch_key(&cli.kube, args),
+        Command::Keys(args) => cmd::keys::keys(&cli.kube, args),
         #[cfg(feature = "migrate")]
         Command::Migrate(args) => cmd::migrate::migrate(args),
         Command::Lint(args) => return ExitCode::from(lint_cmd::run(args)),
@@ -117,9 +123,5 @@ fn report(error: &CliError) -> ExitCode {
     if let Some(hint) = error.hint_text() {
         let _ = writeln!(stderr, "  hint: {hint}");
     }
-    ExitCode::from(if error.code() == 0 {
-        EXIT_ERROR
-    } else {
-        error.code()
-    })
+    ExitCode::from(error.exit())
 }

@@ -1,9 +1,15 @@
-//! The subcommands. Each reads its inputs completely and checks them before writing anything.
+//! The subcommands, one file each (`sealant keys` holds `backup` and `restore`). Each reads its
+//! inputs completely and checks them before writing anything. To add a subcommand: a file here
+//! with its `Args` and `run`, and one variant in `main.rs`'s `Command`.
 
+pub mod fetch_key;
+pub mod keygen;
 pub mod keys;
 #[cfg(feature = "migrate")]
 pub mod migrate;
-pub mod reseal;
+pub mod merge_into;
+pub mod recover;
+pub mod reencrypt;
 pub mod seal;
 pub mod verify;
 
@@ -65,11 +71,42 @@ pub fn recipients(
     if !args.is_empty() {
         return args.iter().map(|a| io::load_public_key(a)).collect();
     }
-    let (_, key) =
-        cluster::block_on(cluster::fetch_public_key(kube, controller))?.map_err(|e| {
+    let (namespace, key) = cluster::block_on(cluster::fetch_public_key(kube, controller))?
+        .map_err(|e| {
             e.hint("pass --public-key FILE to seal offline, or make the controller reachable")
         })?;
+    eprintln!(
+        "using the controller's key {} from namespace {namespace}{}",
+        key.id(),
+        kube.context
+            .as_deref()
+            .map(|c| format!(" (context {c})"))
+            .unwrap_or_default()
+    );
     Ok(vec![key])
+}
+
+/// `key 0123… (x25519)` or `keys 0123… (x25519), 4567… (xwing)`, for what-was-done lines.
+pub fn describe_keys(keys: &[PublicKey]) -> String {
+    let list = keys
+        .iter()
+        .map(|k| format!("{} ({})", k.id(), k.key_type()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("key{} {list}", if keys.len() == 1 { "" } else { "s" })
+}
+
+/// The distinct namespaces, in first-seen order, as `production` or `a, b`; a cluster-wide
+/// value without one is `any namespace`.
+pub fn describe_namespaces<'n>(namespaces: impl IntoIterator<Item = &'n str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for ns in namespaces {
+        let ns = if ns.is_empty() { "any namespace" } else { ns };
+        if !seen.contains(&ns) {
+            seen.push(ns);
+        }
+    }
+    seen.join(", ")
 }
 
 /// Loads every `--private-key` file into one key ring.

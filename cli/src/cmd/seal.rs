@@ -1,19 +1,19 @@
-//! `sealant seal` (Secrets to SealedSecrets, or one raw value) and `sealant merge-into`.
+//! `sealant seal`: Secrets to SealedSecrets, or one raw value.
 
 use std::io::Read;
 use std::path::PathBuf;
 
 use sealant_core::format::{self, Binding, Location, Scope};
-use sealant_core::resource::{self, recipients_text};
-use sealant_core::{Envelope, PublicKey, SealedSecret};
-use serde_yaml::Value;
+use sealant_core::resource;
+use sealant_core::{PublicKey, SealedSecret};
 use zeroize::Zeroizing;
 
-use super::{Namespaces, recipients};
+use super::{Namespaces, describe_keys, describe_namespaces, recipients};
 use crate::cluster::{ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
+use crate::flags::OutputFile;
 use crate::io;
-use crate::manifest::{self, json_output, parse_secret, yaml_stream};
+use crate::manifest::{self, json_output, parse_secret};
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -26,16 +26,6 @@ Examples:
 Scopes: strict (default) binds namespace, name and key; namespace-wide binds namespace and key
 (the SealedSecret may be renamed); cluster-wide binds only the key name.
 Without --public-key the key is fetched from the controller in the current cluster.";
-
-pub const MERGE_AFTER_HELP: &str = "\
-Examples:
-  $ kubectl create secret generic db-creds --from-literal=api-token=abc --dry-run=client -o yaml \\
-      | sealant merge-into db-creds.sealed.yaml
-  $ sealant merge-into db-creds.sealed.yaml -f new-keys.yaml --public-key cluster.pub
-
-Keys of the Secret are sealed with the scope of the values already in the file and added or
-replaced in place; other keys, their order and the template are kept. The file is rewritten
-atomically.";
 
 /// Output formats of `seal`.
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +40,8 @@ pub struct SealArgs {
     /// Secret manifest(s) to seal, YAML or JSON, multi-document or `kind: List` (default: stdin).
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Public key to seal to: a file or the `sealant-pub-v1:` line. Repeat for several clusters.
+    /// Public key to seal to: a file, the `sealant-pub-v1:`/`sealant-pub-pq1:` line, or an
+    /// `https://` URL serving it. Repeat for several clusters.
     #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
     public_keys: Vec<String>,
     /// Where the sealed values may be opened: strict, namespace-wide or cluster-wide.
@@ -63,9 +54,8 @@ pub struct SealArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
     output: OutputFormat,
-    /// Write the output to FILE (atomically) instead of standard output.
-    #[arg(short = 'w', long = "write", value_name = "FILE")]
-    write: Option<PathBuf>,
+    #[command(flatten)]
+    write: OutputFile,
     /// Seal Secrets that have no data (refused by default: usually a mistake).
     #[arg(long)]
     allow_empty_data: bool,
@@ -130,43 +120,191 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
     }
     let keys = recipients(&args.public_keys, kube, &args.controller)?;
 
-    let sealed = seal_all(&secrets, args.scope, &keys)?;
-    let text = match args.output {
-        OutputFormat::Yaml => yaml_stream(&sealed)?,
-        OutputFormat::Json => json_output(&sealed)?,
-    };
-    io::emit(args.write.as_deref(), &text)
+    // Everything that can be wrong with the input is found before the first byte is written.
+    check_bindings(&secrets, args.scope)?;
+    match args.output {
+        OutputFormat::Yaml => match args.write.path() {
+            Some(path) => io::write_atomic_with(path, false, true, |out| {
+                seal_stream(&secrets, args.scope, &keys, out)
+            })?,
+            None => {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                seal_stream(&secrets, args.scope, &keys, &mut out)?;
+                std::io::Write::flush(&mut out).map_err(|e| {
+                    CliError::input(format!("cannot write to standard output: {e}"))
+                })?;
+            }
+        },
+        OutputFormat::Json => {
+            let mut sealed: Vec<SealedSecret> = Vec::with_capacity(secrets.len());
+            in_order(
+                &secrets,
+                |_, part| {
+                    part.iter()
+                        .map(|(ctx, secret, namespace)| {
+                            resource::seal_secret(secret, namespace, args.scope, &keys)
+                                .map_err(|e| CliError::input(format!("{ctx}: {e}")))
+                        })
+                        .collect::<CliResult<Vec<_>>>()
+                },
+                |part| {
+                    sealed.extend(part);
+                    Ok(())
+                },
+            )?;
+            args.write.emit(&json_output(&sealed)?)?;
+        }
+    }
+    let values: usize = secrets.iter().map(|(_, s, _)| value_count(s)).sum();
+    eprintln!(
+        "sealed {} Secret(s), {values} value(s), for namespace {} ({} scope) to {}",
+        secrets.len(),
+        describe_namespaces(secrets.iter().map(|(_, _, ns)| ns.as_str())),
+        args.scope,
+        describe_keys(&keys)
+    );
+    Ok(())
 }
 
-/// Seals each Secret; with many values, on all cores (each value is independent).
-fn seal_all(
-    secrets: &[(String, k8s_openapi::api::core::v1::Secret, String)],
+type Input = (String, k8s_openapi::api::core::v1::Secret, String);
+
+/// The number of distinct keys of a Secret (`stringData` overrides `data`).
+fn value_count(secret: &k8s_openapi::api::core::v1::Secret) -> usize {
+    let mut keys: Vec<&String> = secret.data.iter().flatten().map(|(k, _)| k).collect();
+    keys.extend(secret.string_data.iter().flatten().map(|(k, _)| k));
+    keys.sort();
+    keys.dedup();
+    keys.len()
+}
+
+/// Checks every value's binding (names and key as the scope requires) before anything is sealed
+/// or written, so that an invalid key name never leaves half an output behind.
+fn check_bindings(secrets: &[Input], scope: Scope) -> CliResult<()> {
+    for (ctx, secret, namespace) in secrets {
+        let name = secret.metadata.name.as_deref().unwrap_or_default();
+        let fields = secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, _)| ("data", k))
+            .chain(
+                secret
+                    .string_data
+                    .iter()
+                    .flatten()
+                    .map(|(k, _)| ("stringData", k)),
+            );
+        for (field, key) in fields {
+            Binding::new(
+                scope,
+                &Location::new(namespace.as_str(), name, key.as_str()),
+            )
+            .map_err(|e| CliError::input(format!("{ctx}: {field}.{key}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Secrets per unit of work: small enough to spread 1,000 Secrets over every core and to keep
+/// little output in memory, large enough that handing work out costs nothing next to sealing.
+const CHUNK: usize = 16;
+/// Below this many values one core is faster than starting threads.
+const PARALLEL_FROM_VALUES: usize = 48;
+
+/// Seals the Secrets and writes them as a YAML stream in input order, writing each chunk as soon
+/// as it and those before it are done.
+fn seal_stream(
+    secrets: &[Input],
     scope: Scope,
     keys: &[PublicKey],
-) -> CliResult<Vec<SealedSecret>> {
-    let seal_one =
-        |(ctx, secret, namespace): &(String, k8s_openapi::api::core::v1::Secret, String)| {
-            resource::seal_secret(secret, namespace, scope, keys)
-                .map_err(|e| CliError::input(format!("{ctx}: {e}")))
-        };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if secrets.len() < 64 || threads == 1 {
-        return secrets.iter().map(seal_one).collect();
-    }
-    let chunk = secrets.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = secrets
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(seal_one).collect::<CliResult<Vec<_>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(secrets.len());
-        for handle in handles {
-            let part = handle
-                .join()
-                .map_err(|_| CliError::input("a sealing thread failed"))??;
-            out.extend(part);
+    out: &mut dyn std::io::Write,
+) -> CliResult<()> {
+    in_order(
+        secrets,
+        |index, part| {
+            let mut text = String::new();
+            for (j, (ctx, secret, namespace)) in part.iter().enumerate() {
+                let sealed = resource::seal_secret(secret, namespace, scope, keys)
+                    .map_err(|e| CliError::input(format!("{ctx}: {e}")))?;
+                if index > 0 || j > 0 {
+                    text.push_str("---\n");
+                }
+                text.push_str(&manifest::to_yaml(&sealed)?);
+            }
+            Ok(text)
+        },
+        |text| {
+            out.write_all(text.as_bytes())
+                .map_err(|e| CliError::input(format!("cannot write the output: {e}")))
+        },
+    )
+}
+
+/// Runs `work` on chunks of the Secrets, on every core when there are enough values to pay for
+/// the threads (each value is independent), and hands the results to `sink` in input order, each
+/// as soon as those before it are done.
+fn in_order<R: Send>(
+    secrets: &[Input],
+    work: impl Fn(usize, &[Input]) -> CliResult<R> + Sync,
+    mut sink: impl FnMut(R) -> CliResult<()>,
+) -> CliResult<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let chunks: Vec<&[Input]> = secrets.chunks(CHUNK).collect();
+    let values: usize = secrets.iter().map(|(_, s, _)| value_count(s)).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(chunks.len());
+    if values < PARALLEL_FROM_VALUES || threads <= 1 {
+        for (i, part) in chunks.iter().enumerate() {
+            sink(work(i, part)?)?;
         }
-        Ok(out)
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, CliResult<R>)>();
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, chunks, work) = (&next, &chunks, &work);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(part) = chunks.get(i) else { break };
+                    if tx.send((i, work(i, part))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Chunks finish out of order; each goes to the sink once those before it have.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut done = 0usize;
+        let stop = |next: &AtomicUsize| next.store(chunks.len(), Ordering::Relaxed);
+        for (i, result) in rx {
+            match result {
+                Ok(part) => {
+                    pending.insert(i, part);
+                }
+                Err(e) => {
+                    stop(&next);
+                    return Err(e);
+                }
+            }
+            while let Some(part) = pending.remove(&done) {
+                if let Err(e) = sink(part) {
+                    stop(&next);
+                    return Err(e);
+                }
+                done += 1;
+            }
+        }
+        if done == chunks.len() {
+            Ok(())
+        } else {
+            Err(CliError::input("a sealing thread failed"))
+        }
     })
 }
 
@@ -213,183 +351,12 @@ fn seal_raw(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
     let keys = recipients(&args.public_keys, kube, &args.controller)?;
     let sealed = format::seal(&value, &binding, &keys)
         .map_err(|e| CliError::input(format!("--raw: {e}")))?;
-    io::emit(args.write.as_deref(), &format!("{sealed}\n"))
-}
-
-/// Arguments of `sealant merge-into`.
-#[derive(clap::Args)]
-pub struct MergeArgs {
-    /// The SealedSecret file to update in place.
-    #[arg(value_name = "SEALED_FILE")]
-    sealed_file: PathBuf,
-    /// The Secret whose keys to seal into it (default: stdin).
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    file: Option<PathBuf>,
-    /// Public key(s) to seal to (default: the file's spec.recipients).
-    #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
-    public_keys: Vec<String>,
-    /// Scope for the new values when the file has no values yet (otherwise the file's scope).
-    #[arg(long, value_name = "SCOPE")]
-    scope: Option<Scope>,
-    /// Namespace of the SealedSecret when its file has none.
-    #[arg(short = 'n', long, value_name = "NS")]
-    namespace: Option<String>,
-    #[command(flatten)]
-    controller: ControllerArgs,
-}
-
-/// Seals the Secret's keys into the SealedSecret file.
-pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
-    let source = io::read_file(&args.sealed_file)?;
-    let docs = io::documents(&source)?;
-    let [doc] = docs.as_slice() else {
-        return Err(CliError::input(format!(
-            "{}: expected exactly one SealedSecret, found {} documents",
-            source.name,
-            docs.len()
-        )));
-    };
-    let sealed = manifest::parse_sealed_secret(doc)?;
-    let ctx = doc.context();
-    let name = sealed.metadata.name.clone().unwrap_or_default();
-    let namespaces = Namespaces::new(args.namespace.clone(), kube);
-    let namespace = namespaces.resolve(sealed.metadata.namespace.as_deref(), &ctx)?;
-
-    let secret_docs = io::read_documents(args.file.as_slice())?;
-    let [secret_doc] = secret_docs.as_slice() else {
-        return Err(CliError::input(format!(
-            "expected exactly one Secret to merge, found {}",
-            secret_docs.len()
-        )));
-    };
-    let secret = parse_secret(secret_doc)?;
-    let secret_name = secret.metadata.name.clone().unwrap_or_default();
-    if secret_name != name {
-        return Err(CliError::input(format!(
-            "{}: metadata.name is '{secret_name}' but the SealedSecret in {} is '{name}'",
-            secret_doc.context(),
-            source.name
-        )));
-    }
-    if let Some(ns) = &secret.metadata.namespace
-        && *ns != namespace
-    {
-        return Err(CliError::input(format!(
-            "{}: metadata.namespace is '{ns}' but the SealedSecret is in '{namespace}'",
-            secret_doc.context()
-        )));
-    }
-
-    let existing: Vec<Envelope> = sealed
-        .spec
-        .encrypted_data
-        .iter()
-        .map(|(key, text)| {
-            Envelope::from_base64(text)
-                .map_err(|e| CliError::input(format!("{ctx}: spec.encryptedData.{key}: {e}")))
-        })
-        .collect::<CliResult<_>>()?;
-    let scope = match (existing.first(), args.scope) {
-        (Some(envelope), Some(flag)) if envelope.binding.scope() != flag => {
-            return Err(CliError::input(format!(
-                "--scope {flag} differs from the file's values, which are {}",
-                envelope.binding.scope()
-            )));
-        }
-        (Some(envelope), _) => envelope.binding.scope(),
-        (None, flag) => flag.unwrap_or(Scope::Strict),
-    };
-    let keys = merge_recipients(&args, &sealed, &existing, &ctx, kube)?;
-
-    let mut value = doc.value.clone();
-    let spec = mapping_entry(&mut value, "spec");
-    let data = mapping_entry(spec, "encryptedData");
-    for (key, (field, plaintext)) in resource::secret_values(&secret) {
-        let at = Location::new(namespace.as_str(), name.as_str(), key.as_str());
-        let binding = Binding::new(scope, &at)
-            .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
-        let text = format::seal(&plaintext, &binding, &keys)
-            .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
-        if let Value::Mapping(map) = data {
-            map.insert(Value::String(key), Value::String(text));
-        }
-    }
-    let mut all_recipients = sealed.spec.recipients.clone();
-    for line in recipients_text(&keys) {
-        if !all_recipients.contains(&line) {
-            all_recipients.push(line);
-        }
-    }
-    if let Value::Mapping(map) = spec {
-        map.insert(
-            Value::String("recipients".into()),
-            Value::Sequence(all_recipients.into_iter().map(Value::String).collect()),
-        );
-    }
-    let text = manifest::to_yaml(&value)?;
-    io::write_atomic(&args.sealed_file, text.as_bytes(), false, true)
-}
-
-/// The keys to seal new values to: `--public-key`, else the file's `spec.recipients`, which must
-/// be the keys its values are actually sealed to.
-fn merge_recipients(
-    args: &MergeArgs,
-    sealed: &SealedSecret,
-    existing: &[Envelope],
-    ctx: &str,
-    kube: &KubeArgs,
-) -> CliResult<Vec<PublicKey>> {
-    if !args.public_keys.is_empty() || sealed.spec.recipients.is_empty() {
-        if args.public_keys.is_empty() && existing.is_empty() {
-            return recipients(&[], kube, &args.controller);
-        }
-        if args.public_keys.is_empty() {
-            return Err(CliError::input(format!(
-                "{ctx}: spec.recipients: missing, so the file does not say which keys to seal to"
-            ))
-            .hint("pass --public-key FILE"));
-        }
-        return recipients(&args.public_keys, kube, &args.controller);
-    }
-    let keys: Vec<PublicKey> = sealed
-        .spec
-        .recipients
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            line.parse()
-                .map_err(|e| CliError::input(format!("{ctx}: spec.recipients[{i}]: {e}")))
-        })
-        .collect::<CliResult<_>>()?;
-    let mut listed: Vec<_> = keys.iter().map(PublicKey::id).collect();
-    listed.sort();
-    for envelope in existing {
-        let mut ids = envelope.key_ids();
-        ids.sort();
-        if ids != listed {
-            return Err(CliError::input(format!(
-                "{ctx}: spec.recipients does not match the keys the values are sealed to ({})",
-                ids.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-            .hint("pass --public-key for every cluster the file is meant for"));
-        }
-    }
-    Ok(keys)
-}
-
-/// The mapping under `key`, created if missing or not a mapping.
-fn mapping_entry<'v>(value: &'v mut Value, key: &str) -> &'v mut Value {
-    if let Value::Mapping(map) = value {
-        let entry = map
-            .entry(Value::String(key.to_string()))
-            .or_insert(Value::Null);
-        if !entry.is_mapping() {
-            *entry = Value::Mapping(Default::default());
-        }
-        return entry;
-    }
-    value
+    args.write.emit(&format!("{sealed}\n"))?;
+    eprintln!(
+        "sealed 1 value (key {}) for {} to {}",
+        binding.key(),
+        binding.describe_place(),
+        describe_keys(&keys)
+    );
+    Ok(())
 }

@@ -1,19 +1,21 @@
-//! `sealant reencrypt` (re-seal to new keys, in place) and `sealant recover` (open with
-//! backed-up private keys, for disaster recovery).
+//! `sealant reencrypt`: re-seal SealedSecret files to new keys, in place.
 
 use std::path::PathBuf;
 
 use sealant_core::format::{self, Location};
-use sealant_core::resource::{self, recipients_text};
+use sealant_core::keys::KeyId;
+use sealant_core::resource::recipients_text;
 use sealant_core::{Envelope, KeyRing, PublicKey, SealedSecret};
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::{Namespaces, key_ring};
+use super::{Namespaces, describe_keys, key_ring};
 use crate::cluster::{self, ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
+use crate::flags::InputFiles;
 use crate::io::{self, Doc, Source};
 use crate::manifest::{self, parse_sealed_secret};
+use crate::yaml_edit::{SealedChange, edit_sealed};
 
 pub const REENCRYPT_AFTER_HELP: &str = "\
 Examples:
@@ -21,24 +23,17 @@ Examples:
   $ sealant reencrypt --online sealed/db-creds.yaml
 
 Offline, the values are opened with the backed-up private keys and sealed again, each with its
-own scope, to the new public keys; files are rewritten atomically, and none is written unless all
-of them re-seal. --online asks the controller (POST /v1/rotate) to re-seal to its newest key.";
-
-pub const RECOVER_AFTER_HELP: &str = "\
-Examples:
-  $ kubectl get secret -n sealant-system -l sealant.dev/sealing-key -o yaml > keys-backup.yaml
-  $ sealant recover --private-key keys-backup.yaml sealed/db-creds.yaml
-  $ sealant recover --private-key keys/sealant.key sealed/*.yaml -w recovered.yaml
-
-Prints the Secrets in plaintext: this is the one command that does. Keep the output off disk or
-write it with -w to a protected place.";
+own scope, to the new public keys. Recipients whose private key was not given (other clusters,
+found in spec.recipients) are kept, unless --drop-other-recipients; stderr says per SealedSecret
+what was re-sealed, kept and dropped. Only the values' and spec.recipients' lines change (comments
+and layout stay). Files are written atomically, and none is written unless
+all of them re-seal. --online asks the controller (POST /v1/rotate) to re-seal to its newest key.";
 
 /// Arguments of `sealant reencrypt`.
 #[derive(clap::Args)]
 pub struct ReencryptArgs {
-    /// SealedSecret files to re-seal in place.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
+    #[command(flatten)]
+    files: InputFiles,
     /// Backed-up private key: a `keygen` key file or the YAML of the controller's key Secrets.
     #[arg(
         long = "private-key",
@@ -53,6 +48,10 @@ pub struct ReencryptArgs {
         required_unless_present = "online"
     )]
     public_keys: Vec<String>,
+    /// Seal only to the --public-key keys, dropping recipients whose private key was not given
+    /// (by default those other clusters are kept).
+    #[arg(long, conflicts_with = "online")]
+    drop_other_recipients: bool,
     /// Let the controller re-seal to its newest key (POST /v1/rotate).
     #[arg(long, conflicts_with_all = ["private_keys", "public_keys"])]
     online: bool,
@@ -72,11 +71,13 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
         .map(|a| io::load_public_key(a))
         .collect::<CliResult<_>>()?;
     let namespaces = Namespaces::new(args.namespace.clone(), kube);
-    let mut outputs = Vec::with_capacity(args.files.len());
+    let files = args.files.paths()?;
+    let mut outputs = Vec::with_capacity(files.len());
     let mut count = 0usize;
-    for file in &args.files {
+    for file in &files {
         let source = io::read_file(file)?;
-        let text = rewrite_stream(&source, |doc, value| {
+        let mut changes = Vec::new();
+        let full = rewrite_stream(&source, |doc, value| {
             let mut sealed = parse_sealed_secret(doc)?;
             let namespace =
                 namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
@@ -85,12 +86,38 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
                 rotate_online(kube, &args.controller, &sealed)
                     .map_err(|e| e.context(&doc.context()))?
             } else {
-                reseal_offline(&sealed, &ring, &keys).map_err(|e| e.context(&doc.context()))?
+                let (resealed, report) =
+                    reseal_offline(&sealed, &ring, &keys, args.drop_other_recipients)
+                        .map_err(|e| e.context(&doc.context()))?;
+                eprintln!("{}: {report}", doc.context());
+                resealed
             };
             replace_sealed_data(value, &resealed);
+            let recipients = if resealed.spec.recipients.is_empty() {
+                sealed.spec.recipients.clone()
+            } else {
+                resealed.spec.recipients.clone()
+            };
+            changes.push(Some(SealedChange {
+                data: resealed.spec.encrypted_data,
+                old: sealed.spec.encrypted_data,
+                recipients,
+            }));
             count += 1;
             Ok(())
         })?;
+        // Edit only the changed lines; the re-serialised stream is the fallback for layouts
+        // the span editor does not handle, and the user is told.
+        let text = match edit_sealed(&source.text, &changes) {
+            Ok(text) => text,
+            Err(reason) => {
+                eprintln!(
+                    "sealant: note: {}: rewritten in full, comments and layout not kept ({reason})",
+                    source.name
+                );
+                full
+            }
+        };
         outputs.push((file, text));
     }
     if count == 0 {
@@ -101,33 +128,106 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
     }
     eprintln!(
         "re-sealed {count} SealedSecret(s) in {} file(s)",
-        args.files.len()
+        files.len()
     );
     Ok(())
 }
 
-/// Opens each value and seals it again, with the same binding, to `keys`.
+/// Opens each value and seals it again, with the same binding, to `keys` and (unless `drop`)
+/// to the value's other recipients: those whose private key is not in `ring`, with their public
+/// keys from `spec.recipients`. Returns the new SealedSecret and what was done, in words.
 fn reseal_offline(
     sealed: &SealedSecret,
     ring: &KeyRing,
     keys: &[PublicKey],
-) -> CliResult<SealedSecret> {
+    drop: bool,
+) -> CliResult<(SealedSecret, String)> {
     let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
     let name = sealed.metadata.name.as_deref().unwrap_or_default();
+    let listed: Vec<PublicKey> = sealed
+        .spec
+        .recipients
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            line.parse()
+                .map_err(|e| CliError::input(format!("spec.recipients[{i}]: {e}")))
+        })
+        .collect::<CliResult<_>>()?;
     let mut out = sealed.clone();
+    let mut kept: Vec<PublicKey> = Vec::new();
+    let mut dropped: Vec<KeyId> = Vec::new();
+    let mut replaced: Vec<KeyId> = Vec::new();
     for (key, text) in out.spec.encrypted_data.iter_mut() {
         let field = format!("spec.encryptedData.{key}");
         let envelope =
             Envelope::from_base64(text).map_err(|e| CliError::input(format!("{field}: {e}")))?;
         let binding = envelope.binding.clone();
+        let mut recipients: Vec<PublicKey> = keys.to_vec();
+        for id in envelope.key_ids() {
+            if keys.iter().any(|k| k.id() == id) {
+                continue;
+            }
+            if ring.get(&id).is_some() {
+                push_unique(&mut replaced, id);
+            } else if drop {
+                push_unique(&mut dropped, id);
+            } else {
+                let public = listed.iter().find(|k| k.id() == id).ok_or_else(|| {
+                    CliError::input(format!(
+                        "{field}: also sealed to key {id}, whose private key was not given and whose public key is not in spec.recipients"
+                    ))
+                    .hint("pass that cluster's --public-key too, or --drop-other-recipients to seal only to the given keys")
+                })?;
+                if !kept.contains(public) {
+                    kept.push(public.clone());
+                }
+                recipients.push(public.clone());
+            }
+        }
         let at = Location::new(namespace, name, key.as_str());
         let plaintext = format::open_envelope(envelope, &at, ring)
             .map_err(|e| CliError::input(format!("{field}: {e}")))?;
-        *text = format::seal(&plaintext, &binding, keys)
+        *text = format::seal(&plaintext, &binding, &recipients)
             .map_err(|e| CliError::input(format!("{field}: {e}")))?;
     }
-    out.spec.recipients = recipients_text(keys);
-    Ok(out)
+    let mut all = keys.to_vec();
+    all.extend(kept.iter().cloned());
+    out.spec.recipients = recipients_text(&all);
+    let mut report = format!(
+        "re-sealed {} value(s) to {}",
+        out.spec.encrypted_data.len(),
+        describe_keys(keys)
+    );
+    if !replaced.is_empty() {
+        report.push_str(&format!("; replaced {}", ids_text(&replaced)));
+    }
+    if !kept.is_empty() {
+        report.push_str(&format!(
+            "; kept other recipient(s) {}",
+            ids_text(&kept.iter().map(PublicKey::id).collect::<Vec<_>>())
+        ));
+    }
+    if !dropped.is_empty() {
+        report.push_str(&format!(
+            "; dropped other recipient(s) {} (--drop-other-recipients)",
+            ids_text(&dropped)
+        ));
+    }
+    Ok((out, report))
+}
+
+fn push_unique(ids: &mut Vec<KeyId>, id: KeyId) {
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
+}
+
+fn ids_text(ids: &[KeyId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Asks the controller to re-seal to its newest key.
@@ -216,49 +316,4 @@ fn rewrite_stream(
         docs.push(value);
     }
     manifest::yaml_stream(&docs)
-}
-
-/// Arguments of `sealant recover`.
-#[derive(clap::Args)]
-pub struct RecoverArgs {
-    /// SealedSecret files to open.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// Backed-up private key: a `keygen` key file or the YAML of the controller's key Secrets
-    /// (`kubectl get secret -l sealant.dev/sealing-key -o yaml`); repeatable.
-    #[arg(long = "private-key", value_name = "FILE", required = true)]
-    private_keys: Vec<PathBuf>,
-    /// Namespace for SealedSecrets whose manifest has none.
-    #[arg(short = 'n', long, value_name = "NS")]
-    namespace: Option<String>,
-    /// Write the Secrets to FILE (atomically, mode 0600) instead of standard output.
-    #[arg(short = 'w', long = "write", value_name = "FILE")]
-    write: Option<PathBuf>,
-}
-
-/// Opens every SealedSecret and prints the Secrets as a YAML stream.
-pub fn recover(kube: &KubeArgs, args: RecoverArgs) -> CliResult<()> {
-    let ring = key_ring(&args.private_keys)?;
-    let namespaces = Namespaces::new(args.namespace.clone(), kube);
-    let mut secrets = Vec::new();
-    for doc in io::read_documents(&args.files)? {
-        if doc.kind() != "SealedSecret" {
-            eprintln!("{}: skipped (not a SealedSecret)", doc.context());
-            continue;
-        }
-        let mut sealed = parse_sealed_secret(&doc)?;
-        let namespace = namespaces.resolve(sealed.metadata.namespace.as_deref(), &doc.context())?;
-        sealed.metadata.namespace = Some(namespace);
-        let secret = resource::open_sealed_secret(&sealed, &ring)
-            .map_err(|e| CliError::input(format!("{}: {e}", doc.context())))?;
-        secrets.push(secret);
-    }
-    if secrets.is_empty() {
-        return Err(CliError::input("no SealedSecret found in the given files"));
-    }
-    let text = zeroize::Zeroizing::new(manifest::yaml_stream(&secrets)?);
-    match &args.write {
-        Some(path) => io::write_atomic(path, text.as_bytes(), true, true),
-        None => io::emit(None, &text),
-    }
 }

@@ -1,0 +1,229 @@
+//! `sealant merge-into`: seal a Secret's keys into an existing SealedSecret file, in place.
+
+use std::path::PathBuf;
+
+use sealant_core::format::{self, Binding, Location, Scope};
+use sealant_core::resource::{self, recipients_text};
+use sealant_core::{Envelope, PublicKey, SealedSecret};
+use serde_yaml::Value;
+
+use super::{Namespaces, describe_keys, recipients};
+use crate::cluster::{ControllerArgs, KubeArgs};
+use crate::error::{CliError, CliResult};
+use crate::io;
+use crate::manifest::{self, parse_secret};
+use crate::yaml_edit::{SealedChange, edit_sealed};
+
+pub const MERGE_AFTER_HELP: &str = "\
+Examples:
+  $ kubectl create secret generic db-creds --from-literal=api-token=abc --dry-run=client -o yaml \\
+      | sealant merge-into db-creds.sealed.yaml
+  $ sealant merge-into db-creds.sealed.yaml -f new-keys.yaml --public-key cluster.pub
+
+Keys of the Secret are sealed with the scope of the values already in the file and added or
+replaced in place. Only the lines of the changed values (and of spec.recipients, when keys are
+added) change: comments, key order, layout and a one-item `kind: List` are kept byte for byte. A
+layout the editor cannot keep (block scalars, flow style) is rewritten in full, with a note. The
+file is written atomically.";
+
+/// Arguments of `sealant merge-into`.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The SealedSecret file to update in place.
+    #[arg(value_name = "SEALED_FILE")]
+    sealed_file: PathBuf,
+    /// The Secret whose keys to seal into it (default: stdin).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Public key(s) to seal to (default: the file's spec.recipients).
+    #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
+    public_keys: Vec<String>,
+    /// Scope for the new values when the file has no values yet (otherwise the file's scope).
+    #[arg(long, value_name = "SCOPE")]
+    scope: Option<Scope>,
+    /// Namespace of the SealedSecret when its file has none.
+    #[arg(short = 'n', long, value_name = "NS")]
+    namespace: Option<String>,
+    #[command(flatten)]
+    controller: ControllerArgs,
+}
+
+/// Seals the Secret's keys into the SealedSecret file.
+pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
+    let source = io::read_file(&args.sealed_file)?;
+    let docs = io::documents(&source)?;
+    let [doc] = docs.as_slice() else {
+        return Err(CliError::input(format!(
+            "{}: expected exactly one SealedSecret, found {} documents",
+            source.name,
+            docs.len()
+        )));
+    };
+    let sealed = manifest::parse_sealed_secret(doc)?;
+    let ctx = doc.context();
+    let name = sealed.metadata.name.clone().unwrap_or_default();
+    let namespaces = Namespaces::new(args.namespace.clone(), kube);
+    let namespace = namespaces.resolve(sealed.metadata.namespace.as_deref(), &ctx)?;
+
+    let secret_docs = io::read_documents(args.file.as_slice())?;
+    let [secret_doc] = secret_docs.as_slice() else {
+        return Err(CliError::input(format!(
+            "expected exactly one Secret to merge, found {}",
+            secret_docs.len()
+        )));
+    };
+    let secret = parse_secret(secret_doc)?;
+    let secret_name = secret.metadata.name.clone().unwrap_or_default();
+    if secret_name != name {
+        return Err(CliError::input(format!(
+            "{}: metadata.name is '{secret_name}' but the SealedSecret in {} is '{name}'",
+            secret_doc.context(),
+            source.name
+        )));
+    }
+    if let Some(ns) = &secret.metadata.namespace
+        && *ns != namespace
+    {
+        return Err(CliError::input(format!(
+            "{}: metadata.namespace is '{ns}' but the SealedSecret is in '{namespace}'",
+            secret_doc.context()
+        )));
+    }
+
+    let existing: Vec<Envelope> = sealed
+        .spec
+        .encrypted_data
+        .iter()
+        .map(|(key, text)| {
+            Envelope::from_base64(text)
+                .map_err(|e| CliError::input(format!("{ctx}: spec.encryptedData.{key}: {e}")))
+        })
+        .collect::<CliResult<_>>()?;
+    let scope = match (existing.first(), args.scope) {
+        (Some(envelope), Some(flag)) if envelope.binding.scope() != flag => {
+            return Err(CliError::input(format!(
+                "--scope {flag} differs from the file's values, which are {}",
+                envelope.binding.scope()
+            )));
+        }
+        (Some(envelope), _) => envelope.binding.scope(),
+        (None, flag) => flag.unwrap_or(Scope::Strict),
+    };
+    let keys = merge_recipients(&args, &sealed, &existing, &ctx, kube)?;
+
+    let mut value = doc.value.clone();
+    let spec = mapping_entry(&mut value, "spec");
+    let data = mapping_entry(spec, "encryptedData");
+    let mut new_values = std::collections::BTreeMap::new();
+    for (key, (field, plaintext)) in resource::secret_values(&secret) {
+        let at = Location::new(namespace.as_str(), name.as_str(), key.as_str());
+        let binding = Binding::new(scope, &at)
+            .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
+        let text = format::seal(&plaintext, &binding, &keys)
+            .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
+        new_values.insert(key.clone(), text.clone());
+        if let Value::Mapping(map) = data {
+            map.insert(Value::String(key), Value::String(text));
+        }
+    }
+    let mut all_recipients = sealed.spec.recipients.clone();
+    for line in recipients_text(&keys) {
+        if !all_recipients.contains(&line) {
+            all_recipients.push(line);
+        }
+    }
+    let change = SealedChange {
+        data: new_values,
+        old: sealed.spec.encrypted_data.clone(),
+        recipients: all_recipients.clone(),
+    };
+    if let Value::Mapping(map) = spec {
+        map.insert(
+            Value::String("recipients".into()),
+            Value::Sequence(all_recipients.into_iter().map(Value::String).collect()),
+        );
+    }
+    // Edit only the changed lines; re-serialise (and say so) only when the layout is unusual.
+    let text = match edit_sealed(&source.text, &[Some(change)]) {
+        Ok(text) => text,
+        Err(reason) => {
+            eprintln!(
+                "sealant: note: {}: rewritten in full, comments and layout not kept ({reason})",
+                source.name
+            );
+            manifest::to_yaml(&value)?
+        }
+    };
+    io::write_atomic(&args.sealed_file, text.as_bytes(), false, true)?;
+    eprintln!(
+        "sealed {} value(s) into {} for {namespace}/{name} ({scope} scope) to {}",
+        resource::secret_values(&secret).len(),
+        source.name,
+        describe_keys(&keys)
+    );
+    Ok(())
+}
+
+/// The keys to seal new values to: `--public-key`, else the file's `spec.recipients`, which must
+/// be the keys its values are actually sealed to.
+fn merge_recipients(
+    args: &MergeArgs,
+    sealed: &SealedSecret,
+    existing: &[Envelope],
+    ctx: &str,
+    kube: &KubeArgs,
+) -> CliResult<Vec<PublicKey>> {
+    if !args.public_keys.is_empty() || sealed.spec.recipients.is_empty() {
+        if args.public_keys.is_empty() && existing.is_empty() {
+            return recipients(&[], kube, &args.controller);
+        }
+        if args.public_keys.is_empty() {
+            return Err(CliError::input(format!(
+                "{ctx}: spec.recipients: missing, so the file does not say which keys to seal to"
+            ))
+            .hint("pass --public-key FILE"));
+        }
+        return recipients(&args.public_keys, kube, &args.controller);
+    }
+    let keys: Vec<PublicKey> = sealed
+        .spec
+        .recipients
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            line.parse()
+                .map_err(|e| CliError::input(format!("{ctx}: spec.recipients[{i}]: {e}")))
+        })
+        .collect::<CliResult<_>>()?;
+    let mut listed: Vec<_> = keys.iter().map(PublicKey::id).collect();
+    listed.sort();
+    for envelope in existing {
+        let mut ids = envelope.key_ids();
+        ids.sort();
+        if ids != listed {
+            return Err(CliError::input(format!(
+                "{ctx}: spec.recipients does not match the keys the values are sealed to ({})",
+                ids.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .hint("pass --public-key for every cluster the file is meant for"));
+        }
+    }
+    Ok(keys)
+}
+
+/// The mapping under `key`, created if missing or not a mapping.
+fn mapping_entry<'v>(value: &'v mut Value, key: &str) -> &'v mut Value {
+    if let Value::Mapping(map) = value {
+        let entry = map
+            .entry(Value::String(key.to_string()))
+            .or_insert(Value::Null);
+        if !entry.is_mapping() {
+            *entry = Value::Mapping(Default::default());
+        }
+        return entry;
+    }
+    value
+}
