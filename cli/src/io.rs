@@ -252,6 +252,20 @@ pub fn write_atomic_with(
         _ => Path::new("."),
     };
     let io_err = |e: std::io::Error| CliError::input(format!("{name}: cannot write: {e}"));
+    // A device, FIFO or socket (`-w /dev/null`, `-w /dev/stdout`) is written to, never replaced:
+    // renaming a file over /dev/null would turn it into a regular file for every program.
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err)?;
+        let mut buffered = std::io::BufWriter::new(file);
+        fill(&mut buffered)?;
+        return buffered.flush().map_err(io_err);
+    }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".sealant-");
     #[cfg(unix)]

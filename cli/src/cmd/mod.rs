@@ -5,9 +5,9 @@
 pub mod fetch_key;
 pub mod keygen;
 pub mod keys;
+pub mod merge_into;
 #[cfg(feature = "migrate")]
 pub mod migrate;
-pub mod merge_into;
 pub mod recover;
 pub mod reencrypt;
 pub mod seal;

@@ -157,8 +157,6 @@ fn our_own_deploy_manifests_pass_our_lint() {
 /// then reads stale output (this is what broke cargo's rustc target probe in CI, see .ci/run).
 /// Checked on a copy of the null device in a temp dir, never on /dev/null itself.
 #[test]
-#[ignore = "cli/src/io.rs write_atomic renames over device nodes: `sealant seal -w /dev/null` \
-            turns /dev/null into a regular file; it must write in place to non-regular files"]
 fn writing_to_a_device_keeps_the_device() {
     use std::os::unix::fs::FileTypeExt;
     let dir = tempfile::tempdir().unwrap();
