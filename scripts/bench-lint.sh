@@ -47,9 +47,9 @@ measure() { # name, bytes, command...
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the 2 cores)"
 find "$corpus" -type f -exec cat {} + >/dev/null
-findings=$("$bin" lint --format json "$corpus" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["findings"])' || true)
+findings=$("$bin" lint -o json "$corpus" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["findings"])' || true)
 echo "sealant findings: $findings"
-measure sealant "$bytes" "$bin" lint --quiet --format json --output /dev/null "$corpus"
+measure sealant "$bytes" "$bin" lint --quiet -o json -w /dev/null "$corpus"
 
 report="$(mktemp)"
 if command -v gitleaks >/dev/null 2>&1; then

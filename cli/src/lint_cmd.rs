@@ -22,7 +22,7 @@ Suppressions:
 
 Examples:
   $ sealant lint .
-  $ sealant lint --format sarif --output sealant.sarif k8s/ charts/
+  $ sealant lint -o sarif -w sealant.sarif k8s/ charts/
   $ sealant lint --write-baseline .sealant-baseline.json
   $ sealant lint --baseline .sealant-baseline.json --fail-on high
   $ sealant lint --explain SL001
@@ -39,17 +39,26 @@ Exit codes:
 #[derive(clap::Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct LintArgs {
-    /// Files or directories to scan (directories honour .gitignore and .sealantignore).
-    #[arg(default_value = ".")]
+    /// Files or directories to scan (directories honour .gitignore and .sealantignore) [default: .].
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    /// A file or directory to scan, as kubectl's -f; repeatable. (`-f text|json|sarif` is the
+    /// old spelling of -o and still works, with a warning.)
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    pub filenames: Vec<String>,
 
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Output format: text, json or sarif [default: text]. (`-o FILE`, the old spelling of -w,
+    /// still works with a warning.)
+    #[arg(short = 'o', long = "output", value_name = "FORMAT")]
+    pub output: Option<String>,
+
+    /// Old spelling of -o FORMAT.
+    #[arg(long, value_enum, hide = true)]
+    pub format: Option<OutputFormat>,
+
+    #[command(flatten)]
+    pub write: crate::flags::OutputFile,
 
     /// Lowest severity that makes the exit code 1 [default: low, i.e. any finding].
     #[arg(long, value_enum, value_name = "SEVERITY")]
@@ -150,7 +159,53 @@ pub fn run(args: LintArgs) -> u8 {
     }
 }
 
+/// The flags after the old spellings are mapped onto the shared vocabulary (-f input, -o format,
+/// -w file).
+struct Resolved {
+    paths: Vec<PathBuf>,
+    format: OutputFormat,
+    output: Option<PathBuf>,
+}
+
+fn resolve(args: &LintArgs) -> Resolved {
+    let as_format = |text: &str| OutputFormat::from_str(text, true).ok();
+    let mut format = args.format;
+    if format.is_some() {
+        crate::flags::deprecated("--format FORMAT", "-o FORMAT");
+    }
+    let mut output = args.write.path().map(Path::to_path_buf);
+    if let Some(value) = &args.output {
+        match as_format(value) {
+            Some(f) => format = Some(f),
+            None => {
+                crate::flags::deprecated("-o/--output FILE", "-w FILE");
+                output = Some(PathBuf::from(value));
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    for value in &args.filenames {
+        match as_format(value) {
+            Some(f) => {
+                crate::flags::deprecated("-f FORMAT", "-o FORMAT");
+                format = Some(f);
+            }
+            None => paths.push(PathBuf::from(value)),
+        }
+    }
+    paths.extend(args.paths.iter().cloned());
+    if paths.is_empty() {
+        paths.push(PathBuf::from("."));
+    }
+    Resolved {
+        paths,
+        format: format.unwrap_or(OutputFormat::Text),
+        output,
+    }
+}
+
 fn execute(args: LintArgs) -> Result<u8, String> {
+    let resolved = resolve(&args);
     if args.list_rules {
         let mut out = String::new();
         for r in &RULES {
@@ -177,7 +232,7 @@ fn execute(args: LintArgs) -> Result<u8, String> {
 
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let mut settings = load_settings(&args, &cwd)?;
+    let mut settings = load_settings(&args, &resolved.paths, &cwd)?;
     for id in &args.disable {
         settings.disable(id.parse::<Code>()?);
     }
@@ -188,7 +243,7 @@ fn execute(args: LintArgs) -> Result<u8, String> {
     };
     let mut report = match git_scope {
         Some(scope) => {
-            let repo = args
+            let repo = resolved
                 .paths
                 .first()
                 .cloned()
@@ -197,7 +252,7 @@ fn execute(args: LintArgs) -> Result<u8, String> {
         }
         None => {
             let options = ScanOptions {
-                paths: args.paths.clone(),
+                paths: resolved.paths.clone(),
                 root: cwd,
             };
             sealant_lint::scan(&options, &settings).map_err(|e| e.to_string())?
@@ -212,7 +267,8 @@ fn execute(args: LintArgs) -> Result<u8, String> {
 
     if let Some(path) = &args.write_baseline {
         let baseline = Baseline::from_findings(&report.findings).map_err(|e| e.to_string())?;
-        baseline.write(path).map_err(|e| e.to_string())?;
+        let text = baseline.to_text().map_err(|e| e.to_string())?;
+        crate::io::write_atomic(path, text.as_bytes(), false, true).map_err(|e| e.to_string())?;
         eprintln!(
             "sealant: wrote {} finding(s) to baseline {}",
             baseline.len(),
@@ -233,14 +289,15 @@ fn execute(args: LintArgs) -> Result<u8, String> {
         RedactMode::Partial => Redaction::Partial,
         RedactMode::Full => Redaction::Full,
     });
-    let format = match args.format {
+    let format = match resolved.format {
         OutputFormat::Text => Format::Text,
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
     };
     let rendered = sealant_lint::render(&report, format, counts);
-    match &args.output {
-        Some(path) => write_file(path, &rendered)?,
+    match &resolved.output {
+        Some(path) => crate::io::write_atomic(path, rendered.as_bytes(), false, true)
+            .map_err(|e| e.to_string())?,
         None => print_stdout(&rendered)?,
     }
 
@@ -255,11 +312,11 @@ fn execute(args: LintArgs) -> Result<u8, String> {
 }
 
 /// `--config`, else `.sealant.toml` in the one scanned directory, else in the current one.
-fn load_settings(args: &LintArgs, cwd: &Path) -> Result<Settings, String> {
+fn load_settings(args: &LintArgs, paths: &[PathBuf], cwd: &Path) -> Result<Settings, String> {
     if let Some(path) = &args.config {
         return Settings::load(path, true).map_err(|e| e.to_string());
     }
-    if let [dir] = args.paths.as_slice() {
+    if let [dir] = paths {
         let candidate = dir.join(CONFIG_FILE);
         if dir.is_dir() && candidate.is_file() {
             return Settings::load(&candidate, true).map_err(|e| e.to_string());
@@ -276,23 +333,4 @@ fn print_stdout(text: &str) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(format!("cannot write to standard output: {e}")),
     }
-}
-
-/// Writes `text` to `path` atomically: a temporary file in the same directory, flushed to disk,
-/// then renamed over `path`, so a reader never sees a half-written report.
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
-    // `/dev/stdout`, `/dev/null`, a FIFO: not a regular file to replace, write it in place.
-    if path.exists() && !path.is_file() {
-        return std::fs::write(path, text).map_err(|e| fail(&e));
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    tmp.write_all(text.as_bytes()).map_err(|e| fail(&e))?;
-    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
-    tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
 }

@@ -107,11 +107,21 @@ fn fail_on_sets_the_threshold() {
 #[test]
 fn json_and_sarif_go_to_the_output_file() {
     let dir = repo(&[("pod.yaml", LEAKY_POD)]);
+    // The shared vocabulary: -o FORMAT, -w FILE, -f PATH.
+    let run = sealant(
+        dir.path(),
+        &["lint", "-o", "json", "-w", "out.json", "-f", "pod.yaml"],
+    );
+    assert_eq!((run.code, run.stdout.as_str()), (1, ""));
+    assert!(!run.stderr.contains("deprecated"), "{}", run.stderr);
+    std::fs::remove_file(dir.path().join("out.json")).unwrap_or_default();
+    // The old spellings still work, with a warning.
     let run = sealant(
         dir.path(),
         &["lint", "--format", "json", "--output", "out.json"],
     );
     assert_eq!((run.code, run.stdout.as_str()), (1, ""));
+    assert!(run.stderr.contains("deprecated"), "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("out.json")).unwrap_or_default(),
     )
@@ -120,15 +130,17 @@ fn json_and_sarif_go_to_the_output_file() {
     assert_eq!(json["findings"][0]["line"], 11);
     assert_eq!(json["findings"][0]["value"], "********");
 
-    let run = sealant(dir.path(), &["lint", "-f", "sarif"]);
-    let sarif: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
-    assert_eq!(sarif["version"], "2.1.0");
-    let result = &sarif["runs"][0]["results"][0];
-    assert_eq!(result["ruleId"], "SL001");
-    assert_eq!(
-        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-        "pod.yaml"
-    );
+    for old_or_new in [["-f", "sarif"], ["-o", "sarif"]] {
+        let run = sealant(dir.path(), &["lint", old_or_new[0], old_or_new[1]]);
+        let sarif: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+        assert_eq!(sarif["version"], "2.1.0");
+        let result = &sarif["runs"][0]["results"][0];
+        assert_eq!(result["ruleId"], "SL001");
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "pod.yaml"
+        );
+    }
 }
 
 #[test]
@@ -224,7 +236,10 @@ fn help_documents_exit_codes_and_examples() {
     let run = sealant(Path::new("."), &["lint", "--help"]);
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("Exit codes:"));
-    assert!(run.stdout.contains("$ sealant lint --format sarif"));
+    assert!(
+        run.stdout
+            .contains("$ sealant lint -o sarif -w sealant.sarif")
+    );
 }
 
 #[test]

@@ -95,16 +95,22 @@ impl Baseline {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
-        let shown = path.display().to_string();
+        let text = self.to_text()?;
+        std::fs::write(path, text).map_err(|source| BaselineError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// The baseline file's text (pretty JSON and a newline), for callers that write it
+    /// themselves (the CLI writes it atomically).
+    pub fn to_text(&self) -> Result<String, BaselineError> {
         let mut text = serde_json::to_string_pretty(self).map_err(|e| BaselineError::Invalid {
-            path: shown.clone(),
+            path: String::new(),
             message: e.to_string(),
         })?;
         text.push('\n');
-        std::fs::write(path, text).map_err(|source| BaselineError::Write {
-            path: shown,
-            source,
-        })
+        Ok(text)
     }
 
     /// Splits `findings` into those not in the baseline and the number that were.
