@@ -395,7 +395,23 @@ pub async fn run(
             store.clone(),
         );
         let controller = Controller::for_stream(objects, store)
-            .owns_stream(owned)
+            // A Secret is the SealedSecret of the same name and namespace's (also one kept
+            // without an ownerReference): its changes reconcile that SealedSecret.
+            .reconcile_on(owned.filter_map(|secret| {
+                futures::future::ready(match secret {
+                    Ok(s) => s
+                        .metadata
+                        .name
+                        .zip(s.metadata.namespace)
+                        .map(|(name, ns)| ObjectRef::new(&name).within(&ns)),
+                    Err(error) => {
+                        if !crate::outage::unreachable(&error) {
+                            warn!(error = %error_chain(&error), "watching Secrets");
+                        }
+                        None
+                    }
+                })
+            }))
             .reconcile_all_on(new_keys(context.keys.clone()))
             // A (re-)list replaces a cache at once when it completes; objects that changed while
             // the watch was down are only right after that, so look at every object then (the
@@ -780,7 +796,19 @@ pub fn desired_secret(
                 generation.to_string(),
             );
     }
-    secret.metadata.owner_references = sealed.controller_owner_ref(&()).map(|owner| vec![owner]);
+    if let Some(uid) = &sealed.metadata.uid {
+        secret
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(crate::policy::OWNER_UID_ANNOTATION.to_string(), uid.clone());
+    }
+    secret.metadata.owner_references = if crate::policy::keeps_secret(sealed) {
+        // Omitted from the apply: an ownerReference written before is removed.
+        None
+    } else {
+        sealed.controller_owner_ref(&()).map(|owner| vec![owner])
+    };
     secret.type_.get_or_insert_with(|| "Opaque".to_string());
     if secret.data.is_none() {
         secret.data = Some(BTreeMap::<String, ByteString>::new());
@@ -799,12 +827,15 @@ pub fn up_to_date(cached: &PartialObjectMeta<Secret>, sealed: &SealedSecret) -> 
     let (Some(uid), Some(_)) = (sealed.metadata.uid.as_deref(), sealed.metadata.generation) else {
         return false;
     };
-    let owned = meta
+    let has_owner_reference = meta
         .owner_references
         .iter()
         .flatten()
         .any(|o| o.uid == uid && o.controller == Some(true));
-    if !owned {
+    // Owned, and with an ownerReference exactly when the Secret is not to be kept.
+    if !crate::policy::owned_by(cached, sealed)
+        || has_owner_reference == crate::policy::keeps_secret(sealed)
+    {
         return false;
     }
     let desired = desired_secret(sealed, &BTreeMap::new()).metadata;

@@ -156,24 +156,48 @@ pub fn reserved(key: &str) -> bool {
 }
 
 /// Whether the controller may write over an existing Secret: it is owned by this SealedSecret
-/// (by uid) or annotated for adoption (`sealant.dev/managed: "true"`, set by whoever may edit that
-/// Secret, which is a statement that they hand it over).
+/// (by uid: a controller ownerReference, or, for a SealedSecret annotated
+/// `sealant.dev/keep-secret: "true"`, the controller's own `sealant.dev/owner-uid` annotation,
+/// which templates cannot set), or annotated for adoption (`sealant.dev/managed: "true"`, set by
+/// whoever may edit that Secret, which is a statement that they hand it over).
 pub fn may_write(existing: &impl Resource, sealed: &SealedSecret) -> bool {
-    let uid = sealed.meta().uid.as_deref();
-    let owned = uid.is_some()
-        && existing
+    owned_by(existing, sealed)
+        || existing
             .meta()
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| Some(o.uid.as_str()) == uid);
-    let adoptable = existing
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ADOPT_ANNOTATION))
+            .is_some_and(|v| v == "true")
+}
+
+/// Whether `existing` belongs to `sealed` (same uid, by ownerReference or owner annotation).
+pub fn owned_by(existing: &impl Resource, sealed: &SealedSecret) -> bool {
+    let Some(uid) = sealed.meta().uid.as_deref() else {
+        return false;
+    };
+    let meta = existing.meta();
+    meta.owner_references.iter().flatten().any(|o| o.uid == uid)
+        || meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(OWNER_UID_ANNOTATION))
+            .is_some_and(|v| v == uid)
+}
+
+/// Annotation on a SealedSecret: keep its Secret when the SealedSecret is deleted (the Secret
+/// gets no ownerReference, so the garbage collector leaves it; from then on nothing manages it).
+pub const KEEP_SECRET_ANNOTATION: &str = "sealant.dev/keep-secret";
+/// Annotation the controller puts on every Secret it writes: the uid of its SealedSecret.
+pub const OWNER_UID_ANNOTATION: &str = "sealant.dev/owner-uid";
+
+/// Whether `sealed` asks for its Secret to outlive it.
+pub fn keeps_secret(sealed: &SealedSecret) -> bool {
+    sealed
         .meta()
         .annotations
         .as_ref()
-        .and_then(|a| a.get(ADOPT_ANNOTATION))
-        .is_some_and(|v| v == "true");
-    owned || adoptable
+        .and_then(|a| a.get(KEEP_SECRET_ANNOTATION))
+        .is_some_and(|v| v == "true")
 }
 
 /// Why a Secret carrying the sealing-key label is not a key, if it is not. Keys are written by

@@ -433,3 +433,53 @@ fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// `sealant.dev/keep-secret: "true"` on a SealedSecret (bitnami's skip-set-owner-references): its
+/// Secret has no ownerReference, is still kept in sync while the SealedSecret exists, and
+/// survives its deletion, after which nothing manages it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_secret_survives_its_sealed_secret() {
+    let server = server().await;
+    let client = server.client();
+    let running = start(client.clone(), config("a")).await;
+    let key = published_key(&client).await;
+    let mut kept = sealed("kept", "team-b", &key, &[("v", "one")], Scope::Strict);
+    kept.metadata.annotations = Some(BTreeMap::from([(
+        "sealant.dev/keep-secret".to_string(),
+        "true".to_string(),
+    )]));
+    create_sealed(&client, &kept).await;
+    let secret = wait_secret(&client, "team-b", "kept", |_| true).await;
+    assert!(
+        secret.metadata.owner_references.unwrap_or_default().is_empty(),
+        "a kept Secret has no owner"
+    );
+    // Still kept in sync: a value edited by hand is put back.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "team-b");
+    secrets
+        .patch(
+            "kept",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"v": "ZWRpdGVk"}})),
+        )
+        .await
+        .unwrap();
+    wait_secret(&client, "team-b", "kept", |s| data_of(s)["v"] == "one").await;
+
+    // The SealedSecret goes; the Secret stays, and is no longer managed.
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), "team-b");
+    api.delete("kept", &Default::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    secrets
+        .patch(
+            "kept",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"v": "ZWRpdGVk"}})),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let left = secrets.get("kept").await.unwrap();
+    assert_eq!(data_of(&left)["v"], "edited", "the kept Secret is left alone");
+    running.stop().await;
+}
