@@ -114,7 +114,7 @@ fn optional_string(map: &Value, key: &str, field: &str, ctx: &str) -> CliResult<
     }
 }
 
-fn string_map(
+pub(crate) fn string_map(
     value: Option<&Value>,
     field: &str,
     ctx: &str,
@@ -147,7 +147,7 @@ fn string_map(
     Ok(out)
 }
 
-fn non_empty<K, V>(map: BTreeMap<K, V>) -> Option<BTreeMap<K, V>> {
+pub(crate) fn non_empty<K, V>(map: BTreeMap<K, V>) -> Option<BTreeMap<K, V>> {
     (!map.is_empty()).then_some(map)
 }
 

@@ -240,19 +240,33 @@ struct VerifiedValue {
     scope: String,
 }
 
-async fn verify(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+/// A body-taking endpoint's work (`verify_body`, `rotate_body`).
+type Work = fn(&HeaderMap, &[u8], &KeySet) -> Result<Response, Box<Response>>;
+
+/// Runs `work` for a client that is within its rate, on a crypto worker.
+async fn guarded(
+    state: AppState,
+    peer: SocketAddr,
     headers: HeaderMap,
     body: Bytes,
+    work: Work,
 ) -> Response {
     if !state.admit(peer.ip()) {
         return rate_limited();
     }
     let keys = state.context.keys.current();
     state
-        .crypto(move || verify_body(&headers, &body, &keys).unwrap_or_else(|r| *r))
+        .crypto(move || work(&headers, &body, &keys).unwrap_or_else(|r| *r))
         .await
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    guarded(state, peer, headers, body, verify_body).await
 }
 
 /// Verify's work, on the blocking pool.
@@ -283,13 +297,7 @@ async fn rotate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !state.admit(peer.ip()) {
-        return rate_limited();
-    }
-    let keys = state.context.keys.current();
-    state
-        .crypto(move || rotate_body(&headers, &body, &keys).unwrap_or_else(|r| *r))
-        .await
+    guarded(state, peer, headers, body, rotate_body).await
 }
 
 /// Rotate's work, on the blocking pool. Which keys a value may be re-sealed to is decided by

@@ -451,7 +451,11 @@ async fn a_kept_secret_survives_its_sealed_secret() {
     create_sealed(&client, &kept).await;
     let secret = wait_secret(&client, "team-b", "kept", |_| true).await;
     assert!(
-        secret.metadata.owner_references.unwrap_or_default().is_empty(),
+        secret
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty(),
         "a kept Secret has no owner"
     );
     // Still kept in sync: a value edited by hand is put back.
@@ -480,6 +484,10 @@ async fn a_kept_secret_survives_its_sealed_secret() {
         .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let left = secrets.get("kept").await.unwrap();
-    assert_eq!(data_of(&left)["v"], "edited", "the kept Secret is left alone");
+    assert_eq!(
+        data_of(&left)["v"],
+        "edited",
+        "the kept Secret is left alone"
+    );
     running.stop().await;
 }

@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 use super::crypto::OpenFailure;
 use super::keys::BackupKey;
 use crate::error::{CliError, CliResult};
+use crate::manifest::{non_empty, string_map};
 
 /// The API version bitnami's SealedSecrets carry.
 pub const BITNAMI_API_VERSION: &str = "bitnami.com/v1alpha1";
@@ -384,43 +385,6 @@ fn string_field(map: &Value, key: &str, field: &str, ctx: &str) -> CliResult<Opt
         None => Ok(None),
         Some(v) => string_value(v, field, ctx),
     }
-}
-
-fn string_map(
-    value: Option<&Value>,
-    field: &str,
-    ctx: &str,
-) -> CliResult<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let map = match value {
-        None | Some(Value::Null) => return Ok(out),
-        Some(Value::Mapping(map)) => map,
-        Some(_) => {
-            return Err(CliError::input(format!(
-                "{ctx}: {field}: expected a mapping"
-            )));
-        }
-    };
-    for (k, v) in map {
-        let key = k
-            .as_str()
-            .ok_or_else(|| CliError::input(format!("{ctx}: {field}: keys must be strings")))?;
-        let text = match v {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            _ => {
-                return Err(CliError::input(format!(
-                    "{ctx}: {field}.{key}: expected a string"
-                )));
-            }
-        };
-        out.insert(key.to_string(), text);
-    }
-    Ok(out)
-}
-
-fn non_empty<K, V>(map: BTreeMap<K, V>) -> Option<BTreeMap<K, V>> {
-    (!map.is_empty()).then_some(map)
 }
 
 #[cfg(test)]
