@@ -815,22 +815,29 @@ fn converge(what: &str, limit: Duration, check: impl Fn() -> bool) -> Duration {
     panic!("{what} did not converge within {limit:?}");
 }
 
-/// Fault: etcd frozen for 20 s under a running controller (every API call hangs, the Lease
-/// cannot be renewed). Afterwards edits and new SealedSecrets converge, and the outage costs a
-/// handful of log lines, not thousands.
-#[test]
-fn an_etcd_freeze_is_survived_quietly() {
-    let Some((plane, admin)) = fresh_cluster() else {
-        return;
-    };
+/// A control plane of its own with `deploy/` installed and one controller replica whose key is
+/// published.
+fn fresh_with_controller(identity: &str) -> Option<(ControlPlane, Kube, Replica)> {
+    let (plane, admin) = fresh_cluster()?;
     admin.kubectl_ok(&format!("apply --server-side -k {}", deploy()), None);
     wait_crd(&admin);
-    let replica = start_replica(&plane, "frozen", &[]);
+    let replica = start_replica(&plane, identity, &[]);
     admin.wait_for(
         "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
         None,
         "the public key ConfigMap",
     );
+    Some((plane, admin, replica))
+}
+
+/// Fault: etcd frozen for 20 s under a running controller (every API call hangs, the Lease
+/// cannot be renewed). Afterwards edits and new SealedSecrets converge, and the outage costs a
+/// handful of log lines, not thousands.
+#[test]
+fn an_etcd_freeze_is_survived_quietly() {
+    let Some((plane, admin, replica)) = fresh_with_controller("frozen") else {
+        return;
+    };
     let ns = "e2e-freeze";
     admin.kubectl_ok(&format!("create namespace {ns}"), None);
     admin.kubectl_ok(
@@ -959,17 +966,9 @@ fn secrets_changed_by_hand_are_put_back() {
 /// must bring every edit and every new object, without waiting for a resync.
 #[test]
 fn a_relist_after_the_watch_expired_loses_no_change_on_the_real_server() {
-    let Some((plane, admin)) = fresh_cluster() else {
+    let Some((plane, admin, replica)) = fresh_with_controller("paused") else {
         return;
     };
-    admin.kubectl_ok(&format!("apply --server-side -k {}", deploy()), None);
-    wait_crd(&admin);
-    let replica = start_replica(&plane, "paused", &[]);
-    admin.wait_for(
-        "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
-        None,
-        "the public key ConfigMap",
-    );
     let ns = "e2e-relist";
     admin.kubectl_ok(&format!("create namespace {ns}"), None);
     admin.kubectl_ok(
