@@ -30,16 +30,15 @@ const BITNAMI_PREFIX: &str = "sealedsecrets.bitnami.com/";
 const CLUSTER_WIDE: &str = "sealedsecrets.bitnami.com/cluster-wide";
 const NAMESPACE_WIDE: &str = "sealedsecrets.bitnami.com/namespace-wide";
 /// bitnami behaviours sealant has no equivalent for yet: refused rather than dropped.
-const UNSUPPORTED_ANNOTATIONS: [(&str, &str); 2] = [
-    (
-        "sealedsecrets.bitnami.com/patch",
-        "bitnami patches an existing Secret without owning it",
-    ),
-    (
-        "sealedsecrets.bitnami.com/skip-set-owner-references",
-        "bitnami keeps the Secret when the SealedSecret is deleted",
-    ),
-];
+const UNSUPPORTED_ANNOTATIONS: [(&str, &str); 1] = [(
+    "sealedsecrets.bitnami.com/patch",
+    "bitnami patches an existing Secret without owning it",
+)];
+/// bitnami's template annotation that keeps the Secret when the SealedSecret is deleted; it
+/// becomes sealant's `sealant.dev/keep-secret: "true"` on the SealedSecret.
+const SKIP_OWNER_REFERENCES: &str = "sealedsecrets.bitnami.com/skip-set-owner-references";
+/// sealant's equivalent, on the SealedSecret's own metadata.
+const KEEP_SECRET: &str = "sealant.dev/keep-secret";
 
 /// Whether a document is a bitnami SealedSecret (any `bitnami.com/` version; only v1alpha1 is
 /// accepted, with an error for the others).
@@ -138,7 +137,7 @@ pub fn migrate_object(
             }
         }
     }
-    let template = parse_template(ctx, spec.get("template"))?;
+    let (template, keep) = parse_template(ctx, spec.get("template"))?;
 
     let encrypted = string_map(spec.get("encryptedData"), "spec.encryptedData", ctx)?;
     let mut encrypted_data = BTreeMap::new();
@@ -176,7 +175,13 @@ pub fn migrate_object(
             name: Some(name),
             namespace: (!namespace.is_empty()).then_some(namespace),
             labels: non_empty(outer_labels),
-            annotations: non_empty(without_bitnami(outer_annotations)),
+            annotations: non_empty({
+                let mut annotations = without_bitnami(outer_annotations);
+                if keep {
+                    annotations.insert(KEEP_SECRET.to_string(), "true".to_string());
+                }
+                annotations
+            }),
             ..ObjectMeta::default()
         },
         spec: SealedSecretSpec {
@@ -265,10 +270,12 @@ fn sealed_scope(
 
 /// `spec.template`: labels, annotations, type and immutability carry over; everything sealant
 /// has no equivalent for is refused with what to do.
-fn parse_template(ctx: &str, template: Option<&Value>) -> CliResult<SecretTemplate> {
+/// The sealant template of a bitnami one, and whether the Secret is to be kept when the
+/// SealedSecret is deleted.
+fn parse_template(ctx: &str, template: Option<&Value>) -> CliResult<(SecretTemplate, bool)> {
     let err = |field: &str, msg: &str| CliError::input(format!("{ctx}: {field}: {msg}"));
     let template = match template {
-        None | Some(Value::Null) => return Ok(SecretTemplate::default()),
+        None | Some(Value::Null) => return Ok((SecretTemplate::default(), false)),
         Some(Value::Mapping(map)) => map,
         Some(_) => return Err(err("spec.template", "expected a mapping")),
     };
@@ -343,6 +350,7 @@ fn parse_template(ctx: &str, template: Option<&Value>) -> CliResult<SecretTempla
             .hint("remove the annotation to let sealant own the Secret, or keep this SealedSecret on bitnami for now"));
         }
     }
+    let keep = annotations.get(SKIP_OWNER_REFERENCES).map(String::as_str) == Some("true");
     let labels = non_empty(labels);
     let annotations = non_empty(without_bitnami(annotations));
     if labels.is_some() || annotations.is_some() {
@@ -351,7 +359,7 @@ fn parse_template(ctx: &str, template: Option<&Value>) -> CliResult<SecretTempla
             annotations,
         });
     }
-    Ok(out)
+    Ok((out, keep))
 }
 
 fn without_bitnami(mut annotations: BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -509,12 +517,6 @@ mod tests {
             "f: document 1: spec.template.metadata.finalizers: sealant templates carry only labels and annotations"
         );
         assert_eq!(
-            f.error(&format!(
-                "{head}spec:\n  template:\n    metadata:\n      annotations:\n        sealedsecrets.bitnami.com/skip-set-owner-references: \"true\"\n"
-            )),
-            "f: document 1: spec.template.metadata.annotations.sealedsecrets.bitnami.com/skip-set-owner-references: bitnami keeps the Secret when the SealedSecret is deleted; sealant has no equivalent yet"
-        );
-        assert_eq!(
             f.error("apiVersion: bitnami.com/v1beta1\nkind: SealedSecret\nmetadata: {name: n}\nspec: {}\n"),
             "f: document 1: apiVersion: expected bitnami.com/v1alpha1, found bitnami.com/v1beta1"
         );
@@ -565,5 +567,38 @@ spec:
         );
         assert_eq!(template.type_.as_deref(), Some("kubernetes.io/tls"));
         assert_eq!(template.immutable, Some(false));
+    }
+
+    #[test]
+    fn skip_set_owner_references_becomes_keep_secret() {
+        let f = fixture();
+        let yaml = format!(
+            "apiVersion: bitnami.com/v1alpha1
+kind: SealedSecret
+metadata:
+  name: n
+  namespace: ns
+spec:
+  encryptedData:
+    k: {}
+  template:
+    metadata:
+      annotations:
+        sealedsecrets.bitnami.com/skip-set-owner-references: \"true\"
+",
+            f.seal(b"v", "ns/n")
+        );
+        let migrated = f.migrate(&yaml).unwrap();
+        let outer = migrated.sealed.metadata.annotations.unwrap();
+        assert_eq!(outer.get(KEEP_SECRET).map(String::as_str), Some("true"));
+        // Not copied into the Secret's template (bitnami's own prefix is dropped).
+        assert!(
+            migrated
+                .sealed
+                .spec
+                .template
+                .and_then(|t| t.metadata)
+                .is_none()
+        );
     }
 }
