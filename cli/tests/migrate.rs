@@ -581,7 +581,7 @@ fn bitnami_behaviours_sealant_lacks_and_bad_backups_are_refused() {
     );
     let err = refused(&env, &[("patch.yaml", patch)], &[]);
     assert!(
-        err.contains("patch.yaml: document 1 (kind SealedSecret): spec.template.metadata.annotations.sealedsecrets.bitnami.com/patch: bitnami patches an existing Secret without owning it; sealant has no equivalent yet"),
+        err.contains("patch.yaml: document 1 (kind SealedSecret): spec.template.metadata.annotations.sealedsecrets.bitnami.com/patch: bitnami patches an existing Secret without owning it; in sealant the existing Secret opts in instead"),
         "{err}"
     );
 

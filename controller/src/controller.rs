@@ -528,19 +528,19 @@ fn slim_secret(object: &mut PartialObjectMeta<Secret>) {
     annotations.remove(LAST_APPLIED_ANNOTATION);
     // Local to the cache (never written): a few bytes instead of a JSON tree per writer, which
     // was most of the memory of 10,000 cached Secrets.
-    annotations.insert(
-        CACHED_CONTENT_ANNOTATION.to_string(),
-        summary.unwrap_or_else(|| FOREIGN_CONTENT.to_string()),
-    );
+    annotations.insert(CACHED_CONTENT_ANNOTATION.to_string(), summary);
 }
 
-/// Who owns a Secret's content, from its `managedFields`: `None` when anyone but the
-/// controller's own server-side apply owns a data key, the type or `immutable`; else the data
-/// keys the controller owns (`f:KEY`), sorted, one per line.
+/// Who owns a Secret's content, from its `managedFields`, on one line:
+/// `OURS|FOREIGN|META`: the data keys (`f:KEY`, comma separated, sorted) the controller's own
+/// server-side apply owns, those anyone else owns, and `1` when anyone else owns the type or
+/// `immutable` (else `0`). Secret keys never contain `,` or `|`.
 fn content_owners(
     entries: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry],
-) -> Option<String> {
+) -> String {
     let mut ours = std::collections::BTreeSet::new();
+    let mut foreign = std::collections::BTreeSet::new();
+    let mut meta = false;
     for entry in entries {
         let Some(FieldsV1(Value::Object(fields))) = &entry.fields_v1 else {
             continue;
@@ -548,30 +548,28 @@ fn content_owners(
         let mine = entry.manager.as_deref() == Some(FIELD_MANAGER)
             && entry.operation.as_deref() == Some("Apply")
             && entry.subresource.as_deref().unwrap_or_default().is_empty();
-        if !mine {
-            if OWNED_CONTENT.iter().any(|f| fields.contains_key(*f)) {
-                return None;
-            }
-            continue;
-        }
-        if let Some(Value::Object(data)) = fields.get("f:data") {
-            ours.extend(
-                data.keys()
-                    .filter(|k| k.as_str() != ".")
-                    .map(String::as_str),
-            );
+        let keys = match fields.get("f:data") {
+            Some(Value::Object(data)) => data
+                .keys()
+                .filter(|k| k.as_str() != ".")
+                .map(String::as_str)
+                .collect(),
+            _ => Vec::new(),
+        };
+        if mine {
+            ours.extend(keys);
+        } else {
+            foreign.extend(keys);
+            meta |= fields.contains_key("f:type") || fields.contains_key("f:immutable");
         }
     }
-    Some(ours.into_iter().collect::<Vec<_>>().join("\n"))
+    let join =
+        |set: std::collections::BTreeSet<&str>| set.into_iter().collect::<Vec<_>>().join(",");
+    format!("{}|{}|{}", join(ours), join(foreign), u8::from(meta))
 }
 
 /// Annotation, in the owned-Secrets cache only, holding [`content_owners`]'s summary.
 const CACHED_CONTENT_ANNOTATION: &str = "sealant.dev/cached-content-owners";
-/// Its value when someone else owns content.
-const FOREIGN_CONTENT: &str = "!";
-
-/// The Secret fields that hold content, in `managedFields` form.
-const OWNED_CONTENT: [&str; 3] = ["f:data", "f:type", "f:immutable"];
 
 /// Drops what the reconciler never reads from a cached SealedSecret.
 fn slim(object: &mut SealedSecret) {
@@ -729,7 +727,12 @@ async fn write_secret(
             None,
         ));
     }
-    let secret = desired_secret(sealed, &values);
+    let patch = existing
+        .as_ref()
+        .map(crate::policy::patch_only)
+        .or_else(|| cached.as_deref().map(crate::policy::patch_only))
+        .unwrap_or(false);
+    let secret = desired_secret(sealed, &values, patch);
     drop(values);
     let applied = secrets
         .patch(
@@ -779,6 +782,7 @@ async fn write_secret(
 pub fn desired_secret(
     sealed: &SealedSecret,
     values: &BTreeMap<String, Zeroizing<Vec<u8>>>,
+    patch: bool,
 ) -> Secret {
     let mut secret = secret_of(sealed, values);
     secret
@@ -803,13 +807,19 @@ pub fn desired_secret(
             .get_or_insert_with(BTreeMap::new)
             .insert(crate::policy::OWNER_UID_ANNOTATION.to_string(), uid.clone());
     }
-    secret.metadata.owner_references = if crate::policy::keeps_secret(sealed) {
+    secret.metadata.owner_references = if patch || crate::policy::keeps_secret(sealed) {
         // Omitted from the apply: an ownerReference written before is removed.
         None
     } else {
         sealed.controller_owner_ref(&()).map(|owner| vec![owner])
     };
-    secret.type_.get_or_insert_with(|| "Opaque".to_string());
+    if patch {
+        // The Secret's type and immutability stay its owner's.
+        secret.type_ = None;
+        secret.immutable = None;
+    } else {
+        secret.type_.get_or_insert_with(|| "Opaque".to_string());
+    }
     if secret.data.is_none() {
         secret.data = Some(BTreeMap::<String, ByteString>::new());
     }
@@ -832,13 +842,14 @@ pub fn up_to_date(cached: &PartialObjectMeta<Secret>, sealed: &SealedSecret) -> 
         .iter()
         .flatten()
         .any(|o| o.uid == uid && o.controller == Some(true));
-    // Owned, and with an ownerReference exactly when the Secret is not to be kept.
+    let patch = crate::policy::patch_only(cached);
+    // Owned, and with an ownerReference exactly when the Secret is neither kept nor patched.
     if !crate::policy::owned_by(cached, sealed)
-        || has_owner_reference == crate::policy::keeps_secret(sealed)
+        || has_owner_reference == (patch || crate::policy::keeps_secret(sealed))
     {
         return false;
     }
-    let desired = desired_secret(sealed, &BTreeMap::new()).metadata;
+    let desired = desired_secret(sealed, &BTreeMap::new(), patch).metadata;
     let contains = |have: &Option<BTreeMap<String, String>>,
                     want: &Option<BTreeMap<String, String>>| {
         want.iter()
@@ -855,18 +866,30 @@ pub fn up_to_date(cached: &PartialObjectMeta<Secret>, sealed: &SealedSecret) -> 
         .as_ref()
         .and_then(|a| a.get(CACHED_CONTENT_ANNOTATION))
     {
-        Some(cached) if cached == FOREIGN_CONTENT => return false,
-        Some(cached) => Some(cached.clone()),
+        Some(cached) => cached.clone(),
         None => content_owners(meta.managed_fields.as_deref().unwrap_or_default()),
     };
-    let mut wanted: Vec<String> = sealed
+    let mut parts = summary.split('|');
+    let (Some(ours), Some(foreign), Some(type_owned)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let wanted: Vec<String> = sealed
         .spec
         .encrypted_data
         .keys()
         .map(|k| format!("f:{k}"))
         .collect();
-    wanted.sort();
-    summary.is_some_and(|ours| ours == wanted.join("\n"))
+    if ours != wanted.join(",") {
+        return false;
+    }
+    if patch {
+        // Other keys, the type and immutability are someone else's; ours must be ours alone.
+        let foreign: Vec<&str> = foreign.split(',').collect();
+        !wanted.iter().any(|k| foreign.contains(&k.as_str()))
+    } else {
+        foreign.is_empty() && type_owned == "0"
+    }
 }
 
 /// A short description of an API failure that may pass: code, reason and the server's message,
@@ -1080,7 +1103,7 @@ mod tests {
         let sealed = sealed_secret(&key, Scope::Strict, ("prod", "db"));
         let ring: KeyRing = [key].into_iter().collect();
         let values = open_values(&sealed, &ring).unwrap();
-        let secret = desired_secret(&sealed, &values);
+        let secret = desired_secret(&sealed, &values, false);
         assert_eq!(secret.data.as_ref().unwrap()["password"].0, b"hunter2");
         let labels = secret.metadata.labels.as_ref().unwrap();
         assert_eq!(labels["app"], "db");

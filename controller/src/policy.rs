@@ -167,7 +167,23 @@ pub fn may_write(existing: &impl Resource, sealed: &SealedSecret) -> bool {
             .annotations
             .as_ref()
             .and_then(|a| a.get(ADOPT_ANNOTATION))
-            .is_some_and(|v| v == "true")
+            .is_some_and(|v| v == "true" || v == PATCH_VALUE)
+}
+
+/// `sealant.dev/managed: "patch"` on an existing Secret (bitnami's `patch`): the controller
+/// merges the SealedSecret's keys into it and leaves everything else (other keys, type,
+/// ownership) to whoever owns them; it never owns the Secret, so deleting the SealedSecret
+/// leaves it.
+pub const PATCH_VALUE: &str = "patch";
+
+/// Whether `existing` asks to be patched rather than owned.
+pub fn patch_only(existing: &impl Resource) -> bool {
+    existing
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ADOPT_ANNOTATION))
+        .is_some_and(|v| v == PATCH_VALUE)
 }
 
 /// Whether `existing` belongs to `sealed` (same uid, by ownerReference or owner annotation).

@@ -491,3 +491,95 @@ async fn a_kept_secret_survives_its_sealed_secret() {
     );
     running.stop().await;
 }
+
+/// `sealant.dev/managed: "patch"` on an existing Secret (bitnami's `patch`): the SealedSecret's
+/// keys are merged in, the others, the type and the ownership stay with whoever has them (also
+/// against another field manager), a hand edit of one of ours is put back, one of theirs is not
+/// touched, and deleting the SealedSecret leaves the Secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_opted_in_to_patching_keeps_what_is_not_ours() {
+    let server = server().await;
+    let client = server.client();
+    let running = start(client.clone(), config("a")).await;
+    let key = published_key(&client).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "team-c");
+    let existing = Secret {
+        metadata: ObjectMeta {
+            name: Some("shared".into()),
+            annotations: Some(BTreeMap::from([(
+                "sealant.dev/managed".to_string(),
+                "patch".to_string(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        type_: Some("kubernetes.io/basic-auth".into()),
+        data: Some(BTreeMap::from([
+            ("username".to_string(), ByteString(b"theirs".to_vec())),
+            ("password".to_string(), ByteString(b"old".to_vec())),
+        ])),
+        ..Secret::default()
+    };
+    secrets
+        .create(
+            &PostParams {
+                field_manager: Some("platform-team".into()),
+                ..PostParams::default()
+            },
+            &existing,
+        )
+        .await
+        .unwrap();
+    create_sealed(
+        &client,
+        &sealed(
+            "shared",
+            "team-c",
+            &key,
+            &[("password", "new"), ("extra", "e")],
+            Scope::Strict,
+        ),
+    )
+    .await;
+    let secret = wait_secret(&client, "team-c", "shared", |s| {
+        data_of(s).get("password").map(String::as_str) == Some("new")
+    })
+    .await;
+    let data = data_of(&secret);
+    assert_eq!(data["username"], "theirs", "another manager's key is kept");
+    assert_eq!(data["extra"], "e");
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/basic-auth"));
+    assert!(
+        secret
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+    wait_condition(&client, "team-c", "shared", "Unsealed").await;
+
+    // Their key edited by them: left alone. Ours edited by hand: put back.
+    secrets
+        .patch(
+            "shared",
+            &PatchParams::default(),
+            &Patch::Merge(
+                serde_json::json!({"data": {"username": "Ym9i", "password": "aGFja2Vk"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let secret = wait_secret(&client, "team-c", "shared", |s| {
+        data_of(s)["password"] == "new"
+    })
+    .await;
+    assert_eq!(data_of(&secret)["username"], "bob");
+
+    // The SealedSecret goes; the Secret stays.
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), "team-c");
+    api.delete("shared", &DeleteParams::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(secrets.get_opt("shared").await.unwrap().is_some());
+    running.stop().await;
+}

@@ -345,9 +345,9 @@ fn parse_template(ctx: &str, template: Option<&Value>) -> CliResult<(SecretTempl
         if annotations.get(annotation).map(String::as_str) == Some("true") {
             return Err(err(
                 &format!("spec.template.metadata.annotations.{annotation}"),
-                &format!("{what}; sealant has no equivalent yet"),
+                &format!("{what}; in sealant the existing Secret opts in instead"),
             )
-            .hint("remove the annotation to let sealant own the Secret, or keep this SealedSecret on bitnami for now"));
+            .hint("remove the annotation here and annotate the existing Secret: kubectl annotate secret NAME sealant.dev/managed=patch"));
         }
     }
     let keep = annotations.get(SKIP_OWNER_REFERENCES).map(String::as_str) == Some("true");
