@@ -163,7 +163,10 @@ async fn a_sealed_secret_cannot_plant_a_sealing_key() {
         "{}",
         elsewhere.message
     );
-    let events = events_about(&client, "team-a", "sealant-key-planted").await;
+    let events = wait_events(&client, "team-a", "sealant-key-planted", |events| {
+        !events.is_empty()
+    })
+    .await;
     assert!(
         events
             .iter()
@@ -564,11 +567,7 @@ async fn events_survive_long_names_and_long_messages() {
     moved.metadata.name = Some(name.clone());
     create_sealed(&client, &moved).await;
     wait_condition(&client, "prod", &name, "WrongScope").await;
-    let events = wait_for("the Event about the long-named SealedSecret", || async {
-        let events = events_about(&client, "prod", &name).await;
-        (!events.is_empty()).then_some(events)
-    })
-    .await;
+    let events = wait_events(&client, "prod", &name, |events| !events.is_empty()).await;
     assert!(events.iter().all(|(_, _, note)| note.len() <= 1024));
     running.stop().await;
 }

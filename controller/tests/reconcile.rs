@@ -147,7 +147,10 @@ async fn a_sealed_secret_becomes_an_owned_secret_that_follows_updates_and_is_res
     assert_eq!(data_of(&restored)["password"], "n3w");
 
     // Exactly one Normal Unsealed event: events only on transitions.
-    let events = events_about(&client, "prod", "db").await;
+    let events = wait_events(&client, "prod", "db", |events| {
+        events.iter().any(|(_, reason, _)| reason == "Unsealed")
+    })
+    .await;
     let unsealed: Vec<_> = events
         .iter()
         .filter(|(_, reason, _)| reason == "Unsealed")
@@ -232,7 +235,7 @@ async fn values_that_do_not_open_are_reported_and_no_secret_is_written() {
             secrets.get_opt(name).await.unwrap().is_none(),
             "{name}: no Secret written"
         );
-        let events = events_about(&client, "prod", name).await;
+        let events = wait_events(&client, "prod", name, |events| !events.is_empty()).await;
         assert_eq!(events.len(), 1, "{name}: one event, {events:?}");
         assert_eq!(
             (events[0].0.as_str(), events[0].1.as_str()),

@@ -287,6 +287,21 @@ pub async fn events_about(client: &Client, ns: &str, name: &str) -> Vec<(String,
         .collect()
 }
 
+/// Waits until the Events about one object satisfy `ok` and returns them. The controller writes
+/// the status before it publishes the Event, so a test that saw the condition must still wait.
+pub async fn wait_events(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    ok: impl Fn(&[(String, String, String)]) -> bool,
+) -> Vec<(String, String, String)> {
+    wait_for(&format!("the Events about {ns}/{name}"), || async {
+        let events = events_about(client, ns, name).await;
+        ok(&events).then_some(events)
+    })
+    .await
+}
+
 /// A minimal HTTP/1.1 exchange: returns status, content type and body.
 pub async fn http(
     addr: SocketAddr,
