@@ -114,6 +114,37 @@ pub struct LintArgs {
     /// Do not print warnings about files that could not be read or parsed.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Scan the live cluster of the current kubeconfig instead of files: the same as `sealant
+    /// audit` (see its help).
+    #[arg(long, conflicts_with_all = ["history", "staged", "baseline", "write_baseline"])]
+    pub cluster: bool,
+
+    /// With --cluster: only this namespace [default: every namespace].
+    #[arg(short = 'n', long, value_name = "NS", requires = "cluster")]
+    pub namespace: Option<String>,
+
+    /// With --cluster: print the steps that move each finding into a SealedSecret.
+    #[arg(long, requires = "cluster")]
+    pub fix_plan: bool,
+}
+
+/// `sealant lint --cluster ...` as the `sealant audit` it stands for.
+pub fn as_audit(args: &LintArgs) -> crate::cmd::audit::AuditArgs {
+    let resolved = resolve(args);
+    crate::cmd::audit::AuditArgs {
+        namespace: args.namespace.clone(),
+        output: Some(resolved.format),
+        write: crate::flags::OutputFile {
+            write: resolved.output,
+        },
+        fix_plan: args.fix_plan,
+        fail_on: args.fail_on,
+        config: args.config.clone(),
+        disable: args.disable.clone(),
+        redact: args.redact,
+        quiet: args.quiet,
+    }
 }
 
 /// `--format`.

@@ -76,6 +76,9 @@ enum Command {
     Migrate(cmd::migrate::MigrateArgs),
     /// Scan files for plaintext credentials.
     Lint(lint_cmd::LintArgs),
+    /// Scan what runs in the cluster (workloads, ConfigMaps, Secrets outside sealant) for
+    /// plaintext credentials, read-only.
+    Audit(cmd::audit::AuditArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  $ sealant completions bash > /etc/bash_completion.d/sealant\n  $ sealant completions zsh > \"${fpath[1]}/_sealant\""
@@ -99,7 +102,11 @@ fn main() -> ExitCode {
         Command::Keys(args) => cmd::keys::keys(&cli.kube, args),
         #[cfg(feature = "migrate")]
         Command::Migrate(args) => cmd::migrate::migrate(args),
+        Command::Lint(args) if args.cluster => {
+            return audit_exit(&cli.kube, lint_cmd::as_audit(&args));
+        }
         Command::Lint(args) => return ExitCode::from(lint_cmd::run(args)),
+        Command::Audit(args) => return audit_exit(&cli.kube, args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -112,6 +119,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) => report(&error),
+    }
+}
+
+/// `sealant audit`'s exit code: 0 clean, 1 findings, 2 (or the error's own code) on errors.
+fn audit_exit(kube: &cluster::KubeArgs, args: cmd::audit::AuditArgs) -> ExitCode {
+    match cmd::audit::audit(kube, args) {
+        Ok(code) => ExitCode::from(code),
         Err(error) => report(&error),
     }
 }

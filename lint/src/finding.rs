@@ -78,6 +78,9 @@ pub struct Finding {
     pub redacted: String,
     /// The commit the file was read from (`--history`; `staged` for `--staged`), else `None`.
     pub commit: Option<String>,
+    /// For a live object read from a cluster (`sealant audit`): which object and field, else
+    /// `None`. `line` and `column` then mean nothing to a reader and are not shown.
+    pub object: Option<ObjectRef>,
     /// Whether `redacted` shows part of a value (false for summaries such as `3 keys`).
     pub(crate) shows_value: bool,
     /// Where the value lives, independent of line numbers (`Pod/app/containers[app]/env/DB_PASSWORD`),
@@ -145,6 +148,27 @@ impl Finding {
         if redaction == Redaction::Full && self.shows_value {
             self.redacted = super::values::MASK.to_string();
         }
+    }
+}
+
+/// A live Kubernetes object and the field of it a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRef {
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    /// `spec.containers[name=app].env[name=DB_PASSWORD].value`; empty for the object as a whole.
+    pub field: String,
+}
+
+impl fmt::Display for ObjectRef {
+    /// `namespace/Kind/name`, or `Kind/name` for a cluster-scoped object.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.namespace.is_empty() {
+            write!(f, "{}/", self.namespace)?;
+        }
+        write!(f, "{}/{}", self.kind, self.name)
     }
 }
 

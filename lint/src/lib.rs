@@ -31,8 +31,8 @@ mod yaml;
 
 pub use baseline::{Baseline, BaselineError};
 pub use config::{CONFIG_FILE, ConfigError, Settings};
-pub use finding::{Confidence, Diagnostic, Finding, Redaction, Severity};
+pub use finding::{Confidence, Diagnostic, Finding, ObjectRef, Redaction, Severity};
 pub use history::{GitScope, scan_git};
 pub use report::{Counts, Format, render};
 pub use rules::{Code, DOC_SECTIONS, RULES, Rule};
-pub use scan::{IGNORE_FILE, Report, ScanError, ScanOptions, scan, scan_text};
+pub use scan::{IGNORE_FILE, Report, ScanError, ScanOptions, Unit, scan, scan_text};

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::finding::{Finding, Severity};
 use super::rules::RULES;
-use super::scan::Report;
+use super::scan::{Report, Unit};
 
 /// The output formats of `sealant lint --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,18 @@ fn pretty(v: &Value) -> String {
 pub fn text(report: &Report, counts: Counts) -> String {
     let mut out = String::new();
     for f in &report.findings {
+        if let Some(object) = &f.object {
+            let field = if object.field.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", object.field)
+            };
+            out.push_str(&format!(
+                "{object}{field}: {} [{}] {} (value: {})\n",
+                f.rule, f.severity, f.message, f.redacted
+            ));
+            continue;
+        }
         let commit = match &f.commit {
             Some(c) => format!("{}:", &c[..c.len().min(12)]),
             None => String::new(),
@@ -62,8 +74,12 @@ pub fn text(report: &Report, counts: Counts) -> String {
     } else {
         format!(" ({})", extra.join(", "))
     };
+    let unit = match report.unit {
+        Unit::Files => "file",
+        Unit::Objects => "object",
+    };
     out.push_str(&format!(
-        "{} finding{} in {} file{} scanned{}\n",
+        "{} finding{} in {} {unit}{} scanned{}\n",
         report.findings.len(),
         if report.findings.len() == 1 { "" } else { "s" },
         report.files_scanned,
@@ -93,15 +109,24 @@ fn json_report(report: &Report, counts: Counts) -> Value {
             if let (Some(c), Some(o)) = (&f.commit, v.as_object_mut()) {
                 o.insert("commit".to_string(), json!(c));
             }
+            if let (Some(object), Some(o)) = (&f.object, v.as_object_mut()) {
+                o.remove("line");
+                o.remove("column");
+                o.insert("object".to_string(), json!(object));
+            }
             v
         })
         .collect();
+    let scanned = match report.unit {
+        Unit::Files => "files",
+        Unit::Objects => "objects",
+    };
     json!({
         "version": 1,
         "findings": findings,
         "diagnostics": report.diagnostics,
         "summary": {
-            "files": report.files_scanned,
+            scanned: report.files_scanned,
             "bytes": report.bytes_scanned,
             "findings": report.findings.len(),
             "suppressed": report.suppressed,
@@ -186,17 +211,34 @@ fn sarif_result(f: &Finding) -> Value {
     if let (Some(c), Some(o)) = (&f.commit, properties.as_object_mut()) {
         o.insert("commit".to_string(), json!(c));
     }
+    // A live object has no file: its location is logical (`namespace/Kind/name` and the field),
+    // with the object's API path as the artifact so dashboards can still group by it.
+    let location = match &f.object {
+        Some(object) => json!({
+            "physicalLocation": { "artifactLocation": { "uri": uri(&f.path) } },
+            "logicalLocations": [{
+                "fullyQualifiedName": if object.field.is_empty() {
+                    object.to_string()
+                } else {
+                    format!("{object}:{}", object.field)
+                },
+                "name": object.name,
+                "kind": "object",
+            }],
+        }),
+        None => json!({
+            "physicalLocation": {
+                "artifactLocation": { "uri": uri(&f.path), "uriBaseId": "%SRCROOT%" },
+                "region": { "startLine": f.line, "startColumn": f.column },
+            }
+        }),
+    };
     json!({
         "ruleId": f.rule.as_str(),
         "ruleIndex": f.rule as usize,
         "level": level(f.severity),
         "message": { "text": format!("{} (value: {})", f.message, f.redacted) },
-        "locations": [{
-            "physicalLocation": {
-                "artifactLocation": { "uri": uri(&f.path), "uriBaseId": "%SRCROOT%" },
-                "region": { "startLine": f.line, "startColumn": f.column },
-            }
-        }],
+        "locations": [location],
         "partialFingerprints": { "sealantLocation/v1": f.location_fingerprint() },
         "properties": properties,
     })

@@ -43,6 +43,16 @@ pub struct Report {
     pub suppressed: usize,
     /// The directory paths are relative to (SARIF `%SRCROOT%`).
     pub root: PathBuf,
+    /// What `files_scanned` counts.
+    pub unit: Unit,
+}
+
+/// What a report's scanned count counts: files (`sealant lint`) or live objects (`sealant audit`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    #[default]
+    Files,
+    Objects,
 }
 
 impl Report {

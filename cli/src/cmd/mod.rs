@@ -2,6 +2,7 @@
 //! inputs completely and checks them before writing anything. To add a subcommand: a file here
 //! with its `Args` and `run`, and one variant in `main.rs`'s `Command`.
 
+pub mod audit;
 pub mod fetch_key;
 pub mod keygen;
 pub mod keys;

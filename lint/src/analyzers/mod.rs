@@ -168,6 +168,7 @@ impl<'a> FileScan<'a> {
             redacted: redact(value),
             shows_value: true,
             commit: None,
+            object: None,
             key_path,
             value_hash: hash_value(value),
             span: (at, at + value.len().max(1)),

@@ -1,12 +1,13 @@
 //! SL011 `annotation-credential`: Credential in an object's annotations.
 
 use super::{Code, Rule};
+use crate::analyzers::FileKind;
 use crate::analyzers::FileScan;
 use crate::analyzers::IGNORE_ANNOTATION;
 use crate::finding::Confidence;
 use crate::finding::Severity;
 use crate::values::is_placeholder;
-use crate::yaml::Node;
+use crate::yaml::{Node, Source};
 
 pub const RULE: Rule = Rule {
     code: Code::SL011,
@@ -16,7 +17,9 @@ pub const RULE: Rule = Rule {
     severity: Severity::High,
     doc: r#"## What it does
 Checks `metadata.annotations` for credential-like annotation keys with literal values, and for a
-`kubectl.kubernetes.io/last-applied-configuration` that carries a Secret's `data` or `stringData`.
+`kubectl.kubernetes.io/last-applied-configuration` that carries a Secret's `data` or `stringData`,
+or any credential the other rules find in the applied copy of another object (a Pod's env, a
+ConfigMap's config file).
 
 ## Why is this bad
 `kubectl apply` copies the whole object, data included, into the last-applied annotation; the
@@ -55,6 +58,7 @@ impl FileScan<'_> {
                     continue;
                 };
                 if applied.get("kind").and_then(|k| k.as_str()) != Some("Secret") {
+                    self.last_applied_object(v, value, &path);
                     continue;
                 }
                 let keys: Vec<String> = ["data", "stringData"]
@@ -80,6 +84,53 @@ impl FileScan<'_> {
             }
             let short = key.rsplit('/').next().unwrap_or(key);
             self.check_pair(Code::SL011, short, v, path, "annotation sets");
+        }
+    }
+}
+
+impl FileScan<'_> {
+    /// The last-applied copy of any other object (a Pod, a Deployment, a ConfigMap) is the object
+    /// as applied, credentials included: it is analysed as one, and each credential in it is
+    /// reported at the annotation, under this rule, with the inner finding's message.
+    fn last_applied_object(&mut self, node: &Node, value: &str, path: &str) {
+        if !self.settings.is_enabled(Code::SL011) {
+            return;
+        }
+        let source = Source::new(value);
+        let mut inner = FileScan::new(&source, self.path, self.settings);
+        inner.test_data = self.test_data;
+        inner.template = self.template;
+        inner.decode_budget = self.decode_budget.min(8);
+        inner.yaml_file(FileKind::Yaml);
+        let start = self.value_offset(node, value);
+        let end = node
+            .end
+            .max(start + value.len())
+            .min(self.source.text.len())
+            .max(start + 1);
+        for f in inner.findings {
+            // The inner offsets are into the annotation's text; in the file they are near the
+            // same distance from its start (exact for block scalars), never past its end.
+            let at = (start + f.span.0).min(end - 1);
+            let (line, column) = self.source.position(at);
+            let severity = if self.test_data {
+                Severity::Low
+            } else {
+                RULE.severity.min(f.severity.max(Severity::Medium))
+            };
+            self.findings.push(crate::finding::Finding {
+                rule: Code::SL011,
+                line,
+                column,
+                message: format!(
+                    "annotation `kubectl.kubernetes.io/last-applied-configuration` repeats it: {}",
+                    f.message
+                ),
+                severity,
+                key_path: format!("{path}/{}", f.key_path),
+                span: (at, (start + f.span.1).min(end).max(at + 1)),
+                ..f
+            });
         }
     }
 }

@@ -1008,3 +1008,256 @@ fn a_relist_after_the_watch_expired_loses_no_change_on_the_real_server() {
     );
     eprintln!("re-list after 410: edits and new objects converged in {took:?}");
 }
+
+/// `sealant audit` as an auditor bound to deploy/optional/audit-rbac.yaml: finds the seed guide's
+/// vulnerable Pod and examples/audit's leaks at their fields, says nothing about deploy/'s own
+/// objects, Secrets sealant wrote, or the ReplicaSet and Pods of a reported Deployment; only
+/// lists; and its fix plan, run as it is, moves the values into SealedSecrets the controller
+/// unseals to the same bytes, without the plan holding any of them.
+#[test]
+fn audit_finds_live_leaks_and_nothing_in_deploy() {
+    let Some(s) = shared() else { return };
+    let admin = &s.admin;
+    let ns = "e2e-audit";
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    let examples = repo().join("examples");
+    for file in [
+        "vulnerable-pod.yaml",
+        "secure-pod.yaml",
+        "audit/workloads.yaml",
+    ] {
+        admin.kubectl_ok(
+            &format!("apply -n {ns} -f {}", examples.join(file).display()),
+            None,
+        );
+    }
+    let sealed = seal(
+        admin,
+        &s.alice,
+        ns,
+        "sealed-db",
+        &["password=fr0m-a-Sealed-secret"],
+    );
+    admin.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
+    synced(admin, ns, "sealed-db", "True");
+    // The Deployment's ReplicaSet exists, so reporting it once is deduplication, not absence.
+    admin.wait_for(
+        &format!("get replicaset -n {ns} -l app=billing-api -o name"),
+        None,
+        "the Deployment's ReplicaSet",
+    );
+
+    admin.kubectl_ok(
+        &format!(
+            "apply -f {}",
+            repo().join("deploy/optional/audit-rbac.yaml").display()
+        ),
+        None,
+    );
+    admin.kubectl_ok(
+        "create clusterrolebinding e2e-auditor --clusterrole=sealant-audit --user=auditor",
+        None,
+    );
+    let auditor = admin.as_user(
+        &s.plane
+            .user_kubeconfig("auditor", &[])
+            .expect("the auditor's kubeconfig"),
+    );
+    let sealant = binary("sealant");
+
+    // deploy/'s objects, the controller's key Secrets and public key ConfigMap: nothing.
+    let out = auditor.run(&sealant, &["audit", "-n", SYSTEM, "-o", "json"], None);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report["findings"], serde_json::json!([]));
+    // The Deployment and the public key ConfigMap were read; the key Secret and the
+    // Deployment's ReplicaSet and Pod were recognised and skipped, saying so.
+    assert!(
+        report["summary"]["objects"].as_u64().unwrap() >= 2,
+        "{report}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Secret a sealant sealing key"), "{stderr}");
+
+    // The test namespace: exactly the leaks, at their fields, redacted.
+    let out = auditor.run(&sealant, &["audit", "-n", ns, "-o", "json"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    for plain in [
+        "supersecret123",
+        "Tr0ub4dor",
+        "n0t-in-git",
+        "fr0m-a-Sealed",
+        "pAyMeNtS-9f3Kq",
+    ] {
+        assert!(!text.contains(plain), "{plain} in the report");
+    }
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
+    let mut found: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let o = &f["object"];
+            (
+                format!(
+                    "{}/{}/{}",
+                    o["namespace"].as_str().unwrap(),
+                    o["kind"].as_str().unwrap(),
+                    o["name"].as_str().unwrap()
+                ),
+                o["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    // `kubectl apply` kept a copy of each object, credentials included, in its last-applied
+    // annotation: a second place each leak is readable, reported as such.
+    let applied = "metadata.annotations[kubectl.kubernetes.io/last-applied-configuration]";
+    let want: Vec<(String, String)> = [
+        ("ConfigMap/billing-config", "data[application.properties]"),
+        ("ConfigMap/billing-config", applied),
+        ("Deployment/billing-api", applied),
+        (
+            "Deployment/billing-api",
+            "spec.template.spec.containers[name=api].env[name=PAYMENTS_API_KEY].value",
+        ),
+        ("Pod/insecure-pod", applied),
+        (
+            "Pod/insecure-pod",
+            "spec.containers[name=app].env[name=DB_PASSWORD].value",
+        ),
+        ("Secret/legacy-db", ""),
+        ("Secret/legacy-db", "data.password"),
+        ("Secret/legacy-db", applied),
+    ]
+    .iter()
+    .map(|(o, f)| (format!("{ns}/{o}"), f.to_string()))
+    .collect();
+    assert_eq!(found, want, "{report}");
+
+    // Read-only: the auditor's requests were lists, all of them answered.
+    let verbs = s.plane.requests_by_verb("auditor").expect("audit log");
+    assert_eq!(verbs.keys().collect::<Vec<_>>(), vec!["list"], "{verbs:?}");
+
+    // Someone with no grants gets one clear line and exit 2, not an empty clean report.
+    let nobody = admin.as_user(&s.plane.user_kubeconfig("nobody", &[]).expect("kubeconfig"));
+    let out = nobody.run(&sealant, &["audit", "-n", ns], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("allowed listing none"), "{stderr}");
+
+    // The fix plan holds no value; run as it is, it seals them, and the controller unseals
+    // them to the same bytes.
+    let out = admin.run(&sealant, &["audit", "-n", ns, "--fix-plan"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = String::from_utf8(out.stdout).expect("UTF-8 plan");
+    for plain in [
+        "supersecret123",
+        "Tr0ub4dor",
+        "n0t-in-git",
+        "pAyMeNtS-9f3Kq",
+    ] {
+        assert!(!plan.contains(plain), "{plain} in the plan:\n{plan}");
+    }
+    let work = s.plane.dir().join("fix-plan");
+    std::fs::create_dir_all(&work).expect("work dir");
+    std::fs::write(work.join("plan.sh"), &plan).expect("plan file");
+    let kubectl_dir = admin
+        .kubectl
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf);
+    let mut path = vec![sealant.parent().unwrap().to_path_buf()];
+    path.extend(kubectl_dir);
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let ran = Command::new("bash")
+        .arg("plan.sh")
+        .current_dir(&work)
+        .env("PATH", std::env::join_paths(path).unwrap())
+        .env("KUBECONFIG", &admin.kubeconfig)
+        .output()
+        .expect("bash runs");
+    assert!(
+        ran.status.success(),
+        "the fix plan failed:\n{plan}\n{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    for file in [
+        format!("{ns}-insecure-pod-credentials.sealed.yaml"),
+        format!("{ns}-billing-api-credentials.sealed.yaml"),
+        format!("{ns}-billing-config-credentials.sealed.yaml"),
+    ] {
+        let sealed = std::fs::read(work.join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        admin.kubectl_ok("apply -f -", Some(&sealed));
+    }
+    let value = |secret: &str, key: &str| {
+        admin.wait_for(
+            &format!(
+                "get secret {secret} -n {ns} -o jsonpath={{.data.{}}}",
+                key.replace('.', "\\.")
+            ),
+            None,
+            &format!("Secret {secret} key {key}"),
+        )
+    };
+    assert_eq!(
+        value("insecure-pod-credentials", "DB_PASSWORD"),
+        b64("supersecret123")
+    );
+    assert!(
+        String::from_utf8_lossy(&decode(&value(
+            "billing-config-credentials",
+            "application.properties"
+        )))
+        .contains("spring.datasource.password=Tr0ub4dor-and-3-horses")
+    );
+    assert_eq!(
+        value("billing-api-credentials", "PAYMENTS_API_KEY"),
+        b64("dEm0-pAyMeNtS-9f3Kq7Lx2Vb8Rz4T")
+    );
+    // The hand-made Secret is now sealant's, with its value unchanged, and no longer reported.
+    admin.wait_for(
+        &format!(
+            "get secret legacy-db -n {ns} -o jsonpath={{.metadata.labels.sealant\\.dev/managed-by}}"
+        ),
+        Some("sealant-controller"),
+        "legacy-db adopted by the controller",
+    );
+    assert_eq!(value("legacy-db", "password"), b64("n0t-in-git-Yet-7781"));
+    let after = auditor.run(&sealant, &["audit", "-n", ns, "-o", "json"], None);
+    let after: serde_json::Value = serde_json::from_slice(&after.stdout).expect("JSON report");
+    assert!(
+        !after["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["object"]["kind"] == "Secret"),
+        "{after}"
+    );
+}
+
+fn decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .expect("base64")
+}

@@ -16,8 +16,9 @@
 //!
 //! etcd (plain HTTP on 127.0.0.1), kube-apiserver (HTTPS on 127.0.0.1, client-certificate and
 //! ServiceAccount-token authentication, anonymous off, `--authorization-mode=RBAC`, Pod Security
-//! admission as built in, a Metadata-level JSON audit log) and kube-controller-manager (garbage
-//! collector, namespace and serviceaccount controllers). Every port is free-picked, so several
+//! admission as built in, privileged Pods allowed as kubeadm does, a Metadata-level JSON audit log)
+//! and kube-controller-manager (garbage collector, namespace, serviceaccount, deployment and
+//! replicaset controllers). Every port is free-picked, so several
 //! control planes (and test binaries) run side by side. Certificates are generated fresh (ECDSA
 //! P-256, rcgen).
 //!
@@ -192,7 +193,8 @@ pub fn assets_or_skip() -> Option<Assets> {
 /// What to start besides etcd and the API server.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Start kube-controller-manager (garbage collector, namespace, serviceaccount controllers).
+    /// Start kube-controller-manager (garbage collector, namespace, serviceaccount, deployment and
+    /// replicaset controllers).
     pub garbage_collector: bool,
 }
 
@@ -481,6 +483,9 @@ impl ControlPlane {
             ))
             .arg(format!("--client-ca-file={}", file("ca.crt").display()))
             .args(["--anonymous-auth=false", "--authorization-mode=RBAC"])
+            // As kubeadm and kind set it: privileged Pods are Pod Security's business, so the
+            // seed guide's vulnerable Pod can exist in a test cluster as it does in real ones.
+            .arg("--allow-privileged=true")
             .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
             .arg(format!(
                 "--service-account-signing-key-file={}",
@@ -534,7 +539,11 @@ impl ControlPlane {
             command
                 .arg(format!("--kubeconfig={}", kubeconfig.display()))
                 .arg("--use-service-account-credentials=true")
-                .arg("--controllers=garbagecollector,namespace,serviceaccount")
+                // The workload controllers too, so a Deployment has its ReplicaSet and Pods
+                // (Pending: there is no scheduler or kubelet) as in a real cluster.
+                .arg(
+                    "--controllers=garbagecollector,namespace,serviceaccount,deployment,replicaset",
+                )
                 .args(["--leader-elect=false", "--bind-address=127.0.0.1"])
                 .args(["--secure-port=0", "--v=1"]);
             self.start_process("kube-controller-manager", command)?;
