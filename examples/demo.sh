@@ -2,7 +2,8 @@
 # The README's main job: sealant's whole loop on this machine. A cluster (a real control plane
 # when Kubernetes test assets are there, else the in-memory test API server), deploy/'s CRD and
 # RBAC, the controller, `sealant fetch-key` as an ordinary user, seal, apply, the Secret
-# appearing, a copy in the wrong namespace refused; then the offline steps (keygen, seal, verify,
+# appearing, a copy in the wrong namespace refused, `sealant audit` finding the vulnerable Pod
+# (real cluster only); then the offline steps (keygen, seal, verify,
 # recover, lint) on the files in examples/. Everything it starts is stopped at the end.
 #
 # Run from anywhere: ./examples/demo.sh
@@ -168,6 +169,25 @@ admin get sealedsecret db-creds -n demo-copy \
     -o jsonpath='{range .status.conditions[?(@.type=="Synced")]}  Synced={.status} reason={.reason}: {.message}{"\n"}{end}'
 admin get secret db-creds -n demo-copy >/dev/null 2>&1 && fail "a Secret was made from the copy"
 echo "  refused: no Secret in demo-copy"
+
+# ---------------------------------------------------------------- what already runs
+if [ "$real" = 1 ]; then
+    admin_sealant() { "$bin/sealant" --kubeconfig "$work/kube/admin.kubeconfig" "$@"; }
+    step "admin: kubectl apply -n demo -f examples/vulnerable-pod.yaml   (the hardening guide's vulnerable Pod)"
+    admin apply -n demo -f examples/vulnerable-pod.yaml | sed 's/^/  /'
+    step "admin: sealant audit -n demo   (live objects, list-only; the Secret the controller wrote is not reported)"
+    status=0
+    admin_sealant audit -n demo > "$work/audit.txt" || status=$?
+    sed 's/^/  /' "$work/audit.txt"
+    [ "$status" -eq 1 ] || fail "audit should exit 1 with findings, got $status"
+    grep -q 'demo/Pod/insecure-pod spec.containers\[name=app\].env\[name=DB_PASSWORD\].value: SL001' "$work/audit.txt" \
+        || fail "audit did not find the vulnerable Pod's env credential"
+    grep -q 'Secret/db-creds' "$work/audit.txt" && fail "audit reported the Secret sealant manages"
+    step "admin: sealant audit -n demo --fix-plan   (the steps to move it into a SealedSecret; no values in it)"
+    admin_sealant audit -n demo --fix-plan -q | sed 's/^/  /' || true
+    step "admin: sealant audit -n sealant-system   (deploy/'s own objects: nothing to report)"
+    admin_sealant audit -n sealant-system | sed 's/^/  /'
+fi
 
 # ---------------------------------------------------------------- offline, no cluster
 sealant() { "$bin/sealant" "$@"; }

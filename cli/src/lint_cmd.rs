@@ -129,10 +129,15 @@ pub struct LintArgs {
     pub fix_plan: bool,
 }
 
-/// `sealant lint --cluster ...` as the `sealant audit` it stands for.
-pub fn as_audit(args: &LintArgs) -> crate::cmd::audit::AuditArgs {
+/// `sealant lint --cluster ...` as the `sealant audit` it stands for; paths make no sense there.
+pub fn as_audit(args: &LintArgs) -> Result<crate::cmd::audit::AuditArgs, crate::error::CliError> {
     let resolved = resolve(args);
-    crate::cmd::audit::AuditArgs {
+    if !args.paths.is_empty() || resolved.paths != [PathBuf::from(".")] {
+        return Err(crate::error::CliError::input(
+            "--cluster scans the cluster, not files: drop the paths, or drop --cluster",
+        ));
+    }
+    Ok(crate::cmd::audit::AuditArgs {
         namespace: args.namespace.clone(),
         output: Some(resolved.format),
         write: crate::flags::OutputFile {
@@ -144,7 +149,7 @@ pub fn as_audit(args: &LintArgs) -> crate::cmd::audit::AuditArgs {
         disable: args.disable.clone(),
         redact: args.redact,
         quiet: args.quiet,
-    }
+    })
 }
 
 /// `--format`.

@@ -102,9 +102,10 @@ fn main() -> ExitCode {
         Command::Keys(args) => cmd::keys::keys(&cli.kube, args),
         #[cfg(feature = "migrate")]
         Command::Migrate(args) => cmd::migrate::migrate(args),
-        Command::Lint(args) if args.cluster => {
-            return audit_exit(&cli.kube, lint_cmd::as_audit(&args));
-        }
+        Command::Lint(args) if args.cluster => match lint_cmd::as_audit(&args) {
+            Ok(audit) => return audit_exit(&cli.kube, audit),
+            Err(error) => Err(error),
+        },
         Command::Lint(args) => return ExitCode::from(lint_cmd::run(args)),
         Command::Audit(args) => return audit_exit(&cli.kube, args),
         Command::Completions { shell } => {

@@ -168,3 +168,27 @@ fn in_place_writes_leave_no_temporary_files_and_keep_the_file_mode() {
         assert_eq!(mode & 0o777, 0o640, "an edited file keeps its mode");
     }
 }
+
+/// `lint --cluster` is `audit`: paths make no sense with it, and without a cluster both stop
+/// with one line and exit 2, never with an empty, clean-looking report.
+#[test]
+fn lint_cluster_is_audit_and_fails_clearly_without_a_cluster() {
+    let dir = TempDir::new().unwrap();
+    let out = sealant(&dir)
+        .args(["lint", "--cluster", "k8s/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--cluster scans the cluster, not files"),
+        "{stderr}"
+    );
+    for args in [&["audit"][..], &["lint", "--cluster", "-o", "json"][..]] {
+        let out = sealant(&dir).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("sealant: error: "), "{stderr}");
+    }
+}

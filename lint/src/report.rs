@@ -300,6 +300,53 @@ mod tests {
         assert_eq!(uri("a/b.yaml"), "a/b.yaml");
     }
 
+    /// A live object's finding (`sealant audit`) is placed by object and field, never by a
+    /// line of a file that does not exist.
+    #[test]
+    fn live_object_findings_name_the_object_and_field() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: app\n      env:\n        - name: DB_PASSWORD\n          value: supersecret123\n";
+        let (mut findings, _) = crate::scan_text("live.yaml", text, &crate::Settings::default());
+        assert_eq!(findings.len(), 1);
+        findings[0].path = "prod/Pod/p".to_string();
+        findings[0].object = Some(crate::ObjectRef {
+            namespace: "prod".into(),
+            kind: "Pod".into(),
+            name: "p".into(),
+            field: "spec.containers[name=app].env[name=DB_PASSWORD].value".into(),
+        });
+        let report = Report {
+            findings,
+            files_scanned: 1,
+            unit: Unit::Objects,
+            ..Report::default()
+        };
+        let t = text_report(&report);
+        assert!(
+            t.starts_with(
+                "prod/Pod/p spec.containers[name=app].env[name=DB_PASSWORD].value: SL001 [high]"
+            ),
+            "{t}"
+        );
+        assert!(t.ends_with("1 finding in 1 object scanned\n"), "{t}");
+        let j = json_report(&report, Counts::default());
+        assert_eq!(j["findings"][0]["object"]["kind"], "Pod");
+        assert!(j["findings"][0].get("line").is_none());
+        assert_eq!(j["summary"]["objects"], 1);
+        let s = sarif(&report);
+        let location = &s["runs"][0]["results"][0]["locations"][0];
+        assert_eq!(
+            location["logicalLocations"][0]["fullyQualifiedName"],
+            "prod/Pod/p:spec.containers[name=app].env[name=DB_PASSWORD].value"
+        );
+        assert!(location["physicalLocation"].get("region").is_none());
+        // (The rules' documentation in the log has its own examples; the results hold no value.)
+        assert!(!s["runs"][0]["results"].to_string().contains("supersecret"));
+    }
+
+    fn text_report(report: &Report) -> String {
+        text(report, Counts::default())
+    }
+
     #[test]
     fn full_description_is_the_first_section() {
         let d = first_section(RULES[0].doc);
