@@ -180,6 +180,26 @@ pub enum FailOn {
     High,
 }
 
+impl RedactMode {
+    pub fn redaction(self) -> Redaction {
+        match self {
+            RedactMode::Partial => Redaction::Partial,
+            RedactMode::Full => Redaction::Full,
+        }
+    }
+}
+
+/// Whether any finding is at or above `--fail-on`, else the configuration's `fail-on`, else low.
+pub fn failing(report: &sealant_lint::Report, flag: Option<FailOn>, settings: &Settings) -> bool {
+    let fail_on = match flag {
+        Some(FailOn::Low) => Severity::Low,
+        Some(FailOn::Medium) => Severity::Medium,
+        Some(FailOn::High) => Severity::High,
+        None => settings.fail_on.unwrap_or(Severity::Low),
+    };
+    report.findings.iter().any(|f| f.severity >= fail_on)
+}
+
 const EXIT_CLEAN: u8 = 0;
 const EXIT_FINDINGS: u8 = 1;
 const EXIT_ERROR: u8 = 2;
@@ -321,10 +341,7 @@ fn execute(args: LintArgs) -> Result<u8, String> {
         counts.baselined = accepted;
     }
 
-    report.redact(match args.redact {
-        RedactMode::Partial => Redaction::Partial,
-        RedactMode::Full => Redaction::Full,
-    });
+    report.redact(args.redact.redaction());
     let format = match resolved.format {
         OutputFormat::Text => Format::Text,
         OutputFormat::Json => Format::Json,
@@ -337,14 +354,11 @@ fn execute(args: LintArgs) -> Result<u8, String> {
         None => print_stdout(&rendered)?,
     }
 
-    let fail_on = match args.fail_on {
-        Some(FailOn::Low) => Severity::Low,
-        Some(FailOn::Medium) => Severity::Medium,
-        Some(FailOn::High) => Severity::High,
-        None => settings.fail_on.unwrap_or(Severity::Low),
-    };
-    let failing = report.findings.iter().any(|f| f.severity >= fail_on);
-    Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
+    Ok(if failing(&report, args.fail_on, &settings) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    })
 }
 
 /// `--config`, else `.sealant.toml` in the one scanned directory, else in the current one.

@@ -22,8 +22,7 @@ use sealant_core::resource::{
     LAST_APPLIED_ANNOTATION as LAST_APPLIED, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SEALING_KEY_LABEL,
 };
 use sealant_lint::{
-    CONFIG_FILE, Code, Counts, Diagnostic, Finding, Format, ObjectRef, Redaction, Report, Settings,
-    Severity, Unit,
+    CONFIG_FILE, Code, Counts, Diagnostic, Finding, Format, ObjectRef, Report, Settings, Unit,
 };
 use serde_json::Value;
 
@@ -244,10 +243,7 @@ pub fn audit(kube: &KubeArgs, args: AuditArgs) -> CliResult<u8> {
         diagnostics.extend(problems);
     }
     report.diagnostics = diagnostics;
-    report.redact(match args.redact {
-        RedactMode::Partial => Redaction::Partial,
-        RedactMode::Full => Redaction::Full,
-    });
+    report.redact(args.redact.redaction());
 
     if !args.quiet {
         for d in &report.diagnostics {
@@ -269,14 +265,11 @@ pub fn audit(kube: &KubeArgs, args: AuditArgs) -> CliResult<u8> {
     };
     args.write.emit(&rendered)?;
 
-    let fail_on = match args.fail_on {
-        Some(FailOn::Low) => Severity::Low,
-        Some(FailOn::Medium) => Severity::Medium,
-        Some(FailOn::High) => Severity::High,
-        None => settings.fail_on.unwrap_or(Severity::Low),
-    };
-    let failing = report.findings.iter().any(|f| f.severity >= fail_on);
-    Ok(u8::from(failing))
+    Ok(u8::from(crate::lint_cmd::failing(
+        &report,
+        args.fail_on,
+        &settings,
+    )))
 }
 
 fn load_settings(path: Option<&std::path::Path>) -> CliResult<Settings> {
