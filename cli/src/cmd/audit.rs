@@ -213,36 +213,54 @@ fn exemption(object: &Live, listed: &HashSet<String>) -> Option<String> {
     }
 }
 
+/// What the audit has seen so far. Objects are judged page by page as they arrive (owners are
+/// listed before what they own), so memory holds one page and the uids, not the cluster.
+struct Audit<'s> {
+    settings: &'s Settings,
+    /// Every uid listed so far: an object whose controlling owner is here is reported there.
+    listed: HashSet<String>,
+    skipped: BTreeMap<String, usize>,
+    report: Report,
+}
+
+impl Audit<'_> {
+    fn take(&mut self, object: &Live) {
+        self.listed.insert(object.meta_str("uid").to_string());
+        if let Some(reason) = exemption(object, &self.listed) {
+            *self
+                .skipped
+                .entry(format!("{} {reason}", object.kind.kind))
+                .or_default() += 1;
+            return;
+        }
+        let (findings, problems) = scan_object(object, self.settings);
+        self.report.files_scanned += 1;
+        self.report.findings.extend(findings);
+        self.report.diagnostics.extend(problems);
+    }
+}
+
 /// Runs `sealant audit`; the exit code is 0, 1 (findings) or 2 (errors).
 pub fn audit(kube: &KubeArgs, args: AuditArgs) -> CliResult<u8> {
     let mut settings = load_settings(args.config.as_deref())?;
     for id in &args.disable {
         settings.disable(id.parse::<Code>().map_err(CliError::input)?);
     }
-    let (objects, mut diagnostics) = cluster::block_on(list_all(kube, args.namespace.as_deref()))??;
-
-    let listed: HashSet<String> = objects
-        .iter()
-        .map(|o| o.meta_str("uid").to_string())
-        .collect();
-    let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
-    let mut report = Report {
-        unit: Unit::Objects,
-        ..Report::default()
+    let mut audit = Audit {
+        settings: &settings,
+        listed: HashSet::new(),
+        skipped: BTreeMap::new(),
+        report: Report {
+            unit: Unit::Objects,
+            ..Report::default()
+        },
     };
-    for object in &objects {
-        if let Some(reason) = exemption(object, &listed) {
-            *skipped
-                .entry(format!("{} {reason}", object.kind.kind))
-                .or_default() += 1;
-            continue;
-        }
-        let (findings, problems) = scan_object(object, &settings);
-        report.files_scanned += 1;
-        report.findings.extend(findings);
-        diagnostics.extend(problems);
-    }
-    report.diagnostics = diagnostics;
+    cluster::block_on(list_all(kube, args.namespace.as_deref(), &mut audit))??;
+    let Audit {
+        mut report,
+        skipped,
+        ..
+    } = audit;
     report.redact(args.redact.redaction());
 
     if !args.quiet {
@@ -264,7 +282,6 @@ pub fn audit(kube: &KubeArgs, args: AuditArgs) -> CliResult<u8> {
         sealant_lint::render(&report, format, Counts::default())
     };
     args.write.emit(&rendered)?;
-
     Ok(u8::from(crate::lint_cmd::failing(
         &report,
         args.fail_on,
@@ -280,28 +297,24 @@ fn load_settings(path: Option<&std::path::Path>) -> CliResult<Settings> {
     .map_err(|e| CliError::input(e.to_string()))
 }
 
-/// Lists every kind (pages of 250), in every namespace or in one. A kind the user may not list
-/// (403) or the server does not serve (404) becomes a diagnostic; any other error stops the
-/// audit, and so does being allowed to list nothing at all.
+/// Lists every kind (pages of 250), in every namespace or in one, handing each object to the
+/// audit. A kind the user may not list (403) or the server does not serve (404) becomes a
+/// diagnostic; any other error stops the audit, and so does being allowed to list nothing.
 async fn list_all(
     kube: &KubeArgs,
     namespace: Option<&str>,
-) -> CliResult<(Vec<Live>, Vec<Diagnostic>)> {
+    audit: &mut Audit<'_>,
+) -> CliResult<()> {
     let client = kube.client().await?;
-    let mut objects = Vec::new();
-    let mut diagnostics = Vec::new();
     let mut listed_any = false;
     for kind in &KINDS {
-        match list_kind(&client, kind, namespace).await {
-            Ok(items) => {
-                listed_any = true;
-                objects.extend(items);
-            }
+        match list_kind(&client, kind, namespace, audit).await {
+            Ok(()) => listed_any = true,
             Err(kube::Error::Api(status)) if status.code == 403 || status.code == 404 => {
                 let scope = namespace.map_or("in any namespace".to_string(), |ns| {
                     format!("in namespace {ns}")
                 });
-                diagnostics.push(Diagnostic {
+                audit.report.diagnostics.push(Diagnostic {
                     path: kind.plural.to_string(),
                     message: format!(
                         "cannot list {} {scope} ({} {}); not audited",
@@ -327,20 +340,20 @@ async fn list_all(
             "bind the sealant-audit ClusterRole (deploy/optional/audit-rbac.yaml) to your user",
         ));
     }
-    Ok((objects, diagnostics))
+    Ok(())
 }
 
 async fn list_kind(
     client: &Client,
     kind: &'static Kind,
     namespace: Option<&str>,
-) -> Result<Vec<Live>, kube::Error> {
+    audit: &mut Audit<'_>,
+) -> Result<(), kube::Error> {
     let resource = kind.resource();
     let api: Api<DynamicObject> = match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
     };
-    let mut out = Vec::new();
     let mut params = ListParams::default().limit(250);
     loop {
         let page = api.list(&params).await?;
@@ -351,11 +364,11 @@ async fn list_kind(
                 map.insert("apiVersion".into(), Value::String(kind.api_version()));
                 map.insert("kind".into(), Value::String(kind.kind.to_string()));
             }
-            out.push(Live { kind, value });
+            audit.take(&Live { kind, value });
         }
         match next {
             Some(token) => params = params.continue_token(&token),
-            None => return Ok(out),
+            None => return Ok(()),
         }
     }
 }
@@ -610,7 +623,7 @@ fn block_safe(text: &str) -> bool {
         && !text.trim_matches('\n').is_empty()
         && !text
             .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
+            .any(|c| needs_escape(c) && c != '\n' && c != '\t')
 }
 
 fn scalar_key(key: &str) -> String {
@@ -620,11 +633,7 @@ fn scalar_key(key: &str) -> String {
             .all(|b| b.is_ascii_alphanumeric() || b"_-./".contains(&b))
         && !key.starts_with(['-', '.', '/'])
         && !is_yaml_keyword(key);
-    if plain {
-        key.to_string()
-    } else {
-        Value::String(key.to_string()).to_string()
-    }
+    if plain { key.to_string() } else { quote(key) }
 }
 
 fn scalar_value(value: &Value) -> String {
@@ -638,14 +647,40 @@ fn scalar_value(value: &Value) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"_-./@+=".contains(&b))
                 && text.as_bytes()[0].is_ascii_alphabetic()
                 && !is_yaml_keyword(text);
-            if plain {
-                text.clone()
-            } else {
-                value.to_string()
-            }
+            if plain { text.clone() } else { quote(text) }
         }
         other => other.to_string(),
     }
+}
+
+/// A YAML double-quoted scalar: what YAML does not allow raw or would read as a line break (C0
+/// and C1 controls, DEL, U+2028/U+2029, the BOM, U+FFFE/U+FFFF) escaped, the rest as it is.
+fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 fn is_yaml_keyword(text: &str) -> bool {
@@ -881,6 +916,56 @@ mod tests {
             let back: Value = serde_yaml::from_str(&rendered.text).unwrap();
             assert_eq!(back, value, "{}", rendered.text);
             assert_eq!(rendered.paths.len(), rendered.text.lines().count());
+        }
+    }
+
+    /// Any JSON value (keys and strings with YAML indicators, control characters, line breaks
+    /// in every position, leading spaces and tabs) renders as YAML that parses back to itself,
+    /// with one path per line.
+    mod roundtrip {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-z]{0,8}",
+                "[ -~]{0,12}",
+                r#"[ \t\n\r:#\-|>'"{}\[\],&*!%@`?a-z0-9\x{01}\x{7f}\x{e9}\x{2028}]{0,16}"#,
+                Just("yes".to_string()),
+                Just("- x".to_string()),
+                Just("\n".to_string()),
+                Just(" a\n b\n".to_string()),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::btree_map(text(), inner, 0..5)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn renders_and_parses_back(map in prop::collection::btree_map(text(), value(), 0..6)) {
+                let value = Value::Object(map.into_iter().collect());
+                let rendered = Yaml::render(&value);
+                let back: Value = serde_yaml::from_str(&rendered.text)
+                    .map_err(|e| TestCaseError::fail(format!("{e}\n{}", rendered.text)))?;
+                let back = if back.is_null() { json!({}) } else { back };
+                prop_assert_eq!(&back, &value, "{}", rendered.text);
+                prop_assert_eq!(rendered.paths.len(), rendered.text.lines().count());
+            }
         }
     }
 
