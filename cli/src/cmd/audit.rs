@@ -723,24 +723,33 @@ fn fix_plan(findings: &[Finding]) -> String {
         let name = shell_quote(&object.name);
         let file = format!("{}-{}.sealed.yaml", object.namespace, object.name);
         if object.kind == "Secret" {
+            let found = fields
+                .iter()
+                .map(|(f, _, rule)| {
+                    if f.is_empty() {
+                        format!("{rule}")
+                    } else {
+                        format!("{rule} {f}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            comment(
+                &mut out,
+                &format!("{display}: a Secret outside sealant ({found})."),
+            );
+            comment(
+                &mut out,
+                "Seal it as it is (labels, annotations and type are kept; last-applied is not),",
+            );
+            comment(
+                &mut out,
+                "let the controller adopt it, and apply the SealedSecret.",
+            );
             out.push_str(&format!(
-                "# {display}: a Secret outside sealant ({}).\n\
-                 # Seal it as it is (labels, annotations and type are kept; last-applied is not),\n\
-                 # let the controller adopt it, and apply the SealedSecret.\n\
-                 kubectl get secret {name} -n {ns} -o yaml | sealant seal -w {}\n\
+                "kubectl get secret {name} -n {ns} -o yaml | sealant seal -w {}\n\
                  kubectl annotate secret {name} -n {ns} --overwrite sealant.dev/managed=true\n\
                  kubectl apply -f {}\n",
-                fields
-                    .iter()
-                    .map(|(f, _, rule)| {
-                        if f.is_empty() {
-                            format!("{rule}")
-                        } else {
-                            format!("{rule} {f}")
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
                 shell_quote(&file),
                 shell_quote(&file),
             ));
@@ -762,7 +771,7 @@ fn fix_plan(findings: &[Finding]) -> String {
             }
             if field.is_empty() || jsonpath.is_empty() {
                 notes.push(format!(
-                    "# {rule}: the object as a whole; see `sealant lint --explain {rule}`"
+                    "{rule}: the object as a whole; see `sealant lint --explain {rule}`"
                 ));
                 continue;
             }
@@ -773,14 +782,13 @@ fn fix_plan(findings: &[Finding]) -> String {
                 shell_quote(jsonpath)
             ));
             notes.push(format!(
-                "# {rule} {field}: {}",
+                "{rule} {field}: {}",
                 advice(&object.kind, field, &secret, &key)
             ));
         }
-        out.push_str(&format!("# {display}\n"));
+        comment(&mut out, display);
         for note in &notes {
-            out.push_str(note);
-            out.push('\n');
+            comment(&mut out, note);
         }
         if !sources.is_empty() {
             out.push_str(&format!(
@@ -791,17 +799,32 @@ fn fix_plan(findings: &[Finding]) -> String {
             ));
         }
         if fields.iter().any(|(f, _, _)| f.contains(LAST_APPLIED)) {
-            out.push_str(&format!(
-                "# `kubectl apply` kept a copy of the values in the last-applied annotation: once the\n\
-                 # manifest references the Secret instead, apply it again, or remove the annotation:\n\
-                 # kubectl annotate {resource} {name} -n {ns} {LAST_APPLIED}-\n"
-            ));
+            comment(
+                &mut out,
+                "`kubectl apply` kept a copy of the values in the last-applied annotation: once the",
+            );
+            comment(
+                &mut out,
+                "manifest references the Secret instead, apply it again, or remove the annotation:",
+            );
+            comment(
+                &mut out,
+                &format!("kubectl annotate {resource} {name} -n {ns} {LAST_APPLIED}-"),
+            );
         }
     }
     if objects.is_empty() {
         out.push_str("\n# Nothing to move: the audit found no credential.\n");
     }
     out
+}
+
+/// Appends `# text` as one line: whatever a name from the cluster holds (a line break, a control
+/// character), it cannot end the comment and become a command.
+fn comment(out: &mut String, text: &str) {
+    out.push_str("# ");
+    out.extend(text.chars().map(|c| if needs_escape(c) { '?' } else { c }));
+    out.push('\n');
 }
 
 /// The Secret key a field's value goes to: the env var's name, the ConfigMap key, else the
@@ -1037,6 +1060,59 @@ mod tests {
         assert!(plan.contains(
             "--from-file=DB_PASSWORD=<(kubectl get pod vulnerable-app -n default -o jsonpath='{.spec.containers[?(@.name==\"app\")].env[?(@.name==\"DB_PASSWORD\")].value}')"
         ), "{plan}");
+    }
+
+    /// Names come from whoever may create objects: an env var name (any printable ASCII with
+    /// relaxed validation) or a name from a server that validates nothing must not turn the fix
+    /// plan into a command. The plan is run with stand-in kubectl and sealant that only exit 0.
+    #[test]
+    fn a_hostile_name_cannot_inject_a_command_into_the_fix_plan() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        for tool in ["kubectl", "sealant"] {
+            let path = bin.join(tool);
+            std::fs::write(&path, "#!/bin/sh\ncat >/dev/null 2>&1 || true\nexit 0\n").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let pwned = dir.path().join("pwned");
+        let evil = format!(
+            "X';touch {0};'$(touch {0})\ntouch {0}\n`touch {0}`",
+            pwned.display()
+        );
+        let mut value = pod();
+        value["metadata"]["name"] = json!(format!("p\ntouch {}", pwned.display()));
+        value["spec"]["containers"][0]["name"] = json!(evil.clone());
+        value["spec"]["containers"][0]["env"][1]["name"] = json!(format!("{evil}_PASSWORD"));
+        let live = Live {
+            kind: &KINDS[7],
+            value,
+        };
+        let (findings, _) = scan_object(&live, &Settings::default());
+        assert!(!findings.is_empty());
+        let plan = fix_plan(&findings);
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let ran = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&plan)
+            .current_dir(dir.path())
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(
+            ran.status.success(),
+            "{plan}\n{}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        assert!(
+            !pwned.exists(),
+            "the plan ran a command from a name:\n{plan}"
+        );
     }
 
     #[test]
