@@ -333,12 +333,23 @@ async fn list_all(
         }
     }
     if !listed_any {
-        return Err(CliError::input(
-            "the cluster allowed listing none of the kinds the audit reads",
-        )
-        .hint(
-            "bind the sealant-audit ClusterRole (deploy/optional/audit-rbac.yaml) to your user",
-        ));
+        let error = CliError::input(match namespace {
+            Some(ns) => format!(
+                "the cluster allowed listing none of the kinds the audit reads in namespace {ns}"
+            ),
+            None => {
+                "the cluster allowed listing none of the kinds the audit reads in all namespaces"
+                    .to_string()
+            }
+        });
+        return Err(match namespace {
+            Some(_) => error.hint(
+                "bind the sealant-audit ClusterRole (deploy/optional/audit-rbac.yaml) to your user",
+            ),
+            None => error.hint(
+                "with a RoleBinding in one namespace, pass -n NAMESPACE; or bind the sealant-audit ClusterRole (deploy/optional/audit-rbac.yaml) cluster-wide",
+            ),
+        });
     }
     Ok(())
 }

@@ -1158,6 +1158,31 @@ fn audit_finds_live_leaks_and_nothing_in_deploy() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("allowed listing none"), "{stderr}");
 
+    // A RoleBinding to the same ClusterRole in one namespace (docs/audit.md): that namespace
+    // audits the same; every namespace at once is refused with the way out in the hint.
+    admin.kubectl_ok(
+        &format!("create rolebinding e2e-ns-auditor -n {ns} --clusterrole=sealant-audit --user=ns-auditor"),
+        None,
+    );
+    let ns_auditor = admin.as_user(
+        &s.plane
+            .user_kubeconfig("ns-auditor", &[])
+            .expect("kubeconfig"),
+    );
+    let out = ns_auditor.run(&sealant, &["audit", "-n", ns, "-o", "json"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scoped: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(scoped["findings"], report["findings"]);
+    let out = ns_auditor.run(&sealant, &["audit"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("pass -n NAMESPACE"), "{stderr}");
+
     // The fix plan holds no value; run as it is, it seals them, and the controller unseals
     // them to the same bytes.
     let out = admin.run(&sealant, &["audit", "-n", ns, "--fix-plan"], None);
