@@ -76,8 +76,7 @@ enum Command {
     Migrate(cmd::migrate::MigrateArgs),
     /// Scan files for plaintext credentials.
     Lint(lint_cmd::LintArgs),
-    /// Scan what runs in the cluster (workloads, ConfigMaps, Secrets outside sealant) for
-    /// plaintext credentials, read-only.
+    /// Scan the cluster's live workloads, ConfigMaps and Secrets for plaintext credentials.
     Audit(cmd::audit::AuditArgs),
     /// Print a shell completion script.
     #[command(
