@@ -111,3 +111,34 @@ fn oversize_files_named_on_the_command_line_are_scanned() {
             .contains("named on the command line")
     );
 }
+
+/// Settings disabled by a comment in values files (Helm values, compose, `.env`, properties) are
+/// found one confidence step below a live setting; comment prose, placeholders, references and
+/// plain words are not.
+#[test]
+fn commented_out_credentials_are_found_at_lower_confidence() {
+    let dir = recall_dir().join("commented");
+    let report = scan_paths(vec![dir.clone()], dir, &Settings::default());
+    let found: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| format!("{}:{}", f.path, f.line))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ".env:7",
+            ".env:8",
+            "app.properties:6",
+            "docker-compose.yml:9",
+            "values.yaml:15",
+            "values.yaml:16",
+            "values.yaml:17",
+            "values.yaml:20",
+        ]
+    );
+    for f in &report.findings {
+        assert_eq!(f.confidence, sealant_lint::Confidence::Medium, "{f:?}");
+        assert!(f.message.contains("commented-out"), "{}", f.message);
+    }
+}
