@@ -363,6 +363,9 @@ impl ValueFilter {
         {
             return false;
         }
+        if is_timestamp(v) {
+            return false;
+        }
         // `secretKey: password`, `passwordKey: token`: the name of a key, not a value.
         if KEY_NAME_VALUES.contains(&lower.as_str()) {
             return false;
@@ -394,6 +397,17 @@ impl ValueFilter {
             Strength::Weak => looks_random(v),
         }
     }
+}
+
+/// `2006-01-02T15:04:05Z`, `2024-05-01`: a date, not a secret.
+fn is_timestamp(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
 }
 
 fn is_boolean(lower: &str) -> bool {
@@ -603,7 +617,7 @@ fn looks_like_object_name(v: &str) -> bool {
 
 /// `etcd-cluster-k8s`, `my-app-token`: segments that are words, numbers or short tags, not
 /// generated material (`tok-9f8e7d6c5b4a`).
-fn is_wordy(v: &str) -> bool {
+pub(crate) fn is_wordy(v: &str) -> bool {
     v.split(['-', '.']).all(|seg| {
         seg.len() <= 3
             || seg.chars().all(|c| c.is_ascii_alphabetic())
@@ -726,6 +740,7 @@ mod tests {
             "${DB_PASSWORD:-}",
             "\\$REDIS_PASSWORD",
             "value_not_used",
+            "2006-01-02T15:04:05Z",
         ] {
             assert!(
                 !f.is_credential_value(v, strong()),

@@ -142,3 +142,37 @@ fn commented_out_credentials_are_found_at_lower_confidence() {
         assert!(f.message.contains("commented-out"), "{}", f.message);
     }
 }
+
+/// Secrets under names with no credential word are found by the shape of their value (random
+/// strings, base64 key material) in env, ConfigMap, Helm values, `.env` and properties, at low
+/// confidence unless the value is a private key; digests, checksums, UUIDs, identifiers, a base64
+/// CA certificate and SealedSecret ciphertext are not.
+#[test]
+fn keyword_less_secrets_are_found_by_shape() {
+    let dir = recall_dir().join("shapes");
+    let report = scan_paths(vec![dir.clone()], dir, &Settings::default());
+    let found: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| format!("{}:{}:{}:{}", f.path, f.line, f.rule, f.confidence))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "app.env:5:SL008:low",
+            "app.env:6:SL005:high",
+            "app.properties:5:SL010:low",
+            "deployment.yaml:26:SL001:low",
+            "deployment.yaml:28:SL001:low",
+            "deployment.yaml:30:SL004:medium",
+            "deployment.yaml:40:SL003:high",
+            "deployment.yaml:41:SL003:low",
+            "deployment.yaml:43:SL003:low",
+            "values.yaml:10:SL009:low",
+        ]
+    );
+    // Redacted like every finding: at most two characters of the value.
+    for f in &report.findings {
+        assert!(f.redacted.chars().count() <= 10, "{}", f.redacted);
+    }
+}

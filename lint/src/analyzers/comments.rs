@@ -7,10 +7,10 @@
 
 use crate::analyzers::{FileScan, has_needle, is_self_reference};
 use crate::finding::Confidence;
-use crate::names::Strength;
+use crate::names::{Strength, split_words};
 use crate::rules::Code;
 use crate::text::parse_assignment;
-use crate::values::looks_random;
+use crate::values::{is_wordy, looks_random};
 
 impl FileScan<'_> {
     /// Commented-out settings of this file, reported under `rule` with `what` ("Helm value
@@ -51,6 +51,7 @@ impl FileScan<'_> {
             };
             if !self.settings.values.is_credential_value(a.value, m)
                 || !credential_shaped(a.value, m.strength)
+                || (m.ref_prone && is_wordy(a.value))
             {
                 continue;
             }
@@ -99,11 +100,31 @@ fn is_disabled_setting(body: &str, value_at: usize, value: &str) -> bool {
     !(value.ends_with(['.', ':', ',', '?', ')']) && !quoted)
 }
 
+/// Words that make a commented value the name of a credential or an example of one:
+/// `myCassandraPasswordKey`, `jaeger-password`, `password1`, `test123`.
+const EXAMPLE_WORDS: &[&str] = &[
+    "password", "passwd", "pwd", "pass", "secret", "token", "key", "apikey", "test", "example",
+    "demo", "default", "admin", "user",
+];
+
 /// Stricter than a live value: a comment's value must look like a credential someone used, not a
-/// word in a sentence (`# password: secretpassword` is documentation; `s3cr3tP4ssw0rd!` is not).
+/// word in a sentence (`# password: secretpassword` is documentation; `s3cr3tP4ssw0rd!` is not),
+/// nor the name of a key (`myCassandraPasswordKey`) or a numbered example (`password1`).
 fn credential_shaped(v: &str, strength: Strength) -> bool {
     if strength == Strength::Weak {
         return looks_random(v);
+    }
+    let words = split_words(v);
+    let letters: Vec<&String> = words
+        .iter()
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    if letters
+        .last()
+        .is_some_and(|w| EXAMPLE_WORDS.contains(&w.as_str()))
+        || (letters.len() == 1 && EXAMPLE_WORDS.contains(&letters[0].as_str()))
+    {
+        return false;
     }
     let lower = v.chars().any(|c| c.is_ascii_lowercase());
     let upper = v.chars().any(|c| c.is_ascii_uppercase());
@@ -147,5 +168,14 @@ mod tests {
         assert!(!credential_shaped("abc1", Strength::Strong));
         assert!(!credential_shaped("Basic1", Strength::Weak));
         assert!(credential_shaped("aZ3kL9pQ2xW7", Strength::Weak));
+        for example in [
+            "myCassandraPasswordKey",
+            "jaeger-password",
+            "password1",
+            "test123",
+            "my_authentication_password",
+        ] {
+            assert!(!credential_shaped(example, Strength::Strong), "{example}");
+        }
     }
 }

@@ -26,6 +26,7 @@ pub mod kustomize;
 pub mod prefilter;
 pub mod raw_text;
 pub mod shell;
+pub mod value_shapes;
 
 pub use prefilter::needs_parse;
 
@@ -136,6 +137,16 @@ impl<'a> FileScan<'a> {
                 self.yaml_file(kind);
                 self.commented_settings(Code::SL008, "docker-compose file sets");
             }
+        }
+        if matches!(
+            kind,
+            FileKind::Yaml
+                | FileKind::HelmValues
+                | FileKind::Compose
+                | FileKind::DotEnv
+                | FileKind::Config
+        ) {
+            self.value_shapes(kind);
         }
         self.raw_search();
     }
