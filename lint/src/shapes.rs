@@ -81,7 +81,12 @@ pub fn candidates(text: &str) -> Vec<(usize, usize)> {
     let mut seen = 0u8;
     for (i, &b) in bytes.iter().enumerate() {
         let c = CLASSES[b as usize];
-        if c & TOKEN != 0 {
+        // `=` joins base64 padding to its value but separates `key=value`.
+        let separator = b == b'='
+            && bytes
+                .get(i + 1)
+                .is_some_and(|&n| n != b'=' && CLASSES[n as usize] & TOKEN != 0);
+        if c & TOKEN != 0 && !separator {
             seen |= c;
             continue;
         }
@@ -149,6 +154,11 @@ pub fn secret_shape(value: &str) -> Option<Shape> {
 fn decoded_shape(v: &str) -> Option<Option<Shape>> {
     if v.len() < 24 || !v.len().is_multiple_of(4) {
         return None;
+    }
+    // Longer than a key: only a PEM block (`LS0tLS1` is `-----`) or DER (`MII`, a SEQUENCE with
+    // a two-byte length) can be key material; anything else is a file or ciphertext, not decoded.
+    if v.len() > MAX_RANDOM_LEN && !(v.starts_with("LS0tLS1") || v.starts_with("MII")) {
+        return Some(None);
     }
     let bytes = base64::engine::general_purpose::STANDARD.decode(v).ok()?;
     let private = Some(Some(Shape {
@@ -352,8 +362,11 @@ mod tests {
 
     #[test]
     fn candidates_are_runs_with_three_classes() {
-        let text = "a: 9xQk2LmP7vR4tW8zY1bC3dF6\nb: my-application-deployment-v2\nc: ABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
+        let text = "a: 9xQk2LmP7vR4tW8zY1bC3dF6\nb: my-application-deployment-v2\nc: ABCDEFGHIJKLMNOPQRSTUVWXYZ\napp.setting3=aB3dE5fG7hJ9\nk=aB3dE5fG7hJ9kL1mN3pQ5r==\n";
         let found: Vec<&str> = candidates(text).iter().map(|&(s, e)| &text[s..e]).collect();
-        assert_eq!(found, ["9xQk2LmP7vR4tW8zY1bC3dF6"]);
+        assert_eq!(
+            found,
+            ["9xQk2LmP7vR4tW8zY1bC3dF6", "aB3dE5fG7hJ9kL1mN3pQ5r=="]
+        );
     }
 }

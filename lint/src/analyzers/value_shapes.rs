@@ -105,11 +105,22 @@ impl FileScan<'_> {
             kind,
             FileKind::Yaml | FileKind::HelmValues | FileKind::Compose
         );
-        // SOPS-encrypted files hold ciphertext and its metadata.
-        if yaml && (text.starts_with("sops:") || text.contains("\nsops:")) {
+        let Some(documents) = (if yaml {
+            documents(text)
+        } else {
+            Some(Vec::new())
+        }) else {
+            // SOPS-encrypted: ciphertext and its metadata.
+            return;
+        };
+        // Files of SealedSecrets only (and other skipped kinds): nothing to judge.
+        if !documents.is_empty()
+            && documents
+                .iter()
+                .all(|d| d.kind.is_some_and(|k| SKIPPED_KINDS.contains(&k)))
+        {
             return;
         }
-        let documents = if yaml { documents(text) } else { Vec::new() };
         let mut last_line = 0;
         for (run_start, run_end) in found {
             let (n, _) = self.source.position(run_start);
@@ -128,6 +139,10 @@ impl FileScan<'_> {
                 continue;
             }
             last_line = n;
+            // The shape first: it is the cheapest check and rejects most candidates.
+            let Some(shape) = secret_shape(a.value) else {
+                continue;
+            };
             if self.skip.iter().any(|&(s, e)| start >= s && start < e) {
                 continue;
             }
@@ -165,9 +180,6 @@ impl FileScan<'_> {
             {
                 continue;
             }
-            let Some(shape) = secret_shape(value) else {
-                continue;
-            };
             let message = format!(
                 "{what} `{name}` to a {}: a secret by its shape, though its name does not say so",
                 shape.label
@@ -221,8 +233,9 @@ fn is_public_name(name: &str) -> bool {
         || words.last().is_some_and(|w| ID_WORDS.contains(&w.as_str()))
 }
 
-/// The YAML documents of `text` (split at `---` lines) with their Kubernetes kind, if any.
-fn documents(text: &str) -> Vec<Document<'_>> {
+/// The YAML documents of `text` (split at `---` lines) with their Kubernetes kind, if any; `None`
+/// for a SOPS-encrypted file (a top-level `sops:` key).
+fn documents(text: &str) -> Option<Vec<Document<'_>>> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut at = 0;
@@ -241,6 +254,9 @@ fn documents(text: &str) -> Vec<Document<'_>> {
             kind = Some(k.trim().trim_matches(['"', '\'']));
         }
         api |= line.starts_with("apiVersion:");
+        if line.starts_with("sops:") {
+            return None;
+        }
         at += line.len();
     }
     out.push(Document {
@@ -248,7 +264,7 @@ fn documents(text: &str) -> Vec<Document<'_>> {
         end: text.len().max(start + 1),
         kind: kind.filter(|_| api),
     });
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -276,10 +292,11 @@ mod tests {
     fn documents_and_kinds() {
         let text =
             "apiVersion: v1\nkind: ConfigMap\n---\nfoo: bar\n---\nkind: Secret\napiVersion: v1\n";
-        let docs = documents(text);
+        let docs = documents(text).unwrap_or_default();
         let kinds: Vec<Option<&str>> = docs.iter().map(|d| d.kind).collect();
         assert_eq!(kinds, [Some("ConfigMap"), None, Some("Secret")]);
         assert_eq!(docs[0].start, 0);
         assert_eq!(docs[1].start, docs[0].end);
+        assert!(documents("a: b\nsops:\n  mac: x\n").is_none());
     }
 }
