@@ -9,7 +9,8 @@
 set -euo pipefail
 
 files="${1:-20000}"
-corpus="${2:-${TMPDIR:-/tmp}/sealant-lint-corpus-$files}"
+# v2: plain env settings hold realistic values (v1's were random strings; see gen-lint-corpus.py).
+corpus="${2:-${TMPDIR:-/tmp}/sealant-lint-corpus-v2-$files}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$here/target}"
 
