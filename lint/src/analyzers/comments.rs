@@ -5,11 +5,14 @@
 //! prose, placeholders or references, and they are reported one confidence step lower than a live
 //! setting.
 
+use crate::analyzers::value_shapes::is_public_name;
 use crate::analyzers::{FileScan, has_needle, is_self_reference};
 use crate::finding::Confidence;
 use crate::names::{Strength, split_words};
 use crate::rules::Code;
-use crate::text::parse_assignment;
+use crate::shapes::{candidates, secret_shape};
+use crate::text::{Assignment, parse_assignment};
+use crate::tokens::find_tokens;
 use crate::values::{is_wordy, looks_random};
 
 impl FileScan<'_> {
@@ -28,7 +31,8 @@ impl FileScan<'_> {
                 pending_env = None;
                 continue;
             };
-            if !has_needle(body.as_bytes()) && pending_env.is_none() {
+            if !has_needle(body.as_bytes()) && pending_env.is_none() && candidates(body).is_empty()
+            {
                 continue;
             }
             let Some(a) = parse_assignment(body) else {
@@ -47,6 +51,9 @@ impl FileScan<'_> {
                 continue;
             }
             let Some(m) = self.name_match(name) else {
+                // No credential word in the name: a commented value that is a secret by its
+                // shape (`## gossipKey: "DVoLa/k99h..."`), at low confidence.
+                self.commented_shape(n, body_at, &a, name, rule, what);
                 continue;
             };
             if !self.settings.values.is_credential_value(a.value, m)
@@ -71,6 +78,41 @@ impl FileScan<'_> {
                 confidence,
             );
         }
+    }
+}
+
+impl FileScan<'_> {
+    fn commented_shape(
+        &mut self,
+        n: usize,
+        body_at: usize,
+        a: &Assignment<'_>,
+        name: &str,
+        rule: Code,
+        what: &str,
+    ) {
+        if is_public_name(name) {
+            return;
+        }
+        let Some(shape) = secret_shape(a.value) else {
+            return;
+        };
+        if !self.settings.values.is_literal_secret(a.value) || !find_tokens(a.value).is_empty() {
+            return;
+        }
+        let at = self.locate_line(n) + body_at + a.value_at;
+        let message = format!(
+            "{what} `{name}` to a {} in a commented-out line: a secret by its shape, though its name does not say so",
+            shape.label
+        );
+        self.report(
+            rule,
+            at,
+            a.value,
+            format!("comment/shape/{name}"),
+            message,
+            Confidence::Low,
+        );
     }
 }
 

@@ -227,7 +227,7 @@ impl FileScan<'_> {
 }
 
 /// A name whose value is public or an identifier (`checksum/config`, `imageDigest`, `CLIENT_ID`).
-fn is_public_name(name: &str) -> bool {
+pub(crate) fn is_public_name(name: &str) -> bool {
     let words = split_words(name);
     words.iter().any(|w| PUBLIC_WORDS.contains(&w.as_str()))
         || words.last().is_some_and(|w| ID_WORDS.contains(&w.as_str()))
