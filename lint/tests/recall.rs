@@ -175,6 +175,7 @@ fn keyword_less_secrets_are_found_by_shape() {
             "deployment.yaml:40:SL003:high",
             "deployment.yaml:41:SL003:low",
             "deployment.yaml:43:SL003:low",
+            "extra-manifests.yaml:13:SL009:high",
             "values.yaml:10:SL009:low",
         ]
     );

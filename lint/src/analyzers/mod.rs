@@ -142,6 +142,7 @@ impl<'a> FileScan<'a> {
             kind,
             FileKind::Yaml
                 | FileKind::HelmValues
+                | FileKind::HelmTemplate
                 | FileKind::Compose
                 | FileKind::DotEnv
                 | FileKind::Config

@@ -103,7 +103,7 @@ impl FileScan<'_> {
         }
         let yaml = matches!(
             kind,
-            FileKind::Yaml | FileKind::HelmValues | FileKind::Compose
+            FileKind::Yaml | FileKind::HelmValues | FileKind::HelmTemplate | FileKind::Compose
         );
         let Some(documents) = (if yaml {
             documents(text)
@@ -155,7 +155,7 @@ impl FileScan<'_> {
                     }
                     (Code::SL003, "ConfigMap sets", a.key)
                 }
-                (FileKind::Yaml | FileKind::HelmValues, Some(_)) => {
+                (FileKind::Yaml | FileKind::HelmValues | FileKind::HelmTemplate, Some(_)) => {
                     // In other objects only container env values: `- name: X` then `value:`.
                     let Some(env) = self.env_name(n, line, a.key) else {
                         continue;
@@ -164,6 +164,9 @@ impl FileScan<'_> {
                 }
                 (FileKind::Yaml, None) => (Code::SL010, "configuration sets", a.key),
                 (FileKind::HelmValues, None) => (Code::SL009, "Helm value sets", a.key),
+                // A chart file with template actions but no object at its top level: values
+                // with manifests embedded as text (`extraManifests: - |`), helpers.
+                (FileKind::HelmTemplate, None) => (Code::SL009, "chart file sets", a.key),
                 (FileKind::Compose, _) => (Code::SL008, "docker-compose file sets", a.key),
                 (FileKind::DotEnv, _) => (Code::SL008, "`.env` file sets", a.key),
                 (FileKind::Config, _) => (Code::SL010, "configuration sets", a.key),
