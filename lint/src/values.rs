@@ -78,6 +78,10 @@ const NULL_WORDS: &[&str] = &[
     "undefined",
     "''",
     "\"\"",
+    "value",
+    "values",
+    "string",
+    "text",
 ];
 
 /// Prefixes of references to a secret store rather than secrets.
@@ -366,6 +370,11 @@ impl ValueFilter {
         if is_timestamp(v) {
             return false;
         }
+        // `password: jiraToken`, `secret: dbPassword`: a camelCase identifier naming a credential
+        // is a variable or a key, not the credential.
+        if is_credential_identifier(v) {
+            return false;
+        }
         // `secretKey: password`, `passwordKey: token`: the name of a key, not a value.
         if KEY_NAME_VALUES.contains(&lower.as_str()) {
             return false;
@@ -397,6 +406,24 @@ impl ValueFilter {
             Strength::Weak => looks_random(v),
         }
     }
+}
+
+/// `jiraToken`, `dbPassword`, `myApiKey`: a lower camelCase identifier of letters whose last word
+/// is a credential term.
+fn is_credential_identifier(v: &str) -> bool {
+    if !v.starts_with(|c: char| c.is_ascii_lowercase())
+        || !v.chars().all(|c| c.is_ascii_alphabetic())
+        || !v.chars().any(|c| c.is_ascii_uppercase())
+    {
+        return false;
+    }
+    let words = super::names::split_words(v);
+    words.last().is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "token" | "password" | "passwd" | "secret" | "key" | "pass" | "credentials"
+        )
+    })
 }
 
 /// `2006-01-02T15:04:05Z`, `2024-05-01`: a date, not a secret.
@@ -741,6 +768,9 @@ mod tests {
             "\\$REDIS_PASSWORD",
             "value_not_used",
             "2006-01-02T15:04:05Z",
+            "jiraToken",
+            "dbPassword",
+            "value",
         ] {
             assert!(
                 !f.is_credential_value(v, strong()),
