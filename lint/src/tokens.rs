@@ -301,7 +301,7 @@ const TOKEN_KINDS: &[TokenKind] = &[
     kind(
         "Slack token",
         &["xox"],
-        r"(?-u:\b)(xox[baprse]-[0-9A-Za-z]{6,}-[0-9A-Za-z-]{6,})",
+        r"(?-u:\b)(xox[abeoprs]-(?:[0-9]+-)?[0-9A-Za-z][0-9A-Za-z-]{9,})",
     ),
     kind(
         "Slack app token",
