@@ -139,7 +139,7 @@ fn is_disabled_setting(body: &str, value_at: usize, value: &str) -> bool {
         return false;
     }
     // `# password: required.`, `# token: see below:`: sentences end with punctuation.
-    !(value.ends_with(['.', ':', ',', '?', ')']) && !quoted)
+    quoted || !value.ends_with(['.', ':', ',', '?', ')'])
 }
 
 /// Words that make a commented value the name of a credential or an example of one:
