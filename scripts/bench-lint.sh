@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Measures `sealant lint` on a generated repository of 20,000 manifests:
-# wall time, throughput in MB/s and peak memory (GNU time), and, when they are installed,
-# the same figures for gitleaks and detect-secrets on the same corpus.
+# wall time, throughput in MB/s and peak memory (GNU time), the same for `--history` on the corpus
+# committed with 50 deploys and on this repository, and, when they are installed, the figures for
+# gitleaks and detect-secrets on the same corpus.
 #
 # usage: scripts/bench-lint.sh [FILES] [CORPUS_DIR]
 # Targets (issue 12): at least 100 MB/s, peak RSS under 64 MiB, on this machine (2 cores shared
-# with other work: the load average is printed with the figures).
+# with other work: the load average is printed with the figures); history mode (`--history`) at
+# least 50 MB/s of unique blobs.
 set -euo pipefail
 
 files="${1:-20000}"
-corpus="${2:-${TMPDIR:-/tmp}/sealant-lint-corpus-$files}"
+# v2: plain env settings hold realistic values (v1's were random strings; see gen-lint-corpus.py).
+corpus="${2:-${TMPDIR:-/tmp}/sealant-lint-corpus-v2-$files}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$here/target}"
 
@@ -50,6 +53,24 @@ find "$corpus" -type f -exec cat {} + >/dev/null
 findings=$("$bin" lint -o json "$corpus" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["findings"])' || true)
 echo "sealant findings: $findings"
 measure sealant "$bytes" "$bin" lint --quiet -o json -w /dev/null "$corpus"
+
+# History mode: MB of unique blobs per wall second, on the corpus committed with 50 deploys after
+# it (scripts/gen-lint-history.sh) and on this repository's own history. Unique blobs are those
+# reachable from HEAD, each counted once whatever the number of commits and paths it appears in.
+blob_bytes() { # repository
+  git -C "$1" rev-list --objects HEAD | cut -d" " -f1 | git -C "$1" cat-file --batch-check='%(objecttype) %(objectsize)' |
+    awk '$1 == "blob" { n += 1; s += $2 } END { printf "%d %d\n", n, s }'
+}
+history="${corpus}-history"
+if [ ! -d "$history/.git" ]; then
+  "$here/scripts/gen-lint-history.sh" "$corpus" "$history" 50 >/dev/null
+fi
+for repo in "$history" "$here"; do
+  read -r blobs hbytes < <(blob_bytes "$repo")
+  echo "history of $repo: $(git -C "$repo" rev-list --count HEAD) commits, $blobs unique blobs, $((hbytes / 1000000)) MB"
+  measure sealant-history "$hbytes" "$bin" lint --history --quiet -o json -w /dev/null "$repo"
+done
+rm -f /tmp/bench-lint-sealant-history.cpu
 
 report="$(mktemp)"
 if command -v gitleaks >/dev/null 2>&1; then

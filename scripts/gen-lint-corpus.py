@@ -25,18 +25,37 @@ def rand(n):
     return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(n))
 
 
+# What each plain setting holds in a real manifest. (Until corpus v2 these were random strings of
+# 4 to 24 letters and digits, which the lint now reports, rightly, as secrets by their shape: a
+# quarter of them were 20 characters or longer.)
+SETTINGS = {
+    "LOG_LEVEL": lambda: rng.choice(["info", "debug", "warn", "error"]),
+    "PORT": lambda: str(rng.randint(1024, 65535)),
+    "DB_HOST": lambda: f"{word()}-db.{word()}.svc.cluster.local",
+    "FEATURE_X": lambda: rng.choice(["true", "false", "enabled", "canary"]),
+    "TIMEOUT": lambda: f"{rng.randint(1, 120)}s",
+    "REGION": lambda: rng.choice(["eu-west-1", "us-east-1", "ap-southeast-2", "europe-west4"]),
+    "CACHE_TTL": lambda: str(rng.randint(10, 86400)),
+    "WORKERS": lambda: str(rng.randint(1, 64)),
+    "TRACING_ENDPOINT": lambda: f"http://otel-collector.{word()}:4317",
+    "JAVA_OPTS": lambda: f"-Xms{rng.randint(1, 4)}g -Xmx{rng.randint(4, 8)}g -XX:+UseG1GC",
+}
+
+
 def env_block(leak):
     lines = []
     for i in range(rng.randint(8, 22)):
-        name = rng.choice(["LOG_LEVEL", "PORT", "DB_HOST", "FEATURE_X", "TIMEOUT", "REGION",
-                           "CACHE_TTL", "WORKERS", "TRACING_ENDPOINT", "JAVA_OPTS"]) + f"_{i}"
-        lines.append(f"            - name: {name}\n              value: \"{rand(rng.randint(4, 24))}\"")
+        setting = rng.choice(list(SETTINGS))
+        name = f"{setting}_{i}"
+        lines.append(f"            - name: {name}\n              value: \"{SETTINGS[setting]()}\"")
         if i % 4 == 0:
             secret = rng.choice(["DB_PASSWORD", "API_TOKEN", "CLIENT_SECRET", "REDIS_PASSWORD"])
             lines.append(f"            - name: {secret}_{i}\n              valueFrom:\n                secretKeyRef:\n"
                          f"                  name: {word()}-credentials\n                  key: {secret.lower()}")
     if leak:
         lines.append(f"            - name: DB_PASSWORD\n              value: \"{rand(16)}\"")
+        # A leak no name gives away: found by the value's shape.
+        lines.append(f"            - name: UPSTREAM_SEED\n              value: \"{rand(32)}\"")
     return "\n".join(lines)
 
 

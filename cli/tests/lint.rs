@@ -277,3 +277,71 @@ fn output_file_is_replaced_whole() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left behind");
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "git {args:?} failed in {}",
+        dir.display()
+    );
+}
+
+/// The hooks of `.pre-commit-hooks.yaml`, run the way pre-commit runs them: `sealant-lint` with the
+/// staged file names appended, `sealant-lint-staged` with none (it reads the index itself, so a
+/// leak that is only in the working tree does not fail the commit).
+#[test]
+fn pre_commit_hooks_run_as_defined() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.pre-commit-hooks.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let hooks: Vec<serde_yaml::Value> = match serde_yaml::from_str(&text) {
+        Ok(h) => h,
+        Err(e) => panic!("{}: {e}", path.display()),
+    };
+    let hook = |id: &str| -> (Vec<String>, bool) {
+        let Some(h) = hooks.iter().find(|h| h["id"].as_str() == Some(id)) else {
+            panic!("no hook {id}");
+        };
+        let entry: Vec<String> = h["entry"]
+            .as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        assert_eq!(entry.first().map(String::as_str), Some("sealant"), "{id}");
+        (
+            entry[1..].to_vec(),
+            h["pass_filenames"].as_bool() != Some(false),
+        )
+    };
+    let dir = repo(&[("README.md", "clean\n")]);
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "README.md"]);
+    git(dir.path(), &["commit", "-q", "-m", "init"]);
+    std::fs::write(dir.path().join("app.env"), "API_TOKEN=St4ged-T0ken-Value\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    git(dir.path(), &["add", "app.env"]);
+
+    let (args, pass_filenames) = hook("sealant-lint");
+    assert!(pass_filenames);
+    let mut with_files: Vec<&str> = args.iter().map(String::as_str).collect();
+    with_files.push("app.env");
+    assert_eq!(sealant(dir.path(), &with_files).code, 1);
+
+    let (args, pass_filenames) = hook("sealant-lint-staged");
+    assert!(
+        !pass_filenames,
+        "sealant-lint-staged must not get file names"
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let staged = sealant(dir.path(), &args);
+    assert_eq!(staged.code, 1, "{}{}", staged.stdout, staged.stderr);
+    assert!(staged.stdout.contains("app.env"), "{}", staged.stdout);
+    // Unstaged again: the next commit adds nothing, whatever the working tree holds.
+    git(dir.path(), &["reset", "-q", "app.env"]);
+    assert_eq!(sealant(dir.path(), &args).code, 0);
+}

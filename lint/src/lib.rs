@@ -24,6 +24,7 @@ mod names;
 pub mod report;
 pub mod rules;
 pub mod scan;
+mod shapes;
 mod text;
 mod tokens;
 mod values;

@@ -239,6 +239,9 @@ const EXCLUDED_AFTER: &[&str] = &[
     "scopes",
     "claim",
     "claims",
+    "mtime",
+    "timestamp",
+    "date",
 ];
 
 /// Words before a term that make the name describe the credential rather than hold it.
@@ -246,7 +249,7 @@ const EXCLUDED_BEFORE: &[&str] = &[
     "enable", "enabled", "disable", "disabled", "use", "is", "has", "allow", "require", "requires",
     "required", "skip", "no", "show", "num", "max", "min", "minimum", "maximum", "reset", "forgot",
     "existing", "generate", "auto", "validate", "rotate", "without", "with", "create", "external",
-    "expose", "mount", "hide", "mask", "sealed", "ignore",
+    "expose", "mount", "hide", "mask", "sealed", "ignore", "checksum",
 ];
 
 /// What a credential-like name says about its value.
@@ -510,6 +513,7 @@ mod tests {
             "ENABLE_AUTH",
             "secretRef",
             "SECRETS_DIR",
+            "checksum/secret",
             "image",
             "name",
         ] {

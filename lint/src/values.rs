@@ -78,6 +78,10 @@ const NULL_WORDS: &[&str] = &[
     "undefined",
     "''",
     "\"\"",
+    "value",
+    "values",
+    "string",
+    "text",
 ];
 
 /// Prefixes of references to a secret store rather than secrets.
@@ -363,6 +367,14 @@ impl ValueFilter {
         {
             return false;
         }
+        if is_timestamp(v) {
+            return false;
+        }
+        // `password: jiraToken`, `secret: dbPassword`: a camelCase identifier naming a credential
+        // is a variable or a key, not the credential.
+        if is_credential_identifier(v) {
+            return false;
+        }
         // `secretKey: password`, `passwordKey: token`: the name of a key, not a value.
         if KEY_NAME_VALUES.contains(&lower.as_str()) {
             return false;
@@ -394,6 +406,35 @@ impl ValueFilter {
             Strength::Weak => looks_random(v),
         }
     }
+}
+
+/// `jiraToken`, `dbPassword`, `myApiKey`: a lower camelCase identifier of letters whose last word
+/// is a credential term.
+fn is_credential_identifier(v: &str) -> bool {
+    if !v.starts_with(|c: char| c.is_ascii_lowercase())
+        || !v.chars().all(|c| c.is_ascii_alphabetic())
+        || !v.chars().any(|c| c.is_ascii_uppercase())
+    {
+        return false;
+    }
+    let words = super::names::split_words(v);
+    words.last().is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "token" | "password" | "passwd" | "secret" | "key" | "pass" | "credentials"
+        )
+    })
+}
+
+/// `2006-01-02T15:04:05Z`, `2024-05-01`: a date, not a secret.
+fn is_timestamp(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
 }
 
 fn is_boolean(lower: &str) -> bool {
@@ -603,7 +644,7 @@ fn looks_like_object_name(v: &str) -> bool {
 
 /// `etcd-cluster-k8s`, `my-app-token`: segments that are words, numbers or short tags, not
 /// generated material (`tok-9f8e7d6c5b4a`).
-fn is_wordy(v: &str) -> bool {
+pub(crate) fn is_wordy(v: &str) -> bool {
     v.split(['-', '.']).all(|seg| {
         seg.len() <= 3
             || seg.chars().all(|c| c.is_ascii_alphabetic())
@@ -726,6 +767,10 @@ mod tests {
             "${DB_PASSWORD:-}",
             "\\$REDIS_PASSWORD",
             "value_not_used",
+            "2006-01-02T15:04:05Z",
+            "jiraToken",
+            "dbPassword",
+            "value",
         ] {
             assert!(
                 !f.is_credential_value(v, strong()),

@@ -111,3 +111,76 @@ fn oversize_files_named_on_the_command_line_are_scanned() {
             .contains("named on the command line")
     );
 }
+
+/// Settings disabled by a comment in values files (Helm values, compose, `.env`, properties) are
+/// found one confidence step below a live setting; comment prose, placeholders, references and
+/// plain words are not.
+#[test]
+fn commented_out_credentials_are_found_at_lower_confidence() {
+    let dir = recall_dir().join("commented");
+    let report = scan_paths(vec![dir.clone()], dir, &Settings::default());
+    let found: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| format!("{}:{}", f.path, f.line))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ".env:7",
+            ".env:8",
+            "app.properties:6",
+            "docker-compose.yml:9",
+            "values.yaml:17",
+            "values.yaml:18",
+            "values.yaml:19",
+            "values.yaml:20",
+            "values.yaml:23",
+        ]
+    );
+    for f in &report.findings {
+        // A name with no credential word (`gossipKey`) leaves only the shape: low confidence.
+        let expected = if f.line == 20 {
+            sealant_lint::Confidence::Low
+        } else {
+            sealant_lint::Confidence::Medium
+        };
+        assert_eq!(f.confidence, expected, "{f:?}");
+        assert!(f.message.contains("commented-out"), "{}", f.message);
+    }
+}
+
+/// Secrets under names with no credential word are found by the shape of their value (random
+/// strings, base64 key material) in env, ConfigMap, Helm values, `.env` and properties, at low
+/// confidence unless the value is a private key; digests, checksums, UUIDs, identifiers, a base64
+/// CA certificate and SealedSecret ciphertext are not.
+#[test]
+fn keyword_less_secrets_are_found_by_shape() {
+    let dir = recall_dir().join("shapes");
+    let report = scan_paths(vec![dir.clone()], dir, &Settings::default());
+    let found: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| format!("{}:{}:{}:{}", f.path, f.line, f.rule, f.confidence))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "app.env:5:SL008:low",
+            "app.env:6:SL005:high",
+            "app.properties:5:SL010:low",
+            "deployment.yaml:26:SL001:low",
+            "deployment.yaml:28:SL001:low",
+            "deployment.yaml:30:SL004:medium",
+            "deployment.yaml:40:SL003:high",
+            "deployment.yaml:41:SL003:low",
+            "deployment.yaml:43:SL003:low",
+            "extra-manifests.yaml:13:SL009:high",
+            "values.yaml:10:SL009:low",
+        ]
+    );
+    // Redacted like every finding: at most two characters of the value.
+    for f in &report.findings {
+        assert!(f.redacted.chars().count() <= 10, "{}", f.redacted);
+    }
+}

@@ -16,6 +16,7 @@ use super::values::{is_placeholder, redact};
 use super::yaml::{Kind, Node, Source, Style};
 
 pub mod ci;
+pub mod comments;
 pub mod compose;
 pub mod dockerfile;
 pub mod dotenv;
@@ -25,6 +26,7 @@ pub mod kustomize;
 pub mod prefilter;
 pub mod raw_text;
 pub mod shell;
+pub mod value_shapes;
 
 pub use prefilter::needs_parse;
 
@@ -113,16 +115,39 @@ impl<'a> FileScan<'a> {
     /// Runs every analysis that applies to `kind`.
     pub(crate) fn run(&mut self, kind: FileKind) {
         match kind {
-            FileKind::DotEnv => self.scan_lines(Code::SL008, "`.env` file sets"),
+            FileKind::DotEnv => {
+                self.scan_lines(Code::SL008, "`.env` file sets");
+                self.commented_settings(Code::SL008, "`.env` file sets");
+            }
             FileKind::Script => self.scan_script(),
             FileKind::CiWorkflow => self.ci_workflow(),
             FileKind::Dockerfile => self.scan_dockerfile(),
-            FileKind::Config => self.scan_lines(Code::SL010, "configuration sets"),
+            FileKind::Config => {
+                self.scan_lines(Code::SL010, "configuration sets");
+                self.commented_settings(Code::SL010, "configuration sets");
+            }
             FileKind::Text => {}
             FileKind::HelmTemplate => self.helm_template(),
-            FileKind::Yaml | FileKind::HelmValues | FileKind::Kustomization | FileKind::Compose => {
-                self.yaml_file(kind)
+            FileKind::Yaml | FileKind::Kustomization => self.yaml_file(kind),
+            FileKind::HelmValues => {
+                self.yaml_file(kind);
+                self.commented_settings(Code::SL009, "Helm value sets");
             }
+            FileKind::Compose => {
+                self.yaml_file(kind);
+                self.commented_settings(Code::SL008, "docker-compose file sets");
+            }
+        }
+        if matches!(
+            kind,
+            FileKind::Yaml
+                | FileKind::HelmValues
+                | FileKind::HelmTemplate
+                | FileKind::Compose
+                | FileKind::DotEnv
+                | FileKind::Config
+        ) {
+            self.value_shapes(kind);
         }
         self.raw_search();
     }

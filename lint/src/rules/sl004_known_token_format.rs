@@ -13,7 +13,12 @@ pub const RULE: Rule = Rule {
 Searches every text file for credentials with a recognisable format: AWS access key ids and secret
 keys, GitHub, GitLab, Slack, Stripe, Google API, SendGrid, npm, PyPI, Docker Hub, Vault, OpenAI and
 Anthropic tokens, Slack webhooks, PEM private keys (PKCS#1, PKCS#8, OpenSSH, EC, encrypted) and
-JSON Web Tokens. Documentation placeholders (`AKIAIOSFODNN7EXAMPLE`, `ghp_xxxx...`) are skipped, as
+JSON Web Tokens, and about 50 more formats of cloud providers (Azure AD, Alibaba, DigitalOcean,
+Fly.io, Heroku, Databricks, OpenShift), CI/CD and registries (Atlassian, SonarQube, Buildkite,
+CircleCI, Octopus, Harness, Artifactory, RubyGems, Clojars), secret managers and infrastructure as
+code (Terraform Cloud, Pulumi, Doppler, 1Password, Tailscale), observability (Grafana, New Relic,
+Dynatrace, Sentry) and messaging and payment APIs (Teams webhooks, Telegram, Twilio, Mailchimp,
+Brevo, Square, Stripe webhook secrets); `docs/lint.md` lists them. Documentation placeholders (`AKIAIOSFODNN7EXAMPLE`, `ghp_xxxx...`) are skipped, as
 are SealedSecret and SOPS ciphertext.
 
 ## Why is this bad
