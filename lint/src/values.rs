@@ -552,14 +552,65 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
 /// `some-password`, `my_secret_pw`, `test-password`, `another_pw`: made only of the generic words
 /// documentation uses for a credential, so an example, not a credential.
 fn is_generic_words(lower: &str) -> bool {
-    const GENERIC: &[&str] = &[
-        "some", "my", "another", "other", "the", "a", "test", "testing", "default", "demo",
-        "secret", "secrets", "password", "passwd", "pass", "pw", "pwd", "token", "key", "api",
-        "user", "username", "admin", "value", "here", "new", "foo", "bar", "baz", "db", "database",
-        "app", "private", "access", "auth",
-    ];
     let words: Vec<&str> = lower.split(['-', '_', '.']).collect();
     words.len() >= 2 && words.iter().all(|w| GENERIC.contains(w))
+}
+
+const GENERIC: &[&str] = &[
+    "some", "my", "another", "other", "the", "a", "test", "testing", "default", "demo", "secret",
+    "secrets", "password", "passwd", "pass", "pw", "pwd", "token", "key", "api", "user",
+    "username", "admin", "value", "here", "new", "foo", "bar", "baz", "db", "database", "app",
+    "private", "access", "auth",
+];
+
+/// In a chart's test data (`ci/*-values.yaml`, `tests/`), the fixture spellings of a credential
+/// too: the generic words run together (`testpassword`), with the words fixtures add (`custom_pass`,
+/// `my_authentication_password`), or a bare `test`. Elsewhere such a value is the password a
+/// compose project or manifest really uses (`POSTGRES_PASSWORD=mysecretpassword`) and is reported.
+pub fn is_fixture_value(lower: &str) -> bool {
+    const FIXTURE: &[&str] = &[
+        "custom",
+        "authentication",
+        "sample",
+        "mock",
+        "fake",
+        "first",
+        "second",
+    ];
+    if matches!(lower, "test" | "testing" | "sample" | "mock" | "fake") {
+        return true;
+    }
+    let words: Vec<&str> = lower.split(['-', '_', '.']).collect();
+    let generic = |w: &str| GENERIC.contains(&w) || FIXTURE.contains(&w);
+    if words.len() >= 2 && words.iter().all(|w| generic(w)) {
+        return true;
+    }
+    let mut vocabulary: Vec<&str> = GENERIC.to_vec();
+    vocabulary.extend_from_slice(FIXTURE);
+    words.len() == 1
+        && lower.len() <= 24
+        && lower.bytes().all(|b| b.is_ascii_lowercase())
+        && generic_split(lower, &vocabulary) >= 2
+}
+
+/// The fewest generic words `text` splits into exactly, or 0 when it does not.
+fn generic_split(text: &str, words: &[&str]) -> usize {
+    // best[i]: fewest words covering text[..i] (0 = not coverable), best[0] = start.
+    let n = text.len();
+    let mut best = vec![usize::MAX; n + 1];
+    best[0] = 0;
+    for i in 0..n {
+        if best[i] == usize::MAX {
+            continue;
+        }
+        for w in words {
+            if text[i..].starts_with(w) {
+                let j = i + w.len();
+                best[j] = best[j].min(best[i] + 1);
+            }
+        }
+    }
+    if best[n] == usize::MAX { 0 } else { best[n] }
 }
 
 /// Fake ids (`T123456789`, `U12345678`): a short value (up to 16 characters) holding eight or
@@ -690,6 +741,50 @@ mod tests {
             ref_prone: false,
             id_prone: false,
         }
+    }
+
+    /// Chart test fixtures name their credentials with the generic words themselves, run
+    /// together or not; real defaults (`bitnami`, `guest`, `harbor_registry_password`) stay
+    /// credentials, and outside test data a run-together value is what a project really uses.
+    #[test]
+    fn fixture_spellings_are_examples_only_in_test_data() {
+        for v in [
+            "testpassword",
+            "mypassword",
+            "my_authentication_password",
+            "custom_pass",
+            "test",
+            "firstpass",
+            "adminpass",
+        ] {
+            assert!(is_fixture_value(v), "{v}");
+        }
+        for v in [
+            "bitnami",
+            "guest",
+            "harbor_registry_password",
+            "not-secure-database-password",
+            "chainlooppwd",
+            "supersecret123",
+            "hunter2",
+            "postgres",
+            "password",
+            "testpassword1",
+        ] {
+            assert!(!is_fixture_value(&v.to_ascii_lowercase()), "{v}");
+        }
+        // Outside test data the run-together spelling is reported.
+        assert!(!is_placeholder("mysecretpassword", "mysecretpassword"));
+        assert!(is_placeholder("my-secret-password", "my-secret-password"));
+
+        let text = "config:\n  datasource:\n    password: testpassword\n  admin:\n    password: Xk9-real-Looking-7\n";
+        let settings = crate::Settings::default();
+        let (in_ci, _) =
+            crate::scan_text("charts/exporter/ci/default-values.yaml", text, &settings);
+        assert_eq!(in_ci.len(), 1, "{in_ci:?}");
+        assert_eq!(in_ci[0].line, 5);
+        let (elsewhere, _) = crate::scan_text("charts/exporter/values.yaml", text, &settings);
+        assert_eq!(elsewhere.len(), 2, "{elsewhere:?}");
     }
 
     #[test]

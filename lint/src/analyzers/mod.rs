@@ -165,6 +165,9 @@ impl<'a> FileScan<'a> {
         if !self.settings.is_enabled(rule) {
             return;
         }
+        if self.test_data && super::values::is_fixture_value(&value.trim().to_ascii_lowercase()) {
+            return;
+        }
         let (confidence, message) = if self.test_data {
             (Confidence::Low, format!("{message} (chart test values)"))
         } else {
