@@ -71,6 +71,9 @@ impl FileScan<'_> {
                     }
                     continue;
                 }
+                if is_switch(flag.as_str()) {
+                    continue;
+                }
                 let Some(m) = self.name_match(flag.as_str()) else {
                     continue;
                 };
@@ -115,6 +118,9 @@ impl FileScan<'_> {
                 continue;
             };
             let Some(value) = caps.get(3) else { continue };
+            if is_switch(name.as_str()) {
+                continue;
+            }
             let v = value.as_str();
             match self.name_match(name.as_str()) {
                 Some(m) => found.push((name.as_str().to_string(), v.to_string(), m)),
@@ -158,6 +164,18 @@ impl FileScan<'_> {
             );
         }
     }
+}
+
+/// `--password-stdin`, `--token-stdin`, `--password-prompt`, `--ask-pass`: a switch that says
+/// where the credential comes from and takes no value; the word after it is something else
+/// (`helm registry login --password-stdin registry-1.docker.io`).
+fn is_switch(flag: &str) -> bool {
+    let lower = flag.to_ascii_lowercase();
+    lower.ends_with("stdin")
+        || lower.ends_with("prompt")
+        || lower.starts_with("ask-")
+        || lower.starts_with("ask_")
+        || lower.starts_with("no-")
 }
 
 /// `-port 3306`, `-protocol tcp`, `-password=x` written with one dash: an option whose name
