@@ -390,6 +390,9 @@ fn has_term_fragment(name: &str) -> bool {
 
 /// Splits `DB_PASSWORD`, `dbPassword`, `db-password`, `DBPassword` into lower-case words.
 pub fn split_words(name: &str) -> Vec<String> {
+    if name.is_ascii() {
+        return split_ascii_words(name.as_bytes());
+    }
     let mut words = Vec::new();
     let mut current = String::new();
     let chars: Vec<char> = name.chars().collect();
@@ -423,6 +426,51 @@ pub fn split_words(name: &str) -> Vec<String> {
     words
 }
 
+/// [`split_words`] for ASCII names (nearly all), without collecting the characters first: it runs
+/// for every credential-like key of every file.
+fn split_ascii_words(b: &[u8]) -> Vec<String> {
+    let mut words = Vec::with_capacity(4);
+    let mut start: Option<usize> = None;
+    let push = |words: &mut Vec<String>, from: usize, to: usize| {
+        words.push(
+            b[from..to]
+                .iter()
+                .map(|c| c.to_ascii_lowercase() as char)
+                .collect(),
+        );
+    };
+    for i in 0..b.len() {
+        let c = b[i];
+        if !c.is_ascii_alphanumeric() {
+            if let Some(s) = start.take() {
+                push(&mut words, s, i);
+            }
+            continue;
+        }
+        let boundary = i > 0 && {
+            let p = b[i - 1];
+            (c.is_ascii_uppercase() && p.is_ascii_lowercase())
+                || (c.is_ascii_uppercase()
+                    && p.is_ascii_uppercase()
+                    && b.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()))
+                || (c.is_ascii_alphabetic() && p.is_ascii_digit())
+                || (c.is_ascii_digit() && p.is_ascii_alphabetic())
+        };
+        match start {
+            Some(s) if boundary => {
+                push(&mut words, s, i);
+                start = Some(i);
+            }
+            Some(_) => {}
+            None => start = Some(i),
+        }
+    }
+    if let Some(s) = start {
+        push(&mut words, s, b.len());
+    }
+    words
+}
+
 /// The lower-case substrings that a file must contain for any name in it to be credential-like:
 /// the cheap prefilter that lets most files skip the YAML parser.
 pub const PREFILTER_NEEDLES: &[&str] = &[
@@ -432,6 +480,37 @@ pub const PREFILTER_NEEDLES: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ASCII fast path splits exactly as the general one.
+    #[test]
+    fn ascii_split_matches_the_general_split() {
+        fn general(name: &str) -> Vec<String> {
+            // The general path, forced by a non-ASCII suffix that is itself a separator.
+            let mut words = split_words(&format!("{name}\u{2028}"));
+            words.retain(|w| !w.is_empty());
+            words
+        }
+        for name in [
+            "DB_PASSWORD",
+            "dbPassword",
+            "db-password",
+            "DBPassword",
+            "apiKey2",
+            "x2Token",
+            "AWS_SECRET_ACCESS_KEY",
+            "ABC",
+            "a",
+            "",
+            "__",
+            "key.name",
+            "TLSCert9B",
+            "HTTPSProxy",
+            "password123abc",
+            "9lives",
+        ] {
+            assert_eq!(split_ascii_words(name.as_bytes()), general(name), "{name}");
+        }
+    }
 
     #[test]
     fn term_fragments_are_found_anywhere_in_any_case() {

@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use regex::Regex;
+use memchr::memmem;
 
 use crate::analyzers::needles;
 use crate::config::Settings;
@@ -17,7 +17,6 @@ use crate::names::classify_name;
 /// configuration) makes the file parse. Most manifests of a repository that already keeps its
 /// secrets out of git skip the parser this way.
 pub fn needs_parse(text: &str, settings: &Settings) -> bool {
-    static ALWAYS: OnceLock<Option<Regex>> = OnceLock::new();
     if !settings.extra_names.is_empty() {
         return true;
     }
@@ -25,23 +24,23 @@ pub fn needs_parse(text: &str, settings: &Settings) -> bool {
         return true;
     };
     // A Secret (every key is data) or a Kustomize generator (every literal is): always parse.
-    let always = ALWAYS.get_or_init(|| {
-        Regex::new(r"kind\W{1,4}Secret(?-u:\b)|secretGenerator|configMapGenerator").ok()
-    });
-    if always.as_ref().is_none_or(|re| re.is_match(text)) {
-        return true;
+    // Only SealedSecrets: never (their ciphertext is masked lazily if the token search hits it).
+    match kinds(text.as_bytes()) {
+        Kinds::Secret => return true,
+        Kinds::OnlySealedSecrets => return false,
+        Kinds::Other => {}
     }
-    // Only SealedSecrets (their ciphertext is masked lazily if the token search hits it).
-    let kinds = text.matches("kind:").count();
-    if kinds > 0 && kinds == text.matches("kind: SealedSecret").count() {
-        return false;
+    let bytes = text.as_bytes();
+    if memmem::find(bytes, b"secretGenerator").is_some()
+        || memmem::find(bytes, b"configMapGenerator").is_some()
+    {
+        return true;
     }
     // Words already found not credential-like (`secretKeyRef` repeats in every env entry).
     let mut rejected: Vec<&str> = Vec::new();
     // Words already found credential-like (`DB_PASSWORD` in every env entry's `name:`): their
     // context still decides, but they are not classified again.
     let mut accepted: Vec<&str> = Vec::new();
-    let bytes = text.as_bytes();
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.';
     let mut last_end = 0;
     for m in needles.find_iter(bytes) {
@@ -117,12 +116,77 @@ pub fn needs_parse(text: &str, settings: &Settings) -> bool {
     false
 }
 
+/// What the `kind` fields of a file say, in one SIMD pass over the occurrences of `kind`.
+enum Kinds {
+    /// `kind: Secret` (also `"kind": "Secret"`: one to four non-word characters between).
+    Secret,
+    /// Every `kind:` is `kind: SealedSecret`, and there is at least one.
+    OnlySealedSecrets,
+    Other,
+}
+
+fn kinds(bytes: &[u8]) -> Kinds {
+    static FINDER: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    let finder = FINDER.get_or_init(|| memmem::Finder::new(b"kind"));
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let (mut fields, mut sealed) = (0usize, 0usize);
+    for at in finder.find_iter(bytes) {
+        let rest = &bytes[at + 4..];
+        let gap = rest.iter().take(4).take_while(|b| !word(b)).count();
+        if gap > 0 {
+            let after = &rest[gap..];
+            if after.starts_with(b"Secret") && after.get(6).is_none_or(|b| !word(b)) {
+                return Kinds::Secret;
+            }
+        }
+        if rest.starts_with(b":") {
+            fields += 1;
+            if rest.starts_with(b": SealedSecret") {
+                sealed += 1;
+            }
+        }
+    }
+    if fields > 0 && fields == sealed {
+        Kinds::OnlySealedSecrets
+    } else {
+        Kinds::Other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse_needed(text: &str) -> bool {
         needs_parse(text, &Settings::default())
+    }
+
+    #[test]
+    fn kind_fields_are_read_as_the_regex_did() {
+        for (text, secret) in [
+            ("kind: Secret\n", true),
+            ("\"kind\": \"Secret\"", true),
+            ("kind:    Secret", false), // five characters between: never a kind field
+            ("kind: SecretStore\n", false),
+            ("kind: SealedSecret\n", false),
+            ("kinds: Secret\n", false),
+            ("kind: Secret", true),
+        ] {
+            assert_eq!(
+                matches!(kinds(text.as_bytes()), Kinds::Secret),
+                secret,
+                "{text:?}"
+            );
+        }
+        assert!(matches!(
+            kinds(b"kind: SealedSecret\n---\nkind: SealedSecret\n"),
+            Kinds::OnlySealedSecrets
+        ));
+        assert!(matches!(
+            kinds(b"kind: SealedSecret\n---\nkind: ConfigMap\n"),
+            Kinds::Other
+        ));
+        assert!(matches!(kinds(b"no kinds here"), Kinds::Other));
     }
 
     #[test]
