@@ -360,12 +360,16 @@ pub(crate) fn decode_base64(raw: &str) -> Option<Decoded> {
     })
 }
 
-pub(crate) fn needles() -> Option<&'static regex::bytes::Regex> {
-    static NEEDLES: OnceLock<Option<regex::bytes::Regex>> = OnceLock::new();
+pub(crate) fn needles() -> Option<&'static aho_corasick::AhoCorasick> {
+    static NEEDLES: OnceLock<Option<aho_corasick::AhoCorasick>> = OnceLock::new();
     NEEDLES
         .get_or_init(|| {
-            let alternation = super::names::PREFILTER_NEEDLES.join("|");
-            regex::bytes::Regex::new(&format!("(?i-u){alternation}")).ok()
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(super::names::PREFILTER_NEEDLES)
+                .ok()
         })
         .as_ref()
 }
@@ -373,5 +377,5 @@ pub(crate) fn needles() -> Option<&'static regex::bytes::Regex> {
 /// Whether `text` contains a credential-like word at all (case-insensitive).
 pub(crate) fn has_needle(text: &[u8]) -> bool {
     // Without the compiled needles (impossible for constant patterns) assume yes.
-    needles().is_none_or(|re| re.is_match(text))
+    needles().is_none_or(|ac| ac.is_match(text))
 }
