@@ -708,12 +708,19 @@ pub fn looks_random(v: &str) -> bool {
     if v.len() < 8 || v.contains(char::is_whitespace) {
         return false;
     }
+    let digit = v.chars().any(|c| c.is_ascii_digit());
+    let upper = v.chars().any(|c| c.is_ascii_uppercase());
+    let classes = character_classes(v);
+    classes >= 3 || (classes >= 2 && v.len() >= 16 && (digit || upper))
+}
+
+/// How many of lower case, upper case, digits and other characters `v` holds.
+pub fn character_classes(v: &str) -> usize {
     let lower = v.chars().any(|c| c.is_ascii_lowercase());
     let upper = v.chars().any(|c| c.is_ascii_uppercase());
     let digit = v.chars().any(|c| c.is_ascii_digit());
     let symbol = v.chars().any(|c| !c.is_ascii_alphanumeric());
-    let classes = [lower, upper, digit, symbol].iter().filter(|b| **b).count();
-    classes >= 3 || (classes >= 2 && v.len() >= 16 && (digit || upper))
+    [lower, upper, digit, symbol].iter().filter(|b| **b).count()
 }
 
 /// What every redacted value shows in place of its characters.

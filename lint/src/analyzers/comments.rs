@@ -168,12 +168,7 @@ fn credential_shaped(v: &str, strength: Strength) -> bool {
     {
         return false;
     }
-    let lower = v.chars().any(|c| c.is_ascii_lowercase());
-    let upper = v.chars().any(|c| c.is_ascii_uppercase());
-    let digit = v.chars().any(|c| c.is_ascii_digit());
-    let symbol = v.chars().any(|c| !c.is_ascii_alphanumeric());
-    let classes = [lower, upper, digit, symbol].iter().filter(|b| **b).count();
-    v.chars().count() >= 6 && classes >= 2
+    v.chars().count() >= 6 && crate::values::character_classes(v) >= 2
 }
 
 #[cfg(test)]
