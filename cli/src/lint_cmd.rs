@@ -180,6 +180,17 @@ pub enum FailOn {
     High,
 }
 
+impl OutputFormat {
+    /// The lint crate's renderer for this format.
+    pub fn format(self) -> Format {
+        match self {
+            OutputFormat::Text => Format::Text,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Sarif => Format::Sarif,
+        }
+    }
+}
+
 impl RedactMode {
     pub fn redaction(self) -> Redaction {
         match self {
@@ -342,12 +353,7 @@ fn execute(args: LintArgs) -> Result<u8, String> {
     }
 
     report.redact(args.redact.redaction());
-    let format = match resolved.format {
-        OutputFormat::Text => Format::Text,
-        OutputFormat::Json => Format::Json,
-        OutputFormat::Sarif => Format::Sarif,
-    };
-    let rendered = sealant_lint::render(&report, format, counts);
+    let rendered = sealant_lint::render(&report, resolved.format.format(), counts);
     match &resolved.output {
         Some(path) => crate::io::write_atomic(path, rendered.as_bytes(), false, true)
             .map_err(|e| e.to_string())?,

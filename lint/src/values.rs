@@ -585,16 +585,14 @@ pub fn is_fixture_value(lower: &str) -> bool {
     if words.len() >= 2 && words.iter().all(|w| generic(w)) {
         return true;
     }
-    let mut vocabulary: Vec<&str> = GENERIC.to_vec();
-    vocabulary.extend_from_slice(FIXTURE);
     words.len() == 1
         && lower.len() <= 24
         && lower.bytes().all(|b| b.is_ascii_lowercase())
-        && generic_split(lower, &vocabulary) >= 2
+        && generic_split(lower, &[GENERIC, FIXTURE]) >= 2
 }
 
 /// The fewest generic words `text` splits into exactly, or 0 when it does not.
-fn generic_split(text: &str, words: &[&str]) -> usize {
+fn generic_split(text: &str, vocabularies: &[&[&str]]) -> usize {
     // best[i]: fewest words covering text[..i] (0 = not coverable), best[0] = start.
     let n = text.len();
     let mut best = vec![usize::MAX; n + 1];
@@ -603,7 +601,7 @@ fn generic_split(text: &str, words: &[&str]) -> usize {
         if best[i] == usize::MAX {
             continue;
         }
-        for w in words {
+        for w in vocabularies.iter().flat_map(|v| v.iter()) {
             if text[i..].starts_with(w) {
                 let j = i + w.len();
                 best[j] = best[j].min(best[i] + 1);

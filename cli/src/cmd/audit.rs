@@ -22,7 +22,7 @@ use sealant_core::resource::{
     LAST_APPLIED_ANNOTATION as LAST_APPLIED, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SEALING_KEY_LABEL,
 };
 use sealant_lint::{
-    CONFIG_FILE, Code, Counts, Diagnostic, Finding, Format, ObjectRef, Report, Settings, Unit,
+    CONFIG_FILE, Code, Counts, Diagnostic, Finding, ObjectRef, Report, Settings, Unit,
 };
 use serde_json::Value;
 
@@ -224,9 +224,9 @@ struct Audit<'s> {
 }
 
 impl Audit<'_> {
-    fn take(&mut self, object: &Live) {
+    fn take(&mut self, object: Live) {
         self.listed.insert(object.meta_str("uid").to_string());
-        if let Some(reason) = exemption(object, &self.listed) {
+        if let Some(reason) = exemption(&object, &self.listed) {
             *self
                 .skipped
                 .entry(format!("{} {reason}", object.kind.kind))
@@ -274,11 +274,7 @@ pub fn audit(kube: &KubeArgs, args: AuditArgs) -> CliResult<u8> {
     let rendered = if args.fix_plan {
         fix_plan(&report.findings)
     } else {
-        let format = match args.output.unwrap_or(OutputFormat::Text) {
-            OutputFormat::Text => Format::Text,
-            OutputFormat::Json => Format::Json,
-            OutputFormat::Sarif => Format::Sarif,
-        };
+        let format = args.output.unwrap_or(OutputFormat::Text).format();
         sealant_lint::render(&report, format, Counts::default())
     };
     args.write.emit(&rendered)?;
@@ -375,7 +371,7 @@ async fn list_kind(
                 map.insert("apiVersion".into(), Value::String(kind.api_version()));
                 map.insert("kind".into(), Value::String(kind.kind.to_string()));
             }
-            audit.take(&Live { kind, value });
+            audit.take(Live { kind, value });
         }
         match next {
             Some(token) => params = params.continue_token(&token),
@@ -386,8 +382,15 @@ async fn list_kind(
 
 /// Runs the lint on one live object: rendered as YAML without what the server adds for its own
 /// bookkeeping (`managedFields`, `status`), each finding placed at the field it is in.
-fn scan_object(object: &Live, settings: &Settings) -> (Vec<Finding>, Vec<Diagnostic>) {
-    let mut value = object.value.clone();
+fn scan_object(object: Live, settings: &Settings) -> (Vec<Finding>, Vec<Diagnostic>) {
+    let whole = ObjectRef {
+        namespace: object.meta_str("namespace").to_string(),
+        kind: object.kind.kind.to_string(),
+        name: object.meta_str("name").to_string(),
+        field: String::new(),
+    };
+    let display = whole.to_string();
+    let mut value = object.value;
     if let Some(map) = value.as_object_mut() {
         map.remove("status");
         if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -395,15 +398,6 @@ fn scan_object(object: &Live, settings: &Settings) -> (Vec<Finding>, Vec<Diagnos
         }
     }
     let rendered = Yaml::render(&value);
-    let namespace = object.meta_str("namespace").to_string();
-    let name = object.meta_str("name").to_string();
-    let display = ObjectRef {
-        namespace: namespace.clone(),
-        kind: object.kind.kind.to_string(),
-        name: name.clone(),
-        field: String::new(),
-    }
-    .to_string();
     let (mut findings, problems) =
         sealant_lint::scan_text("live-object.yaml", &rendered.text, settings);
     for f in &mut findings {
@@ -411,10 +405,8 @@ fn scan_object(object: &Live, settings: &Settings) -> (Vec<Finding>, Vec<Diagnos
         f.path = display.clone();
         f.message = live_wording(&f.message);
         f.object = Some(ObjectRef {
-            namespace: namespace.clone(),
-            kind: object.kind.kind.to_string(),
-            name: name.clone(),
             field: field.map(display_path).unwrap_or_default(),
+            ..whole.clone()
         });
         f.key_path = field.map(jsonpath).unwrap_or_default();
     }
@@ -1057,7 +1049,7 @@ mod tests {
             kind: &KINDS[7],
             value: pod(),
         };
-        let (findings, _) = scan_object(&live, &Settings::default());
+        let (findings, _) = scan_object(live, &Settings::default());
         assert_eq!(findings.len(), 1, "{findings:?}");
         let object = findings[0].object.as_ref().unwrap();
         assert_eq!(object.to_string(), "default/Pod/vulnerable-app");
@@ -1100,7 +1092,7 @@ mod tests {
             kind: &KINDS[7],
             value,
         };
-        let (findings, _) = scan_object(&live, &Settings::default());
+        let (findings, _) = scan_object(live, &Settings::default());
         assert!(!findings.is_empty());
         let plan = fix_plan(&findings);
         let path = format!(
