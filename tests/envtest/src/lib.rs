@@ -58,8 +58,9 @@ pub const KEEP_ENV: &str = "SEALANT_ENVTEST_KEEP";
 
 /// How to get the assets, for the skip line and the CI failure.
 pub const HOW_TO_GET_ASSETS: &str = "set KUBEBUILDER_ASSETS (or SEALANT_K8S_ASSETS) to a folder \
-     with kube-apiserver and kube-controller-manager (here: ../shared/k8s/bin) and install etcd \
-     (apt-get install etcd-server); see tests/envtest/README.md";
+     with kube-apiserver and kube-controller-manager v1.24+ (`setup-envtest use 1.24.x` fills one \
+     that is found without a variable) and install etcd (apt-get install etcd-server); see \
+     tests/envtest/README.md";
 
 /// How long the control plane may take to come up before starting fails.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -123,8 +124,8 @@ fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 impl Assets {
-    /// The assets named by [`SEALANT_ASSETS_ENV`] or [`ASSETS_ENV`]; `Ok(None)` when neither is
-    /// set (or both are empty).
+    /// The assets named by [`SEALANT_ASSETS_ENV`] or [`ASSETS_ENV`], else the newest folder that
+    /// `setup-envtest use` filled on this machine; `Ok(None)` when there is none.
     pub fn from_env() -> Result<Option<Assets>, Error> {
         for var in [SEALANT_ASSETS_ENV, ASSETS_ENV] {
             if let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) {
@@ -133,7 +134,7 @@ impl Assets {
                     .map_err(|e| Error::Assets(format!("{var}: {e}")));
             }
         }
-        Ok(None)
+        Ok(setup_envtest_dir().and_then(|dir| Assets::in_dir(&dir).ok()))
     }
 
     /// The assets in `dir` (etcd and kubectl may come from `PATH` instead).
@@ -170,8 +171,14 @@ impl Assets {
 
 /// The assets for a test, or `None` after printing a skip line. Panics when the variable names
 /// a folder without the binaries, and when no assets are set and `CI=true`: CI must run these
-/// tests, not skip them.
+/// tests, not skip them. Each call counts as one real-server test in the run's report.
 pub fn assets_or_skip() -> Option<Assets> {
+    let assets = find_assets_or_skip();
+    record(assets.is_some());
+    assets
+}
+
+fn find_assets_or_skip() -> Option<Assets> {
     match Assets::from_env() {
         Ok(Some(assets)) => Some(assets),
         Ok(None) if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -180,14 +187,75 @@ pub fn assets_or_skip() -> Option<Assets> {
                  {HOW_TO_GET_ASSETS}"
             )
         }
-        Ok(None) => {
-            eprintln!(
-                "skipped: no Kubernetes assets for the real-API-server tests; {HOW_TO_GET_ASSETS}"
-            );
-            None
-        }
+        Ok(None) => None,
         Err(e) => panic!("{e}"),
     }
+}
+
+/// The variable naming the file where each real-server test appends `ran NAME` or
+/// `skipped NAME`; `scripts/test.sh` sets it and prints the count as the run's last line.
+pub const REPORT_ENV: &str = "SEALANT_TEST_REPORT";
+
+/// Notes that the calling test ran on a real control plane or was skipped: a line in the report
+/// file when one is set, and a skip line on the process's real stderr either way (libtest
+/// captures `eprintln!` of passing tests, so a skip would otherwise be silent).
+fn record(ran: bool) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_string();
+    if let Some(path) = std::env::var_os(REPORT_ENV).filter(|p| !p.is_empty()) {
+        let line = format!("{} {test}\n", if ran { "ran" } else { "skipped" });
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+    if !ran {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "skipped: {test}: no Kubernetes assets for the real-API-server tests; {HOW_TO_GET_ASSETS}"
+        );
+    }
+}
+
+/// The newest `k8s/<version>-<os>-<arch>` folder under setup-envtest's default store
+/// (`$XDG_DATA_HOME/kubebuilder-envtest`, else `~/.local/share/kubebuilder-envtest`; on macOS
+/// `~/Library/Application Support/io.kubebuilder.envtest`) that holds a kube-apiserver.
+fn setup_envtest_dir() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut stores = Vec::new();
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        stores.push(PathBuf::from(data).join("kubebuilder-envtest"));
+    }
+    if let Some(home) = &home {
+        stores.push(home.join(".local/share/kubebuilder-envtest"));
+        stores.push(home.join("Library/Application Support/io.kubebuilder.envtest"));
+    }
+    stores.into_iter().find_map(|store| {
+        let mut versions: Vec<(Vec<u64>, PathBuf)> = std::fs::read_dir(store.join("k8s"))
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|dir| executable(&dir.join("kube-apiserver")))
+            .map(|dir| {
+                let name = dir.file_name().unwrap_or_default().to_string_lossy();
+                let version = name
+                    .split('-')
+                    .next()
+                    .unwrap_or_default()
+                    .split('.')
+                    .map(|part| part.parse().unwrap_or(0))
+                    .collect();
+                (version, dir)
+            })
+            .collect();
+        versions.sort();
+        versions.pop().map(|(_, dir)| dir)
+    })
 }
 
 /// What to start besides etcd and the API server.
@@ -368,14 +436,16 @@ impl ControlPlane {
     /// the garbage collector), or `None` after printing a skip line. Tests sharing it keep to
     /// their own namespaces. Panics if it cannot start.
     pub fn shared() -> Option<&'static ControlPlane> {
-        SHARED
+        let plane = SHARED
             .get_or_init(|| {
-                assets_or_skip().map(|assets| {
+                find_assets_or_skip().map(|assets| {
                     ControlPlane::start(&assets, Options::default())
                         .unwrap_or_else(|e| panic!("starting the shared control plane: {e}"))
                 })
             })
-            .as_ref()
+            .as_ref();
+        record(plane.is_some());
+        plane
     }
 
     /// Starts a control plane of its own (stopped when dropped).
