@@ -14,8 +14,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bold() { printf '\033[1m%s\033[0m\n' "$*"; }
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+# Bold only on a terminal, and never with NO_COLOR set (https://no-color.org).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then on=$'\033[1m' off=$'\033[0m'; else on= off=; fi
+bold() { printf '%s%s%s\n' "$on" "$*" "$off"; }
+step() { printf '\n%s$ %s%s\n' "$on" "$*" "$off"; }
+started=$(date +%s)
+elapsed() { echo "$(( $(date +%s) - started )) s"; }
 fail() { echo "demo: FAILED: $*" >&2; exit 1; }
 command -v kubectl >/dev/null || { echo "demo: needs kubectl (https://kubernetes.io/docs/tasks/tools/)" >&2; exit 2; }
 
@@ -38,7 +42,19 @@ Every command a user would type is shown after '\$'; 'admin' is a cluster admin'
 'alice' an ordinary user's with no permissions granted.
 EOF
 
-cargo build --quiet -p sealant -p sealant-controller -p sealant-test-apiserver -p sealant-envtest
+# A cold build is most of a first run: say so, and let cargo show its progress.
+if [ -x target/debug/sealant ] && [ -x target/debug/sealant-controller ]; then
+    echo "demo: building sealant, sealant-controller and the test servers (up to date: a few seconds)..."
+else
+    echo "demo: building sealant, sealant-controller and the test servers: a cold build takes about"
+    echo "      6 minutes on 2 cores (about 400 crates); cargo's progress follows..."
+fi
+if ! cargo build -p sealant -p sealant-controller -p sealant-test-apiserver -p sealant-envtest 2>&1 \
+    | awk '/^ *Compiling / { n++; if (n % 25 == 0) { printf "demo:   %d crates compiled (%s)...\n", n, $2; fflush() }; next }
+           /^ *(Finished|error|warning: unused)/ || /^ *-->/ { print; fflush() }'; then
+    fail "cargo build (run the build above yourself to see every message)"
+fi
+echo "demo: built in $(elapsed)"
 bin=$PWD/target/debug
 work=$(mktemp -d)
 pids=()
