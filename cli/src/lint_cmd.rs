@@ -48,10 +48,9 @@ pub struct LintArgs {
     #[arg(short = 'f', long = "filename", value_name = "PATH")]
     pub filenames: Vec<String>,
 
-    /// Output format: text, json or sarif [default: text]. (`-o FILE`, the old spelling of -w,
-    /// still works with a warning.)
-    #[arg(short = 'o', long = "output", value_name = "FORMAT")]
-    pub output: Option<String>,
+    /// Output format: text, json or sarif [default: text]. Write to a file with -w FILE.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", value_parser = parse_format)]
+    pub output: Option<OutputFormat>,
 
     /// Old spelling of -o FORMAT.
     #[arg(long, value_enum, hide = true)]
@@ -152,7 +151,21 @@ pub fn as_audit(args: &LintArgs) -> Result<crate::cmd::audit::AuditArgs, crate::
     })
 }
 
-/// `--format`.
+/// `-o FORMAT`: a format name, never a file. `-o report.sarif` used to write a file (and wrote
+/// text into it unless the format was given too); now it is an error that names the choices and
+/// the -w spelling.
+fn parse_format(value: &str) -> Result<OutputFormat, String> {
+    OutputFormat::from_str(value, true).map_err(|_| {
+        let choices = "text, json, sarif";
+        if value.contains(['.', '/']) {
+            format!("-o names an output format ({choices}); to write a file use -w {value}")
+        } else {
+            format!("unknown output format '{value}': choose one of {choices}")
+        }
+    })
+}
+
+/// `-o FORMAT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// `path:line:col: SL001 [high] message (value: ********)`.
@@ -166,7 +179,7 @@ pub enum OutputFormat {
 /// `--redact`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum RedactMode {
-    /// `********`, or `gh********` for values of 16 characters or more.
+    /// `********`, or `gh********` for values of 24 characters or more.
     Partial,
     /// `********` for every value.
     Full,
@@ -240,15 +253,9 @@ fn resolve(args: &LintArgs) -> Resolved {
     if format.is_some() {
         crate::flags::deprecated("--format FORMAT", "-o FORMAT");
     }
-    let mut output = args.write.path().map(Path::to_path_buf);
-    if let Some(value) = &args.output {
-        match as_format(value) {
-            Some(f) => format = Some(f),
-            None => {
-                crate::flags::deprecated("-o/--output FILE", "-w FILE");
-                output = Some(PathBuf::from(value));
-            }
-        }
+    let output = args.write.path().map(Path::to_path_buf);
+    if args.output.is_some() {
+        format = args.output;
     }
     let mut paths = Vec::new();
     for value in &args.filenames {

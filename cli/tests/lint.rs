@@ -115,11 +115,20 @@ fn json_and_sarif_go_to_the_output_file() {
     assert_eq!((run.code, run.stdout.as_str()), (1, ""));
     assert!(!run.stderr.contains("deprecated"), "{}", run.stderr);
     std::fs::remove_file(dir.path().join("out.json")).unwrap_or_default();
-    // The old spellings still work, with a warning.
+    // -o never names a file: the old `--output FILE` is refused and writes nothing; the old
+    // `--format` still works, with a warning.
     let run = sealant(
         dir.path(),
         &["lint", "--format", "json", "--output", "out.json"],
     );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("to write a file use -w out.json"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path().join("out.json").exists());
+    let run = sealant(dir.path(), &["lint", "--format", "json", "-w", "out.json"]);
     assert_eq!((run.code, run.stdout.as_str()), (1, ""));
     assert!(run.stderr.contains("deprecated"), "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(
@@ -263,7 +272,7 @@ fn output_file_is_replaced_whole() {
     let dir = repo(&[("k8s/pod.yaml", LEAKY_POD), ("report.json", "stale")]);
     let run = sealant(
         dir.path(),
-        &["lint", "-f", "json", "-o", "report.json", "k8s"],
+        &["lint", "-o", "json", "-w", "report.json", "k8s"],
     );
     assert_eq!(run.code, 1, "stderr: {}", run.stderr);
     let written = std::fs::read_to_string(dir.path().join("report.json")).unwrap_or_default();

@@ -7,7 +7,7 @@ use super::finding::{Finding, Severity};
 use super::rules::RULES;
 use super::scan::{Report, Unit};
 
-/// The output formats of `sealant lint --format`.
+/// The output formats of `sealant lint -o`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,

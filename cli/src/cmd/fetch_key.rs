@@ -1,10 +1,8 @@
 //! `sealant fetch-key`: the controller's current public key.
 
-use std::path::PathBuf;
-
 use crate::cluster::{self, ControllerArgs, KubeArgs};
-use crate::error::CliResult;
-use crate::flags::{self, OutputFile};
+use crate::error::{CliError, CliResult};
+use crate::flags::OutputFile;
 
 pub const FETCH_AFTER_HELP: &str = "\
 Examples:
@@ -21,26 +19,23 @@ pub struct FetchKeyArgs {
     controller: ControllerArgs,
     #[command(flatten)]
     write: OutputFile,
-    /// Deprecated spelling of -w FILE (-o names a format in every other command).
-    #[arg(
-        short = 'o',
-        long = "output",
-        value_name = "FILE",
-        hide = true,
-        conflicts_with = "write"
-    )]
-    output: Option<PathBuf>,
+    /// `-o` names an output format in every command and a key line is fetch-key's only one;
+    /// the old `-o FILE` spelling is refused with a pointer to -w instead of writing a file.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", hide = true)]
+    output: Option<String>,
 }
 
 /// Prints (or writes) the controller's current public key.
 pub fn fetch_key(kube: &KubeArgs, args: FetchKeyArgs) -> CliResult<()> {
-    let write = match args.output {
-        Some(path) => {
-            flags::deprecated("`fetch-key -o FILE`", "`fetch-key -w FILE`");
-            OutputFile { write: Some(path) }
-        }
-        None => args.write,
-    };
+    if let Some(value) = args.output {
+        return Err(CliError::input(format!(
+            "fetch-key -o {value}: -o names an output format, and fetch-key prints a key line only"
+        ))
+        .hint(format!(
+            "to write the key to a file: sealant fetch-key -w {value}"
+        )));
+    }
+    let write = args.write;
     let (namespace, key) = cluster::block_on(cluster::fetch_public_key(kube, &args.controller))??;
     write.emit(&format!("{key}\n"))?;
     eprintln!(
