@@ -34,10 +34,15 @@ pub struct KubeArgs {
 pub struct ControllerArgs {
     /// Namespace of the sealant controller (default: sealant-system, then a search of all
     /// namespaces for its public-key ConfigMap).
-    #[arg(long, value_name = "NS")]
+    #[arg(long, value_name = "NS", env = "SEALANT_CONTROLLER_NAMESPACE")]
     pub controller_namespace: Option<String>,
     /// Name of the controller's Service, for --online requests.
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_CONTROLLER_NAME)]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = DEFAULT_CONTROLLER_NAME,
+        env = "SEALANT_CONTROLLER_NAME"
+    )]
     pub controller_name: String,
 }
 
@@ -67,7 +72,31 @@ impl KubeArgs {
             .and_then(|c| c.namespace.clone())
     }
 
-    /// A client for the kubeconfig (or in-cluster configuration).
+    /// "context NAME, server URL" of the configuration a client would use, for messages that
+    /// must say what was tried; "in-cluster configuration" inside a Pod.
+    pub fn target(&self) -> String {
+        let Some(Ok(config)) = self.kubeconfig() else {
+            return "in-cluster configuration".to_string();
+        };
+        let context = self
+            .context
+            .clone()
+            .or_else(|| config.current_context.clone())
+            .unwrap_or_default();
+        let server = config
+            .contexts
+            .iter()
+            .find(|c| c.name == context)
+            .and_then(|c| c.context.as_ref())
+            .and_then(|c| config.clusters.iter().find(|k| k.name == c.cluster))
+            .and_then(|k| k.cluster.as_ref())
+            .and_then(|k| k.server.clone())
+            .unwrap_or_else(|| "?".to_string());
+        format!("context {context}, server {server}")
+    }
+
+    /// A client for the kubeconfig (or in-cluster configuration). A kubeconfig that is missing or
+    /// names no usable context is one line saying which file was read and what to do.
     pub async fn client(&self) -> CliResult<Client> {
         let options = KubeConfigOptions {
             context: self.context.clone(),
@@ -75,19 +104,81 @@ impl KubeArgs {
         };
         let config = match &self.kubeconfig {
             Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|e| CliError::input(format!("--kubeconfig {}: {e}", path.display())))?;
-                Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| e.to_string())
+                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+                    CliError::input(format!("--kubeconfig {}: {}", path.display(), root_cause(&e)))
+                        .hint("pass the path of a kubeconfig file (kubectl config view --raw prints the current one)")
+                })?;
+                Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| root_cause(&e))
             }
-            None if self.context.is_some() => Config::from_kubeconfig(&options).await.map_err(|e| e.to_string()),
-            None => Config::infer().await.map_err(|e| e.to_string()),
+            None if self.context.is_some() => {
+                Config::from_kubeconfig(&options).await.map_err(|e| root_cause(&e))
+            }
+            None => Config::infer().await.map_err(|e| root_cause(&e)),
         }
         .map_err(|e| {
-            CliError::input(format!("cannot load the cluster configuration: {e}"))
-                .hint("pass --public-key FILE to seal offline, or --kubeconfig/--context to reach the cluster")
+            let read = match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+                Some(paths) => format!("KUBECONFIG={}", paths.to_string_lossy()),
+                None => "~/.kube/config".to_string(),
+            };
+            let what = match &self.context {
+                Some(context) => format!("context {context} in {read}"),
+                None => read,
+            };
+            CliError::input(format!("no cluster to talk to: read {what} and found no usable configuration ({e})"))
+                .hint("point KUBECONFIG or --kubeconfig at the cluster's kubeconfig and pick it with --context (kubectl config get-contexts lists them); commands with --public-key work offline")
         })?;
-        Client::try_from(config)
-            .map_err(|e| CliError::input(format!("cannot create a Kubernetes client: {e}")))
+        let mut config = config;
+        // A cluster that does not answer must not hang the CLI for the client's default minutes.
+        config.connect_timeout = Some(CONNECT_TIMEOUT);
+        config.read_timeout = Some(READ_TIMEOUT);
+        Client::try_from(config).map_err(|e| {
+            CliError::input(format!(
+                "cannot create a Kubernetes client for {}: {}",
+                self.target(),
+                root_cause(&e)
+            ))
+        })
+    }
+
+    /// The one-line error for a request that failed while `doing` something: an answer of the API
+    /// server says what it refused; no answer says which server was tried and how to check it.
+    pub fn request_error(&self, doing: &str, error: &kube::Error) -> CliError {
+        match error {
+            kube::Error::Api(status) if status.code == 401 => CliError::input(format!(
+                "{doing}: the cluster ({}) did not accept your credentials: {}",
+                self.target(),
+                status.message
+            ))
+            .hint("log in again (your kubeconfig's token or certificate expired or is wrong)"),
+            kube::Error::Api(status) => {
+                CliError::input(format!("{doing}: {} {}", status.code, status.message))
+            }
+            other => CliError::input(format!(
+                "cannot reach the cluster ({}) while {doing}: {}",
+                self.target(),
+                root_cause(other)
+            ))
+            .hint("is the cluster up and is this the right context? `kubectl cluster-info` tries the same server; commands with --public-key work offline"),
+        }
+    }
+}
+
+/// How long the CLI waits to connect to the API server, and for an answer.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The innermost cause of an error ("Connection refused (os error 111)"), which says more than
+/// the client's wrapper ("client error (Connect)"); both when they differ.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = error;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    let (outer, root) = (error.to_string(), inner.to_string());
+    if outer == root || outer.contains(&root) {
+        outer
+    } else {
+        format!("{outer}: {root}")
     }
 }
 
@@ -106,13 +197,13 @@ pub async fn fetch_public_key(
     controller: &ControllerArgs,
 ) -> CliResult<(String, PublicKey)> {
     let client = kube.client().await?;
-    let namespace = find_controller_namespace(&client, controller).await?;
+    let namespace = find_controller_namespace(kube, &client, controller).await?;
     let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
     let map = api.get(PUBLIC_KEYS_CONFIGMAP).await.map_err(|e| {
-        CliError::input(format!(
-            "cannot read ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}: {}",
-            api_message(&e)
-        ))
+        kube.request_error(
+            &format!("reading ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}"),
+            &e,
+        )
     })?;
     let line = map
         .data
@@ -133,6 +224,7 @@ pub async fn fetch_public_key(
 /// The controller's namespace: the flag, else `sealant-system` if the ConfigMap is there, else
 /// the one namespace holding a ConfigMap of that name.
 pub async fn find_controller_namespace(
+    kube: &KubeArgs,
     client: &Client,
     controller: &ControllerArgs,
 ) -> CliResult<String> {
@@ -141,8 +233,16 @@ pub async fn find_controller_namespace(
     }
     let default_api: Api<ConfigMap> = Api::namespaced(client.clone(), DEFAULT_CONTROLLER_NAMESPACE);
     let first = default_api.get_opt(PUBLIC_KEYS_CONFIGMAP).await;
-    if let Ok(Some(_)) = first {
-        return Ok(DEFAULT_CONTROLLER_NAMESPACE.to_string());
+    match &first {
+        Ok(Some(_)) => return Ok(DEFAULT_CONTROLLER_NAMESPACE.to_string()),
+        // No answer at all: searching further cannot help; say which server did not answer.
+        Err(e) if !matches!(e, kube::Error::Api(_)) => {
+            return Err(kube.request_error(
+                &format!("looking for the controller in namespace {DEFAULT_CONTROLLER_NAMESPACE}"),
+                e,
+            ));
+        }
+        _ => {}
     }
     let all: Api<ConfigMap> = Api::all(client.clone());
     let params = ListParams::default().fields(&format!("metadata.name={PUBLIC_KEYS_CONFIGMAP}"));
@@ -186,7 +286,7 @@ pub async fn controller_post(
     body: Vec<u8>,
 ) -> CliResult<(u16, String)> {
     let client = kube.client().await?;
-    let namespace = find_controller_namespace(&client, controller).await?;
+    let namespace = find_controller_namespace(kube, &client, controller).await?;
     let path = format!(
         "/api/v1/namespaces/{namespace}/services/http:{}:http/proxy{endpoint}",
         controller.controller_name
@@ -195,8 +295,32 @@ pub async fn controller_post(
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(body)
         .map_err(|e| CliError::input(format!("cannot build the request: {e}")))?;
+    let service = format!("{namespace}/{}", controller.controller_name);
     match client.request_text(request).await {
         Ok(text) => Ok((200, text)),
+        // The API server's own refusals of the proxy request: say which permission or object is
+        // missing instead of its terse message ("services \"...\" not found").
+        Err(kube::Error::Api(status)) if status.code == 403 && status.reason == "Forbidden" => {
+            Err(CliError::input(format!(
+                "not allowed to reach the controller through the API server: --online needs `create` on services/proxy for Service {service} ({})",
+                status.message
+            ))
+            .hint(format!("ask an admin to bind the sealant-user ClusterRole in {namespace}: kubectl create rolebinding sealant-user-NAME -n {namespace} --clusterrole=sealant-user --user=NAME (docs/install.md#letting-users-verify-online)")))
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 && status.reason == "NotFound" => {
+            Err(CliError::input(format!(
+                "no Service {service} to reach the controller through: {}",
+                status.message
+            ))
+            .hint("pass --controller-name and --controller-namespace of the controller's Service (deploy/service.yaml names it sealant-controller)"))
+        }
+        Err(kube::Error::Api(status)) if status.code == 503 && status.reason == "ServiceUnavailable" => {
+            Err(CliError::input(format!(
+                "the controller's Service {service} has no ready endpoint: {}",
+                status.message
+            ))
+            .hint(format!("check the controller: kubectl -n {namespace} get pods -l app.kubernetes.io/name=sealant-controller")))
+        }
         // The controller answers errors with `{reason, message}`, which kube reads as a Status
         // without a code; any error status is a failure either way.
         Err(kube::Error::Api(status)) => {
@@ -207,9 +331,7 @@ pub async fn controller_post(
             };
             Ok((code, message))
         }
-        Err(e) => Err(CliError::input(format!(
-            "cannot reach the controller at {path}: {e}"
-        ))),
+        Err(e) => Err(kube.request_error(&format!("posting to the controller at {path}"), &e)),
     }
 }
 

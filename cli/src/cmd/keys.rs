@@ -154,7 +154,7 @@ async fn read_key_secrets(
     controller: &ControllerArgs,
 ) -> CliResult<(String, KeySecrets)> {
     let client = kube.client().await?;
-    let namespace = cluster::find_controller_namespace(&client, controller).await?;
+    let namespace = cluster::find_controller_namespace(kube, &client, controller).await?;
     let api: Api<Secret> = Api::namespaced(client, &namespace);
     let list = api
         .list(&ListParams::default().labels(SEALING_KEY_LABEL))

@@ -259,6 +259,74 @@ fn an_ordinary_user_fetches_the_key_but_cannot_read_the_key_secrets() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
 }
 
+/// `verify --online` needs `create` on the controller Service's proxy, which deploy/ does not
+/// grant: without it the CLI names that permission and the role that grants it; with
+/// deploy/optional/user-rbac.yaml bound, the API server lets the request through (here it then
+/// finds no ready endpoint, since the controller runs out of cluster, and says so).
+#[test]
+fn online_verify_names_the_missing_permission_until_the_sealant_user_role_is_bound() {
+    let Some(s) = shared() else { return };
+    let config = s
+        .plane
+        .user_kubeconfig("olivia", &["online-verifiers"])
+        .expect("olivia's kubeconfig");
+    let olivia = s.admin.as_user(&config);
+    let sealed = seal(
+        &s.admin,
+        &olivia,
+        "default",
+        "online-check",
+        &["token=abc123"],
+    );
+    std::fs::write(s.admin.dir.join("online-check.yaml"), &sealed).expect("write");
+    let verify = |who: &sealant_e2e::Kube| {
+        let out = who.run(
+            &binary("sealant"),
+            &["verify", "--online", "online-check.yaml"],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let denied = verify(&olivia);
+    assert!(
+        denied.contains("--online needs `create` on services/proxy for Service sealant-system/sealant-controller")
+            && denied.contains("--clusterrole=sealant-user"),
+        "{denied}"
+    );
+    s.admin.kubectl_ok(
+        &format!(
+            "apply -f {}",
+            sealant_e2e::repo()
+                .join("deploy/optional/user-rbac.yaml")
+                .display()
+        ),
+        None,
+    );
+    s.admin.kubectl_ok(
+        "create rolebinding sealant-user -n sealant-system --clusterrole=sealant-user --group=online-verifiers",
+        None,
+    );
+    let allowed = olivia.kubectl(
+        "auth can-i create services/http:sealant-controller:http --subresource=proxy -n sealant-system",
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&allowed.stdout).trim(), "yes");
+    // RBAC bindings take effect at once; the answer is now the Service's, not the authorizer's.
+    let through = verify(&olivia);
+    assert!(!through.contains("services/proxy"), "{through}");
+    assert!(
+        through.contains("has no ready endpoint") || through.contains("cannot reach"),
+        "{through}"
+    );
+    // Nothing else came with the role.
+    let other = olivia.kubectl(
+        "auth can-i create services/other:http --subresource=proxy -n sealant-system",
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&other.stdout).trim(), "no");
+}
+
 #[test]
 fn seal_apply_update_and_delete_on_the_real_server() {
     let Some(s) = shared() else { return };
