@@ -109,7 +109,7 @@ fn help_texts_document_every_command_with_examples_and_exit_codes() {
         "recover",
         "keygen",
         "fetch-key",
-        "completions",
+        "completion",
     ] {
         let help = stdout_of(env.sealant().args([command, "--help"]));
         let examples = help.split("Examples:\n").nth(1).unwrap_or_default();
@@ -128,8 +128,13 @@ fn help_texts_document_every_command_with_examples_and_exit_codes() {
 fn version_and_completions_work() {
     let env = Env::new();
     assert!(stdout_of(env.sealant().arg("--version")).starts_with("sealant "));
-    let bash = stdout_of(env.sealant().args(["completions", "bash"]));
-    assert!(bash.contains("merge-into"));
+    // `completion` as kubectl spells it; `completions` still works.
+    for spelling in ["completion", "completions"] {
+        let bash = stdout_of(env.sealant().args([spelling, "bash"]));
+        assert!(bash.contains("merge-into"));
+    }
+    let fish = stdout_of(env.sealant().args(["completion", "fish"]));
+    assert!(fish.contains("complete -c sealant"), "{fish}");
 }
 
 // --- keygen --------------------------------------------------------------------------------
@@ -161,6 +166,34 @@ fn keygen_writes_a_private_key_only_its_owner_can_read_and_refuses_to_overwrite(
     );
     assert!(out.starts_with("key id: "));
     assert_ne!(env.read("keys/sealant.pub"), public);
+}
+
+#[test]
+fn keygen_warns_when_the_private_key_lands_inside_a_git_repository() {
+    let env = Env::new();
+    // Not a repository: no warning.
+    let out = env
+        .sealant()
+        .args(["keygen", "--out-dir", "outside", "--name", "k"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stderr).unwrap().is_empty());
+    // A repository (a `.git` folder two levels up): the warning names the key and the repository.
+    std::fs::create_dir_all(env.path("repo/.git")).unwrap();
+    let out = env
+        .sealant()
+        .args(["keygen", "--out-dir", "repo/deploy/keys", "--name", "k"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "warning: the private key repo/deploy/keys/k.key is inside the git repository"
+        ) && stderr.contains("never commit it"),
+        "{stderr}"
+    );
 }
 
 // --- seal / verify / recover ---------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! `sealant keygen`: make a key pair offline.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sealant_core::PrivateKey;
 use sealant_core::keys::KeyType;
@@ -14,7 +14,8 @@ Examples:
   $ sealant keygen --out-dir keys --name staging --force
   $ sealant keygen --out-dir keys --name prod-pq --pq
 
-Writes DIR/NAME.key (the private key, mode 0600: keep it secret and back it up offline) and
+Writes DIR/NAME.key (the private key, mode 0600: keep it secret, back it up offline, and keep it
+out of every git repository: keygen warns when DIR is inside one) and
 DIR/NAME.pub (the public key line to seal with), and prints the key id. With --pq the pair is a
 post-quantum hybrid (X-Wing: ML-KEM-768 + X25519), so values sealed to it stay secret even if
 X25519 is broken later; its public key line (sealant-pub-pq1:) is 1643 characters, and each value
@@ -80,9 +81,25 @@ pub fn keygen(args: KeygenArgs) -> CliResult<()> {
     println!("key id: {}", key.id());
     println!("public key: {}", key.public());
     println!(
-        "wrote {} (private, mode 0600: keep it secret) and {}",
+        "wrote {} (private, mode 0600: keep it secret, outside any git repository) and {}",
         key_path.display(),
         pub_path.display()
     );
+    if let Some(repository) = enclosing_repository(&args.out_dir) {
+        eprintln!(
+            "sealant: warning: the private key {} is inside the git repository {}: never commit \
+             it (sealant lint reports it); move it out, e.g. to ~/.sealant, or add it to .gitignore",
+            key_path.display(),
+            repository.display()
+        );
+    }
     Ok(())
+}
+
+/// The git work tree that holds `dir`, if any (a `.git` folder or file in it or a parent).
+fn enclosing_repository(dir: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    dir.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
 }
