@@ -78,11 +78,12 @@ enum Command {
     Lint(lint_cmd::LintArgs),
     /// Scan the cluster's live workloads, ConfigMaps and Secrets for plaintext credentials.
     Audit(cmd::audit::AuditArgs),
-    /// Print a shell completion script.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
-        after_help = "Examples:\n  $ sealant completions bash > /etc/bash_completion.d/sealant\n  $ sealant completions zsh > \"${fpath[1]}/_sealant\""
+        alias = "completions",
+        after_help = "Examples:\n  $ sealant completion bash > /etc/bash_completion.d/sealant\n  $ sealant completion zsh > \"${fpath[1]}/_sealant\"\n  $ sealant completion fish > ~/.config/fish/completions/sealant.fish"
     )]
-    Completions {
+    Completion {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
     },
@@ -107,7 +108,7 @@ fn main() -> ExitCode {
         },
         Command::Lint(args) => return ExitCode::from(lint_cmd::run(args)),
         Command::Audit(args) => return audit_exit(&cli.kube, args),
-        Command::Completions { shell } => {
+        Command::Completion { shell } => {
             clap_complete::generate(
                 shell,
                 &mut Cli::command(),

@@ -73,7 +73,7 @@ pub struct Finding {
     pub message: String,
     pub severity: Severity,
     pub confidence: Confidence,
-    /// The value redacted (`********`, or `gh********` for values of 16 characters or more), or
+    /// The value redacted (`********`, or `gh********` for values of 24 characters or more), or
     /// for a finding that summarises several values, what it covers (`3 keys`).
     pub redacted: String,
     /// The commit the file was read from (`--history`; `staged` for `--staged`), else `None`.
@@ -135,7 +135,7 @@ impl Finding {
 /// How much of a value reports show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Redaction {
-    /// Nothing of values shorter than 16 characters, the first two characters of longer ones.
+    /// Nothing of values shorter than 24 characters, the first two characters of longer ones.
     #[default]
     Partial,
     /// Nothing of any value.

@@ -168,6 +168,11 @@ fn history_blobs(repo: &gix::Repository, range: Option<&str>) -> Result<Vec<Blob
             .map(|id| id.detach())
             .map_err(|e| format!("cannot resolve `{spec}`: {e}"))
     };
+    // A repository before its first commit has an unborn HEAD: there is no history to scan,
+    // which is an empty result, not an error (`git init && sealant lint --history`).
+    if range.is_none() && repo.head().is_ok_and(|head| head.is_unborn()) {
+        return Ok(Vec::new());
+    }
     let tip = resolve(tip)?;
     let hidden: Vec<ObjectId> = base.map(resolve).transpose()?.into_iter().collect();
     let walk = repo

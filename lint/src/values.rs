@@ -724,12 +724,17 @@ pub fn character_classes(v: &str) -> usize {
 /// What every redacted value shows in place of its characters.
 pub const MASK: &str = "********";
 
-/// Shows a value redacted: nothing of values shorter than 16 characters (too short for any
-/// character to be given away), at most the first two characters of longer ones (`gh********`,
-/// enough to tell token kinds apart).
+/// The shortest value whose first two characters a redacted finding shows.
+pub const REDACT_SHOW_FROM: usize = 24;
+
+/// Shows a value redacted, the one rule for every output (text, JSON, SARIF, audit): nothing of
+/// values shorter than [`REDACT_SHOW_FROM`] characters (a password or a short key loses too much
+/// of its strength with any character given away), the first two characters of longer ones
+/// (`gh********`, `AK********`: enough to tell token kinds apart, a tenth of a long token at
+/// most).
 pub fn redact(value: &str) -> String {
     let v = value.trim();
-    if v.chars().count() < 16 {
+    if v.chars().count() < REDACT_SHOW_FROM {
         return MASK.to_string();
     }
     let head: String = v.chars().take(2).collect();
@@ -916,7 +921,14 @@ mod tests {
             "gh********"
         );
         assert_eq!(redact("fifteen-chars-x"), "********");
-        assert_eq!(redact("sixteen-chars-xy"), "si********");
-        assert_eq!(redact("\u{e9}t\u{e9}-sixteen-chars"), "\u{e9}t********");
+        // Short tokens (a 13-character SendGrid-like value) and mid-length passwords show nothing.
+        assert_eq!(redact("SG.abcdefghij"), "********");
+        assert_eq!(redact("sixteen-chars-xy"), "********");
+        assert_eq!(redact("twenty-three-chars-xyz1"), "********");
+        assert_eq!(redact("twenty-four-characters-1"), "tw********");
+        assert_eq!(
+            redact("\u{e9}t\u{e9}-twenty-four-characters"),
+            "\u{e9}t********"
+        );
     }
 }

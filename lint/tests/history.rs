@@ -145,3 +145,21 @@ fn a_directory_that_is_not_a_repository_is_an_error() {
     let err = scan_git(dir.path(), &GitScope::Staged, &Settings::default());
     assert!(err.is_err());
 }
+
+/// `git init && sealant lint --history`: before the first commit there is no history, which is a
+/// clean scan, not "cannot resolve HEAD" (found by running docs/lint.md's commands as printed).
+#[test]
+fn a_repository_without_commits_has_an_empty_history() {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("{e}"),
+    };
+    git(dir.path(), &["init", "-q"]);
+    write(dir.path(), "app.env", LEAK);
+    let report = scan(dir.path(), GitScope::History(None));
+    assert!(report.findings.is_empty());
+    assert_eq!(report.files_scanned, 0);
+    // Staged mode of the same repository still sees the file once it is added.
+    git(dir.path(), &["add", "app.env"]);
+    assert_eq!(scan(dir.path(), GitScope::Staged).findings.len(), 1);
+}

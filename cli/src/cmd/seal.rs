@@ -42,7 +42,11 @@ pub struct SealArgs {
     files: Vec<PathBuf>,
     /// Public key to seal to: a file, the `sealant-pub-v1:`/`sealant-pub-pq1:` line, or an
     /// `https://` URL serving it. Repeat for several clusters.
-    #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
+    #[arg(
+        long = "public-key",
+        value_name = "FILE_OR_KEY",
+        env = "SEALANT_PUBLIC_KEY"
+    )]
     public_keys: Vec<String>,
     /// Where the sealed values may be opened: strict, namespace-wide or cluster-wide.
     #[arg(long, default_value = "strict", value_name = "SCOPE")]

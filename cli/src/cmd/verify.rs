@@ -44,7 +44,11 @@ pub struct VerifyArgs {
     files: InputFiles,
     /// A key every value must be sealed to (file or `sealant-pub-v1:`/`sealant-pub-pq1:` line);
     /// repeatable.
-    #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
+    #[arg(
+        long = "public-key",
+        value_name = "FILE_OR_KEY",
+        env = "SEALANT_PUBLIC_KEY"
+    )]
     public_keys: Vec<String>,
     /// Every value must be sealed to exactly the --public-key keys (no other recipient), and
     /// spec.recipients must list exactly those keys.
@@ -224,11 +228,17 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
     }
     if failed > 0 {
         return Err(CliError::failed(format!(
-            "{failed} of {checked} checks failed"
+            "{failed} of {} failed",
+            plural(checked, "check")
         )));
     }
-    eprintln!("{checked} checks passed");
+    eprintln!("{} passed", plural(checked, "check"));
     Ok(())
+}
+
+/// `1 check`, `2 checks`.
+fn plural(count: usize, noun: &str) -> String {
+    format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
 }
 
 fn key_info(id: KeyId, key_type: KeyType) -> KeyInfo {
