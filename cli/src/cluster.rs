@@ -307,12 +307,14 @@ pub async fn controller_post(
             ))
             .hint(format!("ask an admin to bind the sealant-user ClusterRole in {namespace}: kubectl create rolebinding sealant-user-NAME -n {namespace} --clusterrole=sealant-user --user=NAME (docs/install.md#letting-users-verify-online)")))
         }
+        // The proxy answers NotFound for a missing Service and for a Service whose Endpoints
+        // object does not exist (no endpoints controller has written it yet).
         Err(kube::Error::Api(status)) if status.code == 404 && status.reason == "NotFound" => {
             Err(CliError::input(format!(
-                "no Service {service} to reach the controller through: {}",
+                "no Service {service} with endpoints to reach the controller through: {}",
                 status.message
             ))
-            .hint("pass --controller-name and --controller-namespace of the controller's Service (deploy/service.yaml names it sealant-controller)"))
+            .hint(format!("check `kubectl -n {namespace} get service,endpoints {}`; if the controller is installed under another name pass --controller-name and --controller-namespace", controller.controller_name)))
         }
         Err(kube::Error::Api(status)) if status.code == 503 && status.reason == "ServiceUnavailable" => {
             Err(CliError::input(format!(
