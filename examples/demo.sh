@@ -44,7 +44,7 @@ EOF
 
 # A cold build is most of a first run: say so, and let cargo show its progress.
 if [ -x target/debug/sealant ] && [ -x target/debug/sealant-controller ]; then
-    echo "demo: building sealant, sealant-controller and the test servers (up to date: a few seconds)..."
+    echo "demo: building sealant, sealant-controller and the test servers (built before: usually under a minute)..."
 else
     echo "demo: building sealant, sealant-controller and the test servers: a cold build takes about"
     echo "      6 minutes on 2 cores (about 400 crates); cargo's progress follows..."
