@@ -10,6 +10,11 @@ use sealant_core::format::{self, Location};
 use sealant_core::{KeyRing, PrivateKey};
 use tempfile::TempDir;
 
+/// `sealant web` in headless Chromium: a module of this test binary rather than its own, so the
+/// suite links one binary less.
+#[path = "web/browser.rs"]
+mod browser;
+
 const SECRET: &str = "\
 apiVersion: v1
 kind: Secret
