@@ -691,7 +691,7 @@ function documents(text, source) {
   parseAllDocuments(text).forEach((doc, i) => {
     const place = `${source}: document ${i + 1}`;
     if (doc.errors.length > 0) {
-      throw new SealantError(`${place}: invalid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+      throw new SealantError(`${place}: invalid YAML: ${doc.errors[0].message.split('\n')[0].replace(/:$/, '')}`);
     }
     const value = doc.toJS({ mapAsMap: true, maxAliasCount: 100 });
     if (value === null || value === undefined) return;
