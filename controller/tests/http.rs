@@ -315,7 +315,11 @@ async fn the_sealing_page_is_served_at_ui_only_when_enabled() {
         (status == 200).then_some(body)
     })
     .await;
-    assert_eq!(keys, format!("{key}\n"), "the newest public key, nothing else");
+    assert_eq!(
+        keys,
+        format!("{key}\n"),
+        "the newest public key, nothing else"
+    );
     for (path, content_type, marker) in [
         ("/ui/", "text/html", "id=\"seal\""),
         ("/ui/style.css", "text/css", "#output"),
@@ -328,7 +332,10 @@ async fn the_sealing_page_is_served_at_ui_only_when_enabled() {
         assert!(body.contains(marker), "{path}");
     }
     let (status, _, _) = http(on.addr, "GET", "/ui", "text/plain", b"").await;
-    assert_eq!(status, 308, "/ui redirects to /ui/ (the page's links are relative)");
+    assert_eq!(
+        status, 308,
+        "/ui redirects to /ui/ (the page's links are relative)"
+    );
     for path in ["/ui/vendor/entry.js", "/ui/package.json", "/ui/assets.rs"] {
         let (status, _, _) = http(on.addr, "GET", path, "text/plain", b"").await;
         assert_eq!(status, 404, "{path} is not one of the page's files");

@@ -101,7 +101,13 @@ fn serve_one(stream: TcpStream, keys: &str) -> std::io::Result<()> {
     }
     let mut out = stream;
     let Some((method, target)) = parse_request_line(&request_line).filter(|_| complete) else {
-        return respond(&mut out, "400 Bad Request", "text/plain", b"bad request\n", false);
+        return respond(
+            &mut out,
+            "400 Bad Request",
+            "text/plain",
+            b"bad request\n",
+            false,
+        );
     };
     let head = method == "HEAD";
     if method != "GET" && !head {
@@ -115,7 +121,13 @@ fn serve_one(stream: TcpStream, keys: &str) -> std::io::Result<()> {
     }
     let path = target.split(['?', '#']).next().unwrap_or_default();
     let Some(path) = path.strip_prefix('/') else {
-        return respond(&mut out, "400 Bad Request", "text/plain", b"bad request\n", head);
+        return respond(
+            &mut out,
+            "400 Bad Request",
+            "text/plain",
+            b"bad request\n",
+            head,
+        );
     };
     if path == assets::KEYS_PATH {
         return respond(
@@ -128,7 +140,13 @@ fn serve_one(stream: TcpStream, keys: &str) -> std::io::Result<()> {
     }
     match assets::find(path) {
         Some(asset) => respond(&mut out, "200 OK", asset.content_type, asset.body, head),
-        None => respond(&mut out, "404 Not Found", "text/plain", b"not found\n", head),
+        None => respond(
+            &mut out,
+            "404 Not Found",
+            "text/plain",
+            b"not found\n",
+            head,
+        ),
     }
 }
 

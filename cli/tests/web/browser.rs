@@ -43,7 +43,10 @@ fn browser_tools() -> Result<PathBuf, String> {
     if !node.is_ok_and(|o| o.status.success()) {
         return Err("node is not installed".to_string());
     }
-    if !repo().join("web/node_modules/playwright-core/package.json").exists() {
+    if !repo()
+        .join("web/node_modules/playwright-core/package.json")
+        .exists()
+    {
         return Err("playwright-core is not installed (run `npm ci` in web/)".to_string());
     }
     Ok(chromium)
@@ -109,7 +112,11 @@ fn recover(env: &Env, file: &str, key: &str) -> serde_yaml::Value {
 
 fn data_bytes(data: &serde_yaml::Value, key: &str) -> Vec<u8> {
     STANDARD
-        .decode(data[key].as_str().unwrap_or_else(|| panic!("no data.{key}")))
+        .decode(
+            data[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("no data.{key}")),
+        )
         .unwrap()
 }
 
@@ -210,7 +217,12 @@ fn the_page_seals_in_chromium_what_recover_opens_and_sends_no_plaintext() {
     // The pasted Secret: verify accepts it, both keys open it to the same bytes.
     env.write("sealed.yaml", result["sealed"].as_str().unwrap());
     env.sealant()
-        .args(["verify", "--exact-recipients", "--public-key", "keys/sealant.pub"])
+        .args([
+            "verify",
+            "--exact-recipients",
+            "--public-key",
+            "keys/sealant.pub",
+        ])
         .args(["--public-key", "keys/pq.pub", "sealed.yaml"])
         .assert()
         .success();
@@ -219,7 +231,8 @@ fn the_page_seals_in_chromium_what_recover_opens_and_sends_no_plaintext() {
         assert_eq!(data_bytes(&data, "password"), PASSWORD.as_bytes(), "{key}");
         assert_eq!(data_bytes(&data, "blob"), BLOB, "{key}");
     }
-    let sealed: serde_yaml::Value = serde_yaml::from_str(result["sealed"].as_str().unwrap()).unwrap();
+    let sealed: serde_yaml::Value =
+        serde_yaml::from_str(result["sealed"].as_str().unwrap()).unwrap();
     assert_eq!(sealed["spec"]["template"]["type"], "Opaque");
     assert_eq!(sealed["metadata"]["namespace"], "production");
 
@@ -247,28 +260,41 @@ fn the_page_seals_in_chromium_what_recover_opens_and_sends_no_plaintext() {
         ("no_data", no_data.to_string()),
         ("bad_key_name", bad_key_name.to_string()),
     ] {
-        let extra_keys = if name == "too_many_keys" { &extra[..] } else { &[] };
+        let extra_keys = if name == "too_many_keys" {
+            &extra[..]
+        } else {
+            &[]
+        };
         let cli = cli_error(&env, &input, &keys(extra_keys));
         assert_eq!(format!("sealant: {}", bad(name)), cli, "{name}");
     }
     assert!(bad("too_many_keys").contains("33 public keys given"));
     // A bad key line: the same message after the part naming where the key came from.
-    let cli = cli_error(&env, &secret_yaml(), &["--public-key".to_string(), bad_line]);
+    let cli = cli_error(
+        &env,
+        &secret_yaml(),
+        &["--public-key".to_string(), bad_line],
+    );
     let cli_detail = cli.strip_prefix("sealant: error: --public-key: ").unwrap();
     assert_eq!(
         bad("bad_key_line"),
         format!("error: recipients line 1: {cli_detail}")
     );
-    assert!(cli_detail.starts_with("public key checksum mismatch"), "{cli}");
+    assert!(
+        cli_detail.starts_with("public key checksum mismatch"),
+        "{cli}"
+    );
 
     // Only the page's files and the keys were requested, once each, and nothing carried a value.
     let requests = result["requests"].as_array().unwrap();
     let mut paths: Vec<String> = Vec::new();
     for request in requests {
         let url = request["url"].as_str().unwrap();
-        let path = url.strip_prefix(server.url.trim_end_matches('/')).unwrap_or_else(|| {
-            panic!("a request left the page's origin: {url}");
-        });
+        let path = url
+            .strip_prefix(server.url.trim_end_matches('/'))
+            .unwrap_or_else(|| {
+                panic!("a request left the page's origin: {url}");
+            });
         assert_eq!(request["method"], "GET", "{request}");
         assert!(ALLOWED_PATHS.contains(&path), "unexpected request {url}");
         paths.push(path.to_string());
@@ -303,7 +329,10 @@ fn the_page_seals_in_chromium_what_recover_opens_and_sends_no_plaintext() {
 
     // Attacks: an injected inline script does not run; a script cannot post to another origin.
     let csp = result["csp"].as_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe"), "{csp}");
     assert_eq!(result["inlineScriptRan"], json!(false));
     assert!(

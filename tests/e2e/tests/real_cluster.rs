@@ -1340,7 +1340,11 @@ fn the_web_ui_seals_in_the_browser_what_the_controller_unseals() {
     // Off by default: the shared replica runs without the flag.
     let port = s.replica.lock().unwrap_or_else(|e| e.into_inner()).port;
     assert_eq!(get(port, "/ui/").0, 404, "/ui is served without --web-ui");
-    assert_eq!(get(port, "/ui/keys").0, 404, "/ui/keys is served without --web-ui");
+    assert_eq!(
+        get(port, "/ui/keys").0,
+        404,
+        "/ui/keys is served without --web-ui"
+    );
 
     // A second replica with the flag (a follower: every replica serves HTTP with the keys).
     let ui = start_replica(s.plane, "replica-ui", &["--web-ui"]);
@@ -1350,7 +1354,10 @@ fn the_web_ui_seals_in_the_browser_what_the_controller_unseals() {
         if status == 200 {
             break body.trim().to_string();
         }
-        assert!(Instant::now() < deadline, "/ui/keys never answered 200 (last {status})");
+        assert!(
+            Instant::now() < deadline,
+            "/ui/keys never answered 200 (last {status})"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let published = s.admin.kubectl_ok(
@@ -1416,7 +1423,10 @@ fn the_web_ui_seals_in_the_browser_what_the_controller_unseals() {
     for request in result["requests"].as_array().expect("requests") {
         let target = request["url"].as_str().unwrap_or_default();
         assert!(target.starts_with(&url), "a request left /ui/: {target}");
-        assert!(!request.to_string().contains("9b1e"), "plaintext in {request}");
+        assert!(
+            !request.to_string().contains("9b1e"),
+            "plaintext in {request}"
+        );
     }
 
     for (name, key, value, yaml) in [
