@@ -74,7 +74,7 @@ enum Command {
     #[cfg(feature = "migrate")]
     #[command(after_help = cmd::migrate::AFTER_HELP)]
     Migrate(cmd::migrate::MigrateArgs),
-    /// Serve a page that seals Secrets in the browser with these public keys (127.0.0.1 only).
+    /// Serve a local page that seals Secrets in the browser, with these public keys.
     #[command(after_help = cmd::web::AFTER_HELP)]
     Web(cmd::web::WebArgs),
     /// Scan files for plaintext credentials.

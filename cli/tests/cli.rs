@@ -114,6 +114,7 @@ fn help_texts_document_every_command_with_examples_and_exit_codes() {
         "recover",
         "keygen",
         "fetch-key",
+        "web",
         "completions",
     ] {
         let help = stdout_of(env.sealant().args([command, "--help"]));
