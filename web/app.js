@@ -514,6 +514,25 @@ function xwingCombine(ssM, ssX, ctX, pkX) {
   return sha3_256(concat(ssM, ssX, ctX, pkX, XWING_LABEL));
 }
 
+/** X-Wing's EncapsulateDerand (§6 step 2): the 1120-byte ciphertext `ct_M || ct_X` and the
+ * shared secret for the 1216-byte public key, from the 64-byte `eseed`; null when `pk_X` is a
+ * low-order point. */
+export function xwingEncapsulate(publicBytes, eseed) {
+  const ekM = publicBytes.slice(0, MLKEM_EK_LEN);
+  const pkX = publicBytes.slice(MLKEM_EK_LEN);
+  const { cipherText: ctM, sharedSecret: ssM } = ml_kem768.encapsulate(ekM, eseed.slice(0, 32));
+  const ekX = eseed.slice(32, 64);
+  const ctX = x25519.getPublicKey(ekX);
+  const ssX = x25519Shared(ekX, pkX);
+  if (ssX === null) return null;
+  return { ciphertext: concat(ctM, ctX), shared: xwingCombine(ssM, ssX, ctX, pkX) };
+}
+
+/** The X-Wing public key of a 32-byte seed (§3.1). */
+export function xwingPublicKey(seed) {
+  return expandXWing(seed).public;
+}
+
 /** Cryptographically secure random bytes: the one source of randomness (§2). */
 export function systemRandom(n) {
   return crypto.getRandomValues(new Uint8Array(n));
@@ -563,16 +582,10 @@ export function sealEnvelope(plaintext, b, recipients, random = systemRandom) {
       share = ephemeral;
       wrapKey = deriveKey(concat(ephemeral, r.bytes), shared, WRAP_LABEL);
     } else {
-      const eseed = random(64);
-      const ekM = r.bytes.slice(0, MLKEM_EK_LEN);
-      const pkX = r.bytes.slice(MLKEM_EK_LEN);
-      const { cipherText: ctM, sharedSecret: ssM } = ml_kem768.encapsulate(ekM, eseed.slice(0, 32));
-      const ekX = eseed.slice(32, 64);
-      const ctX = x25519.getPublicKey(ekX);
-      const ssX = x25519Shared(ekX, pkX);
-      if (ssX === null) throw unusable();
-      share = concat(ctM, ctX);
-      wrapKey = deriveKey(EMPTY, xwingCombine(ssM, ssX, ctX, pkX), XWING_WRAP_LABEL);
+      const encapsulated = xwingEncapsulate(r.bytes, random(64));
+      if (encapsulated === null) throw unusable();
+      share = encapsulated.ciphertext;
+      wrapKey = deriveKey(EMPTY, encapsulated.shared, XWING_WRAP_LABEL);
     }
     const type = r.type === 'x25519' ? STANZA_X25519 : STANZA_XWING;
     stanzas.push({ type, keyId: r.id, share, wrapped: aeadSeal(wrapKey, EMPTY, dataKey) });

@@ -51,7 +51,9 @@ try {
   );
 
   // Every known-answer vector, in the page.
-  result.vectors = await page.evaluate(runVectors, { cases, moduleUrl: new URL('app.js', spec.url).href });
+  const xwing = JSON.parse(readFileSync(`${spec.testdata}/xwing/draft-connolly-cfrg-xwing-kem-06.json`, 'utf8'));
+  result.vectors = await page.evaluate(runVectors, { cases, xwing, moduleUrl: new URL('app.js', spec.url).href });
+  result.vectors.xwingTotal = xwing.length;
   result.vectors.total = cases.length;
 
   // Seal a pasted Secret.

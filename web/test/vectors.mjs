@@ -1,9 +1,10 @@
 // The known-answer vectors of shared/testdata, run against app.js. `runVectors` is passed whole
 // to the page (playwright serializes it), so it uses nothing from this file's scope: it imports
-// the module under test from `moduleUrl` and gets the vector files as `cases`.
+// the module under test from `moduleUrl` and gets the vector files as `cases` and the X-Wing
+// draft's vectors (shared/testdata/xwing/) as `xwing`.
 
 /** Runs every case; returns `{ passed, failures: ["name: what differs"] }`. */
-export async function runVectors({ cases, moduleUrl }) {
+export async function runVectors({ cases, xwing, moduleUrl }) {
   const m = await import(moduleUrl);
   const failures = [];
   let passed = 0;
@@ -88,5 +89,15 @@ export async function runVectors({ cases, moduleUrl }) {
     }
     if (failures.length === before) passed++;
   }
-  return { passed, failures };
+  // draft-connolly-cfrg-xwing-kem-06's own vectors: key generation and encapsulation.
+  let xwingPassed = 0;
+  for (const [i, v] of (xwing ?? []).entries()) {
+    const pk = m.xwingPublicKey(m.fromHex(v.seed));
+    const enc = m.xwingEncapsulate(pk, m.fromHex(v.eseed));
+    if (m.toHex(pk) !== v.pk) failures.push(`xwing ${i}: different public key`);
+    else if (m.toHex(enc.ciphertext) !== v.ct) failures.push(`xwing ${i}: different ciphertext`);
+    else if (m.toHex(enc.shared) !== v.ss) failures.push(`xwing ${i}: different shared secret`);
+    else xwingPassed++;
+  }
+  return { passed, xwingPassed, failures };
 }

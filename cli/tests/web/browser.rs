@@ -213,6 +213,16 @@ fn the_page_seals_in_chromium_what_recover_opens_and_sends_no_plaintext() {
         "vectors failed in the browser"
     );
     assert_eq!(result["vectors"]["passed"], json!(vector_files));
+    let draft =
+        std::fs::read(repo().join("shared/testdata/xwing/draft-connolly-cfrg-xwing-kem-06.json"))
+            .unwrap();
+    let draft: Vec<Value> = serde_json::from_slice(&draft).unwrap();
+    assert!(!draft.is_empty());
+    assert_eq!(
+        result["vectors"]["xwingPassed"],
+        json!(draft.len()),
+        "X-Wing draft vectors"
+    );
 
     // The pasted Secret: verify accepts it, both keys open it to the same bytes.
     env.write("sealed.yaml", result["sealed"].as_str().unwrap());
