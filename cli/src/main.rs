@@ -74,6 +74,9 @@ enum Command {
     #[cfg(feature = "migrate")]
     #[command(after_help = cmd::migrate::AFTER_HELP)]
     Migrate(cmd::migrate::MigrateArgs),
+    /// Serve a local page that seals Secrets in the browser, with these public keys.
+    #[command(after_help = cmd::web::AFTER_HELP)]
+    Web(cmd::web::WebArgs),
     /// Scan files for plaintext credentials.
     Lint(lint_cmd::LintArgs),
     /// Scan the cluster's live workloads, ConfigMaps and Secrets for plaintext credentials.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => cmd::keygen::keygen(args),
         Command::FetchKey(args) => cmd::fetch_key::fetch_key(&cli.kube, args),
         Command::Keys(args) => cmd::keys::keys(&cli.kube, args),
+        Command::Web(args) => cmd::web::web(&cli.kube, args),
         #[cfg(feature = "migrate")]
         Command::Migrate(args) => cmd::migrate::migrate(args),
         Command::Lint(args) if args.cluster => match lint_cmd::as_audit(&args) {

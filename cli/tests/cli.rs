@@ -10,6 +10,11 @@ use sealant_core::format::{self, Location};
 use sealant_core::{KeyRing, PrivateKey};
 use tempfile::TempDir;
 
+/// `sealant web` in headless Chromium: a module of this test binary rather than its own, so the
+/// suite links one binary less.
+#[path = "web/browser.rs"]
+mod browser;
+
 const SECRET: &str = "\
 apiVersion: v1
 kind: Secret
@@ -109,6 +114,7 @@ fn help_texts_document_every_command_with_examples_and_exit_codes() {
         "recover",
         "keygen",
         "fetch-key",
+        "web",
         "completion",
     ] {
         let help = stdout_of(env.sealant().args([command, "--help"]));

@@ -15,6 +15,7 @@ pub mod leader;
 pub mod metrics;
 pub mod outage;
 pub mod policy;
+pub mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -71,6 +72,8 @@ pub struct Config {
     pub policy: Policy,
     /// The type of the keys generated from now on (X25519, or the X-Wing post-quantum hybrid).
     pub key_type: sealant_core::keys::KeyType,
+    /// Serve the sealing page at `/ui` ([`ui`]); off by default.
+    pub web_ui: bool,
 }
 
 impl Config {
@@ -91,6 +94,7 @@ impl Config {
             resync: Duration::from_secs(3600),
             concurrency: 64,
             http: http::Limits::default(),
+            web_ui: false,
         }
     }
 }
@@ -187,7 +191,10 @@ pub async fn serve(
     let elector = elector.map(|elector| Task(tokio::spawn(elector.run(stopped(release_rx)))));
 
     let state = http::AppState::new(Arc::clone(&context), config.http.clone());
-    let app = http::router(state, &config.http);
+    let mut app = http::router(state, &config.http);
+    if config.web_ui {
+        app = app.merge(ui::router(Arc::clone(&context)));
+    }
     let http_stop = stopped(stop_rx.clone());
     let http_task = Task(tokio::spawn(async move {
         axum::serve(

@@ -106,6 +106,11 @@ struct Args {
     /// (kubernetes.io/service-account-token, bootstrap.kubernetes.io/token; refused by default).
     #[arg(long, value_delimiter = ',', value_parser = parse_minting_type)]
     allow_secret_types: Vec<String>,
+
+    /// Serve a page at /ui that seals Secrets in the browser with the newest public key (off by
+    /// default; the page never sends a plaintext, see docs/web.md).
+    #[arg(long)]
+    web_ui: bool,
 }
 
 /// One of the credential-minting Secret types (every other type is allowed anyway).
@@ -244,6 +249,7 @@ async fn start(args: Args) -> Result<(), String> {
     config.key_type = args.key_type;
     config.policy.reconcile_controller_namespace = args.reconcile_controller_namespace;
     config.policy.allowed_secret_types = args.allow_secret_types.into_iter().collect();
+    config.web_ui = args.web_ui;
     info!(
         namespace = %config.namespace,
         watch_namespaces = ?config.watch_namespaces,

@@ -294,3 +294,54 @@ async fn garbage_oversized_bodies_and_floods_are_refused() {
     );
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sealing_page_is_served_at_ui_only_when_enabled() {
+    let server = server().await;
+    let client = server.client();
+    let off = start(client.clone(), config("a")).await;
+    let key = published_key(&client).await;
+    for path in ["/ui", "/ui/", "/ui/keys", "/ui/app.js"] {
+        let (status, _, _) = http(off.addr, "GET", path, "text/plain", b"").await;
+        assert_eq!(status, 404, "{path} without web_ui");
+    }
+    off.stop().await;
+
+    let mut enabled = config("b");
+    enabled.web_ui = true;
+    let on = start(client.clone(), enabled).await;
+    let keys = wait_for("/ui/keys", || async {
+        let (status, _, body) = http(on.addr, "GET", "/ui/keys", "text/plain", b"").await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert_eq!(
+        keys,
+        format!("{key}\n"),
+        "the newest public key, nothing else"
+    );
+    for (path, content_type, marker) in [
+        ("/ui/", "text/html", "id=\"seal\""),
+        ("/ui/style.css", "text/css", "#output"),
+        ("/ui/app.js", "text/javascript", "export function sealValue"),
+        ("/ui/vendor/noble.js", "text/javascript", "chacha20poly1305"),
+    ] {
+        let (status, got_type, body) = http(on.addr, "GET", path, "text/plain", b"").await;
+        assert_eq!(status, 200, "{path}");
+        assert!(got_type.starts_with(content_type), "{path}: {got_type}");
+        assert!(body.contains(marker), "{path}");
+    }
+    let (status, _, _) = http(on.addr, "GET", "/ui", "text/plain", b"").await;
+    assert_eq!(
+        status, 308,
+        "/ui redirects to /ui/ (the page's links are relative)"
+    );
+    for path in ["/ui/vendor/entry.js", "/ui/package.json", "/ui/assets.rs"] {
+        let (status, _, _) = http(on.addr, "GET", path, "text/plain", b"").await;
+        assert_eq!(status, 404, "{path} is not one of the page's files");
+    }
+    // The other endpoints are unchanged.
+    let (status, _, body) = http(on.addr, "GET", "/v1/public-key", "text/plain", b"").await;
+    assert_eq!((status, body), (200, format!("{key}\n")));
+    on.stop().await;
+}

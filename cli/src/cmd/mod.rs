@@ -13,6 +13,7 @@ pub mod recover;
 pub mod reencrypt;
 pub mod seal;
 pub mod verify;
+pub mod web;
 
 use std::cell::OnceCell;
 use std::path::PathBuf;

@@ -1355,3 +1355,161 @@ fn decode(text: &str) -> Vec<u8> {
         .decode(text.trim())
         .expect("base64")
 }
+
+/// `GET path` on the controller's HTTP port: status (0 when nothing listens yet), headers and
+/// body.
+fn get(port: u16, path: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new(), String::new());
+    };
+    let head = format!("GET {path} HTTP/1.1\r\nHost: sealant\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (headers, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (status, headers.to_ascii_lowercase(), body.to_string())
+}
+
+/// Chromium, node and playwright-core for the browser half of the `/ui` test, or why not.
+fn browser_tools() -> Result<PathBuf, String> {
+    let chromium = std::env::var_os("SEALANT_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if !chromium.exists() {
+        return Err(format!("{} not found", chromium.display()));
+    }
+    if !Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Err("node is not installed".to_string());
+    }
+    if !repo()
+        .join("web/node_modules/playwright-core/package.json")
+        .exists()
+    {
+        return Err("playwright-core is not installed (npm ci in web/)".to_string());
+    }
+    Ok(chromium)
+}
+
+/// The controller's sealing page (`--web-ui`) on the real server: off by default; on, a replica
+/// serves it with its key, and a Secret sealed in headless Chromium on that page is unsealed by
+/// the controller into the same bytes. The page's requests stay on `/ui/`.
+#[test]
+fn the_web_ui_seals_in_the_browser_what_the_controller_unseals() {
+    let Some(s) = shared() else { return };
+    // Off by default: the shared replica runs without the flag.
+    let port = s.replica.lock().unwrap_or_else(|e| e.into_inner()).port;
+    assert_eq!(get(port, "/ui/").0, 404, "/ui is served without --web-ui");
+    assert_eq!(
+        get(port, "/ui/keys").0,
+        404,
+        "/ui/keys is served without --web-ui"
+    );
+
+    // A second replica with the flag (a follower: every replica serves HTTP with the keys).
+    let ui = start_replica(s.plane, "replica-ui", &["--web-ui"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let key_line = loop {
+        let (status, _, body) = get(ui.port, "/ui/keys");
+        if status == 200 {
+            break body.trim().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/ui/keys never answered 200 (last {status})"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let published = s.admin.kubectl_ok(
+        "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",
+        None,
+    );
+    assert_eq!(key_line, published.trim(), "/ui/keys is the published key");
+    let (status, headers, page) = get(ui.port, "/ui/");
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"seal\""), "{page}");
+    assert!(
+        headers.contains("content-security-policy: default-src 'none'; script-src 'self';")
+            && headers.contains("connect-src 'self'"),
+        "{headers}"
+    );
+    assert_eq!(get(ui.port, "/ui").0, 308);
+    assert_eq!(get(ui.port, "/ui/../Cargo.toml").0, 404);
+
+    let chromium = match browser_tools() {
+        Ok(path) => path,
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but the browser half of the /ui test cannot run: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: the browser half of the /ui test: {why}");
+            return;
+        }
+    };
+    let (admin, ns) = (&s.admin, "e2e-web-ui");
+    admin.kubectl_ok(&format!("create namespace {ns}"), None);
+    let password = "sealed-in-chromium 9b1e";
+    let url = format!("http://127.0.0.1:{}/ui/", ui.port);
+    let spec = serde_json::json!({
+        "url": url,
+        "chromium": chromium,
+        "testdata": repo().join("shared/testdata"),
+        "seal": {
+            "input": format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-creds\n  namespace: {ns}\nstringData:\n  password: {password}\n"
+            ),
+            "recipients": "",
+            "scope": "strict",
+        },
+        "form": { "namespace": ns, "name": "web-form", "scope": "strict",
+                  "rows": [{ "key": "token", "value": "form-9b1e" }] },
+        "bad": [],
+    });
+    let spec_file = s.plane.dir().join("web-ui-spec.json");
+    std::fs::write(&spec_file, spec.to_string()).expect("write spec");
+    let out = Command::new("node")
+        .arg(repo().join("web/test/browser.mjs"))
+        .arg(&spec_file)
+        .current_dir(repo().join("web"))
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "browser.mjs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+    assert_eq!(result["vectors"]["failures"], serde_json::json!([]));
+    for request in result["requests"].as_array().expect("requests") {
+        let target = request["url"].as_str().unwrap_or_default();
+        assert!(target.starts_with(&url), "a request left /ui/: {target}");
+        assert!(
+            !request.to_string().contains("9b1e"),
+            "plaintext in {request}"
+        );
+    }
+
+    for (name, key, value, yaml) in [
+        ("web-creds", "password", password, &result["sealed"]),
+        ("web-form", "token", "form-9b1e", &result["formSealed"]),
+    ] {
+        let file = s.plane.dir().join(format!("{name}.sealed.yaml"));
+        std::fs::write(&file, yaml.as_str().expect("sealed YAML")).expect("write");
+        admin.kubectl_ok(&format!("apply -f {}", file.display()), None);
+        admin.wait_for(
+            &format!("get secret {name} -n {ns} -o jsonpath={{.data.{key}}}"),
+            Some(&b64(value)),
+            "the Secret unsealed from the page's SealedSecret",
+        );
+        synced(admin, ns, name, "True");
+    }
+}
