@@ -166,6 +166,7 @@ const SUBCOMMANDS: &[&[&str]] = &[
     &["migrate"],
     &["lint"],
     &["audit"],
+    &["web"],
     &["completion"],
 ];
 
