@@ -15,6 +15,7 @@ pub mod leader;
 pub mod metrics;
 pub mod outage;
 pub mod policy;
+pub mod readiness;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -71,6 +72,14 @@ pub struct Config {
     pub policy: Policy,
     /// The type of the keys generated from now on (X25519, or the X-Wing post-quantum hybrid).
     pub key_type: sealant_core::keys::KeyType,
+    /// The deadline of each API call but watches (zero: none). Each call of a reconcile has its
+    /// own; none bounds a whole reconcile.
+    pub api_call_timeout: Duration,
+    /// `/readyz` says not-ready once the leader's reconciles and watches have only failed for
+    /// this long (zero: never).
+    pub unready_after: Duration,
+    /// While the API server is unreachable, one summary line per this period (zero: none).
+    pub outage_summary_period: Duration,
 }
 
 impl Config {
@@ -91,6 +100,9 @@ impl Config {
             resync: Duration::from_secs(3600),
             concurrency: 64,
             http: http::Limits::default(),
+            api_call_timeout: Duration::from_secs(30),
+            unready_after: Duration::from_secs(60),
+            outage_summary_period: Duration::from_secs(60),
         }
     }
 }
@@ -138,6 +150,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    // Every request, the Lease's included, has its own deadline and tells whether the API server
+    // answers; an outage is logged as state changes and summaries, not once per failed request.
+    let client = outage::observed_client(client, config.api_call_timeout);
+    let _outage_log = Task(tokio::spawn(outage::watch(config.outage_summary_period)));
     // Leader election. The elector owns the only sender of `leadership`: if its task ends, this
     // replica is not leading.
     let elector = if config.leader_election {
