@@ -292,9 +292,10 @@ mod tests {
         // A failure among answers is not an outage.
         failed(&refused);
         assert_eq!(tick(t0, period), None);
-        // 1000 failures a second for 2 minutes, ticked every second: one line down, two summaries.
+        // 1000 failures a second for 2 minutes, ticked every second: one line down (after
+        // DOWN_AFTER), then a summary a minute.
         let mut lines = Vec::new();
-        for second in 1..=120u64 {
+        for second in 1..=121u64 {
             for _ in 0..1000 {
                 failed(&refused);
             }

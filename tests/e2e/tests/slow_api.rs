@@ -204,6 +204,13 @@ impl Replica {
         self.log().lines().count()
     }
 
+    /// The last 40 lines of the log, for failure messages.
+    fn tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
     /// `GET /readyz` on the controller's HTTP port: the status code (0 when it does not answer).
     fn readyz(&self) -> u16 {
         let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
@@ -376,7 +383,8 @@ fn a_slow_api_server_still_converges_and_an_outage_is_quiet() {
     assert_eq!(
         unready_while_converging.get(),
         0,
-        "not ready while SealedSecrets converged"
+        "not ready while SealedSecrets converged:\n{}",
+        replica.tail()
     );
     converge("ready while reconciles succeed", Duration::from_secs(30), || {
         replica.readyz() == 200
