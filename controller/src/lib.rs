@@ -126,9 +126,13 @@ pub enum Error {
 }
 
 /// Binds `config`'s listen address and runs the controller until `shutdown` resolves.
+/// `lease_client` is used for the Lease alone: a client of its own (its own connections), so
+/// that renewals never wait for a connection behind the reconcilers' requests, which over a slow
+/// link cost a TLS handshake (two round trips) more than the renewal could afford.
 pub async fn run(
     config: Config,
     client: Client,
+    lease_client: Client,
     listen_addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
@@ -138,7 +142,7 @@ pub async fn run(
             addr: listen_addr,
             source,
         })?;
-    serve(config, client, listener, shutdown).await
+    serve_with_lease_client(config, client, lease_client, listener, shutdown).await
 }
 
 /// Runs the controller on an already bound listener (tests bind port 0 and read the address)
@@ -150,16 +154,29 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    let lease_client = client.clone();
+    serve_with_lease_client(config, client, lease_client, listener, shutdown).await
+}
+
+/// [`serve`] with a separate client for the Lease (see [`run`]).
+pub async fn serve_with_lease_client(
+    config: Config,
+    client: Client,
+    lease_client: Client,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     // Every request, the Lease's included, has its own deadline and tells whether the API server
     // answers; an outage is logged as state changes and summaries, not once per failed request.
     let client = outage::observed_client(client, config.api_call_timeout);
+    let lease_client = outage::observed_client(lease_client, config.api_call_timeout);
     let _outage_log = Task(tokio::spawn(outage::watch(config.outage_summary_period)));
     // Leader election. The elector owns the only sender of `leadership`: if its task ends, this
     // replica is not leading.
     let elector = if config.leader_election {
         config.lease.validate()?;
         Some(LeaderElector::new(
-            client.clone(),
+            lease_client,
             &config.namespace,
             LEASE_NAME,
             &config.identity,

@@ -253,6 +253,8 @@ fn init_logging(format: LogFormat, level: &str) -> Result<(), String> {
 
 async fn start(args: Args) -> Result<(), String> {
     let client = client(args.kubeconfig.as_ref()).await?;
+    // Its own connections for the Lease (see `sealant_controller::run`).
+    let lease_client = self::client(args.kubeconfig.as_ref()).await?;
     let namespace = args
         .namespace
         .clone()
@@ -293,7 +295,13 @@ async fn start(args: Args) -> Result<(), String> {
         "starting sealant-controller {}",
         env!("CARGO_PKG_VERSION")
     );
-    sealant_controller::run(config, client, args.listen_addr, shutdown_signal())
+    sealant_controller::run(
+        config,
+        client,
+        lease_client,
+        args.listen_addr,
+        shutdown_signal(),
+    )
         .await
         .map_err(|e| error_chain(&e))?;
     info!("stopped");

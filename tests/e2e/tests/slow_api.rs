@@ -213,8 +213,13 @@ impl Replica {
 
     /// `GET /readyz` on the controller's HTTP port: the status code (0 when it does not answer).
     fn readyz(&self) -> u16 {
+        self.readyz_answer().0
+    }
+
+    /// `GET /readyz`: the status code and the whole answer.
+    fn readyz_answer(&self) -> (u16, String) {
         let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return 0;
+            return (0, String::new());
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
         use std::io::{Read, Write};
@@ -222,15 +227,16 @@ impl Replica {
             .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .is_err()
         {
-            return 0;
+            return (0, String::new());
         }
         let mut answer = String::new();
         let _ = stream.read_to_string(&mut answer);
-        answer
+        let code = answer
             .split_whitespace()
             .nth(1)
             .and_then(|code| code.parse().ok())
-            .unwrap_or(0)
+            .unwrap_or(0);
+        (code, answer)
     }
 }
 
@@ -358,13 +364,15 @@ fn a_slow_api_server_still_converges_and_an_outage_is_quiet() {
         "apply -f -",
         Some(seal_many(&admin, ns, "s", 50, "first").as_bytes()),
     );
-    let unready_while_converging = std::cell::Cell::new(0u32);
+    let unready_while_converging = std::cell::RefCell::new(Vec::new());
     let took = converge(
         "50 SealedSecrets at 2 s latency each way",
         Duration::from_secs(240),
         || {
-            if replica.readyz() != 200 {
-                unready_while_converging.set(unready_while_converging.get() + 1);
+            let (code, answer) = replica.readyz_answer();
+            if code != 200 {
+                let reason = answer.lines().last().unwrap_or_default().to_string();
+                unready_while_converging.borrow_mut().push(reason);
             }
             secrets_with(&admin, ns, "s", "first") == 50
         },
@@ -380,10 +388,10 @@ fn a_slow_api_server_still_converges_and_an_outage_is_quiet() {
         || secrets_with(&admin, ns, "s", "second") == 50,
     );
     eprintln!("2 s each way: 50 edits converged in {took:?}");
-    assert_eq!(
-        unready_while_converging.get(),
-        0,
-        "not ready while SealedSecrets converged:\n{}",
+    let unready = unready_while_converging.into_inner();
+    assert!(
+        unready.is_empty(),
+        "not ready while SealedSecrets converged: {unready:?}\n{}",
         replica.tail()
     );
     converge("ready while reconciles succeed", Duration::from_secs(30), || {
