@@ -169,7 +169,8 @@ pub async fn serve_with_lease_client(
     // Every request, the Lease's included, has its own deadline and tells whether the API server
     // answers; an outage is logged as state changes and summaries, not once per failed request.
     let client = outage::observed_client(client, config.api_call_timeout);
-    let lease_client = outage::observed_client(lease_client, config.api_call_timeout);
+    // The Lease calls have their own deadline (the renew deadline, see `leader`).
+    let lease_client = outage::observed_client(lease_client, Duration::ZERO);
     let _outage_log = Task(tokio::spawn(outage::watch(config.outage_summary_period)));
     // Leader election. The elector owns the only sender of `leadership`: if its task ends, this
     // replica is not leading.
