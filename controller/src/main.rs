@@ -302,8 +302,8 @@ async fn start(args: Args) -> Result<(), String> {
         args.listen_addr,
         shutdown_signal(),
     )
-        .await
-        .map_err(|e| error_chain(&e))?;
+    .await
+    .map_err(|e| error_chain(&e))?;
     info!("stopped");
     Ok(())
 }
@@ -410,7 +410,10 @@ mod tests {
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {
         assert!(ansi(true, None));
-        assert!(ansi(true, Some("".into())), "an empty NO_COLOR does not count");
+        assert!(
+            ansi(true, Some("".into())),
+            "an empty NO_COLOR does not count"
+        );
         assert!(!ansi(true, Some("1".into())));
         assert!(!ansi(false, None), "a file or a pipe gets no escape codes");
     }
@@ -418,7 +421,10 @@ mod tests {
     #[test]
     fn the_client_per_request_error_lines_are_off_unless_asked_for() {
         let filter = log_filter("info").unwrap().to_string();
-        assert!(filter.contains("kube_client::client::builder=off"), "{filter}");
+        assert!(
+            filter.contains("kube_client::client::builder=off"),
+            "{filter}"
+        );
         let filter = log_filter("info,kube_client=debug").unwrap().to_string();
         assert!(!filter.contains("=off"), "{filter}");
         assert!(log_filter("info,[").is_err());

@@ -255,9 +255,7 @@ pub fn gone(error: &(dyn std::error::Error + 'static)) -> bool {
             let terminating = status.code == 403
                 && (status.message.contains("being terminated")
                     || status.details.as_ref().is_some_and(|d| {
-                        d.causes
-                            .iter()
-                            .any(|c| c.reason == "NamespaceTerminating")
+                        d.causes.iter().any(|c| c.reason == "NamespaceTerminating")
                     }));
             return status.code == 404 || terminating;
         }
@@ -318,7 +316,10 @@ mod tests {
             "{back:?}"
         );
         assert!(!is_down());
-        assert_eq!(tick(Instant::now() + Duration::from_secs(201), period), None);
+        assert_eq!(
+            tick(Instant::now() + Duration::from_secs(201), period),
+            None
+        );
     }
 
     #[test]

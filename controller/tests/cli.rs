@@ -60,7 +60,12 @@ fn help_lists_every_flag_and_examples() {
 fn logs_to_a_pipe_have_no_colour_codes() {
     for no_color in [None, Some("1")] {
         let mut command = controller();
-        command.args(["--kubeconfig", "/nonexistent/kubeconfig", "--namespace", "x"]);
+        command.args([
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+            "--namespace",
+            "x",
+        ]);
         match no_color {
             Some(value) => command.env("NO_COLOR", value),
             None => command.env_remove("NO_COLOR"),

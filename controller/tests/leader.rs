@@ -536,11 +536,12 @@ async fn a_leader_behind_a_slow_api_server_renews_with_one_write_and_keeps_leadi
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let reads = FaultMatchFor::gets(&server) - gets;
-    let writes = server.request_count(&sealant_test_apiserver::FaultMatch::new(
-        "update", "leases",
-    ));
+    let writes = server.request_count(&sealant_test_apiserver::FaultMatch::new("update", "leases"));
     server.clear_faults();
-    assert_eq!(gaps, 0, "the leader lost its lease {gaps} times in 20 ms samples");
+    assert_eq!(
+        gaps, 0,
+        "the leader lost its lease {gaps} times in 20 ms samples"
+    );
     assert!(reads <= 1, "{reads} Lease reads while renewing");
     assert!(writes >= 5, "{writes} Lease writes in 8 s");
     a.stop().await;

@@ -38,7 +38,10 @@ impl DelayProxy {
     const QUEUED_CHUNKS: usize = 64;
 
     fn start(upstream: SocketAddr) -> DelayProxy {
-        assert!(upstream.ip().is_loopback(), "the proxy forwards to loopback only");
+        assert!(
+            upstream.ip().is_loopback(),
+            "the proxy forwards to loopback only"
+        );
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -126,9 +129,8 @@ async fn pipe(
     epoch: Arc<AtomicU64>,
     born: u64,
 ) {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(tokio::time::Instant, Vec<u8>)>(
-        DelayProxy::QUEUED_CHUNKS,
-    );
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<(tokio::time::Instant, Vec<u8>)>(DelayProxy::QUEUED_CHUNKS);
     let cut = {
         let epoch = epoch.clone();
         move || epoch.load(Ordering::SeqCst) != born
@@ -250,12 +252,11 @@ fn start_replica(
         .service_account_kubeconfig(SYSTEM, "sealant-controller")
         .expect("a token for the controller's ServiceAccount");
     let text = std::fs::read_to_string(&kubeconfig).expect("read the kubeconfig");
-    let proxied = text.replace(
-        plane.server(),
-        &format!("https://127.0.0.1:{}", proxy.port),
-    );
+    let proxied = text.replace(plane.server(), &format!("https://127.0.0.1:{}", proxy.port));
     assert_ne!(text, proxied, "the kubeconfig names {}", plane.server());
-    let proxied_path = plane.dir().join(format!("controller-{identity}.kubeconfig"));
+    let proxied_path = plane
+        .dir()
+        .join(format!("controller-{identity}.kubeconfig"));
     std::fs::write(&proxied_path, proxied).expect("write the proxied kubeconfig");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -279,20 +280,16 @@ fn start_replica(
     let process = plane
         .spawn(&format!("controller-{identity}"), command)
         .expect("sealant-controller starts");
-    Replica {
-        process,
-        log,
-        port,
-    }
+    Replica { process, log, port }
 }
 
 /// The upstream address of the API server (`https://127.0.0.1:PORT`).
 fn upstream(plane: &ControlPlane) -> SocketAddr {
     let server = plane.server();
-    let hostport = server
-        .trim_start_matches("https://")
-        .trim_end_matches('/');
-    hostport.parse().expect("the API server listens on an IP:port")
+    let hostport = server.trim_start_matches("https://").trim_end_matches('/');
+    hostport
+        .parse()
+        .expect("the API server listens on an IP:port")
 }
 
 /// `count` SealedSecrets `PREFIX0..` in `namespace` with `v` = `VALUE<i>`, sealed in one run.
@@ -430,6 +427,18 @@ fn a_slow_api_server_still_converges_and_an_outage_is_quiet() {
         || secrets_with(&admin, ns, "s", "third") == 50,
     );
     eprintln!("outage: edits converged {took:?} after it ended");
+    // Reachability is looked at once a second.
+    converge(
+        "the log to say the API server is back",
+        Duration::from_secs(10),
+        || {
+            replica
+                .log()
+                .lines()
+                .skip(lines_before)
+                .any(|l| l.contains("reachable again"))
+        },
+    );
     let log = replica.log();
     let outage_log: Vec<&str> = log.lines().skip(lines_before).collect();
     eprintln!("outage: {} log lines for 60 s", outage_log.len());
@@ -452,7 +461,10 @@ fn a_slow_api_server_still_converges_and_an_outage_is_quiet() {
         "reachability reported {unreachable} times down and {back} times back:\n{}",
         outage_log.join("\n")
     );
-    assert!(!log.contains('\u{1b}'), "ANSI escape codes in a log file:\n{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escape codes in a log file:\n{log}"
+    );
 
     // A leader that keeps its Lease while every reconcile fails: a replica whose calls may take
     // 3 s, behind 2 s each way (4 s a call). The Lease has its own deadline and still renews.
@@ -480,15 +492,23 @@ fn a_slow_api_server_still_converges_and_an_outage_is_quiet() {
     let (_, answer) = stuck.readyz_answer();
     assert!(answer.contains("no reconcile has succeeded"), "{answer}");
     assert_eq!(admin.kubectl_ok(HOLDER, None), "stuck", "still the leader");
-    assert_eq!(secrets_with(&admin, ns, "s", "fourth"), 0, "nothing reconciled");
+    assert_eq!(
+        secrets_with(&admin, ns, "s", "fourth"),
+        0,
+        "nothing reconciled"
+    );
     eprintln!("stuck leader: /readyz 503 {unready:?} after the edits");
     proxy.set_latency(Duration::ZERO);
-    converge("ready once reconciles succeed", Duration::from_secs(60), || {
-        stuck.readyz() == 200
-    });
-    converge("the edits once reconciles succeed", Duration::from_secs(120), || {
-        secrets_with(&admin, ns, "s", "fourth") == 50
-    });
+    converge(
+        "ready once reconciles succeed",
+        Duration::from_secs(60),
+        || stuck.readyz() == 200,
+    );
+    converge(
+        "the edits once reconciles succeed",
+        Duration::from_secs(120),
+        || secrets_with(&admin, ns, "s", "fourth") == 50,
+    );
     let log = format!("{log}{}", stuck.log());
     for value in ["first0", "second0", "third0", "fourth0"] {
         assert!(!log.contains(value), "plaintext in the log");
