@@ -530,11 +530,10 @@ impl LeaderElector {
             let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
             spec.renew_time = Some(MicroTime(Timestamp::now()));
             spec.lease_duration_seconds = Some(duration_seconds);
-            match self.write("writing", &lease).await {
-                Ok(true) => return Ok(true),
-                // Someone else wrote it (or the write is in doubt): read it and decide.
-                Ok(false) | Err(_) => {}
+            if let Ok(true) = self.write("writing", &lease).await {
+                return Ok(true);
             }
+            // Someone else wrote it (or the write is in doubt): read the Lease and decide.
         }
         let now = MicroTime(Timestamp::now());
         let current = self
