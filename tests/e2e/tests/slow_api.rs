@@ -541,6 +541,12 @@ fn deleting_a_namespace_of_sealed_secrets_is_not_a_warning_per_object() {
         secrets_with(&admin, ns, "s", "v") == 100
     });
     let lines_before = replica.log_lines();
+    // Edited just before the deletion: the controller is writing Secrets, statuses and Events
+    // into the namespace while it is being terminated.
+    admin.kubectl_ok(
+        "apply -f -",
+        Some(seal_many(&admin, ns, "s", 100, "w").as_bytes()),
+    );
     admin.kubectl_ok(&format!("delete namespace {ns} --wait=false"), None);
     admin.wait_gone(&format!("get namespace {ns}"), "the namespace");
     // Give the controller time to see every deletion and retry whatever it retries.
