@@ -376,3 +376,27 @@ fn cluster_errors_say_what_was_tried_and_what_to_do() {
         assert!(!stderr.contains("--controller-namespace NS"), "{stderr}");
     }
 }
+
+/// Issue 18 point 6: errors and help written to a pipe carry no ANSI colour codes, with or
+/// without `NO_COLOR`, even when clap would colour a terminal.
+#[test]
+fn output_to_a_pipe_has_no_colour_codes() {
+    let dir = TempDir::new().unwrap();
+    for no_color in [None, Some("1")] {
+        for args in [&["seal", "--no-such-flag"][..], &["--help"][..]] {
+            let mut cmd = sealant(&dir);
+            match no_color {
+                Some(value) => cmd.env("NO_COLOR", value),
+                None => cmd.env_remove("NO_COLOR"),
+            };
+            let output = cmd.args(args).output().unwrap();
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(!all.is_empty());
+            assert!(!all.contains('\u{1b}'), "{args:?}: escape codes: {all:?}");
+        }
+    }
+}

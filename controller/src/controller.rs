@@ -225,6 +225,8 @@ pub struct Context {
     pub keys: Keys,
     /// What SealedSecrets may make the controller do.
     pub policy: Policy,
+    /// Whether reconciles succeed, for `/readyz` (see [`crate::readiness`]).
+    pub progress: crate::readiness::Progress,
     leading: AtomicBool,
     failures: Mutex<HashMap<ObjectRef<SealedSecret>, u32>>,
     /// The owned Secrets' metadata caches (one per watch) and whether each has its first list,
@@ -248,6 +250,7 @@ impl Context {
             metrics,
             keys,
             policy: config.policy.clone(),
+            progress: crate::readiness::Progress::new(config.unready_after),
             leading: AtomicBool::new(false),
             failures: Mutex::new(HashMap::new()),
             secrets: RwLock::new(Vec::new()),
@@ -263,6 +266,7 @@ impl Context {
     }
 
     pub(crate) fn set_leading(&self, leading: bool) {
+        self.progress.reset();
         self.leading.store(leading, Ordering::SeqCst);
         if !leading {
             self.metrics.set_stores(Vec::new());
@@ -318,6 +322,7 @@ impl Context {
     }
 
     fn succeeded(&self, object: &ObjectRef<SealedSecret>) {
+        self.progress.succeeded();
         if let Ok(mut failures) = self.failures.lock() {
             failures.remove(object);
         }
@@ -420,15 +425,18 @@ pub async fn run(
             .with_config(ControllerConfig::default().concurrency(config.concurrency))
             .graceful_shutdown_on(stop.clone());
         stores.push((controller.store(), sealed_ready));
+        let progress_of = Arc::clone(&context);
         let run = controller
             .run(reconcile, error_policy, Arc::clone(&context))
-            .for_each(|result| {
+            .for_each(move |result| {
+                let context = Arc::clone(&progress_of);
                 async move {
                     match result {
                         Ok((object, _)) => debug!(%object, "reconciled"),
                         // Watch failures (CRD not installed, RBAC, the API server down) would
                         // otherwise go unseen; reconcile failures are logged by error_policy.
                         Err(error @ kube::runtime::controller::Error::QueueError(_)) => {
+                            context.progress.failed();
                             if !crate::outage::unreachable(&error) {
                                 warn!(error = %error_chain(&error), "watching SealedSecrets or Secrets");
                             }
@@ -642,6 +650,12 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
         Err(Error::ApplySecret { source, .. }) if crate::outage::not_leader(source) => {
             return result.map(|_| Action::await_change());
         }
+        // The namespace is being deleted (the SealedSecret goes with it): nothing to report, and
+        // a Warning per object would only drown the log.
+        Err(Error::ApplySecret { source, .. }) if crate::outage::gone(source) => {
+            debug!(%namespace, %name, error = %error_chain(source), "namespace going away");
+            return Ok(Action::await_change());
+        }
         Err(Error::ApplySecret { source, .. }) => Outcome {
             reason: Reason::ApplyFailed,
             message: format!("writing the Secret failed: {}", api_error_summary(source)),
@@ -656,9 +670,15 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
     } else {
         context.metrics.unseal_failed(outcome.reason.as_str());
     }
-    report(&sealed, &context, &outcome, &namespace, &name).await?;
+    if let Err(error) = report(&sealed, &context, &outcome, &namespace, &name).await {
+        // Deleted (or its namespace is) while it was reconciled.
+        if crate::outage::gone(&error) {
+            debug!(%namespace, %name, error = %error_chain(&error), "gone while reconciled");
+            return Ok(Action::await_change());
+        }
+        return Err(error);
+    }
     result?;
-    crate::outage::reachable();
     context.succeeded(&ObjectRef::from_obj(&sealed));
     Ok(match outcome.reason {
         Reason::Unsealed => Action::requeue(context.resync),
@@ -987,7 +1007,11 @@ async fn report(
         if let Err(error) =
             events::publish(&context.client, &context.reporter, &event, sealed).await
         {
-            warn!(%namespace, %name, error = %error_chain(&error), "publishing an Event");
+            if crate::outage::gone(&error) || crate::outage::unreachable(&error) {
+                debug!(%namespace, %name, error = %error_chain(&error), "publishing an Event");
+            } else {
+                warn!(%namespace, %name, error = %error_chain(&error), "publishing an Event");
+            }
         }
     }
     if let Some(version) = written.metadata.resource_version.as_deref() {
@@ -1029,9 +1053,13 @@ fn same_condition(a: &Condition, b: &Condition) -> bool {
 /// Records the failure and retries with exponential backoff per SealedSecret.
 pub fn error_policy(sealed: Arc<SealedSecret>, error: &Error, context: Arc<Context>) -> Action {
     let attempts = context.failed(ObjectRef::from_obj(&sealed));
+    context.progress.failed();
     context.metrics.reconcile_failed(error.metric_label());
     let delay = backoff(attempts);
-    if crate::outage::not_leader(error) || crate::outage::unreachable(error) {
+    if crate::outage::not_leader(error)
+        || crate::outage::unreachable(error)
+        || crate::outage::gone(error)
+    {
         debug!(
             namespace = %sealed.namespace().unwrap_or_default(),
             name = %sealed.name_any(),

@@ -187,6 +187,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if state.context.leading() && !state.context.metrics.stores_ready() {
         return (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet\n").into_response();
     }
+    if state.context.leading()
+        && let Some(failing) = state.context.progress.stalled()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "leading, but no reconcile has succeeded for {}s (the API server is slow or unreachable?)\n",
+                failing.as_secs()
+            ),
+        )
+            .into_response();
+    }
     (StatusCode::OK, "ok\n").into_response()
 }
 

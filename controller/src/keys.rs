@@ -24,7 +24,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde::Serialize;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 use sealant_core::format::KeyRing;
@@ -243,6 +243,10 @@ impl KeyManager {
             };
             match event {
                 None => return,
+                // An outage is reported once by `outage::watch`, not at every retry.
+                Some(Err(error)) if crate::outage::unreachable(&error) => {
+                    debug!(%error, namespace = %self.namespace, "watching key Secrets")
+                }
                 Some(Err(error)) => {
                     warn!(%error, namespace = %self.namespace, "watching key Secrets")
                 }

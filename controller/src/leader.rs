@@ -8,10 +8,10 @@
 //!
 //! # Why a leader stops before anyone else can start
 //!
-//! A renewal counts from the moment its attempt *started* (before the GET), on this replica's
-//! monotonic clock. The record it writes reaches the API server after that, and another replica
-//! can only take over a whole lease duration after it first saw that record, so never before
-//! `start + lease duration`. This replica treats itself as leader only until
+//! A renewal counts from the moment its successful write *started* (the GET before it, if any,
+//! does not count), on this replica's monotonic clock. The record it writes reaches the API
+//! server after that, and another replica can only take over a whole lease duration after it
+//! first saw that record, so never before `start + lease duration`. This replica treats itself as leader only until
 //! `start + renew deadline`, and [`LeaseTiming::validate`] insists the renew deadline is shorter
 //! than the lease duration by a margin (a tenth of it at least): that margin is the time a write
 //! checked just before the deadline has to reach the API server.
@@ -20,8 +20,17 @@
 //! ([`Leadership::may_write`]); it does not depend on the election task having run. So a
 //! replica that was paused (SIGSTOP, a frozen VM, a starved runtime) and wakes up refuses to write
 //! even if its first task to run is a writer, and a Lease call that hangs cannot keep it
-//! leading: each attempt is bounded by [`LeaseTiming::attempt_timeout`] (half the renew deadline),
-//! and [`Leadership::lost`] fires on the deadline whatever the election task is doing.
+//! leading: each Lease call is bounded by [`LeaseTiming::call_timeout`], and [`Leadership::lost`]
+//! fires on the deadline whatever the election task is doing.
+//!
+//! # Renewing over a slow network
+//!
+//! Deadlines belong to calls: each GET and each write has its own (the renew deadline), so a
+//! renewal over a link with seconds of latency each way succeeds instead of being abandoned
+//! half-way (which also dropped the connection, so the next attempt paid a new TLS handshake and
+//! timed out again, forever). As in client-go, a leader renews with one write of the Lease it
+//! last wrote (its resourceVersion guards against anyone else's write in between), and only falls
+//! back to reading the Lease first when that write fails.
 //!
 //! The renewal age is the larger of the monotonic and the wall-clock age: on Linux the monotonic
 //! clock stops while the machine is suspended, the wall clock does not. A wall clock stepped
@@ -139,10 +148,11 @@ impl LeaseTiming {
         Ok(())
     }
 
-    /// The bound on one attempt (the GET and the create or replace that follows): half the renew
-    /// deadline, so a hung call leaves time for another try before the deadline.
-    pub fn attempt_timeout(&self) -> Duration {
-        self.renew_deadline / 2
+    /// The bound on each Lease call (a GET, a create, a replace): the renew deadline. Leading
+    /// does not depend on it (a renewal counts from its write's start, and leadership lapses at
+    /// the renew deadline whatever a call is doing); it only stops a call that will never answer.
+    pub fn call_timeout(&self) -> Duration {
+        self.renew_deadline
     }
 
     /// `leaseDurationSeconds` to write: whole seconds, rounded up, so that other replicas never
@@ -400,6 +410,10 @@ pub struct LeaderElector {
     /// Whether the Lease may name this replica (the last attempt said so, failed after one that
     /// did, or was abandoned): then it is released on stop (which checks the holder first).
     may_hold: bool,
+    /// The Lease as this replica last wrote it (while it holds it): renewed with one write.
+    held: Option<Lease>,
+    /// When the last write call started, on both clocks: a successful renewal counts from there.
+    write_started: (Instant, SystemTime),
 }
 
 impl LeaderElector {
@@ -421,6 +435,8 @@ impl LeaderElector {
             observed: None,
             state: watch::channel(Term::Follower).0,
             may_hold: false,
+            held: None,
+            write_started: (Instant::now(), SystemTime::now()),
         }
     }
 
@@ -440,7 +456,6 @@ impl LeaderElector {
         pin_mut!(stop);
         loop {
             let started = Instant::now();
-            let started_wall = SystemTime::now();
             if let Err(NotLeader::Lapsed { age, .. }) = self.leadership().may_write() {
                 // Woken after a pause longer than the renew deadline: nothing was written since
                 // (every writer checks), and nothing will be until a renewal succeeds.
@@ -462,9 +477,10 @@ impl LeaderElector {
                         info!(identity = %self.identity, lease = %self.name, "acquired the lease");
                     }
                     self.may_hold = true;
+                    let (renewed, renewed_wall) = self.write_started;
                     self.state.send_replace(Term::Leader {
-                        renewed: started,
-                        renewed_wall: started_wall,
+                        renewed,
+                        renewed_wall,
                     });
                 }
                 Ok(false) => {
@@ -476,7 +492,12 @@ impl LeaderElector {
                     self.state.send_replace(Term::Follower);
                 }
                 Err(error) => {
-                    warn!(identity = %self.identity, error = %error_chain(&error), "leader election");
+                    // An outage is reported once by `outage::watch`, not every retry period.
+                    if error.unreachable() {
+                        debug!(identity = %self.identity, error = %error_chain(&error), "leader election");
+                    } else {
+                        warn!(identity = %self.identity, error = %error_chain(&error), "leader election");
+                    }
                     let leader = matches!(*self.state.borrow(), Term::Leader { .. });
                     if leader && self.leadership().may_write().is_err() {
                         warn!(identity = %self.identity, lease = %self.name,
@@ -498,15 +519,25 @@ impl LeaderElector {
         }
     }
 
-    /// One round, bounded by [`LeaseTiming::attempt_timeout`]: create the Lease, renew it, or
-    /// take it over when expired or released. `Ok(true)` when this replica holds the Lease
-    /// afterwards.
+    /// One round, each call bounded by [`LeaseTiming::call_timeout`]: renew the Lease this
+    /// replica last wrote with one write, or else read it and create it, renew it, or take it over
+    /// when expired or released. `Ok(true)` when this replica holds the Lease afterwards.
     pub async fn try_acquire_or_renew(&mut self) -> Result<bool, LeaseError> {
-        let deadline = Instant::now() + self.timing.attempt_timeout();
-        let now = MicroTime(Timestamp::now());
         let duration_seconds = self.timing.advertised_seconds();
+        if let Some(mut lease) = self.held.take()
+            && self.leadership().may_write().is_ok()
+        {
+            let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+            spec.renew_time = Some(MicroTime(Timestamp::now()));
+            spec.lease_duration_seconds = Some(duration_seconds);
+            if let Ok(true) = self.write("writing", &lease).await {
+                return Ok(true);
+            }
+            // Someone else wrote it (or the write is in doubt): read the Lease and decide.
+        }
+        let now = MicroTime(Timestamp::now());
         let current = self
-            .bounded("reading", deadline, self.api.get_opt(&self.name))
+            .bounded("reading", self.api.get_opt(&self.name))
             .await?;
         let Some(mut lease) = current else {
             let lease = Lease {
@@ -523,14 +554,11 @@ impl LeaderElector {
                     ..LeaseSpec::default()
                 }),
             };
+            self.write_started = (Instant::now(), SystemTime::now());
             let created = self
-                .bounded(
-                    "creating",
-                    deadline,
-                    self.api.create(&PostParams::default(), &lease),
-                )
+                .bounded("creating", self.api.create(&PostParams::default(), &lease))
                 .await;
-            return conflict_is_false(created);
+            return self.written(created);
         };
         let resource_version = lease.metadata.resource_version.clone();
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
@@ -553,26 +581,41 @@ impl LeaderElector {
         }
         spec.renew_time = Some(now);
         spec.lease_duration_seconds = Some(duration_seconds);
-        // `replace` sends the resourceVersion just read: a concurrent writer makes this a 409.
-        let replaced = self
-            .bounded(
-                "writing",
-                deadline,
-                self.api.replace(&self.name, &PostParams::default(), &lease),
-            )
-            .await;
-        conflict_is_false(replaced)
+        self.write("writing", &lease).await
     }
 
-    /// Runs one Lease call, failing it at `deadline`.
+    /// Replaces the Lease with `lease`, which carries the resourceVersion its holder last saw: a
+    /// concurrent writer makes this a 409 (`Ok(false)`).
+    async fn write(&mut self, op: &'static str, lease: &Lease) -> Result<bool, LeaseError> {
+        self.write_started = (Instant::now(), SystemTime::now());
+        let replaced = self
+            .bounded(
+                op,
+                self.api.replace(&self.name, &PostParams::default(), lease),
+            )
+            .await;
+        self.written(replaced)
+    }
+
+    /// A write's result as "holds the Lease", remembering the Lease written for the next renewal.
+    fn written(&mut self, result: Result<Lease, LeaseError>) -> Result<bool, LeaseError> {
+        self.held = None;
+        let lease = conflict_is_false(result)?;
+        let holds = lease.is_some();
+        self.held = lease.filter(|l| {
+            l.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some(&self.identity)
+        });
+        Ok(holds)
+    }
+
+    /// Runs one Lease call, failing it after [`LeaseTiming::call_timeout`].
     async fn bounded<T>(
         &self,
         op: &'static str,
-        deadline: Instant,
         call: impl Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, LeaseError> {
         let (namespace, name) = (self.namespace.clone(), self.name.clone());
-        match tokio::time::timeout_at(deadline, call).await {
+        match tokio::time::timeout(self.timing.call_timeout(), call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(source)) if op == "reading" => Err(LeaseError::ReadLease {
                 namespace,
@@ -588,7 +631,7 @@ impl LeaderElector {
                 op,
                 namespace,
                 name,
-                after: self.timing.attempt_timeout(),
+                after: self.timing.call_timeout(),
             }),
         }
     }
@@ -627,9 +670,8 @@ impl LeaderElector {
     /// Gives the Lease up (no holder, so the next replica to try takes it at once), if it still
     /// names this replica. Bounded like an attempt.
     async fn release(&self) -> Result<(), LeaseError> {
-        let deadline = Instant::now() + self.timing.attempt_timeout();
         let Some(mut lease) = self
-            .bounded("reading", deadline, self.api.get_opt(&self.name))
+            .bounded("reading", self.api.get_opt(&self.name))
             .await?
         else {
             return Ok(());
@@ -643,7 +685,6 @@ impl LeaderElector {
         spec.acquire_time = None;
         self.bounded(
             "releasing",
-            deadline,
             self.api.replace(&self.name, &PostParams::default(), &lease),
         )
         .await?;
@@ -652,15 +693,27 @@ impl LeaderElector {
     }
 }
 
-/// A write's result as "holds the Lease": a 409 means another replica wrote first.
-fn conflict_is_false(result: Result<Lease, LeaseError>) -> Result<bool, LeaseError> {
+/// A write's result: the Lease written, or `None` for a 409 (another replica wrote first).
+fn conflict_is_false(result: Result<Lease, LeaseError>) -> Result<Option<Lease>, LeaseError> {
     match result {
-        Ok(_) => Ok(true),
+        Ok(lease) => Ok(Some(lease)),
         Err(LeaseError::WriteLease {
             source: kube::Error::Api(status),
             ..
-        }) if status.code == 409 => Ok(false),
+        }) if status.code == 409 => Ok(None),
         Err(error) => Err(error),
+    }
+}
+
+impl LeaseError {
+    /// Whether the API server gave no answer (an outage), rather than an error answer.
+    pub fn unreachable(&self) -> bool {
+        match self {
+            LeaseError::Timeout { .. } => true,
+            LeaseError::ReadLease { source, .. } | LeaseError::WriteLease { source, .. } => {
+                crate::outage::unreachable(source)
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod outage;
 pub mod policy;
 pub mod ui;
+pub mod readiness;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -74,6 +75,14 @@ pub struct Config {
     pub key_type: sealant_core::keys::KeyType,
     /// Serve the sealing page at `/ui` ([`ui`]); off by default.
     pub web_ui: bool,
+    /// The deadline of each API call but watches (zero: none). Each call of a reconcile has its
+    /// own; none bounds a whole reconcile.
+    pub api_call_timeout: Duration,
+    /// `/readyz` says not-ready once the leader's reconciles and watches have only failed for
+    /// this long (zero: never).
+    pub unready_after: Duration,
+    /// While the API server is unreachable, one summary line per this period (zero: none).
+    pub outage_summary_period: Duration,
 }
 
 impl Config {
@@ -95,6 +104,9 @@ impl Config {
             concurrency: 64,
             http: http::Limits::default(),
             web_ui: false,
+            api_call_timeout: Duration::from_secs(30),
+            unready_after: Duration::from_secs(60),
+            outage_summary_period: Duration::from_secs(60),
         }
     }
 }
@@ -118,9 +130,13 @@ pub enum Error {
 }
 
 /// Binds `config`'s listen address and runs the controller until `shutdown` resolves.
+/// `lease_client` is used for the Lease alone: a client of its own (its own connections), so
+/// that renewals never wait for a connection behind the reconcilers' requests, which over a slow
+/// link cost a TLS handshake (two round trips) more than the renewal could afford.
 pub async fn run(
     config: Config,
     client: Client,
+    lease_client: Client,
     listen_addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
@@ -130,7 +146,7 @@ pub async fn run(
             addr: listen_addr,
             source,
         })?;
-    serve(config, client, listener, shutdown).await
+    serve_with_lease_client(config, client, lease_client, listener, shutdown).await
 }
 
 /// Runs the controller on an already bound listener (tests bind port 0 and read the address)
@@ -142,12 +158,30 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    let lease_client = client.clone();
+    serve_with_lease_client(config, client, lease_client, listener, shutdown).await
+}
+
+/// [`serve`] with a separate client for the Lease (see [`run`]).
+pub async fn serve_with_lease_client(
+    config: Config,
+    client: Client,
+    lease_client: Client,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    // Every request, the Lease's included, has its own deadline and tells whether the API server
+    // answers; an outage is logged as state changes and summaries, not once per failed request.
+    let client = outage::observed_client(client, config.api_call_timeout);
+    // The Lease calls have their own deadline (the renew deadline, see `leader`).
+    let lease_client = outage::observed_client(lease_client, Duration::ZERO);
+    let _outage_log = Task(tokio::spawn(outage::watch(config.outage_summary_period)));
     // Leader election. The elector owns the only sender of `leadership`: if its task ends, this
     // replica is not leading.
     let elector = if config.leader_election {
         config.lease.validate()?;
         Some(LeaderElector::new(
-            client.clone(),
+            lease_client,
             &config.namespace,
             LEASE_NAME,
             &config.identity,

@@ -81,13 +81,29 @@ struct Args {
     lease_duration: Duration,
 
     /// How long a leader keeps reconciling without renewing the lease; it then stops writing.
-    /// Must exceed 1.2 times the retry period; each Lease call may take at most half of it.
+    /// Must exceed 1.2 times the retry period; each Lease call may take at most this long.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     lease_renew_deadline: Duration,
 
     /// How often replicas try to acquire or renew the lease.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     lease_retry_period: Duration,
+
+    /// The deadline of each API call except watches (0: none).
+    ///
+    /// Each call of a reconcile (read, write, status, Event) has its own: over a slow network a
+    /// reconcile takes longer but still finishes.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    api_call_timeout: Duration,
+
+    /// /readyz says not-ready when, while leading, reconciles and watches have only failed for
+    /// this long (0: never).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    unready_after: Duration,
+
+    /// While the API server is unreachable, log one summary line per this period (0: none).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    outage_summary_period: Duration,
 
     /// How many SealedSecrets are reconciled at once (0: unlimited).
     #[arg(long, default_value_t = 64)]
@@ -206,10 +222,32 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The log filter for `--log-level`. kube's client logs an ERROR line for every failed request
+/// (thousands a minute during an outage); the controller reports failures itself, so that
+/// target is off unless the filter names it.
+fn log_filter(level: &str) -> Result<EnvFilter, String> {
+    let directives = if level.contains("kube_client") {
+        level.to_string()
+    } else {
+        format!("{level},kube_client::client::builder=off")
+    };
+    EnvFilter::try_new(directives).map_err(|e| format!("--log-level {level}: {e}"))
+}
+
+/// Colours only on a terminal, and never with `NO_COLOR` set (https://no-color.org).
+fn ansi(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 fn init_logging(format: LogFormat, level: &str) -> Result<(), String> {
-    let filter = EnvFilter::try_new(level).map_err(|e| format!("--log-level {level}: {e}"))?;
+    use std::io::IsTerminal;
+    let filter = log_filter(level)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().try_init(),
@@ -220,6 +258,8 @@ fn init_logging(format: LogFormat, level: &str) -> Result<(), String> {
 
 async fn start(args: Args) -> Result<(), String> {
     let client = client(args.kubeconfig.as_ref()).await?;
+    // Its own connections for the Lease (see `sealant_controller::run`).
+    let lease_client = self::client(args.kubeconfig.as_ref()).await?;
     let namespace = args
         .namespace
         .clone()
@@ -246,6 +286,9 @@ async fn start(args: Args) -> Result<(), String> {
     config.key_cutoff = args.key_cutoff;
     config.leader_election = args.leader_election;
     config.concurrency = args.concurrency;
+    config.api_call_timeout = args.api_call_timeout;
+    config.unready_after = args.unready_after;
+    config.outage_summary_period = args.outage_summary_period;
     config.key_type = args.key_type;
     config.policy.reconcile_controller_namespace = args.reconcile_controller_namespace;
     config.policy.allowed_secret_types = args.allow_secret_types.into_iter().collect();
@@ -258,9 +301,15 @@ async fn start(args: Args) -> Result<(), String> {
         "starting sealant-controller {}",
         env!("CARGO_PKG_VERSION")
     );
-    sealant_controller::run(config, client, args.listen_addr, shutdown_signal())
-        .await
-        .map_err(|e| error_chain(&e))?;
+    sealant_controller::run(
+        config,
+        client,
+        lease_client,
+        args.listen_addr,
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|e| error_chain(&e))?;
     info!("stopped");
     Ok(())
 }
@@ -362,5 +411,28 @@ mod tests {
         assert!(!args.leader_election);
         assert!(args.key_cutoff.is_some());
         assert!(Args::try_parse_from(["sealant-controller", "--log-format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(ansi(true, None));
+        assert!(
+            ansi(true, Some("".into())),
+            "an empty NO_COLOR does not count"
+        );
+        assert!(!ansi(true, Some("1".into())));
+        assert!(!ansi(false, None), "a file or a pipe gets no escape codes");
+    }
+
+    #[test]
+    fn the_client_per_request_error_lines_are_off_unless_asked_for() {
+        let filter = log_filter("info").unwrap().to_string();
+        assert!(
+            filter.contains("kube_client::client::builder=off"),
+            "{filter}"
+        );
+        let filter = log_filter("info,kube_client=debug").unwrap().to_string();
+        assert!(!filter.contains("=off"), "{filter}");
+        assert!(log_filter("info,[").is_err());
     }
 }

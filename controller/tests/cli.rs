@@ -53,3 +53,27 @@ fn help_lists_every_flag_and_examples() {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
 }
+
+/// Issue 18 point 6: a log that is not a terminal (a file, a pipe, `kubectl logs`) gets no ANSI
+/// colour codes, and neither does one with `NO_COLOR` set.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    for no_color in [None, Some("1")] {
+        let mut command = controller();
+        command.args([
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+            "--namespace",
+            "x",
+        ]);
+        match no_color {
+            Some(value) => command.env("NO_COLOR", value),
+            None => command.env_remove("NO_COLOR"),
+        };
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("ERROR"), "{stderr}");
+        assert!(!stderr.contains('\u{1b}'), "escape codes: {stderr:?}");
+    }
+}
