@@ -15,8 +15,8 @@ pub mod leader;
 pub mod metrics;
 pub mod outage;
 pub mod policy;
-pub mod ui;
 pub mod readiness;
+pub mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
