@@ -21,6 +21,8 @@
 //! | Which Secrets are sealing keys? | labeled ones in the controller's namespace that nothing owns and the controller did not write for a SealedSecret; a creation time in the future counts as now | [`key_secret_problem`], [`key_created_at`] |
 //! | To which keys may rotate re-seal a value? | the controller's newest key, plus only the other recipients already in the value's authenticated header | [`rotate_recipients`] |
 //! | How much work may one request cost? | at most [`MAX_VALUES_PER_REQUEST`] values | [`check_request_size`] |
+//! | How large a SealedSecret is unsealed? | a spec (sealed values, template, recipients) of at most [`MAX_SPEC_BYTES`]; larger ones are refused without being read again | [`Policy::check`], [`check_spec_size`] |
+//! | May extra keys stay in a managed Secret? | no (they are removed, with an Event naming the key), unless the SealedSecret is annotated `sealant.dev/allow-extra-keys: "true"` or the Secret is patched (`sealant.dev/managed: "patch"`) | [`allows_extra_keys`] |
 //!
 //! Each refusal of a SealedSecret becomes a `Synced=False` condition with its own reason and an
 //! Event saying what to change; each refusal of a request is a 4xx with a reason.
@@ -53,6 +55,65 @@ pub const KEY_CLOCK_SKEW: Duration = Duration::from_secs(300);
 /// to open and one per recipient to re-seal, so this bounds a request's CPU time.
 pub const MAX_VALUES_PER_REQUEST: usize = 256;
 
+/// The largest SealedSecret spec the controller unseals, in bytes (keys and sealed values of
+/// `spec.encryptedData`, the template and the recipients as JSON). A Secret holds at most 1 MiB
+/// and each sealed value is about 4/3 of its plaintext plus ~100 bytes per recipient, so this
+/// admits Secrets of up to ~380 KB. What one tenant writes must not decide how much memory the
+/// controller that serves every namespace needs: a larger SealedSecret is refused
+/// (`Synced=False`, reason `TooLarge`) from the size the watch saw, without reading it again.
+pub const MAX_SPEC_BYTES: usize = 512 * 1024;
+
+/// Specs up to this size stay whole in the controller's watch cache (so an unchanged SealedSecret
+/// costs no request); larger ones are cached as metadata and size only and read from the API
+/// server when reconciled. Together with the metadata the cache keeps (name, uid, generation,
+/// resourceVersion, the Synced condition) this bounds the cache's memory per object.
+pub const CACHED_SPEC_BYTES: usize = 16 * 1024;
+
+/// The size [`MAX_SPEC_BYTES`] is compared with.
+pub fn spec_bytes(sealed: &SealedSecret) -> usize {
+    let spec = &sealed.spec;
+    let values: usize = spec
+        .encrypted_data
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    let recipients: usize = spec.recipients.iter().map(String::len).sum();
+    let template = spec
+        .template
+        .as_ref()
+        .and_then(|t| serde_json::to_vec(t).ok())
+        .map_or(0, |t| t.len());
+    values + recipients + template
+}
+
+/// Refuses a spec of `bytes` bytes over [`MAX_SPEC_BYTES`].
+pub fn check_spec_size(bytes: usize) -> Result<(), Refusal> {
+    if bytes > MAX_SPEC_BYTES {
+        return Err(Refusal {
+            kind: RefusalKind::TooLarge,
+            message: format!(
+                "spec is {bytes} bytes; the controller unseals SealedSecrets of at most \
+                 {MAX_SPEC_BYTES} bytes (docs/operations.md#memory); split the Secret"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Annotation on a SealedSecret: keys added to its Secret by others stay (by default the
+/// Secret's data is exactly what was sealed, and extra keys are removed).
+pub const ALLOW_EXTRA_KEYS_ANNOTATION: &str = "sealant.dev/allow-extra-keys";
+
+/// Whether keys that are not in `sealed` may stay in its Secret.
+pub fn allows_extra_keys(sealed: &SealedSecret) -> bool {
+    sealed
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ALLOW_EXTRA_KEYS_ANNOTATION))
+        .is_some_and(|v| v == "true")
+}
+
 /// What the operator decided with flags.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -78,6 +139,7 @@ impl Policy {
     /// Whether the controller may turn `sealed` into a Secret at all. The first refusal found is
     /// returned; its message says what to change.
     pub fn check(&self, sealed: &SealedSecret) -> Result<(), Refusal> {
+        check_spec_size(spec_bytes(sealed))?;
         let namespace = sealed.namespace().unwrap_or_default();
         if namespace == self.controller_namespace && !self.reconcile_controller_namespace {
             return Err(Refusal {
@@ -143,6 +205,8 @@ pub enum RefusalKind {
     ReservedMetadata,
     /// A credential-minting Secret type the operator did not allow.
     ForbiddenSecretType,
+    /// A spec over [`MAX_SPEC_BYTES`].
+    TooLarge,
 }
 
 /// Whether a label or annotation key belongs to sealant (`sealant.dev/...` or
