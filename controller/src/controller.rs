@@ -70,7 +70,7 @@ const LARGE_READS: usize = 2;
 /// Objects per page when a watch (re-)lists SealedSecrets. A page is held whole while it is
 /// decoded; an object can be ~1.5 MB (the API server's limit), so a page of 500 (the default)
 /// could need most of a gigabyte before the cache drops what it does not keep.
-const LIST_PAGE: u32 = 20;
+const LIST_PAGE: u32 = 10;
 /// Annotation, in the SealedSecret cache only: the spec was dropped from the cached copy; its
 /// value is the spec's size in bytes ([`crate::policy::spec_bytes`]).
 const CACHED_SPEC_DROPPED_ANNOTATION: &str = "sealant.dev/cached-spec-dropped";
@@ -115,6 +115,9 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Reading the labels of the SealedSecret's namespace failed.
+    #[error("reading Namespace {0}")]
+    ReadNamespace(String, #[source] kube::Error),
     /// Writing the SealedSecret's status failed.
     #[error("applying status of SealedSecret {namespace}/{name}")]
     ApplyStatus {
@@ -134,6 +137,7 @@ impl Error {
             Error::ReadSecret { .. } => "ReadSecret",
             Error::ApplySecret { .. } => "ApplySecret",
             Error::ReadSealedSecret { .. } => "ReadSealedSecret",
+            Error::ReadNamespace(..) => "ReadNamespace",
             Error::ApplyStatus { .. } => "ApplyStatus",
         }
     }
@@ -161,10 +165,12 @@ pub enum Reason {
     ForbiddenSecretType,
     /// Refused by the policy: the spec is over the documented size.
     TooLarge,
+    /// Refused by the policy: a cluster-wide value where the operator does not allow them.
+    ClusterWideNotAllowed,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Unsealed,
         Reason::InvalidSealedValue,
         Reason::WrongScope,
@@ -177,6 +183,7 @@ impl Reason {
         Reason::ReservedMetadata,
         Reason::ForbiddenSecretType,
         Reason::TooLarge,
+        Reason::ClusterWideNotAllowed,
     ];
 
     /// The condition reason (and metric label).
@@ -194,6 +201,7 @@ impl Reason {
             Reason::ReservedMetadata => "ReservedMetadata",
             Reason::ForbiddenSecretType => "ForbiddenSecretType",
             Reason::TooLarge => "TooLarge",
+            Reason::ClusterWideNotAllowed => "ClusterWideNotAllowed",
         }
     }
 
@@ -235,6 +243,7 @@ impl Outcome {
                 RefusalKind::ReservedMetadata => Reason::ReservedMetadata,
                 RefusalKind::ForbiddenSecretType => Reason::ForbiddenSecretType,
                 RefusalKind::TooLarge => Reason::TooLarge,
+                RefusalKind::ClusterWideNotAllowed => Reason::ClusterWideNotAllowed,
             },
             message: refusal.message,
         }
@@ -645,7 +654,10 @@ fn slim(object: &mut SealedSecret) {
             .metadata
             .annotations
             .get_or_insert_with(BTreeMap::new)
-            .insert(CACHED_SPEC_DROPPED_ANNOTATION.to_string(), bytes.to_string());
+            .insert(
+                CACHED_SPEC_DROPPED_ANNOTATION.to_string(),
+                bytes.to_string(),
+            );
     }
 }
 
@@ -736,7 +748,22 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
         Err(error) => return Err(error),
     };
 
-    let result = if let Err(refusal) = context.policy.check(&sealed) {
+    let refusal = match context.policy.check(&sealed) {
+        Err(refusal) => Some(refusal),
+        Ok(()) if context.policy.needs_namespace_labels(&sealed) => {
+            let namespaces: Api<k8s_openapi::api::core::v1::Namespace> =
+                Api::all(context.client.clone());
+            let labels = namespaces
+                .get_metadata_opt(&namespace)
+                .await
+                .map_err(|source| Error::ReadNamespace(namespace.clone(), source))?
+                .and_then(|n| n.metadata.labels)
+                .unwrap_or_default();
+            context.policy.check_cluster_wide(&sealed, &labels).err()
+        }
+        Ok(()) => None,
+    };
+    let result = if let Some(refusal) = refusal {
         Ok(Outcome::refused(refusal))
     } else {
         let cached = context.cached_secret(&namespace, &name).await;
@@ -975,8 +1002,7 @@ async fn remove_extra_keys(
         ),
         action: "Unseal",
     };
-    if let Err(error) = events::publish(&context.client, &context.reporter, &event, sealed).await
-    {
+    if let Err(error) = events::publish(&context.client, &context.reporter, &event, sealed).await {
         warn!(%namespace, %name, error = %error_chain(&error), "publishing an Event");
     }
     Ok(version)

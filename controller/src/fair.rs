@@ -102,8 +102,15 @@ impl FairQueue {
                 state.free += 1;
                 return;
             };
-            let sender = state.waiting.get_mut(&namespace).and_then(VecDeque::pop_front);
-            if state.waiting.get(&namespace).is_some_and(VecDeque::is_empty) {
+            let sender = state
+                .waiting
+                .get_mut(&namespace)
+                .and_then(VecDeque::pop_front);
+            if state
+                .waiting
+                .get(&namespace)
+                .is_some_and(VecDeque::is_empty)
+            {
                 state.waiting.remove(&namespace);
             }
             state.last = Some(namespace);
@@ -166,7 +173,11 @@ mod tests {
         }
         let order = order.lock().unwrap();
         let at = order.iter().position(|o| o == "quiet").unwrap();
-        assert!(at <= 1, "quiet served at {at} of {}: {order:?}", order.len());
+        assert!(
+            at <= 1,
+            "quiet served at {at} of {}: {order:?}",
+            order.len()
+        );
         assert_eq!(order.len(), 51);
     }
 

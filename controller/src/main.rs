@@ -106,6 +106,12 @@ struct Args {
     /// (kubernetes.io/service-account-token, bootstrap.kubernetes.io/token; refused by default).
     #[arg(long, value_delimiter = ',', value_parser = parse_minting_type)]
     allow_secret_types: Vec<String>,
+
+    /// Unseal cluster-wide values only in namespaces whose labels match this selector (key=value
+    /// or key, comma separated, all must match; e.g. sealant.dev/cluster-wide=allowed). Default:
+    /// every namespace. Others get Synced=False, reason ClusterWideNotAllowed.
+    #[arg(long, value_name = "SELECTOR")]
+    cluster_wide_namespaces: Option<sealant_controller::policy::NamespaceSelector>,
 }
 
 /// One of the credential-minting Secret types (every other type is allowed anyway).
@@ -244,6 +250,7 @@ async fn start(args: Args) -> Result<(), String> {
     config.key_type = args.key_type;
     config.policy.reconcile_controller_namespace = args.reconcile_controller_namespace;
     config.policy.allowed_secret_types = args.allow_secret_types.into_iter().collect();
+    config.policy.cluster_wide_namespaces = args.cluster_wide_namespaces;
     info!(
         namespace = %config.namespace,
         watch_namespaces = ?config.watch_namespaces,

@@ -21,6 +21,7 @@
 //! | Which Secrets are sealing keys? | labeled ones in the controller's namespace that nothing owns and the controller did not write for a SealedSecret; a creation time in the future counts as now | [`key_secret_problem`], [`key_created_at`] |
 //! | To which keys may rotate re-seal a value? | the controller's newest key, plus only the other recipients already in the value's authenticated header | [`rotate_recipients`] |
 //! | How much work may one request cost? | at most [`MAX_VALUES_PER_REQUEST`] values | [`check_request_size`] |
+//! | Where may cluster-wide values be unsealed? | everywhere, unless the operator gives `--cluster-wide-namespaces` (a namespace label selector) | [`Policy::check_cluster_wide`] |
 //! | How large a SealedSecret is unsealed? | a spec (sealed values, template, recipients) of at most [`MAX_SPEC_BYTES`]; larger ones are refused without being read again | [`Policy::check`], [`check_spec_size`] |
 //! | May extra keys stay in a managed Secret? | no (they are removed, with an Event naming the key), unless the SealedSecret is annotated `sealant.dev/allow-extra-keys: "true"` or the Secret is patched (`sealant.dev/managed: "patch"`) | [`allows_extra_keys`] |
 //!
@@ -34,7 +35,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Resource, ResourceExt};
 
-use sealant_core::format::{Envelope, KeyRing};
+use sealant_core::format::{Envelope, KeyRing, Scope};
 use sealant_core::keys::{KeyId, PublicKey};
 use sealant_core::resource::{ADOPT_ANNOTATION, GROUP, MANAGED_BY_LABEL, SealedSecret};
 
@@ -124,6 +125,8 @@ pub struct Policy {
     pub reconcile_controller_namespace: bool,
     /// Credential-minting Secret types the operator allows templates to use.
     pub allowed_secret_types: BTreeSet<String>,
+    /// Namespaces where cluster-wide values may be unsealed (`None`: every namespace).
+    pub cluster_wide_namespaces: Option<NamespaceSelector>,
 }
 
 impl Policy {
@@ -133,6 +136,7 @@ impl Policy {
             controller_namespace: controller_namespace.into(),
             reconcile_controller_namespace: false,
             allowed_secret_types: BTreeSet::new(),
+            cluster_wide_namespaces: None,
         }
     }
 
@@ -188,6 +192,108 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Whether [`Policy::check_cluster_wide`] needs the namespace's labels for `sealed`: the
+    /// operator restricted cluster-wide values and `sealed` holds one.
+    pub fn needs_namespace_labels(&self, sealed: &SealedSecret) -> bool {
+        self.cluster_wide_namespaces.is_some() && first_cluster_wide_key(sealed).is_some()
+    }
+
+    /// Whether the cluster-wide values of `sealed` may be unsealed in its namespace, whose labels
+    /// are `labels`. A cluster-wide value opens in every namespace: anyone who can read it (in
+    /// git, or in any namespace where it is applied) can have it unsealed wherever they may
+    /// create a SealedSecret, unless the operator limits where. The scope comes from each value's
+    /// authenticated header (a header that lies does not open).
+    pub fn check_cluster_wide(
+        &self,
+        sealed: &SealedSecret,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), Refusal> {
+        let (Some(selector), Some(key)) = (
+            &self.cluster_wide_namespaces,
+            first_cluster_wide_key(sealed),
+        ) else {
+            return Ok(());
+        };
+        if selector.matches(labels) {
+            return Ok(());
+        }
+        Err(Refusal {
+            kind: RefusalKind::ClusterWideNotAllowed,
+            message: format!(
+                "spec.encryptedData.{key} is sealed cluster-wide, and the operator allows \
+                 cluster-wide values only in namespaces labeled {selector}; seal it for this \
+                 namespace (--scope strict or namespace-wide), or have the namespace labeled"
+            ),
+        })
+    }
+}
+
+/// The first key of `sealed` whose value's header says cluster-wide.
+fn first_cluster_wide_key(sealed: &SealedSecret) -> Option<&str> {
+    sealed
+        .spec
+        .encrypted_data
+        .iter()
+        .find(|(_, text)| {
+            Envelope::from_base64(text).is_ok_and(|e| e.binding.scope() == Scope::ClusterWide)
+        })
+        .map(|(key, _)| key.as_str())
+}
+
+/// A namespace label selector of equality requirements (`key=value`) and existence
+/// requirements (`key`), comma separated; all must hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceSelector {
+    requirements: Vec<(String, Option<String>)>,
+}
+
+impl std::str::FromStr for NamespaceSelector {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut requirements = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let (key, value) = match part.split_once('=') {
+                Some((k, v)) => (k.trim(), Some(v.trim().trim_start_matches('=').to_string())),
+                None => (part, None),
+            };
+            if key.is_empty() || key.contains(['!', ' ', '(', ')']) {
+                return Err(format!(
+                    "{part:?}: expected key=value or key (label selectors of equality and \
+                     existence only, comma separated)"
+                ));
+            }
+            requirements.push((key.to_string(), value));
+        }
+        Ok(NamespaceSelector { requirements })
+    }
+}
+
+impl std::fmt::Display for NamespaceSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .requirements
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{k}={v}"),
+                None => k.clone(),
+            })
+            .collect();
+        write!(f, "{}", parts.join(","))
+    }
+}
+
+impl NamespaceSelector {
+    /// Whether a namespace with `labels` is selected.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.requirements.iter().all(|(key, value)| match value {
+            Some(value) => labels.get(key) == Some(value),
+            None => labels.contains_key(key),
+        })
+    }
+}
+
 /// Why a SealedSecret is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -207,6 +313,8 @@ pub enum RefusalKind {
     ForbiddenSecretType,
     /// A spec over [`MAX_SPEC_BYTES`].
     TooLarge,
+    /// A cluster-wide value in a namespace the operator did not select for them.
+    ClusterWideNotAllowed,
 }
 
 /// Whether a label or annotation key belongs to sealant (`sealant.dev/...` or

@@ -620,7 +620,11 @@ async fn no_byte_of_a_value_reaches_a_status_an_event_a_log_or_a_metric() {
     let key = published_key(&client).await;
     let mut cases: Vec<(&str, SealedSecret, &str)> = Vec::new();
     for (name, type_, data_key) in [
-        ("docker-json", "kubernetes.io/dockerconfigjson", ".dockerconfigjson"),
+        (
+            "docker-json",
+            "kubernetes.io/dockerconfigjson",
+            ".dockerconfigjson",
+        ),
         ("docker-cfg", "kubernetes.io/dockercfg", ".dockercfg"),
     ] {
         let mut object = sealed(name, "team-a", &key, &[(data_key, CANARY)], Scope::Strict);
@@ -630,10 +634,22 @@ async fn no_byte_of_a_value_reaches_a_status_an_event_a_log_or_a_metric() {
     let mut tls = sealed("tls", "team-a", &key, &[("tls.crt", CANARY)], Scope::Strict);
     tls.spec.template.as_mut().unwrap().type_ = Some("kubernetes.io/tls".into());
     cases.push(("tls", tls, "SecretRejected"));
-    let mut moved = sealed("moved", "team-b", &key, &[("password", CANARY)], Scope::Strict);
+    let mut moved = sealed(
+        "moved",
+        "team-b",
+        &key,
+        &[("password", CANARY)],
+        Scope::Strict,
+    );
     moved.metadata.namespace = Some("team-a".into());
     cases.push(("moved", moved, "WrongScope"));
-    let mut garbage = sealed("garbage", "team-a", &key, &[("password", "x")], Scope::Strict);
+    let mut garbage = sealed(
+        "garbage",
+        "team-a",
+        &key,
+        &[("password", "x")],
+        Scope::Strict,
+    );
     garbage
         .spec
         .encrypted_data
@@ -679,8 +695,17 @@ async fn oversized_sealed_secrets_are_refused_and_do_not_delay_another_namespace
     let key = published_key(&client).await;
     let garbage = "A".repeat(600 * 1024);
     for i in 0..20 {
-        let mut object = sealed(&format!("big{i}"), "team-a", &key, &[("v", "x")], Scope::Strict);
-        object.spec.encrypted_data.insert("v".into(), garbage.clone());
+        let mut object = sealed(
+            &format!("big{i}"),
+            "team-a",
+            &key,
+            &[("v", "x")],
+            Scope::Strict,
+        );
+        object
+            .spec
+            .encrypted_data
+            .insert("v".into(), garbage.clone());
         create_sealed(&client, &object).await;
     }
     // 24 KiB of plaintext: more than the cache keeps whole, less than the limit.
@@ -710,5 +735,58 @@ async fn oversized_sealed_secrets_are_refused_and_do_not_delay_another_namespace
     assert!(secrets.get_opt("big0").await.unwrap().is_none());
     let secret = wait_secret(&client, "team-a", "mid", |_| true).await;
     assert_eq!(secret.data.unwrap()["v"].0.len(), 24 * 1024);
+    running.stop().await;
+}
+
+/// Issue 18, point 8: a cluster-wide value opens in every namespace, so whoever can copy it
+/// (from git, or from any namespace) can have it unsealed wherever they may create a
+/// SealedSecret. An operator who limits cluster-wide values to selected namespaces
+/// (`--cluster-wide-namespaces`) has the copy elsewhere refused, while values sealed for a
+/// namespace are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_wide_values_are_unsealed_only_where_the_operator_allows() {
+    let server = server().await;
+    let client = server.client();
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .patch(
+            "team-a",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"labels": {"tier": "shared"}}})),
+        )
+        .await
+        .unwrap();
+    let mut cfg = config("a");
+    cfg.policy.cluster_wide_namespaces = Some("tier=shared".parse().unwrap());
+    let running = start(client.clone(), cfg).await;
+    let key = published_key(&client).await;
+    let wide = sealed(
+        "shared-creds",
+        "team-a",
+        &key,
+        &[("token", "t")],
+        Scope::ClusterWide,
+    );
+    create_sealed(&client, &wide).await;
+    let mut copied = wide.clone();
+    copied.metadata.namespace = Some("team-b".into());
+    create_sealed(&client, &copied).await;
+    create_sealed(
+        &client,
+        &sealed("own", "team-b", &key, &[("token", "o")], Scope::Strict),
+    )
+    .await;
+
+    wait_condition(&client, "team-a", "shared-creds", "Unsealed").await;
+    wait_condition(&client, "team-b", "own", "Unsealed").await;
+    let (_, condition) =
+        wait_condition(&client, "team-b", "shared-creds", "ClusterWideNotAllowed").await;
+    assert!(
+        condition.message.contains("tier=shared"),
+        "{}",
+        condition.message
+    );
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "team-b");
+    assert!(secrets.get_opt("shared-creds").await.unwrap().is_none());
     running.stop().await;
 }

@@ -1361,9 +1361,16 @@ fn one_tenants_flood_of_large_sealed_secrets_neither_grows_the_controller_nor_de
     let sealed = seal(&admin, &admin, "calm", "app", &["password=s3cr3t"]);
     let applied = Instant::now();
     admin.kubectl_ok("apply -f -", Some(sealed.as_bytes()));
-    let took = converge("the calm namespace's Secret", Duration::from_secs(10), || {
-        admin.kubectl("get secret app -n calm", None).status.success()
-    });
+    let took = converge(
+        "the calm namespace's Secret",
+        Duration::from_secs(10),
+        || {
+            admin
+                .kubectl("get secret app -n calm", None)
+                .status
+                .success()
+        },
+    );
     assert!(applied.elapsed() < Duration::from_secs(10));
     synced(&admin, "flood", &format!("junk{}", COUNT - 1), "False");
     let reason = admin.kubectl_ok(
@@ -1386,7 +1393,12 @@ fn one_tenants_flood_of_large_sealed_secrets_neither_grows_the_controller_nor_de
     converge(
         "the calm namespace's second Secret",
         Duration::from_secs(60),
-        || admin.kubectl("get secret app2 -n calm", None).status.success(),
+        || {
+            admin
+                .kubectl("get secret app2 -n calm", None)
+                .status
+                .success()
+        },
     );
     let restarted_peak = memory_kib(next.process.id(), "VmHWM");
     assert!(
