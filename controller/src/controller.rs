@@ -64,6 +64,17 @@ where
     }
 }
 
+/// How many SealedSecrets too large for the cache are read (and held) at once: each may be up to
+/// [`crate::policy::MAX_SPEC_BYTES`], so this bounds what reconciling them adds to memory.
+const LARGE_READS: usize = 2;
+/// Objects per page when a watch (re-)lists SealedSecrets. A page is held whole while it is
+/// decoded; an object can be ~1.5 MB (the API server's limit), so a page of 500 (the default)
+/// could need most of a gigabyte before the cache drops what it does not keep.
+const LIST_PAGE: u32 = 10;
+/// Annotation, in the SealedSecret cache only: the spec was dropped from the cached copy; its
+/// value is the spec's size in bytes ([`crate::policy::spec_bytes`]).
+const CACHED_SPEC_DROPPED_ANNOTATION: &str = "sealant.dev/cached-spec-dropped";
+
 /// How long a reconcile waits for the cache to show its own Secret write.
 const CACHE_CATCH_UP: Duration = Duration::from_secs(2);
 /// Annotation on each Secret the controller writes: the `metadata.generation` of the
@@ -96,6 +107,17 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Reading a SealedSecret too large to be cached whole failed.
+    #[error("reading SealedSecret {namespace}/{name}")]
+    ReadSealedSecret {
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// Reading the labels of the SealedSecret's namespace failed.
+    #[error("reading Namespace {0}")]
+    ReadNamespace(String, #[source] kube::Error),
     /// Writing the SealedSecret's status failed.
     #[error("applying status of SealedSecret {namespace}/{name}")]
     ApplyStatus {
@@ -114,6 +136,8 @@ impl Error {
             Error::MissingNamespace(_) => "MissingNamespace",
             Error::ReadSecret { .. } => "ReadSecret",
             Error::ApplySecret { .. } => "ApplySecret",
+            Error::ReadSealedSecret { .. } => "ReadSealedSecret",
+            Error::ReadNamespace(..) => "ReadNamespace",
             Error::ApplyStatus { .. } => "ApplyStatus",
         }
     }
@@ -139,10 +163,14 @@ pub enum Reason {
     ReservedMetadata,
     /// Refused by the policy: a credential-minting Secret type the operator did not allow.
     ForbiddenSecretType,
+    /// Refused by the policy: the spec is over the documented size.
+    TooLarge,
+    /// Refused by the policy: a cluster-wide value where the operator does not allow them.
+    ClusterWideNotAllowed,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Unsealed,
         Reason::InvalidSealedValue,
         Reason::WrongScope,
@@ -154,6 +182,8 @@ impl Reason {
         Reason::ControllerNamespace,
         Reason::ReservedMetadata,
         Reason::ForbiddenSecretType,
+        Reason::TooLarge,
+        Reason::ClusterWideNotAllowed,
     ];
 
     /// The condition reason (and metric label).
@@ -170,6 +200,8 @@ impl Reason {
             Reason::ControllerNamespace => "ControllerNamespace",
             Reason::ReservedMetadata => "ReservedMetadata",
             Reason::ForbiddenSecretType => "ForbiddenSecretType",
+            Reason::TooLarge => "TooLarge",
+            Reason::ClusterWideNotAllowed => "ClusterWideNotAllowed",
         }
     }
 
@@ -210,6 +242,8 @@ impl Outcome {
                 RefusalKind::ControllerNamespace => Reason::ControllerNamespace,
                 RefusalKind::ReservedMetadata => Reason::ReservedMetadata,
                 RefusalKind::ForbiddenSecretType => Reason::ForbiddenSecretType,
+                RefusalKind::TooLarge => Reason::TooLarge,
+                RefusalKind::ClusterWideNotAllowed => Reason::ClusterWideNotAllowed,
             },
             message: refusal.message,
         }
@@ -236,6 +270,10 @@ pub struct Context {
     sealed: RwLock<Vec<Store<SealedSecret>>>,
     permanent_error_requeue: Duration,
     resync: Duration,
+    /// Hands out the reconcile slots round-robin across namespaces.
+    slots: crate::fair::FairQueue,
+    /// SealedSecrets too large to be cached whole are read one or two at a time.
+    large_reads: tokio::sync::Semaphore,
 }
 
 impl Context {
@@ -257,6 +295,8 @@ impl Context {
             sealed: RwLock::new(Vec::new()),
             permanent_error_requeue: config.permanent_error_requeue,
             resync: config.resync,
+            slots: crate::fair::FairQueue::new(usize::from(config.concurrency)),
+            large_reads: tokio::sync::Semaphore::new(LARGE_READS),
         }
     }
 
@@ -372,7 +412,7 @@ pub async fn run(
         let (relisted, sealed_relisted) = relist_signal();
         let (ready, sealed_ready) = tokio::sync::watch::channel(false);
         let objects = changes(
-            watcher(sealed, watcher::Config::default())
+            watcher(sealed, watcher::Config::default().page_size(LIST_PAGE))
                 .default_backoff()
                 .modify(slim)
                 .reflect(writer),
@@ -422,7 +462,11 @@ pub async fn run(
             // the watch was down are only right after that, so look at every object then (the
             // cache makes that free for those that did not change).
             .reconcile_on(every)
-            .with_config(ControllerConfig::default().concurrency(config.concurrency))
+            // No limit here: each reconcile waits for a slot from `context.slots`, which hands
+            // them out round-robin by namespace (kube's queue is first come, first served, so a
+            // flood in one namespace would delay every other). A waiting reconcile holds only the
+            // slim cached object.
+            .with_config(ControllerConfig::default().concurrency(0))
             .graceful_shutdown_on(stop.clone());
         stores.push((controller.store(), sealed_ready));
         let progress_of = Arc::clone(&context);
@@ -579,12 +623,92 @@ fn content_owners(
 /// Annotation, in the owned-Secrets cache only, holding [`content_owners`]'s summary.
 const CACHED_CONTENT_ANNOTATION: &str = "sealant.dev/cached-content-owners";
 
-/// Drops what the reconciler never reads from a cached SealedSecret.
+/// Keeps of a SealedSecret only what reconciling (and the metrics) read, so that what the cache
+/// holds per object does not depend on what its author wrote: the identity (name, namespace,
+/// uid, generation, resourceVersion), the controller's own annotations, the `Synced` condition,
+/// and the spec only if it is at most [`crate::policy::CACHED_SPEC_BYTES`] (else its size, and the
+/// reconcile reads the object). Labels, other annotations, owner references, finalizers and
+/// managedFields are dropped: a tenant can put hundreds of kilobytes into each.
 fn slim(object: &mut SealedSecret) {
-    object.metadata.managed_fields = None;
-    if let Some(annotations) = object.metadata.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED_ANNOTATION);
+    let meta = &mut object.metadata;
+    meta.managed_fields = None;
+    meta.labels = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    let kept: BTreeMap<String, String> = meta
+        .annotations
+        .take()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| {
+            (k == crate::policy::KEEP_SECRET_ANNOTATION
+                || k == crate::policy::ALLOW_EXTRA_KEYS_ANNOTATION)
+                && v == "true"
+        })
+        .collect();
+    meta.annotations = Some(kept).filter(|a| !a.is_empty());
+    if let Some(status) = object.status.as_mut() {
+        status.conditions.retain(|c| c.type_ == SYNCED);
+        for condition in &mut status.conditions {
+            condition.message = events::truncate(&condition.message, events::MAX_NOTE_BYTES);
+        }
     }
+    let bytes = crate::policy::spec_bytes(object);
+    if bytes > crate::policy::CACHED_SPEC_BYTES {
+        object.spec.encrypted_data = BTreeMap::new();
+        object.spec.recipients = Vec::new();
+        object.spec.template = None;
+        object
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(
+                CACHED_SPEC_DROPPED_ANNOTATION.to_string(),
+                bytes.to_string(),
+            );
+    }
+}
+
+/// The spec size of a cached SealedSecret whose spec was dropped by [`slim`].
+fn dropped_spec(sealed: &SealedSecret) -> Option<usize> {
+    sealed
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(CACHED_SPEC_DROPPED_ANNOTATION)?
+        .parse()
+        .ok()
+}
+
+/// The SealedSecret to reconcile: the cached one, or, when the cache holds only its size, the
+/// object read from the API server (`None`: deleted meanwhile). A size over the limit is
+/// refused from the cache alone.
+async fn full_object(
+    sealed: Arc<SealedSecret>,
+    context: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Result<Option<Arc<SealedSecret>>, Refusal>, Error> {
+    let Some(bytes) = dropped_spec(&sealed) else {
+        return Ok(Ok(Some(sealed)));
+    };
+    if let Err(refusal) = crate::policy::check_spec_size(bytes) {
+        return Ok(Err(refusal));
+    }
+    let _reading = context.large_reads.acquire().await;
+    let api: Api<SealedSecret> = Api::namespaced(context.client.clone(), namespace);
+    let read = api
+        .get_opt(name)
+        .await
+        .map_err(|source| Error::ReadSealedSecret {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            source,
+        })?;
+    Ok(Ok(read.map(|mut object| {
+        object.metadata.managed_fields = None;
+        Arc::new(object)
+    })))
 }
 
 /// A stream that yields whenever a key id appears that was not there before, so that
@@ -617,8 +741,37 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
         return Err(Error::KeysNotLoaded);
     }
     let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &namespace);
+    let _slot = context.slots.acquire(&namespace).await;
+    let sealed = match full_object(Arc::clone(&sealed), &context, &namespace, &name).await {
+        Ok(Ok(Some(full))) => full,
+        // Deleted since the watch saw it.
+        Ok(Ok(None)) => return Ok(Action::await_change()),
+        Ok(Err(refusal)) => {
+            let outcome = Outcome::refused(refusal);
+            context.metrics.unseal_failed(outcome.reason.as_str());
+            report(&sealed, &context, &outcome, &namespace, &name).await?;
+            context.succeeded(&ObjectRef::from_obj(&*sealed));
+            return Ok(Action::await_change());
+        }
+        Err(error) => return Err(error),
+    };
 
-    let result = if let Err(refusal) = context.policy.check(&sealed) {
+    let refusal = match context.policy.check(&sealed) {
+        Err(refusal) => Some(refusal),
+        Ok(()) if context.policy.needs_namespace_labels(&sealed) => {
+            let namespaces: Api<k8s_openapi::api::core::v1::Namespace> =
+                Api::all(context.client.clone());
+            let labels = namespaces
+                .get_metadata_opt(&namespace)
+                .await
+                .map_err(|source| Error::ReadNamespace(namespace.clone(), source))?
+                .and_then(|n| n.metadata.labels)
+                .unwrap_or_default();
+            context.policy.check_cluster_wide(&sealed, &labels).err()
+        }
+        Ok(()) => None,
+    };
+    let result = if let Some(refusal) = refusal {
         Ok(Outcome::refused(refusal))
     } else {
         let cached = context.cached_secret(&namespace, &name).await;
@@ -630,8 +783,10 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, context: Arc<Context>) -> Resu
             match open_values(&sealed, &keys.ring) {
                 Err(error) => Ok(unseal_failure(&error)),
                 Ok(values) => {
-                    let written =
-                        write_secret(&sealed, &secrets, &namespace, &name, values, cached).await;
+                    let written = write_secret(
+                        &sealed, &context, &secrets, &namespace, &name, values, cached,
+                    )
+                    .await;
                     if let Ok((_, Some(version))) = &written {
                         context.metrics.unsealed(sealed.spec.encrypted_data.len());
                         // Until the cache shows this write, the echo of the status patch below
@@ -712,6 +867,7 @@ fn unseal_failure(error: &ConvertError) -> Outcome {
 /// (a new Secret, or someone else's) its metadata is read first.
 async fn write_secret(
     sealed: &SealedSecret,
+    context: &Context,
     secrets: &Api<Secret>,
     namespace: &str,
     name: &str,
@@ -765,13 +921,36 @@ async fn write_secret(
     zeroize_secret(secret);
     match applied {
         Ok(written) => {
-            let version = written.metadata.resource_version.clone();
+            let mut version = written.metadata.resource_version.clone();
+            // Server-side apply leaves keys other writers own: the Secret's data must be what
+            // was sealed, so keys added by anyone else are removed (unless the Secret is only
+            // patched, where other keys are legitimately someone else's, or the SealedSecret
+            // allows extra keys).
+            let extra: Vec<String> = if patch || crate::policy::allows_extra_keys(sealed) {
+                Vec::new()
+            } else {
+                written
+                    .data
+                    .iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                    .filter(|k| !sealed.spec.encrypted_data.contains_key(*k))
+                    .cloned()
+                    .collect()
+            };
             zeroize_secret(written);
+            if !extra.is_empty() {
+                version = remove_extra_keys(sealed, context, secrets, namespace, name, &extra)
+                    .await?
+                    .or(version);
+            }
             Ok((Outcome::synced(count), version))
         }
         Err(kube::Error::Api(status)) if status.code == 422 || status.code == 400 => {
-            // The server's own words say what is wrong (the field and the rule). For Secret data
-            // it never quotes a value (Kubernetes redacts secret contents in validation errors).
+            // The server's own words say what is wrong (the field and the rule), but only up to
+            // where it redacts a value: Kubernetes replaces the value with a marker, then
+            // appends the parser's error, and Go's JSON errors quote the offending character
+            // (`invalid character 'h' ...` for a .dockerconfigjson that is not JSON).
             Ok((
                 Outcome {
                     reason: Reason::SecretRejected,
@@ -780,9 +959,9 @@ async fn write_secret(
                         status.code,
                         status.reason,
                         if status.message.is_empty() {
-                            "no message"
+                            "no message".to_string()
                         } else {
-                            &status.message
+                            withhold_values(&status.message)
                         }
                     ),
                 },
@@ -794,6 +973,71 @@ async fn write_secret(
             name: name.to_string(),
             source,
         }),
+    }
+}
+
+/// Removes `extra` keys (not in the SealedSecret) from its Secret with a JSON merge patch, and
+/// publishes one Event naming them (never their values). Returns the new resourceVersion.
+async fn remove_extra_keys(
+    sealed: &SealedSecret,
+    context: &Context,
+    secrets: &Api<Secret>,
+    namespace: &str,
+    name: &str,
+    extra: &[String],
+) -> Result<Option<String>, Error> {
+    let removals: serde_json::Map<String, Value> =
+        extra.iter().map(|k| (k.clone(), Value::Null)).collect();
+    let patched = secrets
+        .patch(
+            name,
+            &PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_string()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(json!({ "data": removals })),
+        )
+        .await
+        .map_err(|source| Error::ApplySecret {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            source,
+        })?;
+    let version = patched.metadata.resource_version.clone();
+    zeroize_secret(patched);
+    let keys = extra
+        .iter()
+        .map(|k| format!("{k:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    info!(%namespace, %name, keys = extra.len(), "removed keys added to the Secret by others");
+    let event = events::Event {
+        type_: EventType::Warning,
+        reason: "ExtraKeysRemoved",
+        note: format!(
+            "removed key(s) {keys} from Secret {namespace}/{name}: not in the SealedSecret, \
+             whose Secret holds exactly what was sealed (annotate the SealedSecret \
+             {}=\"true\" to keep keys others add)",
+            crate::policy::ALLOW_EXTRA_KEYS_ANNOTATION
+        ),
+        action: "Unseal",
+    };
+    if let Err(error) = events::publish(&context.client, &context.reporter, &event, sealed).await {
+        warn!(%namespace, %name, error = %error_chain(&error), "publishing an Event");
+    }
+    Ok(version)
+}
+
+/// The server's message about a Secret it refused, up to where it redacts a value: what follows
+/// the marker is the parser's error about that value, which can quote its bytes.
+pub fn withhold_values(message: &str) -> String {
+    const MARKER: &str = "<secret contents redacted>";
+    match message.find(MARKER) {
+        Some(at) => format!(
+            "{}{MARKER}\" (the rest is withheld: it can quote the value)",
+            &message[..at]
+        ),
+        None => message.to_string(),
     }
 }
 
@@ -907,6 +1151,10 @@ pub fn up_to_date(cached: &PartialObjectMeta<Secret>, sealed: &SealedSecret) -> 
         // Other keys, the type and immutability are someone else's; ours must be ours alone.
         let foreign: Vec<&str> = foreign.split(',').collect();
         !wanted.iter().any(|k| foreign.contains(&k.as_str()))
+    } else if crate::policy::allows_extra_keys(sealed) {
+        // Others' keys may stay, but not over ours, nor the type or immutability.
+        let foreign: Vec<&str> = foreign.split(',').collect();
+        !wanted.iter().any(|k| foreign.contains(&k.as_str())) && type_owned == "0"
     } else {
         foreign.is_empty() && type_owned == "0"
     }
@@ -928,7 +1176,7 @@ fn api_error_summary(error: &kube::Error) -> String {
             let mut text = format!("{} {reason}", status.code);
             if !status.message.is_empty() {
                 text.push_str(": ");
-                text.push_str(&status.message);
+                text.push_str(&withhold_values(&status.message));
             }
             text.trim_end().to_string()
         }
@@ -1071,7 +1319,7 @@ pub fn error_policy(sealed: Arc<SealedSecret>, error: &Error, context: Arc<Conte
         warn!(
             namespace = %sealed.namespace().unwrap_or_default(),
             name = %sealed.name_any(),
-            error = %error_chain(error),
+            error = %withhold_values(&error_chain(error)),
             retry_in = ?delay,
             "reconcile failed"
         );
@@ -1198,6 +1446,53 @@ mod tests {
             (third.status.as_str(), third.last_transition_time.clone()),
             ("True", Time(t1))
         );
+    }
+
+    #[test]
+    fn the_cache_keeps_the_same_few_bytes_whatever_a_tenant_writes() {
+        let key = PrivateKey::from_bytes(&[1; 32]);
+        let small = sealed_secret(&key, Scope::Strict, ("prod", "db"));
+        let mut cached_small = small.clone();
+        slim(&mut cached_small);
+        assert_eq!(cached_small.spec.encrypted_data, small.spec.encrypted_data);
+        assert_eq!(dropped_spec(&cached_small), None);
+
+        // A megabyte of sealed "values", hundreds of kilobytes of labels and annotations.
+        let mut hostile = small.clone();
+        hostile
+            .spec
+            .encrypted_data
+            .insert("junk".into(), "A".repeat(1 << 20));
+        hostile.metadata.annotations = Some(BTreeMap::from([
+            ("filler".to_string(), "B".repeat(200_000)),
+            (
+                crate::policy::KEEP_SECRET_ANNOTATION.to_string(),
+                "true".to_string(),
+            ),
+        ]));
+        hostile.metadata.labels = Some(
+            (0..1000)
+                .map(|i| (format!("l{i}"), "v".repeat(60)))
+                .collect(),
+        );
+        let bytes = crate::policy::spec_bytes(&hostile);
+        slim(&mut hostile);
+        let kept = serde_json::to_vec(&hostile).unwrap().len();
+        assert!(kept < 1024, "{kept} bytes cached");
+        assert_eq!(dropped_spec(&hostile), Some(bytes));
+        assert!(crate::policy::keeps_secret(&hostile));
+        assert!(hostile.spec.encrypted_data.is_empty() && hostile.spec.template.is_none());
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_server_words_up_to_the_redacted_value() {
+        let message = "Secret \"x\" is invalid: data[.dockerconfigjson]: Invalid value: \
+                       \"<secret contents redacted>\": invalid character '~' looking for \
+                       beginning of value";
+        let kept = withhold_values(message);
+        assert!(kept.contains("data[.dockerconfigjson]"), "{kept}");
+        assert!(!kept.contains('~'), "{kept}");
+        assert_eq!(withhold_values("field is immutable"), "field is immutable");
     }
 
     #[test]

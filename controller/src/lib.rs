@@ -9,6 +9,7 @@
 
 pub mod controller;
 pub mod events;
+pub mod fair;
 pub mod http;
 pub mod keys;
 pub mod leader;

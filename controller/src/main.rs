@@ -127,6 +127,11 @@ struct Args {
     /// default; the page never sends a plaintext, see docs/web.md).
     #[arg(long)]
     web_ui: bool,
+    /// Unseal cluster-wide values only in namespaces whose labels match this selector (key=value
+    /// or key, comma separated, all must match; e.g. sealant.dev/cluster-wide=allowed). Default:
+    /// every namespace. Others get Synced=False, reason ClusterWideNotAllowed.
+    #[arg(long, value_name = "SELECTOR")]
+    cluster_wide_namespaces: Option<sealant_controller::policy::NamespaceSelector>,
 }
 
 /// One of the credential-minting Secret types (every other type is allowed anyway).
@@ -293,6 +298,7 @@ async fn start(args: Args) -> Result<(), String> {
     config.policy.reconcile_controller_namespace = args.reconcile_controller_namespace;
     config.policy.allowed_secret_types = args.allow_secret_types.into_iter().collect();
     config.web_ui = args.web_ui;
+    config.policy.cluster_wide_namespaces = args.cluster_wide_namespaces;
     info!(
         namespace = %config.namespace,
         watch_namespaces = ?config.watch_namespaces,

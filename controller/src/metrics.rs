@@ -44,6 +44,7 @@ struct ConditionLabels {
 pub struct Metrics {
     registry: Registry,
     unsealed: Counter,
+    unsealed_values: Counter,
     unseal_errors: Family<ReasonLabels, Counter>,
     reconciles: Counter,
     reconcile_failures: Family<ErrorLabels, Counter>,
@@ -62,7 +63,17 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("sealant");
         let unsealed = Counter::default();
-        registry.register("unseal", "Values unsealed", unsealed.clone());
+        registry.register(
+            "unseal",
+            "SealedSecrets unsealed into their Secret (one per Secret write)",
+            unsealed.clone(),
+        );
+        let unsealed_values = Counter::default();
+        registry.register(
+            "unsealed_values",
+            "Values unsealed into Secrets (a SealedSecret with three values counts three)",
+            unsealed_values.clone(),
+        );
         let unseal_errors = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "unseal_errors",
@@ -91,6 +102,7 @@ impl Default for Metrics {
         Metrics {
             registry,
             unsealed,
+            unsealed_values,
             unseal_errors,
             reconciles,
             reconcile_failures,
@@ -101,9 +113,10 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts `values` values unsealed.
+    /// Counts one SealedSecret unsealed into its Secret, holding `values` values.
     pub fn unsealed(&self, values: usize) {
-        self.unsealed.inc_by(values as u64);
+        self.unsealed.inc();
+        self.unsealed_values.inc_by(values as u64);
     }
 
     /// Counts a SealedSecret that failed with `reason` (a fixed condition reason).
@@ -262,6 +275,7 @@ mod tests {
         metrics.unseal_failed("WrongScope");
         metrics.reconcile_failed("ApplySecret");
         metrics.unsealed(5);
+        metrics.unsealed(2);
         drop(metrics.count_and_measure());
         let text = metrics.encode().unwrap();
         assert!(
@@ -272,7 +286,9 @@ mod tests {
             text.contains("sealant_reconcile_failures_total{error=\"ApplySecret\"} 1"),
             "{text}"
         );
-        assert!(text.contains("sealant_unseal_total 5"), "{text}");
+        // Objects and values are counted apart: two SealedSecrets holding seven values.
+        assert!(text.contains("sealant_unseal_total 2\n"), "{text}");
+        assert!(text.contains("sealant_unsealed_values_total 7\n"), "{text}");
         assert!(
             text.contains("sealant_reconcile_duration_seconds_count 1"),
             "{text}"

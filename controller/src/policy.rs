@@ -21,6 +21,9 @@
 //! | Which Secrets are sealing keys? | labeled ones in the controller's namespace that nothing owns and the controller did not write for a SealedSecret; a creation time in the future counts as now | [`key_secret_problem`], [`key_created_at`] |
 //! | To which keys may rotate re-seal a value? | the controller's newest key, plus only the other recipients already in the value's authenticated header | [`rotate_recipients`] |
 //! | How much work may one request cost? | at most [`MAX_VALUES_PER_REQUEST`] values | [`check_request_size`] |
+//! | Where may cluster-wide values be unsealed? | everywhere, unless the operator gives `--cluster-wide-namespaces` (a namespace label selector) | [`Policy::check_cluster_wide`] |
+//! | How large a SealedSecret is unsealed? | a spec (sealed values, template, recipients) of at most [`MAX_SPEC_BYTES`]; larger ones are refused without being read again | [`Policy::check`], [`check_spec_size`] |
+//! | May extra keys stay in a managed Secret? | no (they are removed, with an Event naming the key), unless the SealedSecret is annotated `sealant.dev/allow-extra-keys: "true"` or the Secret is patched (`sealant.dev/managed: "patch"`) | [`allows_extra_keys`] |
 //!
 //! Each refusal of a SealedSecret becomes a `Synced=False` condition with its own reason and an
 //! Event saying what to change; each refusal of a request is a 4xx with a reason.
@@ -32,7 +35,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Resource, ResourceExt};
 
-use sealant_core::format::{Envelope, KeyRing};
+use sealant_core::format::{Envelope, KeyRing, Scope};
 use sealant_core::keys::{KeyId, PublicKey};
 use sealant_core::resource::{ADOPT_ANNOTATION, GROUP, MANAGED_BY_LABEL, SealedSecret};
 
@@ -53,6 +56,65 @@ pub const KEY_CLOCK_SKEW: Duration = Duration::from_secs(300);
 /// to open and one per recipient to re-seal, so this bounds a request's CPU time.
 pub const MAX_VALUES_PER_REQUEST: usize = 256;
 
+/// The largest SealedSecret spec the controller unseals, in bytes (keys and sealed values of
+/// `spec.encryptedData`, the template and the recipients as JSON). A Secret holds at most 1 MiB
+/// and each sealed value is about 4/3 of its plaintext plus ~100 bytes per recipient, so this
+/// admits Secrets of up to ~380 KB. What one tenant writes must not decide how much memory the
+/// controller that serves every namespace needs: a larger SealedSecret is refused
+/// (`Synced=False`, reason `TooLarge`) from the size the watch saw, without reading it again.
+pub const MAX_SPEC_BYTES: usize = 512 * 1024;
+
+/// Specs up to this size stay whole in the controller's watch cache (so an unchanged SealedSecret
+/// costs no request); larger ones are cached as metadata and size only and read from the API
+/// server when reconciled. Together with the metadata the cache keeps (name, uid, generation,
+/// resourceVersion, the Synced condition) this bounds the cache's memory per object.
+pub const CACHED_SPEC_BYTES: usize = 16 * 1024;
+
+/// The size [`MAX_SPEC_BYTES`] is compared with.
+pub fn spec_bytes(sealed: &SealedSecret) -> usize {
+    let spec = &sealed.spec;
+    let values: usize = spec
+        .encrypted_data
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    let recipients: usize = spec.recipients.iter().map(String::len).sum();
+    let template = spec
+        .template
+        .as_ref()
+        .and_then(|t| serde_json::to_vec(t).ok())
+        .map_or(0, |t| t.len());
+    values + recipients + template
+}
+
+/// Refuses a spec of `bytes` bytes over [`MAX_SPEC_BYTES`].
+pub fn check_spec_size(bytes: usize) -> Result<(), Refusal> {
+    if bytes > MAX_SPEC_BYTES {
+        return Err(Refusal {
+            kind: RefusalKind::TooLarge,
+            message: format!(
+                "spec is {bytes} bytes; the controller unseals SealedSecrets of at most \
+                 {MAX_SPEC_BYTES} bytes (docs/operations.md#memory); split the Secret"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Annotation on a SealedSecret: keys added to its Secret by others stay (by default the
+/// Secret's data is exactly what was sealed, and extra keys are removed).
+pub const ALLOW_EXTRA_KEYS_ANNOTATION: &str = "sealant.dev/allow-extra-keys";
+
+/// Whether keys that are not in `sealed` may stay in its Secret.
+pub fn allows_extra_keys(sealed: &SealedSecret) -> bool {
+    sealed
+        .meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ALLOW_EXTRA_KEYS_ANNOTATION))
+        .is_some_and(|v| v == "true")
+}
+
 /// What the operator decided with flags.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -63,6 +125,8 @@ pub struct Policy {
     pub reconcile_controller_namespace: bool,
     /// Credential-minting Secret types the operator allows templates to use.
     pub allowed_secret_types: BTreeSet<String>,
+    /// Namespaces where cluster-wide values may be unsealed (`None`: every namespace).
+    pub cluster_wide_namespaces: Option<NamespaceSelector>,
 }
 
 impl Policy {
@@ -72,12 +136,14 @@ impl Policy {
             controller_namespace: controller_namespace.into(),
             reconcile_controller_namespace: false,
             allowed_secret_types: BTreeSet::new(),
+            cluster_wide_namespaces: None,
         }
     }
 
     /// Whether the controller may turn `sealed` into a Secret at all. The first refusal found is
     /// returned; its message says what to change.
     pub fn check(&self, sealed: &SealedSecret) -> Result<(), Refusal> {
+        check_spec_size(spec_bytes(sealed))?;
         let namespace = sealed.namespace().unwrap_or_default();
         if namespace == self.controller_namespace && !self.reconcile_controller_namespace {
             return Err(Refusal {
@@ -126,6 +192,108 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Whether [`Policy::check_cluster_wide`] needs the namespace's labels for `sealed`: the
+    /// operator restricted cluster-wide values and `sealed` holds one.
+    pub fn needs_namespace_labels(&self, sealed: &SealedSecret) -> bool {
+        self.cluster_wide_namespaces.is_some() && first_cluster_wide_key(sealed).is_some()
+    }
+
+    /// Whether the cluster-wide values of `sealed` may be unsealed in its namespace, whose labels
+    /// are `labels`. A cluster-wide value opens in every namespace: anyone who can read it (in
+    /// git, or in any namespace where it is applied) can have it unsealed wherever they may
+    /// create a SealedSecret, unless the operator limits where. The scope comes from each value's
+    /// authenticated header (a header that lies does not open).
+    pub fn check_cluster_wide(
+        &self,
+        sealed: &SealedSecret,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), Refusal> {
+        let (Some(selector), Some(key)) = (
+            &self.cluster_wide_namespaces,
+            first_cluster_wide_key(sealed),
+        ) else {
+            return Ok(());
+        };
+        if selector.matches(labels) {
+            return Ok(());
+        }
+        Err(Refusal {
+            kind: RefusalKind::ClusterWideNotAllowed,
+            message: format!(
+                "spec.encryptedData.{key} is sealed cluster-wide, and the operator allows \
+                 cluster-wide values only in namespaces labeled {selector}; seal it for this \
+                 namespace (--scope strict or namespace-wide), or have the namespace labeled"
+            ),
+        })
+    }
+}
+
+/// The first key of `sealed` whose value's header says cluster-wide.
+fn first_cluster_wide_key(sealed: &SealedSecret) -> Option<&str> {
+    sealed
+        .spec
+        .encrypted_data
+        .iter()
+        .find(|(_, text)| {
+            Envelope::from_base64(text).is_ok_and(|e| e.binding.scope() == Scope::ClusterWide)
+        })
+        .map(|(key, _)| key.as_str())
+}
+
+/// A namespace label selector of equality requirements (`key=value`) and existence
+/// requirements (`key`), comma separated; all must hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceSelector {
+    requirements: Vec<(String, Option<String>)>,
+}
+
+impl std::str::FromStr for NamespaceSelector {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut requirements = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let (key, value) = match part.split_once('=') {
+                Some((k, v)) => (k.trim(), Some(v.trim().trim_start_matches('=').to_string())),
+                None => (part, None),
+            };
+            if key.is_empty() || key.contains(['!', ' ', '(', ')']) {
+                return Err(format!(
+                    "{part:?}: expected key=value or key (label selectors of equality and \
+                     existence only, comma separated)"
+                ));
+            }
+            requirements.push((key.to_string(), value));
+        }
+        Ok(NamespaceSelector { requirements })
+    }
+}
+
+impl std::fmt::Display for NamespaceSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .requirements
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{k}={v}"),
+                None => k.clone(),
+            })
+            .collect();
+        write!(f, "{}", parts.join(","))
+    }
+}
+
+impl NamespaceSelector {
+    /// Whether a namespace with `labels` is selected.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.requirements.iter().all(|(key, value)| match value {
+            Some(value) => labels.get(key) == Some(value),
+            None => labels.contains_key(key),
+        })
+    }
+}
+
 /// Why a SealedSecret is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -143,6 +311,10 @@ pub enum RefusalKind {
     ReservedMetadata,
     /// A credential-minting Secret type the operator did not allow.
     ForbiddenSecretType,
+    /// A spec over [`MAX_SPEC_BYTES`].
+    TooLarge,
+    /// A cluster-wide value in a namespace the operator did not select for them.
+    ClusterWideNotAllowed,
 }
 
 /// Whether a label or annotation key belongs to sealant (`sealant.dev/...` or

@@ -605,3 +605,188 @@ async fn unsealed_secrets_carry_only_allowed_template_metadata() {
     assert_eq!(keys.items.len(), 1, "exactly the one generated key");
     running.stop().await;
 }
+
+/// Issue 18, point 4: no byte of a value reaches a status, an Event, a log line or a metric, on
+/// any error path. Every value below is made of bytes that appear nowhere else (`~` and a
+/// canary word): a `.dockerconfigjson` and a `.dockercfg` that are not JSON (the API server's
+/// refusal quotes the first byte), a value sealed for another namespace, a sealed value that is
+/// not base64, a TLS Secret without its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_byte_of_a_value_reaches_a_status_an_event_a_log_or_a_metric() {
+    const CANARY: &str = "~Kw9canaryZ~";
+    let server = server().await;
+    let client = server.client();
+    let running = start(client.clone(), config("a")).await;
+    let key = published_key(&client).await;
+    let mut cases: Vec<(&str, SealedSecret, &str)> = Vec::new();
+    for (name, type_, data_key) in [
+        (
+            "docker-json",
+            "kubernetes.io/dockerconfigjson",
+            ".dockerconfigjson",
+        ),
+        ("docker-cfg", "kubernetes.io/dockercfg", ".dockercfg"),
+    ] {
+        let mut object = sealed(name, "team-a", &key, &[(data_key, CANARY)], Scope::Strict);
+        object.spec.template.as_mut().unwrap().type_ = Some(type_.into());
+        cases.push((name, object, "SecretRejected"));
+    }
+    let mut tls = sealed("tls", "team-a", &key, &[("tls.crt", CANARY)], Scope::Strict);
+    tls.spec.template.as_mut().unwrap().type_ = Some("kubernetes.io/tls".into());
+    cases.push(("tls", tls, "SecretRejected"));
+    let mut moved = sealed(
+        "moved",
+        "team-b",
+        &key,
+        &[("password", CANARY)],
+        Scope::Strict,
+    );
+    moved.metadata.namespace = Some("team-a".into());
+    cases.push(("moved", moved, "WrongScope"));
+    let mut garbage = sealed(
+        "garbage",
+        "team-a",
+        &key,
+        &[("password", "x")],
+        Scope::Strict,
+    );
+    garbage
+        .spec
+        .encrypted_data
+        .insert("password".into(), CANARY.into());
+    cases.push(("garbage", garbage, "InvalidSealedValue"));
+    for (name, object, _) in &cases {
+        assert!(!name.contains('~'));
+        create_sealed(&client, object).await;
+    }
+    let (_, _, metrics) = http(running.addr, "GET", "/metrics", "text/plain", b"").await;
+    for (name, _, reason) in &cases {
+        let (_, condition) = wait_condition(&client, "team-a", name, reason).await;
+        let events = wait_events(&client, "team-a", name, |e| !e.is_empty()).await;
+        for text in std::iter::once(condition.message.clone())
+            .chain(events.into_iter().map(|(_, _, note)| note))
+        {
+            assert!(
+                !text.contains('~') && !text.contains("canary"),
+                "{name}: a byte of the value in {text:?}"
+            );
+        }
+    }
+    let (_, _, metrics_after) = http(running.addr, "GET", "/metrics", "text/plain", b"").await;
+    for text in [metrics, metrics_after, logs()] {
+        assert!(
+            !text.contains('~') && !text.contains("canary"),
+            "a byte of a value in:\n{text}"
+        );
+    }
+    running.stop().await;
+}
+
+/// Issue 18, point 1: one tenant's oversized SealedSecrets are refused with a fixed reason,
+/// without the controller keeping (or reading again) what they hold, and do not hold up another
+/// namespace. A mid-sized one (over what the cache keeps whole) is still read and unsealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_sealed_secrets_are_refused_and_do_not_delay_another_namespace() {
+    let server = server().await;
+    let client = server.client();
+    let mut cfg = config("a");
+    cfg.concurrency = 2;
+    let running = start(client.clone(), cfg).await;
+    let key = published_key(&client).await;
+    let garbage = "A".repeat(600 * 1024);
+    for i in 0..20 {
+        let mut object = sealed(
+            &format!("big{i}"),
+            "team-a",
+            &key,
+            &[("v", "x")],
+            Scope::Strict,
+        );
+        object
+            .spec
+            .encrypted_data
+            .insert("v".into(), garbage.clone());
+        create_sealed(&client, &object).await;
+    }
+    // 24 KiB of plaintext: more than the cache keeps whole, less than the limit.
+    let mid_value = "m".repeat(24 * 1024);
+    create_sealed(
+        &client,
+        &sealed("mid", "team-a", &key, &[("v", &mid_value)], Scope::Strict),
+    )
+    .await;
+    create_sealed(
+        &client,
+        &sealed("quiet", "team-b", &key, &[("v", "q")], Scope::Strict),
+    )
+    .await;
+    wait_secret(&client, "team-b", "quiet", |_| true).await;
+    let (_, condition) = wait_condition(&client, "team-a", "big7", "TooLarge").await;
+    assert_eq!(condition.status, "False");
+    assert!(
+        condition.message.contains("at most 524288 bytes"),
+        "{}",
+        condition.message
+    );
+    for i in 0..20 {
+        wait_condition(&client, "team-a", &format!("big{i}"), "TooLarge").await;
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "team-a");
+    assert!(secrets.get_opt("big0").await.unwrap().is_none());
+    let secret = wait_secret(&client, "team-a", "mid", |_| true).await;
+    assert_eq!(secret.data.unwrap()["v"].0.len(), 24 * 1024);
+    running.stop().await;
+}
+
+/// Issue 18, point 8: a cluster-wide value opens in every namespace, so whoever can copy it
+/// (from git, or from any namespace) can have it unsealed wherever they may create a
+/// SealedSecret. An operator who limits cluster-wide values to selected namespaces
+/// (`--cluster-wide-namespaces`) has the copy elsewhere refused, while values sealed for a
+/// namespace are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_wide_values_are_unsealed_only_where_the_operator_allows() {
+    let server = server().await;
+    let client = server.client();
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .patch(
+            "team-a",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"labels": {"tier": "shared"}}})),
+        )
+        .await
+        .unwrap();
+    let mut cfg = config("a");
+    cfg.policy.cluster_wide_namespaces = Some("tier=shared".parse().unwrap());
+    let running = start(client.clone(), cfg).await;
+    let key = published_key(&client).await;
+    let wide = sealed(
+        "shared-creds",
+        "team-a",
+        &key,
+        &[("token", "t")],
+        Scope::ClusterWide,
+    );
+    create_sealed(&client, &wide).await;
+    let mut copied = wide.clone();
+    copied.metadata.namespace = Some("team-b".into());
+    create_sealed(&client, &copied).await;
+    create_sealed(
+        &client,
+        &sealed("own", "team-b", &key, &[("token", "o")], Scope::Strict),
+    )
+    .await;
+
+    wait_condition(&client, "team-a", "shared-creds", "Unsealed").await;
+    wait_condition(&client, "team-b", "own", "Unsealed").await;
+    let (_, condition) =
+        wait_condition(&client, "team-b", "shared-creds", "ClusterWideNotAllowed").await;
+    assert!(
+        condition.message.contains("tier=shared"),
+        "{}",
+        condition.message
+    );
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "team-b");
+    assert!(secrets.get_opt("shared-creds").await.unwrap().is_none());
+    running.stop().await;
+}

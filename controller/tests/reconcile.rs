@@ -79,7 +79,13 @@ async fn a_sealed_secret_becomes_an_owned_secret_that_follows_updates_and_is_res
     );
     let first_transition = condition.last_transition_time.clone();
     let (_, _, text) = http(running.addr, "GET", "/metrics", "text/plain", b"").await;
-    assert!(metric_value(&text, "sealant_unseal_total") >= 2.0, "{text}");
+    // One SealedSecret of two values: objects and values are counted apart.
+    assert_eq!(metric_value(&text, "sealant_unseal_total"), 1.0, "{text}");
+    assert_eq!(
+        metric_value(&text, "sealant_unsealed_values_total"),
+        2.0,
+        "{text}"
+    );
     // Aggregate only: /metrics is open to every Pod, so it names no SealedSecret.
     assert!(
         text.contains("sealant_sealedsecrets{status=\"True\",reason=\"Unsealed\"} 1"),
@@ -584,5 +590,73 @@ async fn a_secret_opted_in_to_patching_keeps_what_is_not_ours() {
         .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(secrets.get_opt("shared").await.unwrap().is_some());
+    running.stop().await;
+}
+
+/// Issue 18, point 7: a key added by hand to a managed Secret is removed (server-side apply
+/// alone would leave it, as another manager's field), with an Event naming the key and never its
+/// value; a SealedSecret annotated `sealant.dev/allow-extra-keys: "true"` keeps such keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_added_to_a_managed_secret_by_hand_are_removed_unless_allowed() {
+    let server = server().await;
+    let client = server.client();
+    let running = start(client.clone(), config("a")).await;
+    let key = published_key(&client).await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "team-c");
+    create_sealed(
+        &client,
+        &sealed("strict", "team-c", &key, &[("a", "b")], Scope::Strict),
+    )
+    .await;
+    let mut allowing = sealed("lenient", "team-c", &key, &[("a", "b")], Scope::Strict);
+    allowing.metadata.annotations = Some(BTreeMap::from([(
+        "sealant.dev/allow-extra-keys".to_string(),
+        "true".to_string(),
+    )]));
+    create_sealed(&client, &allowing).await;
+    for name in ["strict", "lenient"] {
+        wait_condition(&client, "team-c", name, "Unsealed").await;
+        // "aW5qZWN0ZWQ=" is "injected".
+        secrets
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"data": {"planted": "aW5qZWN0ZWQ="}})),
+            )
+            .await
+            .unwrap();
+    }
+    let secret = wait_secret(&client, "team-c", "strict", |s| {
+        !data_of(s).contains_key("planted")
+    })
+    .await;
+    assert_eq!(
+        data_of(&secret),
+        BTreeMap::from([("a".to_string(), "b".to_string())])
+    );
+    let events = wait_events(&client, "team-c", "strict", |e| {
+        e.iter().any(|(_, reason, _)| reason == "ExtraKeysRemoved")
+    })
+    .await;
+    let (type_, _, note) = events
+        .iter()
+        .find(|(_, reason, _)| reason == "ExtraKeysRemoved")
+        .unwrap();
+    assert_eq!(type_, "Warning");
+    assert!(note.contains("\"planted\""), "{note}");
+    assert!(!note.contains("injected"), "{note}");
+
+    // Allowed: the planted key stays, while a value of ours edited by hand is still put back
+    // (the reconcile that repairs it has seen the planted key).
+    secrets
+        .patch(
+            "lenient",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"a": "aGFja2Vk"}})),
+        )
+        .await
+        .unwrap();
+    let secret = wait_secret(&client, "team-c", "lenient", |s| data_of(s)["a"] == "b").await;
+    assert_eq!(data_of(&secret)["planted"], "injected");
     running.stop().await;
 }

@@ -34,9 +34,12 @@ pub const CONVERGE: Duration = Duration::from_secs(20);
 
 /// A test API server with owner-reference GC and the SealedSecret CRD installed.
 pub async fn server() -> TestApiServer {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(|| LogTee)
         .try_init();
     let server = TestApiServer::builder().gc(true).start().await;
     let namespaces: Api<Namespace> = Api::all(server.client());
@@ -65,6 +68,30 @@ pub async fn server() -> TestApiServer {
         .await
         .unwrap();
     server
+}
+
+/// Every log line of this test binary (all its tests: they share one subscriber), for tests
+/// that search the logs for what must never be there.
+pub static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// The log lines written so far.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// Writes log output to [`LOGS`] and to the test's captured output.
+struct LogTee;
+
+impl std::io::Write for LogTee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        print!("{}", String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A config for tests: no leader election unless asked, short lease timings.

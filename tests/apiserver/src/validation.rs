@@ -164,10 +164,20 @@ pub(crate) fn secret(old: Option<&Value>, obj: &Value) -> Vec<Cause> {
                 Some(encoded) => {
                     let decoded = STANDARD.decode(encoded).unwrap_or_default();
                     if let Err(e) = serde_json::from_slice::<Value>(&decoded) {
+                        // Kubernetes redacts the value but appends Go's JSON error, which quotes
+                        // the first byte that is not JSON (`invalid character 'h' ...`).
+                        let start = decoded.iter().find(|b| !b.is_ascii_whitespace());
+                        let message = match start {
+                            Some(&b) if !b"{[\"tfn-0123456789".contains(&b) => format!(
+                                "invalid character {:?} looking for beginning of value",
+                                char::from(b)
+                            ),
+                            _ => e.to_string(),
+                        };
                         causes.push(Cause::invalid(
                             format!("data[{key}]"),
                             "<secret contents redacted>",
-                            &e.to_string(),
+                            &message,
                         ));
                     }
                 }
