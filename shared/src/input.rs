@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, ScanError};
 
 /// Largest input read, in bytes (a 5 MB `kind: List` of SealedSecrets is ordinary).
 pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
@@ -97,27 +97,12 @@ pub fn check(text: &str) -> Result<(), Refusal> {
         });
     }
     let mut parser = Parser::new_from_str(text);
-    let mut walk = Walk::default();
+    let mut walk = Bounds::default();
     loop {
         match parser.next_token() {
             Ok((Event::StreamEnd, _)) => return Ok(()),
-            Ok((event, mark)) => walk.event(event, mark)?,
-            Err(error) => {
-                // Everything up to the error was walked; bound the rest conservatively.
-                let at = error.marker().index();
-                let rest = text.char_indices().nth(at).map_or("", |(i, _)| &text[i..]);
-                let line_offset = error.marker().line().saturating_sub(1);
-                return check_rest(rest, walk.depth).map_err(|limit| Refusal {
-                    document: walk.documents.max(1),
-                    limit: match limit {
-                        Limit::TooDeep { line, column } => Limit::TooDeep {
-                            line: line + line_offset,
-                            column,
-                        },
-                        other => other,
-                    },
-                });
-            }
+            Ok((event, mark)) => walk.event(&event, mark)?,
+            Err(error) => return walk.after_error(text, &error),
         }
     }
 }
@@ -199,9 +184,39 @@ pub fn json_from_slice<T: DeserializeOwned>(name: &str, bytes: &[u8]) -> Result<
     })
 }
 
-/// The state of [`check`]'s walk over parser events.
+/// The hostile shapes of issue 18, each about `size` bytes: nested flow sequences, nested flow
+/// maps, deep block indentation, compact block sequences (`- - - -`) and expanding aliases. For
+/// the tests of every program that reads YAML (shared here so that each tries the same attacks).
+#[doc(hidden)]
+pub fn hostile_samples(size: usize) -> Vec<(&'static str, String)> {
+    let indented: String = (0..)
+        .map(|i| format!("{}k:\n", " ".repeat(i % 2000)))
+        .scan(0, |len, line| {
+            *len += line.len();
+            (*len <= size).then_some(line)
+        })
+        .collect();
+    let mut laughs = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    let mut i = 1;
+    while laughs.len() + 200 < size {
+        let prev = format!("*a{}", i - 1);
+        laughs.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 9].join(", ")));
+        i += 1;
+    }
+    vec![
+        ("nested flow sequences", "[".repeat(size)),
+        ("nested flow maps", "{a: ".repeat(size / 4)),
+        ("deep block indentation", indented),
+        ("compact block sequences", "- ".repeat(size / 2)),
+        ("expanding aliases", laughs),
+    ]
+}
+
+/// The bounds as a walk over yaml-rust2's parser events, for readers that drive the parser
+/// themselves (the lint builds its tree from the same events): feed it every event before using
+/// it, and stop at the first refusal. [`check`] is this walk with nothing else.
 #[derive(Default)]
-struct Walk {
+pub struct Bounds {
     /// Documents started so far (the current one's 1-based index).
     documents: usize,
     /// Open collections; each remembers its anchor and the node count when it opened.
@@ -215,8 +230,28 @@ struct Walk {
     anchors: HashMap<usize, usize>,
 }
 
-impl Walk {
-    fn event(&mut self, event: Event, mark: Marker) -> Result<(), Refusal> {
+impl Bounds {
+    /// After the parser failed with `error` on `text` (yaml-rust2 also stops at its own nesting
+    /// limit, and other parsers may read on where it stopped): the rest of the text bounded by
+    /// [`check_rest`]'s over-estimate.
+    pub fn after_error(&self, text: &str, error: &ScanError) -> Result<(), Refusal> {
+        let at = error.marker().index();
+        let rest = text.char_indices().nth(at).map_or("", |(i, _)| &text[i..]);
+        let line_offset = error.marker().line().saturating_sub(1);
+        check_rest(rest, self.depth).map_err(|limit| Refusal {
+            document: self.documents.max(1),
+            limit: match limit {
+                Limit::TooDeep { line, column } => Limit::TooDeep {
+                    line: line + line_offset,
+                    column,
+                },
+                other => other,
+            },
+        })
+    }
+
+    /// Counts one event; the refusal of the first bound it breaks.
+    pub fn event(&mut self, event: &Event, mark: Marker) -> Result<(), Refusal> {
         let refuse = |documents: usize, limit| Refusal {
             document: documents.max(1),
             limit,
@@ -232,7 +267,7 @@ impl Walk {
                     ));
                 }
             }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+            &Event::SequenceStart(anchor, _) | &Event::MappingStart(anchor, _) => {
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
                     return Err(refuse(
@@ -254,13 +289,13 @@ impl Walk {
                     self.anchors.insert(anchor, self.nodes - start);
                 }
             }
-            Event::Scalar(_, _, anchor, _) => {
+            &Event::Scalar(_, _, anchor, _) => {
                 self.nodes += 1;
                 if anchor > 0 {
                     self.anchors.insert(anchor, 1);
                 }
             }
-            Event::Alias(anchor) => {
+            &Event::Alias(anchor) => {
                 let size = self.anchors.get(&anchor).copied().unwrap_or(1);
                 self.aliased = self.aliased.saturating_add(size);
                 self.nodes = self.nodes.saturating_add(size);
@@ -403,35 +438,9 @@ mod tests {
         );
     }
 
-    /// The hostile shapes of issue 18, each 1 MiB.
-    pub(crate) fn hostile_mib() -> Vec<(&'static str, String)> {
-        const MIB: usize = 1024 * 1024;
-        let indented: String = (0..)
-            .map(|i| format!("{}k:\n", " ".repeat(i % 2000)))
-            .scan(0, |len, line| {
-                *len += line.len();
-                (*len <= MIB).then_some(line)
-            })
-            .collect();
-        let mut laughs = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
-        let mut i = 1;
-        while laughs.len() < MIB - 200 {
-            let prev = format!("*a{}", i - 1);
-            laughs.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 9].join(", ")));
-            i += 1;
-        }
-        vec![
-            ("nested flow sequences", "[".repeat(MIB)),
-            ("nested flow maps", "{a: ".repeat(MIB / 4)),
-            ("deep block indentation", indented),
-            ("compact block sequences", "- ".repeat(MIB / 2)),
-            ("expanding aliases", laughs),
-        ]
-    }
-
     #[test]
     fn hostile_inputs_are_refused_fast() {
-        for (shape, text) in hostile_mib() {
+        for (shape, text) in hostile_samples(1024 * 1024) {
             let started = std::time::Instant::now();
             let refused = check(&text).is_err();
             let took = started.elapsed();
