@@ -4,10 +4,10 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use sealant_core::input;
 use sealant_core::keys::is_key_line;
 use sealant_core::resource::PRIVATE_KEY_DATA;
 use sealant_core::{PrivateKey, PublicKey};
-use serde::Deserialize;
 use serde_yaml::Value;
 use zeroize::Zeroizing;
 
@@ -90,14 +90,20 @@ pub fn read_file(path: &Path) -> CliResult<Source> {
     Ok(Source { name, text })
 }
 
+/// Every document of a YAML (or JSON) stream, empty ones as `Null`, read through the bounded
+/// reader of `sealant_core::input`: a file nested too deeply, with aliases that expand too far or
+/// too large is refused in one line naming the file, the document and the bound, before any
+/// parser spends time on it.
+pub fn yaml_values(source: &Source) -> CliResult<Vec<Value>> {
+    input::yaml_documents(&source.name, &source.text).map_err(|e| CliError::input(e.to_string()))
+}
+
 /// Splits a source into documents: YAML (or JSON) streams, with `kind: List` expanded into its
 /// items. Empty documents are skipped.
 pub fn documents(source: &Source) -> CliResult<Vec<Doc>> {
     let mut docs = Vec::new();
-    for (i, de) in serde_yaml::Deserializer::from_str(&source.text).enumerate() {
+    for (i, value) in yaml_values(source)?.into_iter().enumerate() {
         let place = format!("{}: document {}", source.name, i + 1);
-        let value = Value::deserialize(de)
-            .map_err(|e| CliError::input(format!("{place}: invalid YAML: {e}")))?;
         if value.is_null() {
             continue;
         }

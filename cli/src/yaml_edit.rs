@@ -62,6 +62,9 @@ impl MarkedEventReceiver for Collect {
 
 /// Parses `text` into one node per non-empty document.
 fn parse(text: &str) -> Result<Vec<Node>, String> {
+    // The same bounds as every other reader (callers read the file through `io` first; this
+    // keeps the editor safe on its own).
+    sealant_core::input::check(text).map_err(|e| e.to_string())?;
     let mut collect = Collect::default();
     Parser::new_from_str(text)
         .load(&mut collect, true)

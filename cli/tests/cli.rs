@@ -793,3 +793,85 @@ fn kubectl_created_secrets_seal_and_recover_to_the_same_data() {
         assert_eq!(back["metadata"]["namespace"], "apps");
     }
 }
+
+// --- hostile input (issue 18) --------------------------------------------------------------
+
+/// Files built to make a YAML parser spin (1 MiB of nested flow collections, on one line or over
+/// lines, deep indentation, `- - - -`, expanding aliases): every command that reads YAML stops
+/// with one line naming the file, the document and the bound, non-zero, in well under a second.
+/// Before the bounds, `verify` spent 14 s on 80 KB of `[` lines.
+#[test]
+fn hostile_files_get_one_line_naming_the_file_document_and_bound_at_once() {
+    let env = Env::new();
+    env.write("sealed.yaml", &env.seal(SECRET, &[]));
+    let commands: &[&[&str]] = &[
+        &["verify", "--public-key", "keys/sealant.pub", "hostile.yaml"],
+        &[
+            "seal",
+            "--public-key",
+            "keys/sealant.pub",
+            "-f",
+            "hostile.yaml",
+        ],
+        &["merge-into", "sealed.yaml", "-f", "hostile.yaml"],
+        &["merge-into", "hostile.yaml", "-f", "secret.yaml"],
+        &[
+            "recover",
+            "--private-key",
+            "keys/sealant.key",
+            "hostile.yaml",
+        ],
+        &[
+            "reencrypt",
+            "--private-key",
+            "keys/sealant.key",
+            "--public-key",
+            "keys/sealant.pub",
+            "hostile.yaml",
+        ],
+    ];
+    env.write("secret.yaml", SECRET);
+    for (shape, text) in sealant_core::input::hostile_samples(1024 * 1024) {
+        env.write("hostile.yaml", &text);
+        for args in commands {
+            let started = std::time::Instant::now();
+            let out = env.sealant().args(*args).output().unwrap();
+            let took = started.elapsed();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            println!("{shape}: sealant {}: {took:?}: {}", args[0], stderr.trim());
+            assert!(!out.status.success(), "{shape}: {args:?} succeeded");
+            assert_eq!(stderr.lines().count(), 1, "{shape}: {args:?}: {stderr}");
+            assert!(
+                stderr.contains("hostile.yaml: document 1: nested deeper than 100 levels (line ")
+                    || stderr.contains("hostile.yaml: document 1: aliases expand to more than "),
+                "{shape}: {args:?}: {stderr}"
+            );
+            assert!(
+                took < std::time::Duration::from_secs(1),
+                "{shape}: {args:?}: {took:?}"
+            );
+        }
+    }
+}
+
+/// Ordinary large input still works: a Secret of 1,000 keys seals, and its recovery gives every
+/// key back.
+#[test]
+fn a_secret_of_a_thousand_keys_seals_and_recovers() {
+    let env = Env::new();
+    let data: String = (0..1000)
+        .map(|i| format!("  key{i}: dmFsdWUte2l9\n"))
+        .collect();
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: big\n  namespace: production\ndata:\n{data}"
+    );
+    env.write("sealed.yaml", &env.seal(&secret, &[]));
+    let recovered = stdout_of(env.sealant().args([
+        "recover",
+        "--private-key",
+        "keys/sealant.key",
+        "sealed.yaml",
+    ]));
+    let back: serde_yaml::Value = serde_yaml::from_str(&recovered).unwrap();
+    assert_eq!(back["data"].as_mapping().map(|m| m.len()), Some(1000));
+}

@@ -354,3 +354,44 @@ fn pre_commit_hooks_run_as_defined() {
     git(dir.path(), &["reset", "-q", "app.env"]);
     assert_eq!(sealant(dir.path(), &args).code, 0);
 }
+
+/// Issue 18: a repository holding files built to make YAML parsers spin (512 KiB each) and a real
+/// leak: each hostile file gets a warning naming it, the document and the bound; the leak in the
+/// other file is still reported; the whole run takes well under a second per file.
+#[test]
+fn hostile_yaml_files_are_skipped_with_a_warning_and_the_rest_is_scanned() {
+    // A first document with a literal credential, so that the lint's prefilter parses the file.
+    let head = "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: a\n    env:\n    \
+                - name: API_TOKEN\n      value: tok-9f8e7d6c5b4a\n---\n";
+    let samples = sealant_core::input::hostile_samples(512 * 1024);
+    let hostile: Vec<(String, String)> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, (_, text))| (format!("deploy/hostile-{i}.yaml"), format!("{head}{text}")))
+        .collect();
+    let mut files: Vec<(&str, &str)> = vec![("k8s/pod.yaml", LEAKY_POD)];
+    files.extend(hostile.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    let dir = repo(&files);
+    let started = std::time::Instant::now();
+    let run = sealant(dir.path(), &["lint", "."]);
+    let took = started.elapsed();
+    println!(
+        "lint over {} hostile files and a leak: {took:?}",
+        hostile.len()
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("k8s/pod.yaml:11:"), "{}", run.stdout);
+    for (name, _) in &hostile {
+        assert!(
+            run.stderr.lines().any(|l| l.starts_with(&format!(
+                "sealant: warning: {name}: skipped as YAML: document 2: "
+            ))),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    assert!(
+        took < std::time::Duration::from_secs(hostile.len() as u64),
+        "{took:?}"
+    );
+}

@@ -13,20 +13,32 @@
 //! **Threat model.** Anyone who can reach the port may call every endpoint: no answer holds a
 //! plaintext, a private key or anything derived from one beyond "this value opens with key id X
 //! in scope Y", which the value's clear header says anyway; rotate never seals to a key the value
-//! was not already sealed to (the rules are in [`crate::policy`]). Verify and rotate do their
-//! crypto on the blocking pool, at most [`Limits::crypto_workers`] requests at a time, so a flood
-//! of maximal requests cannot starve probes, metrics, Lease renewal or reconciles; each client
-//! (source address) has its own rate limit, so one client cannot lock out the others.
+//! was not already sealed to (the rules are in [`crate::policy`]).
 //!
-//! Bodies that are not a SealedSecret get 400 `{reason: "InvalidBody", message}`, bodies over the
-//! limit 413 (also more than [`crate::policy::MAX_VALUES_PER_REQUEST`] values: `TooManyValues`),
-//! requests over the client's rate limit 429 `{reason: "RateLimited"}`, requests that find every
-//! crypto worker busy for [`BUSY_WAIT`] 503 `{reason: "Busy"}`, slow requests 408.
+//! **Bounded work** (issue 18). A body is read through `sealant_core::input`, whose bounds
+//! (nesting, alias expansion) are checked on an event walk that stops at the first event past
+//! one, before serde parses anything: a hostile body costs what it takes to reach the bound, not
+//! minutes of a parser's quadratic lookahead. Parsing runs on the blocking pool before a crypto
+//! worker is taken; the crypto runs on the blocking pool, at most [`Limits::crypto_workers`]
+//! requests at a time, and stops between values once the request's deadline
+//! ([`Limits::request_timeout`]) has passed. Each client (source address) has its own rate limit
+//! and at most [`Limits::per_client_in_flight`] requests in progress, so one client cannot hold
+//! every worker. Probes, metrics and the public keys never touch the blocking pool or the workers,
+//! so they never queue behind verify/rotate work.
+//!
+//! Bodies that are not a SealedSecret get 400 `{reason: "InvalidBody", message}`, bodies past a
+//! bound of `sealant_core::input` 400 `{reason: "InputLimit"}`, bodies over the size limit 413
+//! (also more than [`crate::policy::MAX_VALUES_PER_REQUEST`] values: `TooManyValues`), requests
+//! over the client's rate limit 429 `{reason: "RateLimited"}`, requests beyond the client's
+//! in-flight limit 429 `{reason: "TooManyInFlight"}`, requests that find every crypto worker busy
+//! for [`BUSY_WAIT`] 503 `{reason: "Busy"}`, requests past their deadline 503
+//! `{reason: "DeadlineExceeded"}`, slow requests 408.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -41,6 +53,7 @@ use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 
 use sealant_core::format::{self, Envelope, Location};
+use sealant_core::input::{self, ReadError};
 use sealant_core::keys::PublicKey;
 use sealant_core::resource::{SealedSecret, recipients_text};
 
@@ -66,6 +79,9 @@ pub struct Limits {
     pub burst: u32,
     /// Verify and rotate requests doing crypto at once, on the blocking pool.
     pub crypto_workers: usize,
+    /// Verify and rotate requests one client may have in progress (parsing, waiting for a
+    /// worker or working); more get 429 at once.
+    pub per_client_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -78,6 +94,7 @@ impl Default for Limits {
             rate_per_second: 10,
             burst: 20,
             crypto_workers: cores.saturating_sub(1).max(1),
+            per_client_in_flight: 2,
         }
     }
 }
@@ -88,6 +105,53 @@ pub struct AppState {
     context: Arc<Context>,
     limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     workers: Arc<Semaphore>,
+    in_flight: Arc<InFlight>,
+    request_timeout: Duration,
+}
+
+/// Verify/rotate requests in progress per client.
+struct InFlight {
+    per_client: usize,
+    clients: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One request in progress for a client; frees its place when dropped.
+struct Slot {
+    in_flight: Arc<InFlight>,
+    client: IpAddr,
+}
+
+impl InFlight {
+    /// A place for one more request of `client`, if it has fewer than its limit in progress.
+    fn enter(self: &Arc<Self>, client: IpAddr) -> Option<Slot> {
+        // A poisoned lock only means another request panicked while counting; the map is valid.
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let count = clients.entry(client).or_insert(0);
+        if *count >= self.per_client {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            in_flight: Arc::clone(self),
+            client,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut clients = self
+            .in_flight
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = clients.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                clients.remove(&self.client);
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -100,6 +164,11 @@ impl AppState {
                 Quota::per_second(rate).allow_burst(burst),
             )),
             workers: Arc::new(Semaphore::new(limits.crypto_workers.max(1))),
+            in_flight: Arc::new(InFlight {
+                per_client: limits.per_client_in_flight.max(1),
+                clients: Mutex::new(HashMap::new()),
+            }),
+            request_timeout: limits.request_timeout,
         }
     }
 
@@ -138,13 +207,7 @@ impl AppState {
             drop(permit);
             response
         });
-        task.await.unwrap_or_else(|_| {
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal",
-                "the request failed",
-            )
-        })
+        task.await.unwrap_or_else(|_| internal())
     }
 }
 
@@ -252,10 +315,12 @@ struct VerifiedValue {
     scope: String,
 }
 
-/// A body-taking endpoint's work (`verify_body`, `rotate_body`).
-type Work = fn(&HeaderMap, &[u8], &KeySet) -> Result<Response, Box<Response>>;
+/// A body-taking endpoint's work (`verify_body`, `rotate_body`) on a parsed body: the
+/// SealedSecret, whether it came as YAML, the keys, and the deadline to stop at.
+type Work = fn(SealedSecret, bool, &KeySet, Instant) -> Result<Response, Box<Response>>;
 
-/// Runs `work` for a client that is within its rate, on a crypto worker.
+/// Runs `work` for a client that is within its rate and its in-flight limit: the body parsed on
+/// the blocking pool (bounded by `sealant_core::input`), then the work on a crypto worker.
 async fn guarded(
     state: AppState,
     peer: SocketAddr,
@@ -263,13 +328,50 @@ async fn guarded(
     body: Bytes,
     work: Work,
 ) -> Response {
+    let deadline = Instant::now() + state.request_timeout;
     if !state.admit(peer.ip()) {
         return rate_limited();
     }
+    let Some(slot) = state.in_flight.enter(peer.ip()) else {
+        return problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyInFlight",
+            "this client has too many verify/rotate requests in progress; retry later",
+        );
+    };
+    let parsed = tokio::task::spawn_blocking(move || parse_body(&headers, &body)).await;
+    let (sealed, yaml) = match parsed {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(response)) => return *response,
+        Err(_) => return internal(),
+    };
     let keys = state.context.keys.current();
-    state
-        .crypto(move || work(&headers, &body, &keys).unwrap_or_else(|r| *r))
-        .await
+    let response = state
+        .crypto(move || work(sealed, yaml, &keys, deadline).unwrap_or_else(|r| *r))
+        .await;
+    drop(slot);
+    response
+}
+
+fn internal() -> Response {
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal",
+        "the request failed",
+    )
+}
+
+/// 503 once a request's deadline has passed: checked between values, so that no request keeps a
+/// worker long after its client was answered 408.
+fn check_deadline(deadline: Instant) -> Result<(), Box<Response>> {
+    if Instant::now() > deadline {
+        return Err(Box::new(problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "DeadlineExceeded",
+            "the request took too long; retry later",
+        )));
+    }
+    Ok(())
 }
 
 async fn verify(
@@ -282,10 +384,15 @@ async fn verify(
 }
 
 /// Verify's work, on the blocking pool.
-fn verify_body(headers: &HeaderMap, body: &[u8], keys: &KeySet) -> Result<Response, Box<Response>> {
-    let (sealed, _) = parse_body(headers, body)?;
+fn verify_body(
+    sealed: SealedSecret,
+    _yaml: bool,
+    keys: &KeySet,
+    deadline: Instant,
+) -> Result<Response, Box<Response>> {
     let mut values = Vec::new();
     for (key, text) in &sealed.spec.encrypted_data {
+        check_deadline(deadline)?;
         let at = location(&sealed, key);
         let opened = open_one(text, &at, &keys.ring)?;
         values.push(VerifiedValue {
@@ -314,8 +421,12 @@ async fn rotate(
 
 /// Rotate's work, on the blocking pool. Which keys a value may be re-sealed to is decided by
 /// [`policy::rotate_recipients`] before anything is opened.
-fn rotate_body(headers: &HeaderMap, body: &[u8], keys: &KeySet) -> Result<Response, Box<Response>> {
-    let (mut sealed, yaml) = parse_body(headers, body)?;
+fn rotate_body(
+    mut sealed: SealedSecret,
+    yaml: bool,
+    keys: &KeySet,
+    deadline: Instant,
+) -> Result<Response, Box<Response>> {
     let Some(newest) = keys.newest_active() else {
         return Err(Box::new(problem(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -354,6 +465,7 @@ fn rotate_body(headers: &HeaderMap, body: &[u8], keys: &KeySet) -> Result<Respon
     let mut resealed = std::collections::BTreeMap::new();
     let mut all_recipients: Vec<PublicKey> = Vec::new();
     for (key, _, recipients) in plans {
+        check_deadline(deadline)?;
         let at = location(&sealed, &key);
         let opened = open_one(&sealed.spec.encrypted_data[&key], &at, &keys.ring)?;
         let text = format::seal(&opened.plaintext, &opened.envelope.binding, &recipients).map_err(
@@ -457,6 +569,9 @@ fn location(sealed: &SealedSecret, key: &str) -> Location {
     )
 }
 
+/// How errors name a request's body.
+const BODY: &str = "request body";
+
 /// Parses a SealedSecret from JSON or YAML (by content type, else by the first character);
 /// returns it and whether it was YAML.
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<(SealedSecret, bool), Box<Response>> {
@@ -473,12 +588,20 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<(SealedSecret, bool), 
     };
     let invalid =
         |message: String| Box::new(problem(StatusCode::BAD_REQUEST, "InvalidBody", &message));
+    let read = |error: ReadError| match error {
+        ReadError::Refused { .. } => Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            "InputLimit",
+            &error.to_string(),
+        )),
+        ReadError::Invalid { .. } => invalid(format!("not a SealedSecret: {error}")),
+    };
     let value: Value = if yaml {
-        serde_yaml::from_slice(body)
-            .map_err(|e| invalid(format!("not a YAML SealedSecret: {e}")))?
+        let text = std::str::from_utf8(body)
+            .map_err(|_| invalid("not a YAML SealedSecret: not UTF-8".to_string()))?;
+        input::yaml_from_str(BODY, text).map_err(read)?
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| invalid(format!("not a JSON SealedSecret: {e}")))?
+        input::json_from_slice(BODY, body).map_err(read)?
     };
     let kind = value.get("kind").and_then(Value::as_str);
     let api_version = value.get("apiVersion").and_then(Value::as_str);
@@ -509,4 +632,33 @@ fn problem(status: StatusCode, reason: &str, message: &str) -> Response {
         axum::Json(json!({ "reason": reason, "message": message })),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_client_cannot_take_more_than_its_places() {
+        let in_flight = Arc::new(InFlight {
+            per_client: 2,
+            clients: Mutex::new(HashMap::new()),
+        });
+        let greedy = IpAddr::from([10, 0, 0, 1]);
+        let first = in_flight.enter(greedy);
+        let second = in_flight.enter(greedy);
+        assert!(first.is_some() && second.is_some());
+        assert!(in_flight.enter(greedy).is_none(), "a third place was given");
+        // Another client still gets in; a finished request frees its place.
+        assert!(in_flight.enter(IpAddr::from([10, 0, 0, 2])).is_some());
+        drop(first);
+        assert!(in_flight.enter(greedy).is_some());
+        drop(second);
+        let clients = in_flight
+            .clients
+            .lock()
+            .map(|c| c.len())
+            .unwrap_or(usize::MAX);
+        assert_eq!(clients, 0, "finished clients are forgotten");
+    }
 }

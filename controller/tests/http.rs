@@ -6,6 +6,10 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
@@ -344,4 +348,122 @@ async fn the_sealing_page_is_served_at_ui_only_when_enabled() {
     let (status, _, body) = http(on.addr, "GET", "/v1/public-key", "text/plain", b"").await;
     assert_eq!((status, body), (200, format!("{key}\n")));
     on.stop().await;
+}
+
+/// Issue 18, point 2: bodies built to make a YAML parser spin (1 MiB of nested flow sequences or
+/// maps, on one line or over lines, deep block indentation, `- - - -`, expanding aliases) get a
+/// 4xx naming the bound at once, from verify and rotate alike, as YAML and with no content type.
+/// Before the bounds, 80 KB of `[` lines took libyaml 14 s; the issue saw a 320 KB body hold a
+/// worker for 402 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_yaml_bodies_are_refused_at_once() {
+    let server = server().await;
+    let client = server.client();
+    let mut cfg = config("a");
+    cfg.http.rate_per_second = 1000;
+    cfg.http.burst = 1000;
+    let running = start(client.clone(), cfg).await;
+    published_key(&client).await;
+
+    let mut slowest = Duration::ZERO;
+    for (shape, body) in sealant_core::input::hostile_samples(1024 * 1024 - 1024) {
+        for (path, content_type) in [
+            ("/v1/verify", "application/yaml"),
+            ("/v1/rotate", ""),
+            ("/v1/verify", "application/json"),
+        ] {
+            let started = Instant::now();
+            let (status, _, answer) =
+                http(running.addr, "POST", path, content_type, body.as_bytes()).await;
+            let took = started.elapsed();
+            slowest = slowest.max(took);
+            println!("{shape} to {path} ({content_type}): {status} in {took:?}");
+            assert!(
+                (400..500).contains(&status),
+                "{shape} {path}: {status} {answer}"
+            );
+            assert!(took < Duration::from_secs(1), "{shape} {path}: {took:?}");
+            if content_type != "application/json" {
+                let problem: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                assert_eq!(problem["reason"], "InputLimit", "{shape}: {answer}");
+                assert!(
+                    problem["message"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("request body: document 1: "),
+                    "{answer}"
+                );
+            }
+        }
+    }
+    println!("slowest hostile body: {slowest:?}");
+    running.stop().await;
+}
+
+/// Issue 18, point 2: while 20 clients keep hostile bodies in flight, another client's
+/// `/v1/public-key` and `/healthz` answer at once: they never queue behind verify/rotate work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_key_answers_while_hostile_bodies_are_in_flight() {
+    let server = server().await;
+    let client = server.client();
+    let mut cfg = config("a");
+    cfg.http.rate_per_second = 1000;
+    cfg.http.burst = 1000;
+    let running = start(client.clone(), cfg).await;
+    let key = published_key(&client).await;
+
+    let samples = sealant_core::input::hostile_samples(1024 * 1024 - 1024);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut attackers = Vec::new();
+    for i in 0..20u8 {
+        let body = samples[usize::from(i) % samples.len()].1.clone();
+        let (stop, answered, addr) = (Arc::clone(&stop), Arc::clone(&answered), running.addr);
+        let source = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1 + i));
+        let path = if i % 2 == 0 {
+            "/v1/verify"
+        } else {
+            "/v1/rotate"
+        };
+        attackers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let (status, _, body) =
+                    http_from(Some(source), addr, "POST", path, "", body.as_bytes()).await;
+                assert!(
+                    (400..500).contains(&status),
+                    "attacker got {status}: {body}"
+                );
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    wait_for("the attackers to be answered", || async {
+        (answered.load(Ordering::Relaxed) >= 20).then_some(())
+    })
+    .await;
+    let other = IpAddr::V4(Ipv4Addr::new(127, 0, 2, 1));
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        for path in ["/v1/public-key", "/healthz"] {
+            let asked = Instant::now();
+            let (status, _, body) =
+                http_from(Some(other), running.addr, "GET", path, "text/plain", b"").await;
+            let took = asked.elapsed();
+            slowest = slowest.max(took);
+            assert_eq!(status, 200, "{path}: {body}");
+            if path == "/v1/public-key" {
+                assert_eq!(body.trim(), key.to_string());
+            }
+            assert!(took < Duration::from_secs(1), "{path} took {took:?}");
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in attackers {
+        task.await.unwrap();
+    }
+    println!(
+        "public key and healthz: slowest {slowest:?} while {} hostile bodies were answered",
+        answered.load(Ordering::Relaxed)
+    );
+    running.stop().await;
 }

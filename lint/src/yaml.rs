@@ -2,13 +2,14 @@
 //! so that findings point at the value's own line and column.
 //!
 //! Built on yaml-rust2's event parser and its markers; the tree holds only what the rules need.
+//! Every event first goes through sealant-core's bounds (`sealant_core::input::Bounds`: nesting,
+//! alias expansion, documents), the same ones the CLI and the controller apply, and parsing stops
+//! at the first event past one: a hostile file costs what it takes to reach the bound, and no walk
+//! over the tree can exhaust the stack.
 
+use sealant_core::input::{Bounds, Refusal};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
-
-/// Nesting deeper than this is refused (a diagnostic), so that no walk over the tree can
-/// exhaust the stack.
-const MAX_DEPTH: usize = 200;
 
 /// Line starts of a text, to turn markers into byte offsets and offsets into line/column.
 pub struct Source<'a> {
@@ -168,7 +169,6 @@ struct Receiver<'s, 'a> {
     docs: Vec<Document>,
     doc_start: usize,
     root: Option<Node>,
-    too_deep: bool,
     /// Offset of the previous event's marker.
     prev_at: usize,
 }
@@ -233,9 +233,6 @@ impl Receiver<'_, '_> {
 
 impl MarkedEventReceiver for Receiver<'_, '_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
-        if self.too_deep {
-            return;
-        }
         let at = self.source.offset(mark.line(), mark.col());
         let prev_at = std::mem::replace(&mut self.prev_at, at);
         match ev {
@@ -274,10 +271,6 @@ impl MarkedEventReceiver for Receiver<'_, '_> {
                 end: at,
             }),
             Event::SequenceStart(..) | Event::MappingStart(..) => {
-                if self.stack.len() >= MAX_DEPTH {
-                    self.too_deep = true;
-                    return;
-                }
                 self.stack.push(match ev {
                     Event::SequenceStart(..) => Building::Seq(Vec::new(), at),
                     _ => Building::Map(Vec::new(), None, at),
@@ -304,25 +297,53 @@ impl MarkedEventReceiver for Receiver<'_, '_> {
     }
 }
 
+/// Why a text could not be parsed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// Past one of sealant-core's bounds (too deep, aliases that expand too far): a file to skip
+    /// with a warning, not to read line by line.
+    Refused(Refusal),
+    /// Not valid YAML/JSON (or YAML this parser does not accept).
+    Invalid(String),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Refused(refusal) => refusal.fmt(f),
+            ParseError::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
 /// Parses every document of a YAML or JSON stream, or says why it cannot.
-pub fn parse(source: &Source<'_>) -> Result<Vec<Document>, String> {
+pub fn parse(source: &Source<'_>) -> Result<Vec<Document>, ParseError> {
     let mut receiver = Receiver {
         source,
         stack: Vec::new(),
         docs: Vec::new(),
         doc_start: 0,
         root: None,
-        too_deep: false,
         prev_at: 0,
     };
     let mut parser = Parser::new_from_str(source.text);
-    parser
-        .load(&mut receiver, true)
-        .map_err(|e| e.to_string())?;
-    if receiver.too_deep {
-        return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+    let mut bounds = Bounds::default();
+    // The parser's own `load` recurses once per level; this loop does not.
+    loop {
+        let (event, mark) =
+            parser
+                .next_token()
+                .map_err(|e| match bounds.after_error(source.text, &e) {
+                    Err(refusal) => ParseError::Refused(refusal),
+                    Ok(()) => ParseError::Invalid(e.to_string()),
+                })?;
+        bounds.event(&event, mark).map_err(ParseError::Refused)?;
+        let end = event == Event::StreamEnd;
+        receiver.on_event(event, mark);
+        if end {
+            return Ok(receiver.docs);
+        }
     }
-    Ok(receiver.docs)
 }
 
 #[cfg(test)]

@@ -65,3 +65,32 @@ fn scan_text_reports_like_a_scan() {
         .collect();
     assert_eq!(got, ["pod.yaml:8:14 SL001"]);
 }
+
+/// Issue 18: files built to make YAML parsers spin (nesting, expanding aliases), after an ordinary
+/// document with a credential so that the structured parse is attempted. Each is skipped as YAML
+/// with a diagnostic naming the document and the bound, without a panic, in a time that does not
+/// grow with the nesting (256 KiB: the token search over the text, linear, is most of it in a
+/// debug build).
+#[test]
+fn hostile_yaml_is_skipped_with_a_diagnostic_quickly() {
+    let leak = "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: a\n    env:\n    \
+                - name: API_TOKEN\n      value: tok-9f8e7d6c5b4a\n---\n";
+    for (shape, hostile) in sealant_core::input::hostile_samples(256 * 1024) {
+        let text = format!("{leak}{hostile}");
+        let started = std::time::Instant::now();
+        let (_, diagnostics) = scan_text("k8s/pod.yaml", &text, &Settings::default());
+        let took = started.elapsed();
+        println!("{shape}: scanned in {took:?}");
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{shape}: {took:?}"
+        );
+        let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("skipped as YAML: document 2: ")),
+            "{shape}: {messages:?}"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! normative description of every byte is `docs/FORMAT.md`.
 
 pub mod format;
+pub mod input;
 pub mod keys;
 pub mod primitives;
 pub mod resource;

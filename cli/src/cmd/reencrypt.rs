@@ -6,7 +6,6 @@ use sealant_core::format::{self, Location};
 use sealant_core::keys::KeyId;
 use sealant_core::resource::recipients_text;
 use sealant_core::{Envelope, KeyRing, PublicKey, SealedSecret};
-use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::{Namespaces, describe_keys, key_ring};
@@ -282,10 +281,8 @@ fn rewrite_stream(
     mut f: impl FnMut(&Doc, &mut Value) -> CliResult<()>,
 ) -> CliResult<String> {
     let mut docs = Vec::new();
-    for (i, de) in serde_yaml::Deserializer::from_str(&source.text).enumerate() {
+    for (i, mut value) in io::yaml_values(source)?.into_iter().enumerate() {
         let place = format!("{}: document {}", source.name, i + 1);
-        let mut value = Value::deserialize(de)
-            .map_err(|e| CliError::input(format!("{place}: invalid YAML: {e}")))?;
         if value.is_null() {
             continue;
         }

@@ -14,11 +14,10 @@ pub mod keys;
 use std::collections::BTreeMap;
 
 use sealant_core::PublicKey;
-use serde::Deserialize;
 use serde_yaml::Value;
 
 use crate::error::{CliError, CliResult};
-use crate::io::Source;
+use crate::io::{self, Source};
 use crate::manifest;
 pub use convert::is_bitnami;
 pub use keys::{BackupKey, load_backup};
@@ -67,10 +66,8 @@ pub fn migrate_source(
 ) -> CliResult<MigratedFile> {
     let mut docs = Vec::new();
     let mut reports = Vec::new();
-    for (i, de) in serde_yaml::Deserializer::from_str(&source.text).enumerate() {
+    for (i, mut value) in io::yaml_values(source)?.into_iter().enumerate() {
         let place = format!("{}: document {}", source.name, i + 1);
-        let mut value = Value::deserialize(de)
-            .map_err(|e| CliError::input(format!("{place}: invalid YAML: {e}")))?;
         if value.is_null() {
             continue;
         }

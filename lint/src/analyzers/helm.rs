@@ -18,7 +18,12 @@ impl FileScan<'_> {
                     self.document(&doc.root, FileKind::HelmTemplate, doc.start, doc.end);
                 }
             }
-            Err(_) => self.scan_template_lines(Code::SL009, "chart template sets"),
+            Err(yaml::ParseError::Refused(refusal)) => self.diagnostics.push(format!(
+                "skipped as YAML: {refusal}; searched as plain text only"
+            )),
+            Err(yaml::ParseError::Invalid(_)) => {
+                self.scan_template_lines(Code::SL009, "chart template sets");
+            }
         }
     }
 

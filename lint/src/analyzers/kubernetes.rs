@@ -25,7 +25,14 @@ impl FileScan<'_> {
                     self.document(&doc.root, kind, doc.start, doc.end);
                 }
             }
-            Err(e) => {
+            Err(yaml::ParseError::Refused(refusal)) => {
+                // Built to make parsers spin (issue 18): not read as YAML at all; the token
+                // search over its text still runs, and the rest of the repository is scanned.
+                self.diagnostics.push(format!(
+                    "skipped as YAML: {refusal}; searched as plain text only"
+                ));
+            }
+            Err(yaml::ParseError::Invalid(e)) => {
                 // Valid YAML the parser rejects (a multi-line flow sequence) and broken files
                 // alike: read line by line rather than skip the structure entirely.
                 self.diagnostics.push(format!(
