@@ -462,7 +462,7 @@ fn load_config(path: &Path, dir: &Path) -> CliResult<Option<Config>> {
         });
     }
     Ok(Some(Config {
-        file: path.to_path_buf(),
+        file: PathBuf::from(&shown),
         dir: dir.to_path_buf(),
         controller_namespace: seal.controller_namespace,
         controller_fingerprints,

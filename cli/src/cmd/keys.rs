@@ -231,26 +231,27 @@ fn restore(kube: &KubeArgs, args: &RestoreArgs) -> CliResult<()> {
     let mut source = io::read_file(&args.file)?;
     let docs = io::documents(&source);
     source.text.zeroize();
-    let client = cluster::block_on(kube.client())??;
-    let namespace = cluster::block_on(cluster::find_controller_namespace(
-        &client,
-        &args.controller,
-    ))??;
-    let now = jiff::Timestamp::now();
-    let mut secrets = KeySecrets(Vec::new());
-    let mut planned = Vec::new();
-    for doc in docs? {
-        let (secret, key) = key_secret_of(&doc, &namespace, now)?;
-        planned.push(key);
-        secrets.0.push(secret);
-    }
-    if secrets.0.is_empty() {
-        return Err(CliError::input(format!(
-            "{}: no key Secrets in the file",
-            args.file.display()
-        )));
-    }
-    let outcome = cluster::block_on(restore_plan(client, &namespace, &secrets.0, &planned, args))??;
+    let docs = docs?;
+    // One runtime for the client and every request: its connection worker lives there.
+    let outcome = cluster::block_on(async {
+        let client = kube.client().await?;
+        let namespace = cluster::find_controller_namespace(&client, &args.controller).await?;
+        let now = jiff::Timestamp::now();
+        let mut secrets = KeySecrets(Vec::new());
+        let mut planned = Vec::new();
+        for doc in &docs {
+            let (secret, key) = key_secret_of(doc, &namespace, now)?;
+            planned.push(key);
+            secrets.0.push(secret);
+        }
+        if secrets.0.is_empty() {
+            return Err(CliError::input(format!(
+                "{}: no key Secrets in the file",
+                args.file.display()
+            )));
+        }
+        restore_plan(client, &namespace, &secrets.0, &planned, args).await
+    })??;
     for line in &outcome {
         eprintln!("{line}");
     }

@@ -20,7 +20,7 @@ Examples:
   $ sealant verify --public-key prod.pub --exact-recipients -o json sealed/*.yaml
   $ sealant verify --online db-creds.sealed.yaml
 
-  $ sealant verify --require-keys clusters/   # CI: every file needs a rule or --public-key
+  $ sealant verify --require-keys clusters/*/*.sealed.yaml   # CI: each file needs a rule or key
 
 Offline, each value must parse and be sealed for where its SealedSecret sits (namespace, name and
 key, as its scope requires). The trusted keys are the --public-key keys, else the file's recipient
