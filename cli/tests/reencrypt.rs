@@ -170,3 +170,54 @@ fn an_other_recipient_missing_from_spec_recipients_is_an_error_and_nothing_is_wr
     assert!(stderr.contains("--drop-other-recipients"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
 }
+
+/// Without --public-key, reencrypt takes the keys from the file's recipient rule and seals to
+/// exactly them: a recipient a pull request added to the values is dropped, not kept.
+#[test]
+fn reencrypt_with_a_recipient_rule_seals_to_exactly_the_rules_keys() {
+    let env = Env::new();
+    let (prod, dr, attacker) = (env.keygen("prod"), env.keygen("dr"), env.keygen("attacker"));
+    std::fs::create_dir(env.dir.path().join(".git")).unwrap();
+    std::fs::write(
+        env.dir.path().join(".sealant.toml"),
+        "[[seal.rules]]\npath = \"sealed/*.yaml\"\nrecipients = [\"keys/prod.pub\", \"keys/dr.pub\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(env.dir.path().join("sealed")).unwrap();
+    env.sealant()
+        .args(["seal", "--public-key", "keys/prod.pub", "--public-key", "keys/attacker.pub"])
+        .args(["-w", "sealed/db.yaml"])
+        .write_stdin(SECRET)
+        .assert()
+        .success();
+    env.sealant()
+        .args(["verify", "sealed/db.yaml"])
+        .assert()
+        .code(1);
+    let out = env
+        .sealant()
+        .args(["reencrypt", "--private-key", "keys/prod.key", "sealed/db.yaml"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains(&format!("dropped other recipient(s) {attacker}")),
+        "{stderr}"
+    );
+    let out = env
+        .sealant()
+        .args(["verify", "--require-keys", "sealed/db.yaml"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains(&format!("password: ok (strict, keys {prod}, {dr})")),
+        "{stdout}"
+    );
+    // No rule and no --public-key: an error, not the file's own list.
+    std::fs::remove_file(env.dir.path().join(".sealant.toml")).unwrap();
+    env.sealant()
+        .args(["reencrypt", "--private-key", "keys/prod.key", "sealed/db.yaml"])
+        .assert()
+        .code(2);
+}

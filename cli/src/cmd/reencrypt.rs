@@ -105,6 +105,11 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
             } else {
                 let (resealed, report) = reseal_offline(&sealed, &ring, &keys, drop_others)
                     .map_err(|e| e.context(&doc.context()))?;
+                let report = if drop_others && !args.drop_other_recipients {
+                    report.replace("(--drop-other-recipients)", "(not in the recipient rule)")
+                } else {
+                    report
+                };
                 eprintln!("{}: {report}", doc.context());
                 resealed
             };
