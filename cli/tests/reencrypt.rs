@@ -185,7 +185,13 @@ fn reencrypt_with_a_recipient_rule_seals_to_exactly_the_rules_keys() {
     .unwrap();
     std::fs::create_dir(env.dir.path().join("sealed")).unwrap();
     env.sealant()
-        .args(["seal", "--public-key", "keys/prod.pub", "--public-key", "keys/attacker.pub"])
+        .args([
+            "seal",
+            "--public-key",
+            "keys/prod.pub",
+            "--public-key",
+            "keys/attacker.pub",
+        ])
         .args(["-w", "sealed/db.yaml"])
         .write_stdin(SECRET)
         .assert()
@@ -196,7 +202,12 @@ fn reencrypt_with_a_recipient_rule_seals_to_exactly_the_rules_keys() {
         .code(1);
     let out = env
         .sealant()
-        .args(["reencrypt", "--private-key", "keys/prod.key", "sealed/db.yaml"])
+        .args([
+            "reencrypt",
+            "--private-key",
+            "keys/prod.key",
+            "sealed/db.yaml",
+        ])
         .assert()
         .success();
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
@@ -217,7 +228,12 @@ fn reencrypt_with_a_recipient_rule_seals_to_exactly_the_rules_keys() {
     // No rule and no --public-key: an error, not the file's own list.
     std::fs::remove_file(env.dir.path().join(".sealant.toml")).unwrap();
     env.sealant()
-        .args(["reencrypt", "--private-key", "keys/prod.key", "sealed/db.yaml"])
+        .args([
+            "reencrypt",
+            "--private-key",
+            "keys/prod.key",
+            "sealed/db.yaml",
+        ])
         .assert()
         .code(2);
 }
