@@ -121,6 +121,33 @@ fn the_other_clusters_recipient_is_kept_and_reported() {
         .args(["--public-key", "keys/dr.pub", "sealed.yaml"])
         .assert()
         .success();
+    // The order docs/FORMAT.md §9.1 gives: the new keys as given, then the kept ones, in the
+    // value's stanzas and in spec.recipients.
+    let out = env
+        .sealant()
+        .args(["verify", "-o", "json", "--public-key", "keys/new.pub"])
+        .args(["--public-key", "keys/dr.pub", "sealed.yaml"])
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let value = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "password")
+        .unwrap();
+    let stanzas: Vec<&str> = value["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["keyId"].as_str().unwrap())
+        .collect();
+    assert_eq!(stanzas, [new.as_str(), dr.as_str()]);
+    let sealed = std::fs::read_to_string(env.dir.path().join("sealed.yaml")).unwrap();
+    let new_line = std::fs::read_to_string(env.dir.path().join("keys/new.pub")).unwrap();
+    let dr_line = std::fs::read_to_string(env.dir.path().join("keys/dr.pub")).unwrap();
+    let at = |line: &str| sealed.find(line.trim_ascii()).unwrap();
+    assert!(at(&new_line) < at(&dr_line), "{sealed}");
 }
 
 #[test]
