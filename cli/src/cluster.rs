@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use sealant_core::PublicKey;
+use sealant_core::keys::KeyId;
 use sealant_core::resource::{PUBLIC_KEY_DATA, PUBLIC_KEYS_CONFIGMAP};
 
 use crate::error::{CliError, CliResult};
@@ -29,13 +29,19 @@ pub struct KubeArgs {
     pub context: Option<String>,
 }
 
-/// Where the controller runs (found by itself when not given).
+/// Where the controller runs. Discovery reads only the configured namespace: a tenant who can
+/// create a namespace or a ConfigMap of the expected name must not be able to hand out a key.
 #[derive(clap::Args, Clone)]
 pub struct ControllerArgs {
-    /// Namespace of the sealant controller (default: sealant-system, then a search of all
-    /// namespaces for its public-key ConfigMap).
+    /// Namespace of the sealant controller (default: $SEALANT_CONTROLLER_NAMESPACE, else the
+    /// `[seal]` controller-namespace of .sealant.toml, else sealant-system). Only this namespace
+    /// is read; other namespaces are never searched.
     #[arg(long, value_name = "NS", env = "SEALANT_CONTROLLER_NAMESPACE")]
     pub controller_namespace: Option<String>,
+    /// The key fingerprint (key id) the controller's public key must have; repeatable (also
+    /// `controller-fingerprints` in .sealant.toml). A different key is an error.
+    #[arg(long = "controller-fingerprint", value_name = "KEY_ID")]
+    pub controller_fingerprints: Vec<String>,
     /// Name of the controller's Service, for --online requests.
     #[arg(
         long,
@@ -191,19 +197,26 @@ pub fn block_on<F: std::future::Future>(future: F) -> CliResult<F::Output> {
     Ok(runtime.block_on(future))
 }
 
-/// The controller's current public key, from its ConfigMap, and the namespace it was found in.
+/// The controller's current public key, from its ConfigMap in the configured namespace, and
+/// that namespace. The key must have a pinned fingerprint when any is configured.
 pub async fn fetch_public_key(
     kube: &KubeArgs,
     controller: &ControllerArgs,
 ) -> CliResult<(String, PublicKey)> {
     let client = kube.client().await?;
-    let namespace = find_controller_namespace(kube, &client, controller).await?;
+    let (namespace, pins) = controller_config(controller)?;
     let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
     let map = api.get(PUBLIC_KEYS_CONFIGMAP).await.map_err(|e| {
-        kube.request_error(
+        let error = kube.request_error(
             &format!("reading ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}"),
             &e,
-        )
+        );
+        // The API server answered (not found, forbidden): the namespace may be the wrong one.
+        if matches!(&e, kube::Error::Api(status) if status.code == 403 || status.code == 404) {
+            error.hint("pass --controller-namespace NS (or set controller-namespace in .sealant.toml); other namespaces are never searched")
+        } else {
+            error
+        }
     })?;
     let line = map
         .data
@@ -213,68 +226,68 @@ pub async fn fetch_public_key(
             CliError::input(format!("ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP} has no data.{PUBLIC_KEY_DATA}"))
                 .hint("the controller publishes it once it has a key: check `kubectl -n NAMESPACE logs deploy/sealant-controller`")
         })?;
-    let key = line.parse().map_err(|e| {
+    let key: PublicKey = line.parse().map_err(|e| {
         CliError::input(format!(
             "ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP}: data.{PUBLIC_KEY_DATA}: {e}"
         ))
     })?;
+    check_pin(&namespace, &key, &pins)?;
     Ok((namespace, key))
 }
 
-/// The controller's namespace: the flag, else `sealant-system` if the ConfigMap is there, else
-/// the one namespace holding a ConfigMap of that name.
+/// A fetched key must be one of the pinned fingerprints, when any is configured.
+fn check_pin(namespace: &str, key: &PublicKey, pins: &[(KeyId, String)]) -> CliResult<()> {
+    if pins.is_empty() || pins.iter().any(|(id, _)| *id == key.id()) {
+        return Ok(());
+    }
+    let pinned = pins
+        .iter()
+        .map(|(id, from)| format!("{id} ({from})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(CliError::failed(format!(
+        "the controller's key in ConfigMap {namespace}/{PUBLIC_KEYS_CONFIGMAP} is {} ({}), but the pinned fingerprint is {pinned}: the key changed, or this is not the controller you meant",
+        key.id(),
+        key.key_type()
+    ))
+    .hint("if the controller rotated its key on purpose, pin the new fingerprint (--controller-fingerprint or controller-fingerprints in .sealant.toml); otherwise check --context and --controller-namespace"))
+}
+
+/// The controller's namespace (the flag or $SEALANT_CONTROLLER_NAMESPACE, else .sealant.toml's
+/// `[seal]` controller-namespace, else sealant-system) and the pinned key fingerprints (the
+/// flag's and .sealant.toml's), each with where it came from.
+fn controller_config(controller: &ControllerArgs) -> CliResult<(String, Vec<(KeyId, String)>)> {
+    let config = crate::trust::Rules::default().here()?;
+    let mut pins = Vec::new();
+    for text in &controller.controller_fingerprints {
+        let id = text.trim_ascii().parse::<KeyId>().map_err(|_| {
+            CliError::input(format!(
+                "--controller-fingerprint {text}: not a key fingerprint (16 lower-case hex digits)"
+            ))
+        })?;
+        pins.push((id, "--controller-fingerprint".to_string()));
+    }
+    if let Some(config) = &config {
+        for id in &config.controller_fingerprints {
+            pins.push((*id, config.file.display().to_string()));
+        }
+    }
+    let namespace = controller
+        .controller_namespace
+        .clone()
+        .or_else(|| config.and_then(|c| c.controller_namespace.clone()))
+        .unwrap_or_else(|| DEFAULT_CONTROLLER_NAMESPACE.to_string());
+    Ok((namespace, pins))
+}
+
+/// The controller's namespace: the flag or $SEALANT_CONTROLLER_NAMESPACE, else .sealant.toml's
+/// `[seal]` controller-namespace, else sealant-system. No other namespace is ever searched.
 pub async fn find_controller_namespace(
-    kube: &KubeArgs,
-    client: &Client,
+    _kube: &KubeArgs,
+    _client: &Client,
     controller: &ControllerArgs,
 ) -> CliResult<String> {
-    if let Some(ns) = &controller.controller_namespace {
-        return Ok(ns.clone());
-    }
-    let default_api: Api<ConfigMap> = Api::namespaced(client.clone(), DEFAULT_CONTROLLER_NAMESPACE);
-    let first = default_api.get_opt(PUBLIC_KEYS_CONFIGMAP).await;
-    match &first {
-        Ok(Some(_)) => return Ok(DEFAULT_CONTROLLER_NAMESPACE.to_string()),
-        // No answer at all: searching further cannot help; say which server did not answer.
-        Err(e) if !matches!(e, kube::Error::Api(_)) => {
-            return Err(kube.request_error(
-                &format!("looking for the controller in namespace {DEFAULT_CONTROLLER_NAMESPACE}"),
-                e,
-            ));
-        }
-        _ => {}
-    }
-    let all: Api<ConfigMap> = Api::all(client.clone());
-    let params = ListParams::default().fields(&format!("metadata.name={PUBLIC_KEYS_CONFIGMAP}"));
-    let looked_for = format!(
-        "looked for ConfigMap {PUBLIC_KEYS_CONFIGMAP} in namespace {DEFAULT_CONTROLLER_NAMESPACE} ({}) and in all namespaces",
-        match &first {
-            Ok(_) => "not found".to_string(),
-            Err(e) => api_message(e),
-        }
-    );
-    let found = all.list_metadata(&params).await.map_err(|e| {
-        CliError::input(format!(
-            "cannot find the sealant controller: {looked_for} ({})",
-            api_message(&e)
-        ))
-        .hint("pass --controller-namespace NS, or seal offline with --public-key FILE")
-    })?;
-    let namespaces: Vec<String> = found
-        .items
-        .iter()
-        .filter_map(|m| m.metadata.namespace.clone())
-        .collect();
-    match namespaces.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(CliError::input(format!("cannot find the sealant controller: {looked_for} (none found)"))
-            .hint("install it (docs/install.md), pass --controller-namespace NS, or seal offline with --public-key FILE")),
-        many => Err(CliError::input(format!(
-            "found sealant controllers in several namespaces ({}): choose one",
-            many.join(", ")
-        ))
-        .hint("pass --controller-namespace NS")),
-    }
+    controller_config(controller).map(|(namespace, _)| namespace)
 }
 
 /// POSTs a JSON body to one of the controller's endpoints through the service proxy and returns

@@ -151,7 +151,9 @@ pub fn read_documents(files: &[PathBuf]) -> CliResult<Vec<Doc>> {
 /// Loads a public key given as the `sealant-pub-v1:`/`sealant-pub-pq1:` line itself, as a file
 /// holding it, or as an `https://` URL serving it.
 pub fn load_public_key(arg: &str) -> CliResult<PublicKey> {
-    let trimmed = arg.trim();
+    // ASCII whitespace only, as key files are read (docs/FORMAT.md §3.3): a no-break space or a
+    // line separator around a key line is not whitespace, so such an argument is no key line.
+    let trimmed = arg.trim_ascii();
     if trimmed.starts_with("https://") || trimmed.starts_with("http://") {
         return crate::fetch::public_key_from_url(trimmed);
     }
@@ -177,11 +179,20 @@ pub fn load_private_keys(path: &Path) -> CliResult<Vec<PrivateKey>> {
             .map_err(|e| CliError::input(format!("--private-key {name}: {e}")))?;
         return Ok(vec![key]);
     }
-    let docs = documents(&Source {
-        name: name.clone(),
-        text: text.to_string(),
-    })
-    .map_err(|e| e.context("--private-key"))?;
+    // A file that is neither a key file nor YAML holding a mapping (`hello`, a key line with a
+    // lower-case prefix, a byte-order mark, CR-only line ends) gets the key file reader's error
+    // below, as docs/FORMAT.md §3.4 states it, not a YAML one.
+    let yaml_objects = serde_yaml::Deserializer::from_str(&text)
+        .any(|de| Value::deserialize(de).is_ok_and(|v| v.is_mapping()));
+    let docs = if yaml_objects {
+        documents(&Source {
+            name: name.clone(),
+            text: text.to_string(),
+        })
+        .map_err(|e| e.context("--private-key"))?
+    } else {
+        Vec::new()
+    };
     let mut keys = Vec::new();
     for doc in &docs {
         let ctx = doc.context();

@@ -17,6 +17,7 @@ mod lint_cmd;
 mod manifest;
 #[cfg(feature = "migrate")]
 mod migrate;
+mod trust;
 mod yaml_edit;
 
 use crate::error::CliError;

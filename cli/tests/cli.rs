@@ -274,7 +274,10 @@ fn verify_checks_that_values_are_sealed_to_each_given_key() {
         .assert()
         .code(1);
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    assert!(stdout.contains("FAILED: not sealed for key "), "{stdout}");
+    assert!(
+        stdout.contains("FAILED: not sealed for trusted key "),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -549,7 +552,12 @@ fn merge_into_adds_and_replaces_keys_keeping_order_template_and_recipients() {
     let before: serde_yaml::Value = serde_yaml::from_str(&env.read("sealed.yaml")).unwrap();
     let update = "apiVersion: v1\nkind: Secret\nmetadata: {name: db-creds, namespace: production}\nstringData: {api-token: t0k, password: changed}\n";
     env.sealant()
-        .args(["merge-into", "sealed.yaml"])
+        .args([
+            "merge-into",
+            "sealed.yaml",
+            "--public-key",
+            "keys/sealant.pub",
+        ])
         .write_stdin(update)
         .assert()
         .success();
@@ -578,7 +586,12 @@ fn merge_into_adds_and_replaces_keys_keeping_order_template_and_recipients() {
     let wrong = update.replace("name: db-creds", "name: other");
     let err = stderr_of(
         env.sealant()
-            .args(["merge-into", "sealed.yaml"])
+            .args([
+                "merge-into",
+                "sealed.yaml",
+                "--public-key",
+                "keys/sealant.pub",
+            ])
             .write_stdin(wrong),
         2,
     );

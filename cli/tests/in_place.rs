@@ -82,7 +82,12 @@ stringData:
   api-token: abc123
 ";
     let out = sealant(&dir)
-        .args(["merge-into", "sealed.yaml"])
+        .args([
+            "merge-into",
+            "sealed.yaml",
+            "--public-key",
+            "keys/sealant.pub",
+        ])
         .write_stdin(update)
         .assert()
         .success();

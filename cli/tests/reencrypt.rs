@@ -121,6 +121,33 @@ fn the_other_clusters_recipient_is_kept_and_reported() {
         .args(["--public-key", "keys/dr.pub", "sealed.yaml"])
         .assert()
         .success();
+    // The order docs/FORMAT.md §9.1 gives: the new keys as given, then the kept ones, in the
+    // value's stanzas and in spec.recipients.
+    let out = env
+        .sealant()
+        .args(["verify", "-o", "json", "--public-key", "keys/new.pub"])
+        .args(["--public-key", "keys/dr.pub", "sealed.yaml"])
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let value = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "password")
+        .unwrap();
+    let stanzas: Vec<&str> = value["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["keyId"].as_str().unwrap())
+        .collect();
+    assert_eq!(stanzas, [new.as_str(), dr.as_str()]);
+    let sealed = std::fs::read_to_string(env.dir.path().join("sealed.yaml")).unwrap();
+    let new_line = std::fs::read_to_string(env.dir.path().join("keys/new.pub")).unwrap();
+    let dr_line = std::fs::read_to_string(env.dir.path().join("keys/dr.pub")).unwrap();
+    let at = |line: &str| sealed.find(line.trim_ascii()).unwrap();
+    assert!(at(&new_line) < at(&dr_line), "{sealed}");
 }
 
 #[test]
@@ -169,4 +196,71 @@ fn an_other_recipient_missing_from_spec_recipients_is_an_error_and_nothing_is_wr
     );
     assert!(stderr.contains("--drop-other-recipients"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
+}
+
+/// Without --public-key, reencrypt takes the keys from the file's recipient rule and seals to
+/// exactly them: a recipient a pull request added to the values is dropped, not kept.
+#[test]
+fn reencrypt_with_a_recipient_rule_seals_to_exactly_the_rules_keys() {
+    let env = Env::new();
+    let (prod, dr, attacker) = (env.keygen("prod"), env.keygen("dr"), env.keygen("attacker"));
+    std::fs::create_dir(env.dir.path().join(".git")).unwrap();
+    std::fs::write(
+        env.dir.path().join(".sealant.toml"),
+        "[[seal.rules]]\npath = \"sealed/*.yaml\"\nrecipients = [\"keys/prod.pub\", \"keys/dr.pub\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(env.dir.path().join("sealed")).unwrap();
+    env.sealant()
+        .args([
+            "seal",
+            "--public-key",
+            "keys/prod.pub",
+            "--public-key",
+            "keys/attacker.pub",
+        ])
+        .args(["-w", "sealed/db.yaml"])
+        .write_stdin(SECRET)
+        .assert()
+        .success();
+    env.sealant()
+        .args(["verify", "sealed/db.yaml"])
+        .assert()
+        .code(1);
+    let out = env
+        .sealant()
+        .args([
+            "reencrypt",
+            "--private-key",
+            "keys/prod.key",
+            "sealed/db.yaml",
+        ])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains(&format!("dropped other recipient(s) {attacker}")),
+        "{stderr}"
+    );
+    let out = env
+        .sealant()
+        .args(["verify", "--require-keys", "sealed/db.yaml"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains(&format!("password: ok (strict, keys {prod}, {dr})")),
+        "{stdout}"
+    );
+    // No rule and no --public-key: an error, not the file's own list.
+    std::fs::remove_file(env.dir.path().join(".sealant.toml")).unwrap();
+    env.sealant()
+        .args([
+            "reencrypt",
+            "--private-key",
+            "keys/prod.key",
+            "sealed/db.yaml",
+        ])
+        .assert()
+        .code(2);
 }

@@ -197,6 +197,8 @@ pub struct KeyManager {
     namespace: String,
     /// The type of the keys this manager generates (existing keys of any type are used).
     key_type: KeyType,
+    /// Whether a generated key may be of a weaker type than the newest existing key.
+    allow_weaker_key_type: bool,
     tx: Arc<watch::Sender<Arc<KeySet>>>,
 }
 
@@ -208,6 +210,7 @@ impl KeyManager {
             client,
             namespace: namespace.to_string(),
             key_type: KeyType::default(),
+            allow_weaker_key_type: false,
             tx: Arc::new(tx),
         }
     }
@@ -215,6 +218,13 @@ impl KeyManager {
     /// Generates keys of `key_type` from now on.
     pub fn with_key_type(mut self, key_type: KeyType) -> KeyManager {
         self.key_type = key_type;
+        self
+    }
+
+    /// Lets a generated key be of a weaker type than the newest existing key (an X25519 key after
+    /// X-Wing keys): `--allow-key-type-downgrade`. Off, the newest key's type is kept.
+    pub fn allow_weaker_key_type(mut self, allow: bool) -> KeyManager {
+        self.allow_weaker_key_type = allow;
         self
     }
 
@@ -383,7 +393,22 @@ impl KeyManager {
         reason: &str,
         cutoff: Option<Timestamp>,
     ) -> Result<KeyId, KeyManagerError> {
-        let key = PrivateKey::generate_with(self.key_type).map_err(KeyManagerError::GenerateKey)?;
+        let newest = self
+            .keys()
+            .current()
+            .newest_active()
+            .map(|k| k.public.key_type());
+        let (key_type, kept) =
+            crate::policy::generated_key_type(self.key_type, newest, self.allow_weaker_key_type);
+        if kept {
+            warn!(
+                configured = %self.key_type,
+                generated = %key_type,
+                "the newest key is {key_type}: generating {key_type} instead of the weaker {} (pass --allow-key-type-downgrade to allow it)",
+                self.key_type
+            );
+        }
+        let key = PrivateKey::generate_with(key_type).map_err(KeyManagerError::GenerateKey)?;
         let id = key.id();
         let now = Timestamp::now();
         let secret = key_secret(&key, cutoff.map_or(now, |c| c.max(now)));
@@ -395,7 +420,7 @@ impl KeyManager {
             name: name.clone(),
             source,
         })?;
-        info!(key_id = %id, key_type = %self.key_type, secret = %name, reason, "generated a new sealing key");
+        info!(key_id = %id, key_type = %key_type, secret = %name, reason, "generated a new sealing key");
         Ok(id)
     }
 

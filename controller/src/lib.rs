@@ -84,6 +84,9 @@ pub struct Config {
     pub unready_after: Duration,
     /// While the API server is unreachable, one summary line per this period (zero: none).
     pub outage_summary_period: Duration,
+    /// Whether a generated key may be weaker than the newest existing key (see
+    /// [`policy::generated_key_type`]).
+    pub allow_key_type_downgrade: bool,
 }
 
 impl Config {
@@ -93,6 +96,7 @@ impl Config {
         Config {
             policy: Policy::new(namespace.clone()),
             key_type: sealant_core::keys::KeyType::default(),
+            allow_key_type_downgrade: false,
             namespace,
             watch_namespaces: Vec::new(),
             key_renew_period: Some(Duration::from_secs(30 * 24 * 3600)),
@@ -206,8 +210,9 @@ pub async fn serve_with_lease_client(
     let _shutdown_task = Task(tokio::spawn(shutdown));
 
     let metrics = Arc::new(Metrics::default());
-    let key_manager =
-        KeyManager::new(client.clone(), &config.namespace).with_key_type(config.key_type);
+    let key_manager = KeyManager::new(client.clone(), &config.namespace)
+        .with_key_type(config.key_type)
+        .allow_weaker_key_type(config.allow_key_type_downgrade);
     let keys = key_manager.keys();
     metrics.watch_keys(keys.clone());
     let context = Arc::new(Context::new(

@@ -111,8 +111,15 @@ struct Args {
 
     /// Type of the keys generated from now on: x25519, or xwing (post-quantum hybrid, ML-KEM-768 +
     /// X25519; 1.6 kB public keys, 1.1 kB more per value and recipient). Existing keys keep opening.
+    /// A new key is never of a weaker type than the newest existing key (x25519 after xwing)
+    /// unless --allow-key-type-downgrade is given.
     #[arg(long, default_value = "x25519")]
     key_type: sealant_core::keys::KeyType,
+
+    /// Let a new key be x25519 although the newest existing key is xwing: new values then lose
+    /// their post-quantum protection.
+    #[arg(long)]
+    allow_key_type_downgrade: bool,
 
     /// Also unseal SealedSecrets in the controller's own namespace (where the private keys are).
     #[arg(long)]
@@ -295,6 +302,7 @@ async fn start(args: Args) -> Result<(), String> {
     config.unready_after = args.unready_after;
     config.outage_summary_period = args.outage_summary_period;
     config.key_type = args.key_type;
+    config.allow_key_type_downgrade = args.allow_key_type_downgrade;
     config.policy.reconcile_controller_namespace = args.reconcile_controller_namespace;
     config.policy.allowed_secret_types = args.allow_secret_types.into_iter().collect();
     config.web_ui = args.web_ui;

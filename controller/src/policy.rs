@@ -36,7 +36,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Resource, ResourceExt};
 
 use sealant_core::format::{Envelope, KeyRing, Scope};
-use sealant_core::keys::{KeyId, PublicKey};
+use sealant_core::keys::{KeyId, KeyType, PublicKey};
 use sealant_core::resource::{ADOPT_ANNOTATION, GROUP, MANAGED_BY_LABEL, SealedSecret};
 
 /// Secret types whose Secrets make the cluster issue credentials: the token controller fills a
@@ -440,6 +440,26 @@ pub fn check_key_cutoff(cutoff: Timestamp, now: Timestamp) -> Result<(), String>
     Ok(())
 }
 
+/// The type of a key the controller generates: the configured `--key-type`, unless the newest
+/// existing key is of a stronger type (X-Wing, post-quantum) and `allow_weaker` is not set. A
+/// controller restarted with a cutoff and the default type must not make an X25519 key the newest
+/// after X-Wing keys: every new value would silently lose its post-quantum protection. Returns the
+/// type and whether the configured one was overridden.
+pub fn generated_key_type(
+    configured: KeyType,
+    newest: Option<KeyType>,
+    allow_weaker: bool,
+) -> (KeyType, bool) {
+    let strength = |t: KeyType| match t {
+        KeyType::X25519 => 0,
+        KeyType::XWing => 1,
+    };
+    match newest {
+        Some(newest) if !allow_weaker && strength(newest) > strength(configured) => (newest, true),
+        _ => (configured, false),
+    }
+}
+
 /// A verify or rotate request refused before any crypto.
 pub fn check_request_size(values: usize) -> Result<(), String> {
     if values > MAX_VALUES_PER_REQUEST {
@@ -649,6 +669,28 @@ mod tests {
         secret.metadata.labels = None;
         secret.metadata.owner_references = Some(vec![OwnerReference::default()]);
         assert!(key_secret_problem(&secret).is_some());
+    }
+
+    #[test]
+    fn a_new_key_is_never_weaker_than_the_newest_without_the_flag() {
+        use KeyType::{X25519, XWing};
+        assert_eq!(
+            generated_key_type(X25519, Some(XWing), false),
+            (XWing, true)
+        );
+        assert_eq!(
+            generated_key_type(X25519, Some(XWing), true),
+            (X25519, false)
+        );
+        assert_eq!(
+            generated_key_type(XWing, Some(X25519), false),
+            (XWing, false)
+        );
+        assert_eq!(
+            generated_key_type(X25519, Some(X25519), false),
+            (X25519, false)
+        );
+        assert_eq!(generated_key_type(X25519, None, false), (X25519, false));
     }
 
     #[test]

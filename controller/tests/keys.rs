@@ -15,7 +15,7 @@ use kube::api::{Api, ListParams, PostParams};
 
 use sealant_controller::keys::key_secret;
 use sealant_core::format::Scope;
-use sealant_core::keys::PrivateKey;
+use sealant_core::keys::{KeyType, PrivateKey};
 use sealant_core::resource::{PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL};
 
 use common::*;
@@ -447,4 +447,44 @@ async fn hybrid_keys_seal_open_verify_and_rotate_through_the_controller() {
             .unwrap();
     assert_eq!(envelope.key_ids(), vec![key.id(), other_cluster.id()]);
     running.stop().await;
+}
+
+/// Point 5 of issue 19: a controller restarted with a key cutoff and the default key type
+/// (x25519) after X-Wing keys must not make an x25519 key the newest: the new key keeps the
+/// post-quantum type unless --allow-key-type-downgrade is given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cutoff_after_x_wing_keys_never_downgrades_the_new_key_to_x25519() {
+    for (allow, expected) in [(false, KeyType::XWing), (true, KeyType::X25519)] {
+        let server = server().await;
+        let client = server.client();
+        let old = PrivateKey::generate_with(KeyType::XWing).unwrap();
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), CONTROLLER_NS);
+        secrets
+            .create(
+                &PostParams::default(),
+                &key_secret(&old, "2025-01-01T00:00:00Z".parse().unwrap()),
+            )
+            .await
+            .unwrap();
+        let mut cfg = config("a");
+        cfg.key_cutoff = Some("2026-01-01T00:00:00Z".parse().unwrap());
+        cfg.allow_key_type_downgrade = allow;
+        assert_eq!(cfg.key_type, KeyType::X25519, "the default type");
+        let running = start(client.clone(), cfg).await;
+        let key = wait_for("a key newer than the cutoff", || {
+            let client = client.clone();
+            let old = old.public().clone();
+            async move {
+                let key = published_key(&client).await;
+                (key != old).then_some(key)
+            }
+        })
+        .await;
+        assert_eq!(
+            key.key_type(),
+            expected,
+            "allow_key_type_downgrade = {allow}"
+        );
+        running.stop().await;
+    }
 }

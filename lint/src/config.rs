@@ -27,6 +27,11 @@ pub const CONFIG_FILE: &str = ".sealant.toml";
 struct File {
     #[serde(default)]
     lint: LintSection,
+    /// The CLI's recipient rules (`[seal]`, `[[seal.rules]]`): read and checked by `sealant`
+    /// itself (cli/src/trust.rs); the lint only accepts the table so one file serves both.
+    #[serde(default)]
+    #[allow(dead_code)]
+    seal: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +172,19 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accepts_the_recipient_rules_table() {
+        let s = Settings::parse(
+            "[lint]\ndisable=[\"SL010\"]\n[seal]\ncontroller-namespace=\"ops\"\n[[seal.rules]]\npath=\"prod/**\"\nrecipients=[\"keys/prod.pub\"]\n",
+        )
+        .unwrap();
+        assert!(!s.is_enabled(Code::SL010));
+        assert!(
+            Settings::parse("[sael]\nx=1\n").is_err(),
+            "other tables stay typos"
+        );
+    }
 
     #[test]
     fn parses_every_field() {

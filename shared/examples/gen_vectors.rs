@@ -748,6 +748,19 @@ fn all_vectors() -> Result<Vec<Vector>> {
         strict_text.clone(),
         "which is not among the 0 keys provided (no key)",
     )?);
+    out.push(failure(
+        "envelope_unknown_key_duplicate_held",
+        "unknown key",
+        "sealed to key 1, the opener holds key 2 twice: held keys are a set by key id, so it counts once",
+        &[&k2, &k2],
+        &prod,
+        strict_text.clone(),
+        &format!(
+            "value 'password' was sealed for key {} which is not among the 1 key provided (key {})",
+            k1.id().short(),
+            k2.id().short()
+        ),
+    )?);
 
     // --- tampered ---
     let tampered = "tampered or corrupt value 'password'";

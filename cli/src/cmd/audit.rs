@@ -808,7 +808,10 @@ fn fix_plan(findings: &[Finding]) -> String {
         out.push('\n');
         let ns = shell_quote(&object.namespace);
         let name = shell_quote(&object.name);
-        let file = format!("{}-{}.sealed.yaml", object.namespace, object.name);
+        // A folder per namespace: `team-x/db` and `team/x-db` must not share a file.
+        let folder = path_component(&object.namespace);
+        let file = format!("{folder}/{}.sealed.yaml", path_component(&object.name));
+        out.push_str(&format!("mkdir -p {}\n", shell_quote(&folder)));
         if object.kind == "Secret" {
             let found = fields
                 .iter()
@@ -882,7 +885,7 @@ fn fix_plan(findings: &[Finding]) -> String {
                 "kubectl create secret generic {} -n {ns} \\\n{}  --dry-run=client -o yaml | sealant seal -w {}\n",
                 shell_quote(&secret),
                 sources.concat(),
-                shell_quote(&format!("{}-{secret}.sealed.yaml", object.namespace)),
+                shell_quote(&format!("{folder}/{}.sealed.yaml", path_component(&secret))),
             ));
         }
         if fields.iter().any(|(f, _, _)| f.contains(LAST_APPLIED)) {
@@ -902,6 +905,27 @@ fn fix_plan(findings: &[Finding]) -> String {
     }
     if objects.is_empty() {
         out.push_str("\n# Nothing to move: the audit found no credential.\n");
+    }
+    out
+}
+
+/// A namespace or name as one file-name component: Kubernetes names hold no `/` and never are
+/// `.` or `..`, but a server that validates nothing could send them; `%`, `/` and a leading `.`
+/// are percent-encoded (so distinct names stay distinct), and the empty namespace of a
+/// cluster-scoped object is `_` (not a valid namespace name).
+fn path_component(text: &str) -> String {
+    if text.is_empty() {
+        return "_".to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '%' => out.push_str("%25"),
+            '/' => out.push_str("%2F"),
+            '.' if i == 0 => out.push_str("%2E"),
+            '\0' => out.push_str("%00"),
+            c => out.push(c),
+        }
     }
     out
 }
@@ -1147,6 +1171,80 @@ mod tests {
         assert!(plan.contains(
             "--from-file=DB_PASSWORD=<(kubectl get pod vulnerable-app -n default -o jsonpath='{.spec.containers[?(@.name==\"app\")].env[?(@.name==\"DB_PASSWORD\")].value}')"
         ), "{plan}");
+    }
+
+    /// `team-x/db` and `team/x-db` once mapped to the same file, and one plan step overwrote the
+    /// other's output. The plan is run with a stand-in sealant that writes its -w file.
+    #[test]
+    fn fix_plan_files_of_team_x_db_and_team_x_dash_db_do_not_collide() {
+        let mut findings = Vec::new();
+        for (ns, name) in [("team-x", "db"), ("team", "x-db"), ("team", "../x")] {
+            let mut value = pod();
+            value["metadata"]["name"] = json!(name);
+            value["metadata"]["namespace"] = json!(ns);
+            let live = Live {
+                kind: &KINDS[7],
+                value,
+            };
+            findings.extend(scan_object(live, &Settings::default()).0);
+        }
+        let plan = fix_plan(&findings);
+        assert!(
+            plan.contains("sealant seal -w team-x/db-credentials.sealed.yaml"),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("sealant seal -w team/x-db-credentials.sealed.yaml"),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("sealant seal -w 'team/%2E.%2Fx-credentials.sealed.yaml'"),
+            "{plan}"
+        );
+        let dir = tempfile::TempDir::new().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        for (tool, script) in [
+            (
+                "kubectl",
+                "#!/bin/sh\ncat >/dev/null 2>&1 || true\nexit 0\n",
+            ),
+            (
+                "sealant",
+                "#!/bin/sh\ncat >/dev/null\nwhile [ $# -gt 0 ]; do [ \"$1\" = -w ] && echo \"$PPID $2\" > \"$2\"; shift; done\nexit 0\n",
+            ),
+        ] {
+            let path = bin.join(tool);
+            std::fs::write(&path, script).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let ran = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&plan)
+            .current_dir(dir.path())
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(
+            ran.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        for file in [
+            "team-x/db-credentials.sealed.yaml",
+            "team/x-db-credentials.sealed.yaml",
+            "team/%2E.%2Fx-credentials.sealed.yaml",
+        ] {
+            let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+            assert!(text.ends_with(&format!(" {file}\n")), "{file}: {text}");
+        }
+        assert!(!dir.path().join("x-credentials.sealed.yaml").exists());
     }
 
     /// Names come from whoever may create objects: an env var name (any printable ASCII with

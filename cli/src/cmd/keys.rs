@@ -10,13 +10,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 use sealant_core::resource::{
-    LAST_APPLIED_ANNOTATION, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA, SEALING_KEY_LABEL,
+    KEY_CREATED_ANNOTATION, LAST_APPLIED_ANNOTATION, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA,
+    SEALING_KEY_LABEL,
 };
 use sealant_core::{PrivateKey, PublicKey};
 use serde_yaml::Value;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::cluster::{self, ControllerArgs, DEFAULT_CONTROLLER_NAMESPACE, KubeArgs};
+use crate::cluster::{self, ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::io::{self, Doc};
 
@@ -37,10 +38,16 @@ Examples:
   $ sealant keys restore --controller-namespace sealant-system --context dr keys-backup.yaml
 
 Creates each key Secret of the backup (with no last-applied-configuration annotation, so the
-private key is stored once). A Secret that already exists with the same key is left as it is, so
-restoring twice is harmless; one that exists with a different key is refused, and then nothing
-is created. Restore before the controller first starts in a new cluster, or into a running one
-(every replica picks restored keys up through its watch).";
+private key is stored once), only in the controller's namespace. Every document must be a sealant
+key Secret with the exact key layout (label sealant.dev/sealing-key active|retired, annotation
+sealant.dev/created-at not in the future, type Opaque, data private-key and the matching
+public-key, nothing else); anything else is refused by name and nothing is written. The plan (key
+ids, fingerprints, dates, which key will be the newest) is printed first; without a terminal,
+--yes is required. A restored key that would become the newest sealing key of a cluster that
+already has keys needs --make-newest. A Secret that already exists with the same key is left as
+it is, so restoring twice is harmless; one that exists with a different key is refused, and then
+nothing is created. Restore before the controller first starts in a new cluster, or into a
+running one (every replica picks restored keys up through its watch).";
 
 /// Arguments of `sealant keys`.
 #[derive(clap::Args)]
@@ -77,6 +84,13 @@ struct RestoreArgs {
     /// prints them).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// Restore without asking (required when standard input is not a terminal).
+    #[arg(long)]
+    yes: bool,
+    /// Allow a restored key to become the newest sealing key of a cluster that has keys already
+    /// (by default that is refused: new values would be sealed to the restored key).
+    #[arg(long)]
+    make_newest: bool,
     #[command(flatten)]
     controller: ControllerArgs,
 }
@@ -217,118 +231,287 @@ fn restore(kube: &KubeArgs, args: &RestoreArgs) -> CliResult<()> {
     let mut source = io::read_file(&args.file)?;
     let docs = io::documents(&source);
     source.text.zeroize();
-    let default_namespace = args
-        .controller
-        .controller_namespace
-        .clone()
-        .unwrap_or_else(|| DEFAULT_CONTROLLER_NAMESPACE.to_string());
-    let mut secrets = KeySecrets(Vec::new());
-    let mut ids = Vec::new();
-    for doc in docs? {
-        let secret = key_secret_of(&doc, &default_namespace)?;
-        let key = key_of(&secret, &doc.context())?;
-        ids.push(key.public().clone());
-        secrets.0.push(secret);
-    }
-    if secrets.0.is_empty() {
-        return Err(CliError::input(format!(
-            "{}: no key Secrets in the file",
-            args.file.display()
-        )));
-    }
-    let outcome = cluster::block_on(create_all(kube, &secrets.0, &ids))??;
+    let docs = docs?;
+    // One runtime for the client and every request: its connection worker lives there.
+    let outcome = cluster::block_on(async {
+        let client = kube.client().await?;
+        let namespace = cluster::find_controller_namespace(&client, &args.controller).await?;
+        let now = jiff::Timestamp::now();
+        let mut secrets = KeySecrets(Vec::new());
+        let mut planned = Vec::new();
+        for doc in &docs {
+            let (secret, key) = key_secret_of(doc, &namespace, now)?;
+            planned.push(key);
+            secrets.0.push(secret);
+        }
+        if secrets.0.is_empty() {
+            return Err(CliError::input(format!(
+                "{}: no key Secrets in the file",
+                args.file.display()
+            )));
+        }
+        restore_plan(client, &namespace, &secrets.0, &planned, args).await
+    })??;
     for line in &outcome {
         eprintln!("{line}");
     }
     Ok(())
 }
 
-/// Reads one document of a backup as a key Secret to create.
-fn key_secret_of(doc: &Doc, default_namespace: &str) -> CliResult<Secret> {
+/// A key of the backup, as the plan shows it.
+struct PlannedKey {
+    public: PublicKey,
+    created_at: Option<jiff::Timestamp>,
+    active: bool,
+}
+
+/// How far ahead of this machine's clock a key's creation date may be (clock skew), as the
+/// controller allows.
+const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(300);
+
+/// Reads one document of a backup as a key Secret to create in `namespace`: a Secret with the
+/// exact layout the controller writes, a private key whose public half matches, and no creation
+/// date in the future. Anything else is refused with the document and field named.
+fn key_secret_of(
+    doc: &Doc,
+    namespace: &str,
+    now: jiff::Timestamp,
+) -> CliResult<(Secret, PlannedKey)> {
     let ctx = doc.context();
     if doc.kind() != "Secret" {
-        return Err(CliError::input(format!("{ctx}: expected key Secrets only")));
+        return Err(CliError::input(format!(
+            "{ctx}: expected key Secrets only; nothing was restored"
+        )));
     }
     let mut secret: Secret = serde_yaml::from_value(doc.value.clone())
         .map_err(|e| CliError::input(format!("{ctx}: not a valid Secret: {e}")))?;
-    let name = secret
-        .metadata
+    let checked = check_key_layout(doc, &secret, namespace, now);
+    let result = checked.and_then(|planned| {
+        let key = key_of(&secret, &ctx)?;
+        if key.public() != &planned.public {
+            return Err(CliError::input(format!(
+                "{ctx}: data.{PUBLIC_KEY_DATA} is not the public key of data.{PRIVATE_KEY_DATA}"
+            )));
+        }
+        Ok(planned)
+    });
+    let planned = match result {
+        Ok(planned) => planned,
+        Err(e) => {
+            wipe(&mut secret);
+            return Err(CliError::input(format!("{e}; nothing was restored"))
+                .hint("a backup holds only the controller's key Secrets (sealant keys backup writes it); check where this file came from"));
+        }
+    };
+    let clean = restorable(&secret, namespace);
+    wipe(&mut secret);
+    Ok((clean, planned))
+}
+
+/// The layout checks of one key Secret (everything but the private key itself).
+fn check_key_layout(
+    doc: &Doc,
+    secret: &Secret,
+    namespace: &str,
+    now: jiff::Timestamp,
+) -> CliResult<PlannedKey> {
+    let ctx = doc.context();
+    let meta = &secret.metadata;
+    let name = meta
         .name
         .clone()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| CliError::input(format!("{ctx}: metadata.name: missing")))?;
-    let labelled = secret
-        .metadata
-        .labels
-        .as_ref()
-        .is_some_and(|l| l.contains_key(SEALING_KEY_LABEL));
-    if !labelled {
-        wipe(&mut secret);
+    if let Some(ns) = &meta.namespace
+        && ns != namespace
+    {
         return Err(CliError::input(format!(
-            "{ctx}: metadata.labels: no {SEALING_KEY_LABEL} label, so {name} is not a key Secret"
+            "{ctx}: metadata.namespace: {name} is in '{ns}', but keys are restored only into the controller's namespace '{namespace}'"
         )));
+    }
+    let labels = meta.labels.clone().unwrap_or_default();
+    let state = labels.get(SEALING_KEY_LABEL).ok_or_else(|| {
+        CliError::input(format!(
+            "{ctx}: metadata.labels: no {SEALING_KEY_LABEL} label, so {name} is not a key Secret"
+        ))
+    })?;
+    let active = match state.as_str() {
+        "active" => true,
+        "retired" => false,
+        other => {
+            return Err(CliError::input(format!(
+                "{ctx}: metadata.labels.{SEALING_KEY_LABEL}: '{other}' (expected active or retired)"
+            )));
+        }
+    };
+    if let Some(other) = labels.keys().find(|k| *k != SEALING_KEY_LABEL) {
+        return Err(CliError::input(format!(
+            "{ctx}: metadata.labels.{other}: a key Secret carries only the {SEALING_KEY_LABEL} label"
+        )));
+    }
+    let annotations = meta.annotations.clone().unwrap_or_default();
+    if let Some(other) = annotations
+        .keys()
+        .find(|k| *k != KEY_CREATED_ANNOTATION && *k != LAST_APPLIED_ANNOTATION)
+    {
+        return Err(CliError::input(format!(
+            "{ctx}: metadata.annotations.{other}: a key Secret carries only the {KEY_CREATED_ANNOTATION} annotation"
+        )));
+    }
+    let created_at = annotations
+        .get(KEY_CREATED_ANNOTATION)
+        .map(|text| {
+            text.parse::<jiff::Timestamp>().map_err(|e| {
+                CliError::input(format!(
+                    "{ctx}: metadata.annotations.{KEY_CREATED_ANNOTATION}: '{text}' is not an RFC 3339 time: {e}"
+                ))
+            })
+        })
+        .transpose()?;
+    if let Some(at) = created_at
+        && at > now + CLOCK_SKEW
+    {
+        return Err(CliError::input(format!(
+            "{ctx}: metadata.annotations.{KEY_CREATED_ANNOTATION}: {at} is in the future; such a key would stay the newest sealing key until then"
+        )));
+    }
+    if meta
+        .owner_references
+        .as_ref()
+        .is_some_and(|o| !o.is_empty())
+    {
+        return Err(CliError::input(format!(
+            "{ctx}: metadata.ownerReferences: key Secrets have no owner"
+        )));
+    }
+    match secret.type_.as_deref() {
+        None | Some("Opaque") => {}
+        Some(other) => {
+            return Err(CliError::input(format!(
+                "{ctx}: type: '{other}', but key Secrets are Opaque"
+            )));
+        }
     }
     if doc
         .value
         .get("stringData")
         .is_some_and(|v| !matches!(v, Value::Null))
     {
-        wipe(&mut secret);
         return Err(CliError::input(format!(
             "{ctx}: stringData: a key backup holds data only"
         )));
     }
-    let namespace = secret
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| default_namespace.to_string());
-    let clean = restorable(&secret, &namespace);
-    wipe(&mut secret);
-    Ok(clean)
+    let data = secret.data.clone().unwrap_or_default();
+    if let Some(other) = data
+        .keys()
+        .find(|k| *k != PRIVATE_KEY_DATA && *k != PUBLIC_KEY_DATA)
+    {
+        return Err(CliError::input(format!(
+            "{ctx}: data.{other}: a key Secret holds only {PRIVATE_KEY_DATA} and {PUBLIC_KEY_DATA}"
+        )));
+    }
+    let key = key_of(secret, &ctx)?;
+    Ok(PlannedKey {
+        public: key.public().clone(),
+        created_at,
+        active,
+    })
 }
 
-/// Creates every Secret that is missing, after checking that none exists with another key.
-async fn create_all(
-    kube: &KubeArgs,
+/// Checks the backup against the cluster, prints the plan, asks (or needs `--yes`), and creates
+/// the missing Secrets. Nothing is written unless every check passed.
+async fn restore_plan(
+    client: kube::Client,
+    namespace: &str,
     secrets: &[Secret],
-    keys: &[PublicKey],
+    planned: &[PlannedKey],
+    args: &RestoreArgs,
 ) -> CliResult<Vec<String>> {
-    let client = kube.client().await?;
+    let api: Api<Secret> = Api::namespaced(client, namespace);
+    // The keys already in the cluster, for the "which will be newest" line.
+    let mut existing = cluster_keys(&api, namespace).await?;
     let mut missing = Vec::new();
     let mut lines = Vec::new();
-    for (secret, key) in secrets.iter().zip(keys) {
-        let namespace = secret.metadata.namespace.clone().unwrap_or_default();
+    for (secret, key) in secrets.iter().zip(planned) {
         let name = secret.metadata.name.clone().unwrap_or_default();
-        let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-        let existing = api.get_opt(&name).await.map_err(|e| {
-            CliError::input(format!(
-                "cannot read Secret {namespace}/{name}: {}",
-                cluster::api_message(&e)
-            ))
-        })?;
-        match existing {
-            None => missing.push((api, secret, key)),
-            Some(mut found) => {
-                let ctx = format!("Secret {namespace}/{name} in the cluster");
-                let same = key_of(&found, &ctx).is_ok_and(|k| k.public() == key);
-                wipe(&mut found);
-                if !same {
+        let found = existing.iter().find(|(n, _, _)| *n == name);
+        match found {
+            None => missing.push((secret, key)),
+            Some((_, public, _)) => {
+                if public.as_ref() != Some(&key.public) {
                     return Err(CliError::input(format!(
-                        "{ctx} already exists and does not hold key {} from the backup; nothing was restored",
-                        key.id()
+                        "Secret {namespace}/{name} in the cluster already exists and does not hold key {} from the backup; nothing was restored",
+                        key.public.id()
                     ))
                     .hint("restore into another namespace (--controller-namespace), or delete that Secret after backing it up"));
                 }
                 lines.push(format!(
                     "unchanged: Secret {namespace}/{name} already holds key {}",
-                    key.id()
+                    key.public.id()
                 ));
             }
         }
     }
-    for (api, secret, key) in missing {
-        let namespace = secret.metadata.namespace.clone().unwrap_or_default();
+    if missing.is_empty() {
+        return Ok(lines);
+    }
+    let now = jiff::Timestamp::now();
+    let newest_before = newest(existing.iter().map(|(_, p, at)| (p.clone(), *at)));
+    let mut plan = vec![format!(
+        "restore plan for namespace {namespace} ({} to create):",
+        missing.len()
+    )];
+    for (secret, key) in &missing {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        plan.push(format!(
+            "  create Secret {namespace}/{name}: key {} ({}), {}, created {}",
+            key.public.id(),
+            key.public.key_type(),
+            if key.active { "active" } else { "retired" },
+            key.created_at
+                .map_or_else(|| "(no date: counts as now)".to_string(), |t| t.to_string())
+        ));
+        if key.active {
+            existing.push((
+                name,
+                Some(key.public.clone()),
+                Some(key.created_at.unwrap_or(now)),
+            ));
+        }
+    }
+    let newest_after = newest(existing.iter().map(|(_, p, at)| (p.clone(), *at)));
+    let restored_newest = newest_after.as_ref().filter(|after| {
+        missing.iter().any(|(_, k)| k.public.id() == after.id())
+            && newest_before.as_ref().map(PublicKey::id) != Some(after.id())
+    });
+    match (&newest_after, restored_newest) {
+        (Some(after), Some(_)) => plan.push(format!(
+            "  newest sealing key after the restore: {} ({}), a RESTORED key",
+            after.id(),
+            after.key_type()
+        )),
+        (Some(after), None) => plan.push(format!(
+            "  newest sealing key after the restore: {} ({}), unchanged",
+            after.id(),
+            after.key_type()
+        )),
+        (None, _) => plan.push("  no active key after the restore".to_string()),
+    }
+    for line in &plan {
+        eprintln!("{line}");
+    }
+    if let (Some(before), Some(after)) = (&newest_before, restored_newest)
+        && !args.make_newest
+    {
+        return Err(CliError::input(format!(
+            "restored key {} would become the newest sealing key in place of {}; nothing was restored",
+            after.id(),
+            before.id()
+        ))
+        .hint("pass --make-newest if new values should be sealed to the restored key"));
+    }
+    confirm(args.yes)?;
+    for (secret, key) in missing {
         let name = secret.metadata.name.clone().unwrap_or_default();
         let mut created = api
             .create(&PostParams::default(), secret)
@@ -342,8 +525,88 @@ async fn create_all(
         wipe(&mut created);
         lines.push(format!(
             "created: Secret {namespace}/{name} with key {}",
-            key.id()
+            key.public.id()
         ));
     }
     Ok(lines)
+}
+
+/// The key Secrets in the cluster: name, public key (if readable) and, for active keys, the
+/// creation date that counts (annotation, else the server's creation time).
+async fn cluster_keys(
+    api: &Api<Secret>,
+    namespace: &str,
+) -> CliResult<Vec<(String, Option<PublicKey>, Option<jiff::Timestamp>)>> {
+    let list = api
+        .list(&ListParams::default().labels(SEALING_KEY_LABEL))
+        .await
+        .map_err(|e| {
+            CliError::input(format!(
+                "cannot list the key Secrets in namespace {namespace}: {}",
+                cluster::api_message(&e)
+            ))
+            .hint("restoring keys needs get/list/create on Secrets in the controller's namespace")
+        })?;
+    let mut keys = KeySecrets(list.items);
+    let mut out = Vec::with_capacity(keys.0.len());
+    for secret in &mut keys.0 {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let public = key_of(secret, &name).ok().map(|k| k.public().clone());
+        let active = secret
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(SEALING_KEY_LABEL))
+            .is_some_and(|s| s == "active");
+        let created = secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(KEY_CREATED_ANNOTATION))
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .or_else(|| {
+                secret
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .and_then(|t| t.0.to_string().parse().ok())
+            });
+        out.push((name, public, if active { created } else { None }));
+    }
+    Ok(out)
+}
+
+/// The newest active key: the latest creation date (inactive keys have none).
+fn newest(
+    keys: impl Iterator<Item = (Option<PublicKey>, Option<jiff::Timestamp>)>,
+) -> Option<PublicKey> {
+    keys.filter_map(|(public, at)| Some((at?, public?)))
+        .max_by_key(|(at, _)| *at)
+        .map(|(_, public)| public)
+}
+
+/// Asks on a terminal; without one, `--yes` is required.
+fn confirm(yes: bool) -> CliResult<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::input(
+            "not on a terminal, so the plan above cannot be confirmed; nothing was restored",
+        )
+        .hint("check the plan, then run again with --yes"));
+    }
+    eprint!("restore these keys? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::input(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim_ascii(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::input("not confirmed; nothing was restored"))
+    }
 }

@@ -3,15 +3,17 @@
 use std::path::PathBuf;
 
 use sealant_core::format::{self, Binding, Location, Scope};
+use sealant_core::keys::KeyId;
 use sealant_core::resource::{self, recipients_text};
 use sealant_core::{Envelope, PublicKey, SealedSecret};
 use serde_yaml::Value;
 
-use super::{Namespaces, describe_keys, recipients};
+use super::{Namespaces, describe_keys, sealing_keys};
 use crate::cluster::{ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::io;
 use crate::manifest::{self, parse_secret};
+use crate::trust::{Found, Rules};
 use crate::yaml_edit::{SealedChange, edit_sealed};
 
 pub const MERGE_AFTER_HELP: &str = "\
@@ -20,6 +22,10 @@ Examples:
       | sealant merge-into db-creds.sealed.yaml
   $ sealant merge-into db-creds.sealed.yaml -f new-keys.yaml --public-key cluster.pub
 
+The new values are sealed to the keys you trust: --public-key, else the file's recipient rule in
+.sealant.toml, else the controller's key. The file's spec.recipients and existing values must be
+sealed to exactly those keys; otherwise nothing is written and the extra or missing keys are
+named (a pull request cannot add a reader by editing spec.recipients).
 Keys of the Secret are sealed with the scope of the values already in the file and added or
 replaced in place. Only the lines of the changed values (and of spec.recipients, when keys are
 added) change: comments, key order, layout and a one-item `kind: List` are kept byte for byte. A
@@ -35,7 +41,8 @@ pub struct MergeArgs {
     /// The Secret whose keys to seal into it (default: stdin).
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     file: Option<PathBuf>,
-    /// Public key(s) to seal to (default: the file's spec.recipients).
+    /// Public key(s) to seal to (default: the file's recipient rule in .sealant.toml, else the
+    /// controller's key). The file's own spec.recipients is never trusted: it must match.
     #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
     public_keys: Vec<String>,
     /// Scope for the new values when the file has no values yet (otherwise the file's scope).
@@ -164,8 +171,10 @@ pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// The keys to seal new values to: `--public-key`, else the file's `spec.recipients`, which must
-/// be the keys its values are actually sealed to.
+/// The keys to seal new values to: the trusted set (`--public-key`, else the file's recipient
+/// rule, else the controller's key), never the file's own `spec.recipients`, which whoever wrote
+/// the file chose. The file's listed recipients and each existing value's stanzas must be exactly
+/// that set; a difference is an error naming each extra or missing key, and nothing is added.
 fn merge_recipients(
     args: &MergeArgs,
     sealed: &SealedSecret,
@@ -173,43 +182,37 @@ fn merge_recipients(
     ctx: &str,
     kube: &KubeArgs,
 ) -> CliResult<Vec<PublicKey>> {
-    if !args.public_keys.is_empty() || sealed.spec.recipients.is_empty() {
-        if args.public_keys.is_empty() && existing.is_empty() {
-            return recipients(&[], kube, &args.controller);
+    let trusted = Rules::default().trusted_for(Some(&args.sealed_file), &args.public_keys)?;
+    let (set, keys) = sealing_keys(trusted, kube, &args.controller)?;
+    let mut problems = Vec::new();
+    if !sealed.spec.recipients.is_empty() {
+        let listed: Vec<KeyId> = sealed
+            .spec
+            .recipients
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                line.parse::<PublicKey>()
+                    .map(|k| k.id())
+                    .map_err(|e| CliError::input(format!("{ctx}: spec.recipients[{i}]: {e}")))
+            })
+            .collect::<CliResult<_>>()?;
+        if let Err(problem) = set.compare(&listed, false, Found::Listed) {
+            problems.push(format!("spec.recipients {problem}"));
         }
-        if args.public_keys.is_empty() {
-            return Err(CliError::input(format!(
-                "{ctx}: spec.recipients: missing, so the file does not say which keys to seal to"
-            ))
-            .hint("pass --public-key FILE"));
-        }
-        return recipients(&args.public_keys, kube, &args.controller);
     }
-    let keys: Vec<PublicKey> = sealed
-        .spec
-        .recipients
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            line.parse()
-                .map_err(|e| CliError::input(format!("{ctx}: spec.recipients[{i}]: {e}")))
-        })
-        .collect::<CliResult<_>>()?;
-    let mut listed: Vec<_> = keys.iter().map(PublicKey::id).collect();
-    listed.sort();
-    for envelope in existing {
-        let mut ids = envelope.key_ids();
-        ids.sort();
-        if ids != listed {
-            return Err(CliError::input(format!(
-                "{ctx}: spec.recipients does not match the keys the values are sealed to ({})",
-                ids.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-            .hint("pass --public-key for every cluster the file is meant for"));
+    for (key, envelope) in sealed.spec.encrypted_data.keys().zip(existing) {
+        if let Err(problem) = set.compare(&envelope.key_ids(), false, Found::Stanzas) {
+            problems.push(format!("spec.encryptedData.{key} {problem}"));
         }
+    }
+    if !problems.is_empty() {
+        return Err(CliError::failed(format!(
+            "{ctx}: the file's recipients differ from the keys you trust ({}), so nothing was sealed: {}",
+            set.describe(),
+            problems.join("; ")
+        ))
+        .hint(set.accept_hint()));
     }
     Ok(keys)
 }

@@ -23,6 +23,7 @@ use sealant_core::PublicKey;
 use crate::cluster::{self, ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::io;
+use crate::trust::{self, Origin, TrustedSet};
 
 /// The namespace an object without one goes to, resolved as kubectl does: the manifest's, else
 /// `--namespace`, else the kubeconfig context's, else `default`. A manifest namespace that
@@ -64,28 +65,69 @@ impl<'a> Namespaces<'a> {
     }
 }
 
-/// The recipients: the `--public-key` arguments, or the controller's key fetched from the cluster.
-pub fn recipients(
-    args: &[String],
+/// The keys to seal to and the set they come from: the trusted set the caller found
+/// (`--public-key` or a recipient rule, see [`crate::trust`]), else the controller's key fetched
+/// from the configured namespace. A rule that pins a key by fingerprint only takes the
+/// controller's key, which must have that fingerprint. Warns when X-Wing and X25519 keys mix.
+pub fn sealing_keys(
+    set: Option<TrustedSet>,
     kube: &KubeArgs,
     controller: &ControllerArgs,
-) -> CliResult<Vec<PublicKey>> {
-    if !args.is_empty() {
-        return args.iter().map(|a| io::load_public_key(a)).collect();
+) -> CliResult<(TrustedSet, Vec<PublicKey>)> {
+    let (set, keys) = match set {
+        Some(set) => {
+            set.check_post_quantum()?;
+            let fetched = if set.needs_controller() {
+                let mut controller = controller.clone();
+                if controller.controller_namespace.is_none() {
+                    controller.controller_namespace = set.controller_namespace.clone();
+                }
+                Some(fetch_controller_key(kube, &controller)?.1)
+            } else {
+                None
+            };
+            let keys = set.sealing_keys(fetched.as_ref())?;
+            if let Origin::Rule(rule) = &set.origin {
+                eprintln!("using {} from {rule}", describe_keys(&keys));
+            }
+            (set, keys)
+        }
+        None => {
+            let (namespace, key) = fetch_controller_key(kube, controller)?;
+            let set = TrustedSet::from_controller(&namespace, key.clone());
+            (set, vec![key])
+        }
+    };
+    if let Some(warning) = trust::mixed_types_warning(&keys) {
+        eprintln!("{warning}");
     }
+    Ok((set, keys))
+}
+
+/// The controller's key, fetched from its configured namespace, with a line saying which key
+/// (fingerprint) was used and where it was found.
+fn fetch_controller_key(
+    kube: &KubeArgs,
+    controller: &ControllerArgs,
+) -> CliResult<(String, PublicKey)> {
     let (namespace, key) = cluster::block_on(cluster::fetch_public_key(kube, controller))?
         .map_err(|e| {
-            e.hint("pass --public-key FILE to seal offline, or make the controller reachable")
+            if e.hint_text().is_some() {
+                e
+            } else {
+                e.hint("pass --public-key FILE to seal offline, or make the controller reachable")
+            }
         })?;
     eprintln!(
-        "using the controller's key {} from namespace {namespace}{}",
+        "using the controller's key {} ({}) from namespace {namespace}{}",
         key.id(),
+        key.key_type(),
         kube.context
             .as_deref()
             .map(|c| format!(" (context {c})"))
             .unwrap_or_default()
     );
-    Ok(vec![key])
+    Ok((namespace, key))
 }
 
 /// `key 0123… (x25519)` or `keys 0123… (x25519), 4567… (xwing)`, for what-was-done lines.

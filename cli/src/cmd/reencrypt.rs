@@ -8,12 +8,13 @@ use sealant_core::resource::recipients_text;
 use sealant_core::{Envelope, KeyRing, PublicKey, SealedSecret};
 use serde_yaml::Value;
 
-use super::{Namespaces, describe_keys, key_ring};
+use super::{Namespaces, describe_keys, key_ring, sealing_keys};
 use crate::cluster::{self, ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::flags::InputFiles;
 use crate::io::{self, Doc, Source};
 use crate::manifest::{self, parse_sealed_secret};
+use crate::trust::Rules;
 use crate::yaml_edit::{SealedChange, edit_sealed};
 
 pub const REENCRYPT_AFTER_HELP: &str = "\
@@ -22,11 +23,12 @@ Examples:
   $ sealant reencrypt --online sealed/db-creds.yaml
 
 Offline, the values are opened with the backed-up private keys and sealed again, each with its
-own scope, to the new public keys. Recipients whose private key was not given (other clusters,
+own scope, to the new public keys (written in this order, then the kept ones). Recipients whose private key was not given (other clusters,
 found in spec.recipients) are kept, unless --drop-other-recipients; stderr says per SealedSecret
 what was re-sealed, kept and dropped. Only the values' and spec.recipients' lines change (comments
 and layout stay). Files are written atomically, and none is written unless
-all of them re-seal. --online asks the controller (POST /v1/rotate) to re-seal to its newest key.";
+all of them re-seal. Without --public-key, the file's recipient rule in .sealant.toml names the keys,
+and the values are sealed to exactly those (docs/recipient-rules.md). --online asks the controller (POST /v1/rotate) to re-seal to its newest key.";
 
 /// Arguments of `sealant reencrypt`.
 #[derive(clap::Args)]
@@ -40,12 +42,9 @@ pub struct ReencryptArgs {
         required_unless_present = "online"
     )]
     private_keys: Vec<PathBuf>,
-    /// New public key to seal to; repeatable.
-    #[arg(
-        long = "public-key",
-        value_name = "FILE_OR_KEY",
-        required_unless_present = "online"
-    )]
+    /// New public key to seal to; repeatable (default: the file's recipient rule in
+    /// .sealant.toml, whose keys are then the only recipients).
+    #[arg(long = "public-key", value_name = "FILE_OR_KEY")]
     public_keys: Vec<String>,
     /// Seal only to the --public-key keys, dropping recipients whose private key was not given
     /// (by default those other clusters are kept).
@@ -64,17 +63,35 @@ pub struct ReencryptArgs {
 /// Re-seals every SealedSecret of every file, then rewrites the files.
 pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
     let ring = key_ring(&args.private_keys)?;
-    let keys: Vec<PublicKey> = args
+    let flag_keys: Vec<PublicKey> = args
         .public_keys
         .iter()
         .map(|a| io::load_public_key(a))
         .collect::<CliResult<_>>()?;
+    let mut rules = Rules::default();
     let namespaces = Namespaces::new(args.namespace.clone(), kube);
     let files = args.files.paths()?;
     let mut outputs = Vec::with_capacity(files.len());
     let mut count = 0usize;
     for file in &files {
         let source = io::read_file(file)?;
+        // The keys to seal to: --public-key, else the file's recipient rule (and then exactly
+        // its keys: recipients the rule does not name are dropped, as the rule is the trusted
+        // set). Never the file's own list.
+        let (keys, drop_others) = if args.online || !flag_keys.is_empty() {
+            (flag_keys.clone(), args.drop_other_recipients)
+        } else {
+            match rules.trusted_for(Some(file), &[])? {
+                Some(set) => (sealing_keys(Some(set), kube, &args.controller)?.1, true),
+                None => {
+                    return Err(CliError::input(format!(
+                        "{}: no key to re-seal to: no --public-key and no recipient rule matches the file",
+                        file.display()
+                    ))
+                    .hint("pass --public-key FILE, or add a rule to .sealant.toml (docs/recipient-rules.md)"));
+                }
+            }
+        };
         let mut changes = Vec::new();
         let full = rewrite_stream(&source, |doc, value| {
             let mut sealed = parse_sealed_secret(doc)?;
@@ -85,9 +102,13 @@ pub fn reencrypt(kube: &KubeArgs, args: ReencryptArgs) -> CliResult<()> {
                 rotate_online(kube, &args.controller, &sealed)
                     .map_err(|e| e.context(&doc.context()))?
             } else {
-                let (resealed, report) =
-                    reseal_offline(&sealed, &ring, &keys, args.drop_other_recipients)
-                        .map_err(|e| e.context(&doc.context()))?;
+                let (resealed, report) = reseal_offline(&sealed, &ring, &keys, drop_others)
+                    .map_err(|e| e.context(&doc.context()))?;
+                let report = if drop_others && !args.drop_other_recipients {
+                    report.replace("(--drop-other-recipients)", "(not in the recipient rule)")
+                } else {
+                    report
+                };
                 eprintln!("{}: {report}", doc.context());
                 resealed
             };

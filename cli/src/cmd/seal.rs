@@ -8,12 +8,13 @@ use sealant_core::resource;
 use sealant_core::{PublicKey, SealedSecret};
 use zeroize::Zeroizing;
 
-use super::{Namespaces, describe_keys, describe_namespaces, recipients};
+use super::{Namespaces, describe_keys, describe_namespaces, sealing_keys};
 use crate::cluster::{ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::flags::OutputFile;
 use crate::io;
 use crate::manifest::{self, json_output, parse_secret};
+use crate::trust::{Rules, TrustedSet};
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -25,7 +26,9 @@ Examples:
 
 Scopes: strict (default) binds namespace, name and key; namespace-wide binds namespace and key
 (the SealedSecret may be renamed); cluster-wide binds only the key name.
-Without --public-key the key is fetched from the controller in the current cluster.";
+Without --public-key, the recipient rule of .sealant.toml that matches the -w file (or the first
+-f file) names the keys and the default scope (docs/recipient-rules.md); without either, the key
+is fetched from the controller in the configured namespace of the current cluster.";
 
 /// Output formats of `seal`.
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -48,9 +51,10 @@ pub struct SealArgs {
         env = "SEALANT_PUBLIC_KEY"
     )]
     public_keys: Vec<String>,
-    /// Where the sealed values may be opened: strict, namespace-wide or cluster-wide.
-    #[arg(long, default_value = "strict", value_name = "SCOPE")]
-    scope: Scope,
+    /// Where the sealed values may be opened: strict, namespace-wide or cluster-wide (default:
+    /// the recipient rule's scope, else strict).
+    #[arg(long, value_name = "SCOPE")]
+    scope: Option<Scope>,
     /// Namespace for Secrets whose manifest has none (default: the kubeconfig context's, else
     /// `default`); must agree with manifests that have one.
     #[arg(short = 'n', long, value_name = "NS")]
@@ -81,8 +85,18 @@ pub struct SealArgs {
 
 /// Seals Secrets, or one raw value with `--raw`.
 pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
+    let target = args
+        .write
+        .path()
+        .or_else(|| args.files.first().map(PathBuf::as_path))
+        .filter(|p| p.as_os_str() != "-");
+    let trusted = Rules::default().trusted_for(target, &args.public_keys)?;
+    let scope = args
+        .scope
+        .or_else(|| trusted.as_ref().and_then(|t| t.scope))
+        .unwrap_or(Scope::Strict);
     if args.raw {
-        return seal_raw(kube, args);
+        return seal_raw(kube, args, trusted, scope);
     }
     if args.from_file.is_some() || args.name.is_some() {
         return Err(CliError::input("--name and --from-file go with --raw"));
@@ -106,7 +120,7 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
                     .hint("pass --allow-empty-data to seal it anyway"),
             );
         }
-        let namespace = if args.scope == Scope::ClusterWide {
+        let namespace = if scope == Scope::ClusterWide {
             namespaces
                 .resolve(secret.metadata.namespace.as_deref(), &ctx)
                 .map(|ns| {
@@ -122,19 +136,19 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
         };
         secrets.push((ctx, secret, namespace));
     }
-    let keys = recipients(&args.public_keys, kube, &args.controller)?;
+    let (_, keys) = sealing_keys(trusted, kube, &args.controller)?;
 
     // Everything that can be wrong with the input is found before the first byte is written.
-    check_bindings(&secrets, args.scope)?;
+    check_bindings(&secrets, scope)?;
     match args.output {
         OutputFormat::Yaml => match args.write.path() {
             Some(path) => io::write_atomic_with(path, false, true, |out| {
-                seal_stream(&secrets, args.scope, &keys, out)
+                seal_stream(&secrets, scope, &keys, out)
             })?,
             None => {
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::new(stdout.lock());
-                seal_stream(&secrets, args.scope, &keys, &mut out)?;
+                seal_stream(&secrets, scope, &keys, &mut out)?;
                 std::io::Write::flush(&mut out).map_err(|e| {
                     CliError::input(format!("cannot write to standard output: {e}"))
                 })?;
@@ -147,7 +161,7 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
                 |_, part| {
                     part.iter()
                         .map(|(ctx, secret, namespace)| {
-                            resource::seal_secret(secret, namespace, args.scope, &keys)
+                            resource::seal_secret(secret, namespace, scope, &keys)
                                 .map_err(|e| CliError::input(format!("{ctx}: {e}")))
                         })
                         .collect::<CliResult<Vec<_>>>()
@@ -165,7 +179,7 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
         "sealed {} Secret(s), {values} value(s), for namespace {} ({} scope) to {}",
         secrets.len(),
         describe_namespaces(secrets.iter().map(|(_, _, ns)| ns.as_str())),
-        args.scope,
+        scope,
         describe_keys(&keys)
     );
     Ok(())
@@ -321,10 +335,15 @@ fn input_name(files: &[PathBuf]) -> String {
 }
 
 /// `seal --raw`: one value to one sealed string.
-fn seal_raw(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
+fn seal_raw(
+    kube: &KubeArgs,
+    args: SealArgs,
+    trusted: Option<TrustedSet>,
+    scope: Scope,
+) -> CliResult<()> {
     // Invariant: clap's `requires = "key"` on --raw guarantees --key is present.
     let key = args.key.clone().unwrap_or_default();
-    let namespace = match (args.scope, &args.namespace) {
+    let namespace = match (scope, &args.namespace) {
         (Scope::ClusterWide, ns) => ns.clone().unwrap_or_default(),
         (_, Some(ns)) => ns.clone(),
         (scope, None) => {
@@ -333,13 +352,13 @@ fn seal_raw(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
             )));
         }
     };
-    let name = match (args.scope, &args.name) {
+    let name = match (scope, &args.name) {
         (Scope::Strict, None) => {
             return Err(CliError::input("--raw with strict scope needs --name"));
         }
         (_, name) => name.clone().unwrap_or_default(),
     };
-    let binding = Binding::new(args.scope, &Location::new(namespace, name, key))
+    let binding = Binding::new(scope, &Location::new(namespace, name, key))
         .map_err(|e| CliError::input(format!("--raw: {e}")))?;
     let value = Zeroizing::new(match &args.from_file {
         Some(path) => std::fs::read(path)
@@ -352,7 +371,7 @@ fn seal_raw(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
             buf
         }
     });
-    let keys = recipients(&args.public_keys, kube, &args.controller)?;
+    let (_, keys) = sealing_keys(trusted, kube, &args.controller)?;
     let sealed = format::seal(&value, &binding, &keys)
         .map_err(|e| CliError::input(format!("--raw: {e}")))?;
     args.write.emit(&format!("{sealed}\n"))?;

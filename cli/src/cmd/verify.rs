@@ -11,6 +11,7 @@ use crate::error::{CliError, CliResult};
 use crate::flags::InputFiles;
 use crate::io;
 use crate::manifest::parse_sealed_secret;
+use crate::trust::{Found, Origin, Rules, TrustedSet};
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -19,10 +20,15 @@ Examples:
   $ sealant verify --public-key prod.pub --exact-recipients -o json sealed/*.yaml
   $ sealant verify --online db-creds.sealed.yaml
 
-Offline, each value must parse, be sealed for where its SealedSecret sits (namespace, name and
-key, as its scope requires) and, for each --public-key, be sealed to that key. With
---exact-recipients it must be sealed to those keys and no other (a value also sealed to an unknown
-key fails), and spec.recipients must list exactly them. -o json prints one report with, per value,
+  $ sealant verify --require-keys clusters/*/*.sealed.yaml   # CI: each file needs a rule or key
+
+Offline, each value must parse and be sealed for where its SealedSecret sits (namespace, name and
+key, as its scope requires). The trusted keys are the --public-key keys, else the file's recipient
+rule in .sealant.toml (docs/recipient-rules.md): each value must be sealed to exactly those keys
+and spec.recipients must list exactly them; an extra or missing key fails, named by fingerprint,
+with the rule. --allow-other-recipients only requires the trusted keys (for a file meant for
+clusters whose keys you do not hold). With no trusted key only the structure is checked, and the
+output says so; --require-keys makes that a failure. -o json prints one report with, per value,
 its key, recipient key ids and types, scope and result. Documents of other kinds are skipped.
 Exit 1 when any value fails, 2 when an input cannot be read.";
 
@@ -50,10 +56,22 @@ pub struct VerifyArgs {
         env = "SEALANT_PUBLIC_KEY"
     )]
     public_keys: Vec<String>,
-    /// Every value must be sealed to exactly the --public-key keys (no other recipient), and
-    /// spec.recipients must list exactly those keys.
-    #[arg(long, requires = "public_keys")]
+    /// Every value must be sealed to exactly the trusted keys and spec.recipients must list
+    /// exactly them (the default whenever --public-key or a recipient rule gives the keys).
+    #[arg(long, conflicts_with = "allow_other_recipients")]
     exact_recipients: bool,
+    /// Require only that each value is sealed to the trusted keys, allowing other recipients
+    /// (for files also meant for clusters whose keys you do not hold).
+    #[arg(long)]
+    allow_other_recipients: bool,
+    /// Fail every file for which no key is known (no --public-key, no matching recipient rule)
+    /// instead of checking its structure only: for CI.
+    #[arg(long, env = "SEALANT_REQUIRE_KEYS")]
+    require_keys: bool,
+    /// Every recipient of every value must be post-quantum (xwing); a value with an x25519
+    /// stanza fails (a rule's require-post-quantum does the same for its files).
+    #[arg(long, conflicts_with = "online")]
+    require_post_quantum: bool,
     /// Namespace for SealedSecrets whose manifest has none (default: the kubeconfig context's).
     #[arg(short = 'n', long, value_name = "NS")]
     namespace: Option<String>,
@@ -75,9 +93,9 @@ struct Report {
     passed: bool,
     checked: usize,
     failed: usize,
-    /// `offline`, `offline-exact` or `online`.
+    /// `offline`, `offline-exact`, `structure-only` (no key known) or `online`.
     mode: &'static str,
-    /// The keys given with --public-key.
+    /// The keys given with --public-key (rules' keys are named in each result's message).
     expected_keys: Vec<KeyInfo>,
     results: Vec<ValueResult>,
 }
@@ -111,6 +129,8 @@ struct ValueResult {
     /// Why it failed, or what the controller said.
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
+    /// Whether the recipients were checked against trusted keys (false: structure only).
+    keyed: bool,
 }
 
 /// A value's check result before it is placed in the report.
@@ -118,20 +138,48 @@ struct Checked {
     scope: Option<&'static str>,
     recipients: Vec<KeyInfo>,
     error: Option<String>,
+    /// Whether a trusted key was checked (false: structure only).
+    keyed: bool,
 }
 
 /// Checks every value of every SealedSecret and reports one result per value.
 pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
-    let keys: Vec<(String, PublicKey)> = args
-        .public_keys
-        .iter()
-        .map(|arg| io::load_public_key(arg).map(|k| (arg.clone(), k)))
-        .collect::<CliResult<_>>()?;
+    let flag_set = if args.public_keys.is_empty() {
+        None
+    } else {
+        Some(TrustedSet::from_flags(&args.public_keys)?)
+    };
+    let mut rules = Rules::default();
+    let exact = !args.allow_other_recipients;
+    let mut structure_only = 0usize;
+    let mut rule_files = 0usize;
+    let mut accept_hint: Option<String> = None;
     let namespaces = Namespaces::new(args.namespace.clone(), kube);
     let text = args.output == ReportFormat::Text;
     let mut results = Vec::new();
     for file in &args.files.paths()? {
         let source = io::read_file(file)?;
+        let trusted = match (&flag_set, args.online) {
+            (_, true) => None,
+            (Some(set), _) => Some(set.clone()),
+            (None, _) => rules.trusted_for(Some(file), &[])?,
+        };
+        if let Some(TrustedSet {
+            origin: Origin::Rule(_),
+            ..
+        }) = &trusted
+        {
+            rule_files += 1;
+        }
+        if args.exact_recipients && trusted.is_none() && !args.online {
+            return Err(CliError::input(format!(
+                "{}: --exact-recipients: no trusted keys for this file",
+                file.display()
+            ))
+            .hint("pass --public-key, or add a recipient rule for it to .sealant.toml"));
+        }
+        let require_pq =
+            args.require_post_quantum || trusted.as_ref().is_some_and(|t| t.require_post_quantum);
         for doc in io::documents(&source)? {
             if doc.kind() != "SealedSecret" {
                 eprintln!("{}: skipped (not a SealedSecret)", doc.context());
@@ -156,6 +204,7 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
                     "failed"
                 },
                 message: checked.error,
+                keyed: checked.keyed,
             };
             if args.online {
                 let error = verify_online(kube, &args.controller, &sealed)?.err();
@@ -165,6 +214,7 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
                         scope: None,
                         recipients: Vec::new(),
                         error,
+                        keyed: true,
                     },
                 );
                 if text {
@@ -173,8 +223,13 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
                 results.push(result);
                 continue;
             }
-            if args.exact_recipients {
-                let checked = check_recipients_list(&sealed.spec.recipients, &keys);
+            if let Some(set) = &trusted
+                && exact
+            {
+                let checked = check_recipients_list(&sealed.spec.recipients, set);
+                if checked.error.is_some() {
+                    accept_hint.get_or_insert_with(|| set.accept_hint());
+                }
                 let result = entry(Some("spec.recipients".to_string()), checked);
                 if text {
                     print_value(&result);
@@ -183,7 +238,19 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
             }
             for (key, value) in &sealed.spec.encrypted_data {
                 let at = Location::new(namespace.as_str(), name.as_str(), key.as_str());
-                let checked = check_value(value, &at, &keys, args.exact_recipients);
+                let mut checked = check_value(value, &at, trusted.as_ref(), exact, require_pq);
+                if trusted.is_none() && checked.error.is_none() {
+                    structure_only += 1;
+                    if args.require_keys {
+                        checked.error = Some(
+                            "no trusted key for this file (no --public-key and no recipient rule matches it), and --require-keys is set".to_string(),
+                        );
+                    }
+                } else if checked.error.is_some()
+                    && let Some(set) = &trusted
+                {
+                    accept_hint.get_or_insert_with(|| set.accept_hint());
+                }
                 let result = entry(Some(key.clone()), checked);
                 if text {
                     print_value(&result);
@@ -204,14 +271,17 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
             passed: failed == 0,
             checked,
             failed,
-            mode: match (args.online, args.exact_recipients) {
-                (true, _) => "online",
-                (false, true) => "offline-exact",
-                (false, false) => "offline",
+            mode: match (args.online, flag_set.is_some() || rule_files > 0, exact) {
+                (true, _, _) => "online",
+                (false, false, _) => "structure-only",
+                (false, true, true) => "offline-exact",
+                (false, true, false) => "offline",
             },
-            expected_keys: keys
+            expected_keys: flag_set
                 .iter()
-                .map(|(_, k)| key_info(k.id(), k.key_type()))
+                .flat_map(|s| &s.keys)
+                .filter_map(|k| k.key.as_ref())
+                .map(|k| key_info(k.id(), k.key_type()))
                 .collect(),
             results,
         };
@@ -226,11 +296,20 @@ pub fn verify(kube: &KubeArgs, args: VerifyArgs) -> CliResult<()> {
         }
         io::emit(None, &out)?;
     }
+    if structure_only > 0 && !args.require_keys {
+        eprintln!(
+            "{structure_only} value(s) checked for structure only: no key given (pass --public-key or add a recipient rule to .sealant.toml; --require-keys makes this a failure)"
+        );
+    }
     if failed > 0 {
-        return Err(CliError::failed(format!(
-            "{failed} of {} failed",
-            plural(checked, "check")
-        )));
+        let error = CliError::failed(format!("{failed} of {} failed", plural(checked, "check")));
+        return Err(match (accept_hint, structure_only > 0 && args.require_keys) {
+            (Some(hint), _) => error.hint(hint),
+            (None, true) => error.hint(
+                "pass --public-key, or add a rule for these files to .sealant.toml (docs/recipient-rules.md)",
+            ),
+            (None, false) => error,
+        });
     }
     eprintln!("{} passed", plural(checked, "check"));
     Ok(())
@@ -253,8 +332,18 @@ fn print_value(result: &ValueResult) {
     let key = result.key.as_deref().unwrap_or_default();
     match &result.message {
         None if result.key.as_deref() == Some("spec.recipients") => {
-            println!("{place}: {key}: ok (exactly the given keys)");
+            println!("{place}: {key}: ok (exactly the trusted keys)");
         }
+        None if !result.keyed => println!(
+            "{place}: {key}: ok, structure only: no key given ({}, key{} {})",
+            result.scope.unwrap_or_default(),
+            if result.recipients.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            ids_text(&result.recipients)
+        ),
         None => println!(
             "{place}: {key}: ok ({}, key{} {})",
             result.scope.unwrap_or_default(),
@@ -284,9 +373,15 @@ fn ids_text(keys: &[KeyInfo]) -> String {
         .join(", ")
 }
 
-/// Checks one value offline: it parses, fits where it sits, is sealed to every given key and,
-/// with `exact`, to no other.
-fn check_value(text: &str, at: &Location, keys: &[(String, PublicKey)], exact: bool) -> Checked {
+/// Checks one value offline: it parses, fits where it sits, is sealed to every trusted key and,
+/// with `exact`, to no other; with `require_pq`, every stanza is X-Wing.
+fn check_value(
+    text: &str,
+    at: &Location,
+    trusted: Option<&TrustedSet>,
+    exact: bool,
+    require_pq: bool,
+) -> Checked {
     let envelope = match Envelope::from_base64(text) {
         Ok(envelope) => envelope,
         Err(e) => {
@@ -294,6 +389,7 @@ fn check_value(text: &str, at: &Location, keys: &[(String, PublicKey)], exact: b
                 scope: None,
                 recipients: Vec::new(),
                 error: Some(format!("not a valid sealed value: {e}")),
+                keyed: trusted.is_some(),
             };
         }
     };
@@ -302,69 +398,72 @@ fn check_value(text: &str, at: &Location, keys: &[(String, PublicKey)], exact: b
         .iter()
         .map(|s| key_info(s.key_id, s.share.key_type()))
         .collect();
-    let error = value_error(&envelope, at, keys, exact, &recipients).err();
+    let error = value_error(&envelope, at, trusted, exact, require_pq).err();
     Checked {
         scope: Some(envelope.binding.scope().as_str()),
         recipients,
         error,
+        keyed: trusted.is_some(),
     }
 }
 
 fn value_error(
     envelope: &Envelope,
     at: &Location,
-    keys: &[(String, PublicKey)],
+    trusted: Option<&TrustedSet>,
     exact: bool,
-    recipients: &[KeyInfo],
+    require_pq: bool,
 ) -> Result<(), String> {
     check_location(envelope, at).map_err(|e| e.to_string())?;
-    for (arg, key) in keys {
-        match envelope.stanzas.iter().find(|s| s.key_id == key.id()) {
-            None => {
-                return Err(format!(
-                    "not sealed for key {} ({arg}); sealed for {}",
-                    key.id(),
-                    ids_text(recipients)
-                ));
-            }
-            Some(stanza) if stanza.share.key_type() != key.key_type() => {
-                return Err(format!(
-                    "the stanza for key {} is of type {}, but the key ({arg}) is {}",
-                    key.id(),
-                    stanza.share.key_type(),
-                    key.key_type()
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    if exact {
-        let extra: Vec<String> = envelope
+    if require_pq {
+        let classic: Vec<String> = envelope
             .stanzas
             .iter()
-            .filter(|s| !keys.iter().any(|(_, k)| k.id() == s.key_id))
+            .filter(|s| s.share.key_type() != KeyType::XWing)
             .map(|s| format!("{} ({})", s.key_id, s.share.key_type()))
             .collect();
-        if !extra.is_empty() {
+        if !classic.is_empty() {
             return Err(format!(
-                "also sealed to key{} not given with --public-key: {}",
-                if extra.len() == 1 { "" } else { "s" },
-                extra.join(", ")
+                "post-quantum recipients are required, but it is also sealed to {}",
+                classic.join(", ")
             ));
         }
-        if envelope.stanzas.len() != keys.len() {
+    }
+    let Some(set) = trusted else {
+        return Ok(());
+    };
+    set.compare(&envelope.key_ids(), !exact, Found::Stanzas)
+        .map_err(|problem| with_rule(problem, set))?;
+    for trusted_key in &set.keys {
+        let (Some(key), Some(stanza)) = (
+            &trusted_key.key,
+            envelope.stanzas.iter().find(|s| s.key_id == trusted_key.id),
+        ) else {
+            continue;
+        };
+        if stanza.share.key_type() != key.key_type() {
             return Err(format!(
-                "sealed {} times for {} given key(s): a recipient appears twice",
-                envelope.stanzas.len(),
-                keys.len()
+                "the stanza for key {} is of type {}, but the key ({}) is {}",
+                key.id(),
+                stanza.share.key_type(),
+                trusted_key.from,
+                key.key_type()
             ));
         }
     }
     Ok(())
 }
 
-/// With --exact-recipients: spec.recipients lists exactly the given keys, each once.
-fn check_recipients_list(lines: &[String], keys: &[(String, PublicKey)]) -> Checked {
+/// A failure message, naming the recipient rule when the trusted keys came from one.
+fn with_rule(problem: String, set: &TrustedSet) -> String {
+    match &set.origin {
+        Origin::Rule(rule) => format!("{problem} (rule: {rule})"),
+        _ => problem,
+    }
+}
+
+/// spec.recipients lists exactly the trusted keys, each once.
+fn check_recipients_list(lines: &[String], set: &TrustedSet) -> Checked {
     let mut listed = Vec::with_capacity(lines.len());
     let mut problems = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -378,33 +477,28 @@ fn check_recipients_list(lines: &[String], keys: &[(String, PublicKey)]) -> Chec
         .map(|k| key_info(k.id(), k.key_type()))
         .collect();
     if problems.is_empty() {
-        let extra: Vec<String> = listed
-            .iter()
-            .filter(|l| !keys.iter().any(|(_, k)| k == *l))
-            .map(|l| l.id().to_string())
-            .collect();
-        let missing: Vec<String> = keys
-            .iter()
-            .filter(|(_, k)| !listed.contains(k))
-            .map(|(arg, k)| format!("{} ({arg})", k.id()))
-            .collect();
-        if !extra.is_empty() {
-            problems.push(format!(
-                "lists keys not given with --public-key: {}",
-                extra.join(", ")
-            ));
+        let ids: Vec<KeyId> = listed.iter().map(PublicKey::id).collect();
+        if let Err(problem) = set.compare(&ids, false, Found::Listed) {
+            problems.push(with_rule(problem, set));
         }
-        if !missing.is_empty() {
-            problems.push(format!("does not list {}", missing.join(", ")));
-        }
-        if problems.is_empty() && listed.len() != keys.len() {
-            problems.push("lists a key twice".to_string());
+        for key in &listed {
+            if let Some(trusted) = set.keys.iter().find(|t| t.id == key.id())
+                && let Some(expected) = &trusted.key
+                && expected != key
+            {
+                problems.push(format!(
+                    "lists a key with fingerprint {} that is not the trusted key ({})",
+                    key.id(),
+                    trusted.from
+                ));
+            }
         }
     }
     Checked {
         scope: None,
         recipients,
         error: (!problems.is_empty()).then(|| problems.join("; ")),
+        keyed: true,
     }
 }
 
