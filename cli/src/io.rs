@@ -8,6 +8,7 @@ use sealant_core::input;
 use sealant_core::keys::is_key_line;
 use sealant_core::resource::PRIVATE_KEY_DATA;
 use sealant_core::{PrivateKey, PublicKey};
+use serde::Deserialize;
 use serde_yaml::Value;
 use zeroize::Zeroizing;
 

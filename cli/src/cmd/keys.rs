@@ -235,7 +235,7 @@ fn restore(kube: &KubeArgs, args: &RestoreArgs) -> CliResult<()> {
     // One runtime for the client and every request: its connection worker lives there.
     let outcome = cluster::block_on(async {
         let client = kube.client().await?;
-        let namespace = cluster::find_controller_namespace(&client, &args.controller).await?;
+        let namespace = cluster::find_controller_namespace(kube, &client, &args.controller).await?;
         let now = jiff::Timestamp::now();
         let mut secrets = KeySecrets(Vec::new());
         let mut planned = Vec::new();

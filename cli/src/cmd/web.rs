@@ -8,9 +8,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{describe_keys, recipients};
+use super::{describe_keys, sealing_keys};
 use crate::cluster::{ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
+use crate::trust::TrustedSet;
 
 #[path = "../../../web/assets.rs"]
 mod assets;
@@ -47,7 +48,14 @@ pub struct WebArgs {
 
 /// Serves the page until the process is stopped.
 pub fn web(kube: &KubeArgs, args: WebArgs) -> CliResult<()> {
-    let keys = recipients(&args.public_keys, kube, &args.controller)?;
+    // The same trusted keys `seal` uses: --public-key, else the controller's key from its
+    // configured namespace (pinned fingerprints checked).
+    let set = if args.public_keys.is_empty() {
+        None
+    } else {
+        Some(TrustedSet::from_flags(&args.public_keys)?)
+    };
+    let (_, keys) = sealing_keys(set, kube, &args.controller)?;
     let mut key_text = String::new();
     for line in sealant_core::resource::recipients_text(&keys) {
         key_text.push_str(&line);
