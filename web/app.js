@@ -656,7 +656,10 @@ export function openValue(text, at, ring) {
   }
   if (!stanza) {
     const wanted = env.stanzas.map((s) => s.keyId);
-    const available = ring.map((p) => p.id).sort(compareBytes);
+    // Held keys are counted by key id (FORMAT.md): the same key given twice is one key.
+    const available = [...new Map(ring.map((p) => [p.id.join(','), p.id])).values()].sort(
+      compareBytes,
+    );
     throw new OpenError(
       'UnknownKey',
       `value '${k}' was sealed for ${describeIds(wanted)} which ${wanted.length === 1 ? 'is not' : 'are not'} among the ${available.length === 1 ? '1 key' : `${available.length} keys`} provided (${describeIds(available)})`,

@@ -1296,9 +1296,9 @@ fn audit_finds_live_leaks_and_nothing_in_deploy() {
         String::from_utf8_lossy(&ran.stderr)
     );
     for file in [
-        format!("{ns}-insecure-pod-credentials.sealed.yaml"),
-        format!("{ns}-billing-api-credentials.sealed.yaml"),
-        format!("{ns}-billing-config-credentials.sealed.yaml"),
+        format!("{ns}/insecure-pod-credentials.sealed.yaml"),
+        format!("{ns}/billing-api-credentials.sealed.yaml"),
+        format!("{ns}/billing-config-credentials.sealed.yaml"),
     ] {
         let sealed = std::fs::read(work.join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         admin.kubectl_ok("apply -f -", Some(&sealed));
