@@ -240,7 +240,8 @@ impl FileScan<'_> {
                 let Some(m) = self.name_match(key) else {
                     continue;
                 };
-                if is_self_reference(key, val) || !self.settings.values.is_credential_value(val, m)
+                if is_self_reference(key, val)
+                    || !self.settings.values.is_credential_value(key, val, m)
                 {
                     continue;
                 }
@@ -384,7 +385,7 @@ impl FileScan<'_> {
         let Some(m) = self.name_match(key) else {
             return;
         };
-        if !self.settings.values.is_credential_value(value, m) {
+        if !self.settings.values.is_credential_value(key, value, m) {
             return;
         }
         let at = item.start + (s.len() - value.len());

@@ -68,7 +68,7 @@ impl FileScan<'_> {
                 let Some(m) = self.name_match(key) else {
                     continue;
                 };
-                if self.settings.values.is_credential_value(value, m) {
+                if self.settings.values.is_credential_value(key, value, m) {
                     let at = literal.start + key.len() + 1;
                     let message = format!(
                         "configMapGenerator `{gname}` sets `{key}` to a literal credential"

@@ -269,7 +269,7 @@ impl<'a> FileScan<'a> {
         let Some(m) = self.name_match(name) else {
             return;
         };
-        if !self.settings.values.is_credential_value(v, m) {
+        if !self.settings.values.is_credential_value(name, v, m) {
             return;
         }
         let at = self.value_offset(value, v);
@@ -307,17 +307,7 @@ impl<'a> FileScan<'a> {
     }
 }
 
-/// `image_pull_secrets = image_pull_secrets`, `password: password_var`-style code: the value is the
-/// name of a variable that shares the setting's name, not a literal.
-pub(crate) fn is_self_reference(name: &str, value: &str) -> bool {
-    let last = name.rsplit(['.', '/']).next().unwrap_or(name);
-    let v = value.trim();
-    !v.is_empty()
-        && v.len() >= 3
-        && v.eq_ignore_ascii_case(last)
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && v.contains('_')
-}
+pub(crate) use super::values::is_self_reference;
 
 /// The start of a message for a credential-like key found by the generic walker.
 pub(crate) fn rule_verb(rule: Code) -> &'static str {

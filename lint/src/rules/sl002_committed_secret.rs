@@ -151,7 +151,7 @@ impl FileScan<'_> {
             return true;
         }
         if let Some(m) = self.name_match(key) {
-            return self.settings.values.is_credential_value(plain, m);
+            return self.settings.values.is_credential_value(key, plain, m);
         }
         self.settings.values.is_literal_secret(plain) && looks_random(plain.trim())
     }
