@@ -1065,6 +1065,7 @@ fn is_pascal_words(v: &str) -> bool {
         && v.starts_with(|c: char| c.is_ascii_uppercase())
         && v.chars().all(|c| c.is_ascii_alphabetic())
         && v.chars().filter(char::is_ascii_uppercase).count() >= 2
+        && v.chars().any(|c| c.is_ascii_lowercase())
         && v.split(|c: char| c.is_ascii_uppercase())
             .filter(|w| !w.is_empty())
             .all(|w| w.len() >= 2)

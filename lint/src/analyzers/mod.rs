@@ -23,6 +23,7 @@ pub mod dotenv;
 pub mod helm;
 pub mod kubernetes;
 pub mod kustomize;
+pub mod markdown;
 pub mod prefilter;
 pub mod raw_text;
 pub mod shell;
@@ -114,6 +115,18 @@ impl<'a> FileScan<'a> {
 
     /// Runs every analysis that applies to `kind`.
     pub(crate) fn run(&mut self, kind: FileKind) {
+        self.run_structured(kind);
+        if kind == FileKind::Text
+            && (self.path.ends_with(".md") || self.path.ends_with(".markdown"))
+        {
+            self.markdown_blocks();
+        }
+        self.raw_search();
+    }
+
+    /// The analyses of `kind`'s structure, without the raw token search (which the file that
+    /// holds an embedded document runs once over all of it).
+    pub(crate) fn run_structured(&mut self, kind: FileKind) {
         match kind {
             FileKind::DotEnv => {
                 self.scan_lines(Code::SL008, "`.env` file sets");
@@ -149,7 +162,6 @@ impl<'a> FileScan<'a> {
         ) {
             self.value_shapes(kind);
         }
-        self.raw_search();
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,187 @@
+//! Documents inside documents: the fenced code blocks of a Markdown file (a Secret example in a
+//! README, a `.env` listing, a shell session) are scanned by the analyzer of their own language,
+//! and their findings point at the line and column of the Markdown file.
+//!
+//! Each language gets one copy of the file in which every byte outside its blocks is a space
+//! (newlines kept), so byte offsets, lines and columns are those of the original; YAML fences
+//! become `---` so that each block is its own document.
+
+use crate::analyzers::{FileKind, FileScan, has_needle};
+use crate::yaml::Source;
+
+/// The analyzer for a fence's info string (`yaml`, `sh`, `env`, ...).
+fn language(info: &str) -> Option<FileKind> {
+    let word = info
+        .trim()
+        .trim_start_matches('{')
+        .trim_start_matches('.')
+        .split([' ', ',', '}'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    Some(match word.as_str() {
+        "yaml" | "yml" | "json" | "jsonc" => FileKind::Yaml,
+        "sh" | "bash" | "shell" | "console" | "zsh" | "shell-session" | "shellsession" => {
+            FileKind::Script
+        }
+        "env" | "dotenv" => FileKind::DotEnv,
+        "ini" | "properties" | "toml" | "conf" | "cfg" | "hcl" | "terraform" | "tf" => {
+            FileKind::Config
+        }
+        "dockerfile" | "docker" => FileKind::Dockerfile,
+        _ => return None,
+    })
+}
+
+/// One fenced block: the language, the fence line's byte range, the content's byte range.
+struct Block {
+    kind: FileKind,
+    fence: (usize, usize),
+    body: (usize, usize),
+}
+
+fn blocks(text: &str) -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut open: Option<(FileKind, (usize, usize), char, usize)> = None;
+    let mut skipping: Option<(char, usize)> = None;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        let trimmed = line.trim_start_matches(' ');
+        let fence_char = trimmed.chars().next().filter(|c| matches!(c, '`' | '~'));
+        let run = fence_char.map_or(0, |c| trimmed.chars().take_while(|x| *x == c).count());
+        if let Some((kind, fence, c, n)) = open {
+            if fence_char == Some(c) && run >= n && trimmed[run..].trim().is_empty() {
+                out.push(Block {
+                    kind,
+                    fence,
+                    body: (fence.1, start),
+                });
+                open = None;
+            }
+            continue;
+        }
+        if let Some((c, n)) = skipping {
+            if fence_char == Some(c) && run >= n && trimmed[run..].trim().is_empty() {
+                skipping = None;
+            }
+            continue;
+        }
+        if let Some(c) = fence_char
+            && run >= 3
+        {
+            let end_of_line = start + line.trim_end_matches(['\n', '\r']).len();
+            match language(&trimmed[run..]) {
+                Some(kind) => open = Some((kind, (start, end_of_line), c, run)),
+                None => skipping = Some((c, run)),
+            }
+        }
+    }
+    out
+}
+
+impl FileScan<'_> {
+    /// Scans the fenced code blocks of a Markdown file with their own languages' analyzers.
+    pub(crate) fn markdown_blocks(&mut self) {
+        let text = self.source.text;
+        if !has_needle(text.as_bytes()) {
+            return;
+        }
+        let found = blocks(text);
+        let mut kinds: Vec<FileKind> = found.iter().map(|b| b.kind).collect();
+        kinds.dedup();
+        kinds.sort_by_key(|k| *k as u8);
+        kinds.dedup();
+        for kind in kinds {
+            let mut copy: Vec<u8> = text
+                .bytes()
+                .map(|b| if b == b'\n' { b } else { b' ' })
+                .collect();
+            let mut any = false;
+            for b in found.iter().filter(|b| b.kind == kind) {
+                let body = &text.as_bytes()[b.body.0..b.body.1];
+                if !has_needle(body) {
+                    continue;
+                }
+                any = true;
+                copy[b.body.0..b.body.1].copy_from_slice(body);
+                if kind == FileKind::Yaml && b.fence.1 - b.fence.0 >= 3 {
+                    copy[b.fence.0..b.fence.0 + 3].copy_from_slice(b"---");
+                }
+            }
+            if !any {
+                continue;
+            }
+            // Only whole lines of the original (valid UTF-8) and ASCII spaces were copied.
+            let Ok(copy) = String::from_utf8(copy) else {
+                continue;
+            };
+            let source = Source::new(&copy);
+            let mut inner = FileScan::new(&source, self.path, self.settings);
+            inner.test_data = self.test_data;
+            inner.run_structured(kind);
+            for f in inner.findings {
+                let duplicate = self
+                    .findings
+                    .iter()
+                    .any(|g| g.line == f.line && g.rule == f.rule && g.column == f.column);
+                if !duplicate {
+                    self.findings.push(f);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Settings;
+
+    /// A README's examples: a Secret manifest, a `.env` listing and a shell session hold
+    /// credentials; placeholders, prose and an unlabelled block do not count; findings point at
+    /// the README's own lines.
+    #[test]
+    fn fenced_blocks_are_scanned_in_their_language_at_the_outer_line() {
+        let text = "# Déploiement — guide\n\nÉtape 1 :\n\n```yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  DB_PASSWORD: s3cr3t-Pr0d-v4lue\n  API_TOKEN: <your-token>\n```\n\n```env\nREDIS_PASSWORD=r3d1s-Pa55w0rd\nSMTP_PASSWORD=changeme\n```\n\n```bash\nexport ADMIN_PASSWORD=Adm1n-S3cret-77\n```\n\n```\npassword: not-a-language-block-9\n```\n\nThe password: is set in prose here.\n";
+        let settings = Settings::default();
+        let (findings, _) = crate::scan_text("docs/README.md", text, &settings);
+        let lines: Vec<(usize, usize)> = findings.iter().map(|f| (f.line, f.column)).collect();
+        assert_eq!(lines, [(11, 16), (16, 16), (21, 23)], "{findings:?}");
+    }
+
+    #[test]
+    fn unterminated_and_nested_fences_do_not_panic() {
+        let settings = Settings::default();
+        for text in [
+            "```yaml\npassword: Xk9-real-Looking-7\n",
+            "````md\n```yaml\npassword: Xk9-real-Looking-7\n```\n````\n",
+            "~~~\n```yaml\n~~~\n",
+            "```yaml\n```",
+            "```yaml\u{e9}\npassword: \u{e9}\u{e9}\u{e9}\n```\n",
+        ] {
+            let _ = crate::scan_text("README.md", text, &settings);
+        }
+    }
+}
+
+#[cfg(test)]
+mod erlang_cookie {
+    use crate::Settings;
+
+    /// RabbitMQ's documented settings (rabbitmq.com/docs/clustering): the cookie is a shared
+    /// secret; a reference to a Secret is not.
+    #[test]
+    fn erlang_cookies_are_credentials() {
+        let text = "services:\n  rabbit:\n    image: rabbitmq:3\n    environment:\n      RABBITMQ_ERLANG_COOKIE: SWQOKODSQALRPCLNMEQG\n  other:\n    environment:\n      RABBITMQ_ERLANG_COOKIE: ${ERLANG_COOKIE}\n";
+        let (findings, _) = crate::scan_text("docker-compose.yml", text, &Settings::default());
+        let lines: Vec<usize> = findings.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [5], "{findings:?}");
+        let values =
+            "auth:\n  erlangCookie: c2VjcmV0Y29va2ll0x9\n  existingErlangSecret: rabbit-cookie\n";
+        let (findings, _) =
+            crate::scan_text("charts/rabbitmq/values.yaml", values, &Settings::default());
+        let lines: Vec<usize> = findings.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [2], "{findings:?}");
+    }
+}
