@@ -221,6 +221,13 @@ const TOKEN_KINDS: &[TokenKind] = &[
         &["hvs.", "hvb."],
         r"(?-u:\b)(hv[sb]\.[A-Za-z0-9_\-]{90,})",
     ),
+    // Service tokens without the long encoded body: what `vault token create` and a dev
+    // server's root token print (`hvs.` and 24 characters, Vault docs).
+    kind(
+        "HashiCorp Vault service token",
+        &["hvs."],
+        r"(?-u:\b)(hvs\.[A-Za-z0-9]{24})(?:[^A-Za-z0-9_\-.]|$)",
+    ),
     kind(
         "Terraform Cloud token",
         &["atlasv1"],
@@ -1014,7 +1021,12 @@ mod tests {
             (
                 "HashiCorp Vault token",
                 "hvs.bjqMVzaVp62BSKLVPA2oQUP44XPSL2oRlPhDBuqOSg5ApYzTTOkq2BEDbN2AHRQ73l5PuXay1F6gcqInkTY88mHwg2KDInT",
-                "hvs.EGbOY1xHvAV8DnRlzGW7hUNw",
+                "hvs.EGbOY1xHvAV8DnRl",
+            ),
+            (
+                "HashiCorp Vault service token",
+                "hvs.6j4cuewowBGit65rheNoceI7",
+                "hvs.6j4cuewowBGit65rheNoceI7x",
             ),
             (
                 "Terraform Cloud token",

@@ -185,3 +185,25 @@ mod erlang_cookie {
         assert_eq!(lines, [2], "{findings:?}");
     }
 }
+
+#[cfg(test)]
+mod token_formats {
+    use crate::Settings;
+
+    /// Formats that were missed: a Stellar secret seed under a name that says nothing (Stellar
+    /// docs), a hex Ethereum private key under a key name (web3.js docs), a Vault dev-server
+    /// root token (Vault docs, "Root Token: hvs.6j4cuewowBGit65rheNoceI7"); and their public
+    /// look-alikes, which must stay quiet.
+    #[test]
+    fn seeds_hex_keys_and_vault_tokens() {
+        let env = "ISSUER=SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4\nACCOUNT=GCFXHS4GXL6BVUCXBWXGTITROWLVYXQKQLF4YH5O5JT3YZXCYPAFBJZB\nPRIVATE_KEY=0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318\nTX_HASH=0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318\nVAULT_ADDR=http://127.0.0.1:8200\nBOOTSTRAP=hvs.6j4cuewowBGit65rheNoceI7\n";
+        let (findings, _) = crate::scan_text(".env", env, &Settings::default());
+        let lines: Vec<(usize, &str)> =
+            findings.iter().map(|f| (f.line, f.rule.as_str())).collect();
+        assert_eq!(
+            lines,
+            [(1, "SL008"), (3, "SL008"), (6, "SL004")],
+            "{findings:?}"
+        );
+    }
+}
