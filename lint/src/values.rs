@@ -913,11 +913,9 @@ fn is_setting_word(lower: &str, key: &str) -> bool {
     {
         return true;
     }
-    // Permission levels (`id-token: write`) and IAM action patterns (`Get*`, `List*`).
-    if matches!(
-        lower,
-        "read" | "write" | "none" | "read-all" | "write-all" | "admin" | "readonly" | "readwrite"
-    ) {
+    // Permission levels (`id-token: write`) and IAM action patterns (`Get*`, `List*`). Not
+    // `admin` or `readonly`: those are common passwords (`LDAP_ADMIN_PASSWORD: admin`).
+    if matches!(lower, "read" | "write" | "read-all" | "write-all") {
         return true;
     }
     lower.ends_with('*')
@@ -1204,6 +1202,16 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
     }
     // Redacted or masked values (`su********23`, `****1234`), sealant's own output included.
     if v.contains("****") {
+        return true;
+    }
+    // Examples cut short in the middle (`LS0tLS1CRUd...0tLQo=`, `TG9yZW0gaXBz...`): documentation.
+    if let Some(i) = v.find("...")
+        && i > 0
+        && v[i..]
+            .trim_start_matches('.')
+            .starts_with(|c: char| c.is_ascii_alphanumeric())
+        && !v.contains(char::is_whitespace)
+    {
         return true;
     }
     if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) || lower.starts_with("your") {
@@ -1700,6 +1708,10 @@ mod tests {
             ("password", Class::Credential),
             ("sonarPass", Class::Credential),
             ("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", Class::Credential),
+            ("admin", Class::Credential),
+            ("readonly", Class::Credential),
+            ("LS0tLS1CRUd...0tLQo=", Class::Placeholder),
+            ("K1f.....................", Class::Credential),
         ] {
             let got = f.classify(v, &cx);
             assert_eq!(got.class, class, "{v}: {}", got.reason);

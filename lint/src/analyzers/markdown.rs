@@ -38,11 +38,48 @@ struct Block {
     kind: FileKind,
     fence: (usize, usize),
     body: (usize, usize),
+    /// Console output: lines starting with a `$ ` prompt are commands, not part of the document.
+    skip_prompts: bool,
+}
+
+/// What an unlabelled or mislabelled block holds, from its lines: a manifest (`apiVersion:`,
+/// `kind:`), shell commands (`$ `, `export `, `cat <<`, `kubectl `), or `key=value` settings.
+fn sniff(body: &str) -> Option<FileKind> {
+    let lines = || {
+        body.lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+    };
+    if lines().any(|l| l.starts_with("apiVersion:") || l.starts_with("kind: ")) {
+        return Some(FileKind::Yaml);
+    }
+    const COMMANDS: &[&str] = &[
+        "$ ", "export ", "cat <<", "kubectl ", "helm ", "docker ", "curl ",
+    ];
+    if lines().any(|l| COMMANDS.iter().any(|c| l.trim_start().starts_with(c))) {
+        return Some(FileKind::Script);
+    }
+    if lines().all(|l| l.starts_with('#') || is_setting_line(l)) && lines().any(is_setting_line) {
+        return Some(FileKind::Config);
+    }
+    None
+}
+
+/// `password=S!B*d$zDsb=`, `db.user = app`: a properties or `.env` line.
+fn is_setting_line(l: &str) -> bool {
+    l.split_once('=').is_some_and(|(k, _)| {
+        let k = k.trim();
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    })
 }
 
 fn blocks(text: &str) -> Vec<Block> {
     let mut out = Vec::new();
-    let mut open: Option<(FileKind, (usize, usize), char, usize)> = None;
+    // An open fence: its label's language (if any), the fence line, its character and length.
+    type Open = (Option<FileKind>, (usize, usize), char, usize);
+    let mut open: Option<Open> = None;
     let mut skipping: Option<(char, usize)> = None;
     let mut at = 0;
     for line in text.split_inclusive('\n') {
@@ -53,11 +90,34 @@ fn blocks(text: &str) -> Vec<Block> {
         let run = fence_char.map_or(0, |c| trimmed.chars().take_while(|x| *x == c).count());
         if let Some((kind, fence, c, n)) = open {
             if fence_char == Some(c) && run >= n && trimmed[run..].trim().is_empty() {
+                let body = (fence.1, start);
+                let text_of = &text[body.0..body.1];
+                let sniffed = sniff(text_of);
+                // A `yaml` block of `key=value` lines is properties; a shell session that prints
+                // a manifest holds a YAML document too.
+                let kind = match (kind, sniffed) {
+                    (None, Some(k)) => k,
+                    (Some(FileKind::Yaml), Some(FileKind::Config)) => FileKind::Config,
+                    (Some(k), _) => k,
+                    (None, None) => {
+                        open = None;
+                        continue;
+                    }
+                };
                 out.push(Block {
                     kind,
                     fence,
-                    body: (fence.1, start),
+                    body,
+                    skip_prompts: false,
                 });
+                if kind == FileKind::Script && sniffed == Some(FileKind::Yaml) {
+                    out.push(Block {
+                        kind: FileKind::Yaml,
+                        fence,
+                        body,
+                        skip_prompts: true,
+                    });
+                }
                 open = None;
             }
             continue;
@@ -72,8 +132,11 @@ fn blocks(text: &str) -> Vec<Block> {
             && run >= 3
         {
             let end_of_line = start + line.trim_end_matches(['\n', '\r']).len();
-            match language(&trimmed[run..]) {
-                Some(kind) => open = Some((kind, (start, end_of_line), c, run)),
+            let info = trimmed[run..].trim();
+            match language(info) {
+                Some(kind) => open = Some((Some(kind), (start, end_of_line), c, run)),
+                // Unlabelled blocks are judged by their content when they close.
+                None if info.is_empty() => open = Some((None, (start, end_of_line), c, run)),
                 None => skipping = Some((c, run)),
             }
         }
@@ -106,6 +169,16 @@ impl FileScan<'_> {
                 }
                 any = true;
                 copy[b.body.0..b.body.1].copy_from_slice(body);
+                if b.skip_prompts {
+                    let mut at = b.body.0;
+                    for line in text[b.body.0..b.body.1].split_inclusive('\n') {
+                        if line.starts_with("$ ") {
+                            let end = at + line.trim_end_matches('\n').len();
+                            copy[at..end].fill(b' ');
+                        }
+                        at += line.len();
+                    }
+                }
                 if kind == FileKind::Yaml && b.fence.1 - b.fence.0 >= 3 {
                     copy[b.fence.0..b.fence.0 + 3].copy_from_slice(b"---");
                 }
@@ -148,6 +221,17 @@ mod tests {
         let (findings, _) = crate::scan_text("docs/README.md", text, &settings);
         let lines: Vec<(usize, usize)> = findings.iter().map(|f| (f.line, f.column)).collect();
         assert_eq!(lines, [(11, 16), (16, 16), (21, 23)], "{findings:?}");
+    }
+
+    /// What documentation writes without the right label: a shell session that prints a Secret
+    /// (`kubectl get secret -o yaml`), an unlabelled heredoc that writes an env file, and
+    /// properties in a block labelled `yaml`.
+    #[test]
+    fn blocks_are_judged_by_their_content_when_the_label_does_not_say() {
+        let text = "```bash\n$ kubectl get secret db -o yaml\napiVersion: v1\ndata:\n  DB_PASSWORD: ZFltTmZXVjR1RXZUem9GdQ==\nkind: Secret\nmetadata:\n  name: db\n```\n\n```\ncat <<'EOF' >$DEMO_HOME/foo.env\nDB_PASSWORD=iloveyou\nEOF\n```\n\n```yaml\n# credentials.txt\nusername=admin\npassword=Sb7dzDsb4q\n```\n\n```\nsome output: password=not-scanned-9\n```\n";
+        let (findings, _) = crate::scan_text("docs/secrets.md", text, &Settings::default());
+        let lines: Vec<usize> = findings.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [5, 13, 20], "{findings:?}");
     }
 
     #[test]
