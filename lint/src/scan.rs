@@ -13,6 +13,7 @@ use ignore::overrides::{Override, OverrideBuilder};
 use rayon::prelude::*;
 use regex::Regex;
 
+use super::analyzers::kustomize::GeneratorFile;
 use super::analyzers::{FileKind, FileScan, parse_codes};
 use super::config::Settings;
 use super::finding::{Diagnostic, Finding, Redaction};
@@ -159,7 +160,7 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
         })
         .collect();
 
-    let mut generator_envs: Vec<(PathBuf, String)> = Vec::new();
+    let mut generator_envs: Vec<(PathBuf, String, GeneratorFile)> = Vec::new();
     let mut compose_secrets: Vec<(PathBuf, String)> = Vec::new();
     for r in results {
         report.files_scanned += usize::from(r.scanned);
@@ -172,7 +173,7 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
     }
     // Env files read by a Kustomize secretGenerator: all their values are Secret data, if the
     // files are part of the scan (not git-ignored).
-    for (env_path, generator) in generator_envs {
+    for (env_path, generator, how) in generator_envs {
         if !walked.contains(&normalize(&env_path)) {
             continue;
         }
@@ -182,7 +183,24 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
         };
         let source = Source::new(&text);
         let mut fs = FileScan::new(&source, &shown, settings);
-        fs.generator_env_file(&generator);
+        match how {
+            GeneratorFile::SecretEnv => fs.generator_env_file(&generator),
+            GeneratorFile::SecretFile => fs.generator_secret_file(&generator),
+            // Files that are configuration by their name were scanned as such already.
+            GeneratorFile::ConfigFile => {
+                let name = env_path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
+                let ext = env_path
+                    .extension()
+                    .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
+                if classify(&env_path, &name, &ext, &text) == FileKind::Text {
+                    fs.generator_config_file(&generator);
+                }
+            }
+        }
         let (kept, suppressed) = apply_inline_suppressions(fs.findings, &source, &[]);
         report.suppressed += suppressed;
         report.findings.extend(kept);
@@ -252,7 +270,7 @@ struct FileResult {
     findings: Vec<Finding>,
     diagnostics: Vec<Diagnostic>,
     suppressed: usize,
-    generator_envs: Vec<(PathBuf, String)>,
+    generator_envs: Vec<(PathBuf, String, GeneratorFile)>,
     compose_secrets: Vec<(PathBuf, String)>,
 }
 
@@ -327,7 +345,7 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings, named: bool) -> File
     result.generator_envs = fs
         .generator_env_files
         .iter()
-        .map(|(p, g)| (dir.join(p), g.clone()))
+        .map(|(p, g, how)| (dir.join(p), g.clone(), *how))
         .collect();
     result
         .diagnostics

@@ -68,7 +68,7 @@ pub struct FileScan<'a> {
     pub ignores: Vec<(usize, usize, Vec<Code>)>,
     pub diagnostics: Vec<String>,
     /// Env files read by a Kustomize secretGenerator: (path relative to this file's dir, name).
-    pub generator_env_files: Vec<(String, String)>,
+    pub generator_env_files: Vec<(String, String, kustomize::GeneratorFile)>,
     /// Files that docker-compose `secrets:` read (`file: ./db_password.txt`): (path relative to
     /// this file's dir, secret name).
     pub compose_secret_files: Vec<(String, String)>,
