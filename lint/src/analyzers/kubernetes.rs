@@ -533,6 +533,7 @@ impl FileScan<'_> {
         let mut sub = FileScan::new(&sub_source, self.path, self.settings);
         sub.template = self.template;
         sub.test_data = self.test_data;
+        sub.test_reason = self.test_reason;
         for doc in &docs {
             if is_ops(doc) {
                 sub.patch_operations(&doc.root);

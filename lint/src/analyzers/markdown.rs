@@ -193,6 +193,7 @@ impl FileScan<'_> {
             let source = Source::new(&copy);
             let mut inner = FileScan::new(&source, self.path, self.settings);
             inner.test_data = self.test_data;
+            inner.test_reason = self.test_reason;
             inner.run_structured(kind);
             for f in inner.findings {
                 let duplicate = self

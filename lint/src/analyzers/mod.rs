@@ -75,6 +75,8 @@ pub struct FileScan<'a> {
     /// Test data of a chart (`ci/*-values.yaml`, `tests/*_test.yaml`): findings are reported at
     /// low severity and confidence, so that `--fail-on` can skip them.
     pub test_data: bool,
+    /// Why the file is test data, shown after each finding's message.
+    pub test_reason: &'static str,
     /// A Helm chart template (under `templates/`, or `.tpl`): what it renders comes from values
     /// at install time.
     pub template: bool,
@@ -108,6 +110,7 @@ impl<'a> FileScan<'a> {
             compose_secret_files: Vec::new(),
             unparsed_yaml: false,
             test_data: false,
+            test_reason: "chart test values",
             template: false,
             decode_budget: 64,
         }
@@ -181,7 +184,7 @@ impl<'a> FileScan<'a> {
             return;
         }
         let (confidence, message) = if self.test_data {
-            (Confidence::Low, format!("{message} (chart test values)"))
+            (Confidence::Low, format!("{message} ({})", self.test_reason))
         } else {
             (confidence, message)
         };
