@@ -470,6 +470,14 @@ const TOKEN_KINDS: &[TokenKind] = &[
         pattern: r"(?i)(?-u:\b)bearer\s+([A-Za-z0-9_\-.~+/]{20,}=*)",
         confidence: Confidence::Medium,
     },
+    // `Authorization: Basic dXNlcjpwYXNz` written into an env value, a header list or a config
+    // file: base64 of `user:password` (RFC 7617).
+    TokenKind {
+        label: "HTTP Basic credentials",
+        hints: &["Basic ", "basic ", "BASIC "],
+        pattern: r#"(?i)authorization["']?\s*[:=]\s*["']?basic\s+([A-Za-z0-9+/]{12,}={0,2})(?:[^A-Za-z0-9+/=]|$)"#,
+        confidence: Confidence::High,
+    },
     TokenKind {
         label: "registry auth",
         hints: &["\"auth\""],
@@ -1242,6 +1250,7 @@ mod tests {
                         "private key",
                         "JSON Web Token",
                         "bearer token",
+                        "HTTP Basic credentials",
                         "registry auth",
                     ]
                     .contains(&k.label),
@@ -1325,6 +1334,22 @@ mod tests {
         let json = r#"{"private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"}"#;
         assert_eq!(labels(json), ["private key"]);
         assert!(labels("Store keys as `-----BEGIN OPENSSH PRIVATE KEY-----` blocks.").is_empty());
+    }
+
+    /// RFC 7617's example header in an env value and a header list; not the scheme alone, not a
+    /// header whose credentials come from a variable.
+    #[test]
+    fn basic_authorization_headers() {
+        assert_eq!(
+            labels("UPSTREAM_HEADERS: \"Authorization: Basic dXNlcjpzM2NyM3QtcGFzcw==\""),
+            ["HTTP Basic credentials"]
+        );
+        assert_eq!(
+            labels("headers:\n  authorization=basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\n"),
+            ["HTTP Basic credentials"]
+        );
+        assert!(labels("Authorization: Basic ${BASIC_AUTH}").is_empty());
+        assert!(labels("auth scheme: Basic dXNlcjpzM2NyM3QtcGFzcw==").is_empty());
     }
 
     #[test]
