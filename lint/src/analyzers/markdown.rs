@@ -157,9 +157,16 @@ impl FileScan<'_> {
         kinds.sort_by_key(|k| *k as u8);
         kinds.dedup();
         for kind in kinds {
-            let mut copy: Vec<u8> = text
-                .bytes()
-                .map(|b| if b == b'\n' { b } else { b' ' })
+            // Offsets after the language's last block are never looked at: the copy ends there.
+            let end = found
+                .iter()
+                .filter(|b| b.kind == kind)
+                .map(|b| b.body.1)
+                .max()
+                .unwrap_or(0);
+            let mut copy: Vec<u8> = text.as_bytes()[..end]
+                .iter()
+                .map(|&b| if b == b'\n' { b } else { b' ' })
                 .collect();
             let mut any = false;
             for b in found.iter().filter(|b| b.kind == kind) {
