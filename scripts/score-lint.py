@@ -121,7 +121,7 @@ def main():
     args = ap.parse_args()
     positives = labels()
     classes = {p: file_class(p) for p in files()}
-    tools = {"sealant": run_sealant(args.sealant)}
+    tools = {"sealant": run_sealant(os.path.abspath(args.sealant))}
     if args.gitleaks:
         tools["gitleaks"] = run_gitleaks(args.gitleaks)
     repos = {p.split(os.sep)[0] for p in classes}
