@@ -44,6 +44,9 @@ const TERMS: &[(&[&str], Strength)] = &[
     // kubeconfig `client-key-data`: a base64 private key.
     (&["client", "key"], Strength::Strong),
     (&["auth", "token"], Strength::Strong),
+    // RabbitMQ and other Erlang clusters: the cookie lets any node join and run code.
+    (&["erlang", "cookie"], Strength::Strong),
+    (&["erlangcookie"], Strength::Strong),
     (&["password"], Strength::Strong),
     (&["passwords"], Strength::Strong),
     (&["passwd"], Strength::Strong),
@@ -474,7 +477,7 @@ fn split_ascii_words(b: &[u8]) -> Vec<String> {
 /// The lower-case substrings that a file must contain for any name in it to be credential-like:
 /// the cheap prefilter that lets most files skip the YAML parser.
 pub const PREFILTER_NEEDLES: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "auth", "cred", "bearer", "conn", "literals",
+    "pass", "pwd", "secret", "token", "key", "auth", "cred", "bearer", "conn", "literals", "cookie",
 ];
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use ignore::overrides::{Override, OverrideBuilder};
 use rayon::prelude::*;
 use regex::Regex;
 
+use super::analyzers::kustomize::GeneratorFile;
 use super::analyzers::{FileKind, FileScan, parse_codes};
 use super::config::Settings;
 use super::finding::{Diagnostic, Finding, Redaction};
@@ -159,7 +160,7 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
         })
         .collect();
 
-    let mut generator_envs: Vec<(PathBuf, String)> = Vec::new();
+    let mut generator_envs: Vec<(PathBuf, String, GeneratorFile)> = Vec::new();
     let mut compose_secrets: Vec<(PathBuf, String)> = Vec::new();
     for r in results {
         report.files_scanned += usize::from(r.scanned);
@@ -172,7 +173,7 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
     }
     // Env files read by a Kustomize secretGenerator: all their values are Secret data, if the
     // files are part of the scan (not git-ignored).
-    for (env_path, generator) in generator_envs {
+    for (env_path, generator, how) in generator_envs {
         if !walked.contains(&normalize(&env_path)) {
             continue;
         }
@@ -182,7 +183,24 @@ pub fn scan(options: &ScanOptions, settings: &Settings) -> Result<Report, ScanEr
         };
         let source = Source::new(&text);
         let mut fs = FileScan::new(&source, &shown, settings);
-        fs.generator_env_file(&generator);
+        match how {
+            GeneratorFile::SecretEnv => fs.generator_env_file(&generator),
+            GeneratorFile::SecretFile => fs.generator_secret_file(&generator),
+            // Files that are configuration by their name were scanned as such already.
+            GeneratorFile::ConfigFile => {
+                let name = env_path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
+                let ext = env_path
+                    .extension()
+                    .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
+                if classify(&env_path, &name, &ext, &text) == FileKind::Text {
+                    fs.generator_config_file(&generator);
+                }
+            }
+        }
         let (kept, suppressed) = apply_inline_suppressions(fs.findings, &source, &[]);
         report.suppressed += suppressed;
         report.findings.extend(kept);
@@ -227,7 +245,7 @@ pub fn scan_text(path: &str, text: &str, settings: &Settings) -> (Vec<Finding>, 
         .unwrap_or_default();
     let source = Source::new(text);
     let mut fs = FileScan::new(&source, path, settings);
-    fs.test_data = is_chart_test_data(as_path, &name);
+    (fs.test_data, fs.test_reason) = test_data(as_path, as_path, &name);
     fs.template = is_chart_template(as_path, &ext);
     fs.run(classify(as_path, &name, &ext, text));
     let diagnostics = fs
@@ -252,7 +270,7 @@ struct FileResult {
     findings: Vec<Finding>,
     diagnostics: Vec<Diagnostic>,
     suppressed: usize,
-    generator_envs: Vec<(PathBuf, String)>,
+    generator_envs: Vec<(PathBuf, String, GeneratorFile)>,
     compose_secrets: Vec<(PathBuf, String)>,
 }
 
@@ -315,7 +333,7 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings, named: bool) -> File
     let kind = classify(path, &name, &ext, &text);
     let source = Source::new(&text);
     let mut fs = FileScan::new(&source, shown, settings);
-    fs.test_data = is_chart_test_data(path, &name);
+    (fs.test_data, fs.test_reason) = test_data(path, Path::new(shown), &name);
     fs.template = is_chart_template(path, &ext);
     fs.run(kind);
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -327,7 +345,7 @@ fn scan_file(path: &Path, shown: &str, settings: &Settings, named: bool) -> File
     result.generator_envs = fs
         .generator_env_files
         .iter()
-        .map(|(p, g)| (dir.join(p), g.clone()))
+        .map(|(p, g, how)| (dir.join(p), g.clone(), *how))
         .collect();
     result
         .diagnostics
@@ -353,6 +371,34 @@ fn read_limited(path: &Path, limit: u64) -> std::io::Result<Result<Vec<u8>, u64>
 
 /// Test inputs of a chart: `ci/*values.yaml` (chart-testing) and `tests/*_test.yaml`
 /// (helm-unittest). Their values are made up for the tests, but may still be real.
+/// Whether a file is test data or an example, and the reason shown with its findings: chart CI
+/// values, files under `test`/`tests`/`testdata`/`fixtures` folders, `*.example` files. Their
+/// findings are reported at low severity and confidence (so `--fail-on` can skip them), and
+/// fixture spellings of a credential (`testpassword`) are not reported at all.
+/// Folders are judged on `shown`, the path relative to the scanned root, so that a repository
+/// checked out under a `test` folder is not all test data.
+fn test_data(path: &Path, shown: &Path, name: &str) -> (bool, &'static str) {
+    if is_chart_test_data(path, name) {
+        return (true, "chart test values");
+    }
+    if name.ends_with(".example") || name.contains(".example.") {
+        return (true, "example file");
+    }
+    let in_tests = shown.parent().is_some_and(|p| {
+        p.components().any(|c| {
+            let c = c.as_os_str().to_string_lossy().to_ascii_lowercase();
+            matches!(
+                c.as_str(),
+                "test" | "tests" | "testdata" | "__tests__" | "fixtures"
+            )
+        })
+    });
+    if in_tests {
+        return (true, "test data");
+    }
+    (false, "")
+}
+
 fn is_chart_test_data(path: &Path, name: &str) -> bool {
     let parent = path
         .parent()
@@ -587,4 +633,34 @@ pub fn display(root: &Path, path: &Path) -> String {
     };
     let s = rel.to_string_lossy().replace('\\', "/");
     if s.is_empty() { ".".to_string() } else { s }
+}
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    /// Test folders and example files are reported at low severity with the reason, and their
+    /// fixture spellings not at all; the same text elsewhere is reported at full severity.
+    #[test]
+    fn test_folders_and_example_files_are_low_severity_with_a_reason() {
+        let text = "DB_PASSWORD=Xk9-real-Looking-7\nADMIN_PASSWORD=testpassword\n";
+        let settings = Settings::default();
+        for (path, reason) in [
+            ("services/api/tests/fixtures/app.env", "test data"),
+            ("pkg/testdata/app.env", "test data"),
+            ("deploy/.env.example", "example file"),
+        ] {
+            let (findings, _) = scan_text(path, text, &settings);
+            assert_eq!(findings.len(), 1, "{path}: {findings:?}");
+            assert_eq!(findings[0].line, 1);
+            assert_eq!(findings[0].severity, crate::Severity::Low, "{path}");
+            assert!(
+                findings[0].message.ends_with(&format!("({reason})")),
+                "{path}"
+            );
+        }
+        let (findings, _) = scan_text("deploy/app.env", text, &settings);
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert!(findings.iter().all(|f| f.severity == crate::Severity::High));
+    }
 }

@@ -90,7 +90,9 @@ pub fn candidates(text: &str) -> Vec<(usize, usize)> {
             seen |= c;
             continue;
         }
-        if i - start >= MIN_RANDOM_LEN && seen & (LOWER | UPPER | DIGIT) == LOWER | UPPER | DIGIT {
+        if i - start >= MIN_RANDOM_LEN && seen & (LOWER | UPPER | DIGIT) == LOWER | UPPER | DIGIT
+            || i - start == STELLAR_LEN && bytes[start] == b'S' && seen & LOWER == 0
+        {
             out.push((start, i));
         }
         start = i + 1;
@@ -98,6 +100,7 @@ pub fn candidates(text: &str) -> Vec<(usize, usize)> {
     }
     if bytes.len() - start >= MIN_RANDOM_LEN
         && seen & (LOWER | UPPER | DIGIT) == LOWER | UPPER | DIGIT
+        || bytes.len() - start == STELLAR_LEN && bytes[start] == b'S' && seen & LOWER == 0
     {
         out.push((start, bytes.len()));
     }
@@ -121,6 +124,12 @@ pub fn secret_shape(value: &str) -> Option<Shape> {
         .any(|p| lower.starts_with(p))
     {
         return None;
+    }
+    if is_stellar_seed(v) {
+        return Some(Shape {
+            label: "Stellar secret seed",
+            confidence: Confidence::High,
+        });
     }
     if is_hex(v) || is_uuid_like(v) {
         return None;
@@ -193,6 +202,48 @@ fn decoded_shape(v: &str) -> Option<Option<Shape>> {
     }
     // Other bytes: judged as a random string below.
     None
+}
+
+/// Length of a Stellar strkey: 35 bytes in base32.
+const STELLAR_LEN: usize = 56;
+
+/// A Stellar secret seed (`S...`, 56 base32 characters): version byte `18 << 3`, a 32-byte
+/// ed25519 seed and a CRC16-XModem checksum (little-endian) over the first 33 bytes, as the
+/// Stellar strkey specification (SEP-23) defines. The checksum makes the match exact.
+pub fn is_stellar_seed(v: &str) -> bool {
+    if v.len() != STELLAR_LEN || !v.starts_with('S') {
+        return false;
+    }
+    let mut bytes = Vec::with_capacity(35);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in v.bytes() {
+        let d = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return false,
+        };
+        acc = (acc << 5) | u32::from(d);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push(((acc >> bits) & 0xff) as u8);
+        }
+    }
+    if bytes.len() != 35 || bytes[0] != 18 << 3 {
+        return false;
+    }
+    let mut crc: u16 = 0;
+    for &b in &bytes[..33] {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc.to_le_bytes() == [bytes[33], bytes[34]]
 }
 
 fn is_hex(v: &str) -> bool {
@@ -358,6 +409,22 @@ mod tests {
             label(&key),
             Some("base64-encoded random bytes (key material)")
         );
+    }
+
+    #[test]
+    fn stellar_seeds_are_checked_by_their_checksum() {
+        // Stellar's documentation (developers.stellar.org, "Keypair.fromSecret").
+        let seed = "SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ4";
+        assert!(is_stellar_seed(seed));
+        assert_eq!(label(seed), Some("Stellar secret seed"));
+        // The same key with one character changed, and the public account id of a key.
+        assert!(!is_stellar_seed(
+            "SCZANGBA5YHTNYVVV4C3U252E2B6P6F5T3U6MM63WBSBZATAQI3EBTQ5"
+        ));
+        assert!(!is_stellar_seed(
+            "GCFXHS4GXL6BVUCXBWXGTITROWLVYXQKQLF4YH5O5JT3YZXCYPAFBJZB"
+        ));
+        assert_eq!(candidates(&format!("seed: {seed}\n")), [(6, 62)]);
     }
 
     #[test]

@@ -221,6 +221,13 @@ const TOKEN_KINDS: &[TokenKind] = &[
         &["hvs.", "hvb."],
         r"(?-u:\b)(hv[sb]\.[A-Za-z0-9_\-]{90,})",
     ),
+    // Service tokens without the long encoded body: what `vault token create` and a dev
+    // server's root token print (`hvs.` and 24 characters, Vault docs).
+    kind(
+        "HashiCorp Vault service token",
+        &["hvs."],
+        r"(?-u:\b)(hvs\.[A-Za-z0-9]{24})(?:[^A-Za-z0-9_\-.]|$)",
+    ),
     kind(
         "Terraform Cloud token",
         &["atlasv1"],
@@ -462,6 +469,14 @@ const TOKEN_KINDS: &[TokenKind] = &[
         hints: &["Bearer", "bearer", "BEARER"],
         pattern: r"(?i)(?-u:\b)bearer\s+([A-Za-z0-9_\-.~+/]{20,}=*)",
         confidence: Confidence::Medium,
+    },
+    // `Authorization: Basic dXNlcjpwYXNz` written into an env value, a header list or a config
+    // file: base64 of `user:password` (RFC 7617).
+    TokenKind {
+        label: "HTTP Basic credentials",
+        hints: &["Basic ", "basic ", "BASIC "],
+        pattern: r#"(?i)authorization["']?\s*[:=]\s*["']?basic\s+([A-Za-z0-9+/]{12,}={0,2})(?:[^A-Za-z0-9+/=]|$)"#,
+        confidence: Confidence::High,
     },
     TokenKind {
         label: "registry auth",
@@ -1014,7 +1029,12 @@ mod tests {
             (
                 "HashiCorp Vault token",
                 "hvs.bjqMVzaVp62BSKLVPA2oQUP44XPSL2oRlPhDBuqOSg5ApYzTTOkq2BEDbN2AHRQ73l5PuXay1F6gcqInkTY88mHwg2KDInT",
-                "hvs.EGbOY1xHvAV8DnRlzGW7hUNw",
+                "hvs.EGbOY1xHvAV8DnRl",
+            ),
+            (
+                "HashiCorp Vault service token",
+                "hvs.6j4cuewowBGit65rheNoceI7",
+                "hvs.6j4cuewowBGit65rheNoceI7x",
             ),
             (
                 "Terraform Cloud token",
@@ -1230,6 +1250,7 @@ mod tests {
                         "private key",
                         "JSON Web Token",
                         "bearer token",
+                        "HTTP Basic credentials",
                         "registry auth",
                     ]
                     .contains(&k.label),
@@ -1313,6 +1334,22 @@ mod tests {
         let json = r#"{"private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"}"#;
         assert_eq!(labels(json), ["private key"]);
         assert!(labels("Store keys as `-----BEGIN OPENSSH PRIVATE KEY-----` blocks.").is_empty());
+    }
+
+    /// RFC 7617's example header in an env value and a header list; not the scheme alone, not a
+    /// header whose credentials come from a variable.
+    #[test]
+    fn basic_authorization_headers() {
+        assert_eq!(
+            labels("UPSTREAM_HEADERS: \"Authorization: Basic dXNlcjpzM2NyM3QtcGFzcw==\""),
+            ["HTTP Basic credentials"]
+        );
+        assert_eq!(
+            labels("headers:\n  authorization=basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\n"),
+            ["HTTP Basic credentials"]
+        );
+        assert!(labels("Authorization: Basic ${BASIC_AUTH}").is_empty());
+        assert!(labels("auth scheme: Basic dXNlcjpzM2NyM3QtcGFzcw==").is_empty());
     }
 
     #[test]

@@ -79,7 +79,7 @@ fn chart_test_values_are_low_severity_and_confidence() {
 }
 
 #[test]
-fn a_committed_secret_is_reported_once_plus_its_credentials() {
+fn a_committed_secret_is_reported_at_its_credentials_line() {
     let report = report();
     let secret: Vec<String> = report
         .findings
@@ -90,8 +90,7 @@ fn a_committed_secret_is_reported_once_plus_its_credentials() {
     assert_eq!(
         secret,
         [
-            "4:Secret `app-db` commits 4 keys in plain text (username, host, port, password); seal it with `sealant seal`",
-            "12:Secret `app-db` commits credential `password` in plain text; seal it with `sealant seal`",
+            "12:Secret `app-db` commits credential `password` in plain text; seal it with `sealant seal` (4 keys in plain text: username, host, port, password)",
         ]
     );
 }

@@ -56,7 +56,7 @@ impl FileScan<'_> {
                 self.commented_shape(n, body_at, &a, name, rule, what);
                 continue;
             };
-            if !self.settings.values.is_credential_value(a.value, m)
+            if !self.settings.values.is_credential_value(name, a.value, m)
                 || !credential_shaped(a.value, m.strength)
                 || (m.ref_prone && is_wordy(a.value))
             {

@@ -44,7 +44,7 @@ impl FileScan<'_> {
                 };
                 for (k, v, off) in pairs {
                     if let Some(m) = self.name_match(k)
-                        && self.settings.values.is_credential_value(v, m)
+                        && self.settings.values.is_credential_value(k, v, m)
                     {
                         let message = format!(
                             "Dockerfile `{}` sets `{k}` to a literal credential",

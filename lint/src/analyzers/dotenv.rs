@@ -25,7 +25,7 @@ impl FileScan<'_> {
             if is_self_reference(a.key, a.value) {
                 continue;
             }
-            if !self.settings.values.is_credential_value(a.value, m) {
+            if !self.settings.values.is_credential_value(a.key, a.value, m) {
                 continue;
             }
             let at = self.locate_line(n) + a.value_at;

@@ -91,7 +91,7 @@ impl FileScan<'_> {
                 if let Some((name, env_indent)) = pending_env.take()
                     && env_indent == indent
                     && let Some(m) = self.name_match(&name)
-                    && self.settings.values.is_credential_value(a.value, m)
+                    && self.settings.values.is_credential_value(&name, a.value, m)
                 {
                     let message = format!("container sets `{name}` to a literal credential");
                     self.report(
@@ -111,7 +111,7 @@ impl FileScan<'_> {
             if is_self_reference(a.key, a.value) {
                 continue;
             }
-            if self.settings.values.is_credential_value(a.value, m) {
+            if self.settings.values.is_credential_value(a.key, a.value, m) {
                 let message = format!("{what} `{}` to a literal credential", a.key);
                 self.report(
                     rule,
@@ -159,7 +159,7 @@ impl FileScan<'_> {
                 continue;
             };
             for (value, offset) in action_literals(line) {
-                if !self.settings.values.is_credential_value(value, m) {
+                if !self.settings.values.is_credential_value(a.key, value, m) {
                     continue;
                 }
                 let at = self.locate_line(n) + offset;

@@ -247,7 +247,8 @@ impl FileScan<'_> {
                 let Some(m) = self.name_match(key) else {
                     continue;
                 };
-                if is_self_reference(key, val) || !self.settings.values.is_credential_value(val, m)
+                if is_self_reference(key, val)
+                    || !self.settings.values.is_credential_value(key, val, m)
                 {
                     continue;
                 }
@@ -391,7 +392,7 @@ impl FileScan<'_> {
         let Some(m) = self.name_match(key) else {
             return;
         };
-        if !self.settings.values.is_credential_value(value, m) {
+        if !self.settings.values.is_credential_value(key, value, m) {
             return;
         }
         let at = item.start + (s.len() - value.len());
@@ -539,6 +540,7 @@ impl FileScan<'_> {
         let mut sub = FileScan::new(&sub_source, self.path, self.settings);
         sub.template = self.template;
         sub.test_data = self.test_data;
+        sub.test_reason = self.test_reason;
         for doc in &docs {
             if is_ops(doc) {
                 sub.patch_operations(&doc.root);

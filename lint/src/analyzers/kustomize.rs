@@ -6,6 +6,23 @@ use crate::rules::Code;
 use crate::text::parse_assignment;
 use crate::yaml::Node;
 
+/// How a Kustomize generator reads a file it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeneratorFile {
+    /// secretGenerator `envs:`: every `KEY=value` line is Secret data.
+    SecretEnv,
+    /// secretGenerator `files:`: the file's content is one value of the Secret.
+    SecretFile,
+    /// configMapGenerator `envs:` or `files:` (`env.startup.txt`, `app.properties`): settings,
+    /// of which those under credential-like names are credentials in a ConfigMap.
+    ConfigFile,
+}
+
+/// `key=path` or `path` in a generator's `files:` list: the path.
+fn generator_path(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(_, p)| p).trim()
+}
+
 impl FileScan<'_> {
     pub(crate) fn kustomization(&mut self, root: &Node) {
         for generator in root
@@ -44,9 +61,21 @@ impl FileScan<'_> {
                 };
                 for f in files {
                     if let Some(p) = f.str() {
-                        self.generator_env_files
-                            .push((p.to_string(), gname.to_string()));
+                        self.generator_env_files.push((
+                            p.to_string(),
+                            gname.to_string(),
+                            GeneratorFile::SecretEnv,
+                        ));
                     }
+                }
+            }
+            for f in generator.get("files").map(Node::items).unwrap_or_default() {
+                if let Some(p) = f.str() {
+                    self.generator_env_files.push((
+                        generator_path(p).to_string(),
+                        gname.to_string(),
+                        GeneratorFile::SecretFile,
+                    ));
                 }
             }
         }
@@ -56,6 +85,20 @@ impl FileScan<'_> {
             .unwrap_or_default()
         {
             let gname = generator.get_str("name").unwrap_or("?");
+            for field in ["envs", "env", "files"] {
+                let files: Vec<&Node> = match generator.get(field) {
+                    Some(n) if n.str().is_some() => vec![n],
+                    Some(n) => n.items().iter().collect(),
+                    None => Vec::new(),
+                };
+                for f in files.iter().filter_map(|f| f.str()) {
+                    self.generator_env_files.push((
+                        generator_path(f).to_string(),
+                        gname.to_string(),
+                        GeneratorFile::ConfigFile,
+                    ));
+                }
+            }
             for literal in generator
                 .get("literals")
                 .map(Node::items)
@@ -68,7 +111,7 @@ impl FileScan<'_> {
                 let Some(m) = self.name_match(key) else {
                     continue;
                 };
-                if self.settings.values.is_credential_value(value, m) {
+                if self.settings.values.is_credential_value(key, value, m) {
                     let at = literal.start + key.len() + 1;
                     let message = format!(
                         "configMapGenerator `{gname}` sets `{key}` to a literal credential"
@@ -113,6 +156,32 @@ impl FileScan<'_> {
                 );
             }
         }
+    }
+
+    /// A file that a Kustomize configMapGenerator reads, when nothing else scans it (a `.txt`):
+    /// `KEY=value` and `KEY: value` lines under credential-like names.
+    pub(crate) fn generator_config_file(&mut self, generator: &str) {
+        let what = format!("configMapGenerator `{generator}` reads a file that sets");
+        self.scan_lines(Code::SL003, &what);
+    }
+
+    /// A Kustomize secretGenerator `files:` entry: the file's content is one Secret value.
+    pub(crate) fn generator_secret_file(&mut self, generator: &str) {
+        let text = self.source.text;
+        let value = text.trim();
+        if !self.strict_literal(value) || crate::values::is_public_certificate(value) {
+            return;
+        }
+        let at = text.len() - text.trim_start().len();
+        let message = format!("secretGenerator `{generator}` reads this file in plain text");
+        self.report(
+            Code::SL007,
+            at,
+            value,
+            format!("secretGenerator/{generator}/file"),
+            message,
+            Confidence::High,
+        );
     }
 
     /// A Kustomize secretGenerator env file: every value is Secret data.

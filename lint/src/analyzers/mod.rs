@@ -23,6 +23,7 @@ pub mod dotenv;
 pub mod helm;
 pub mod kubernetes;
 pub mod kustomize;
+pub mod markdown;
 pub mod prefilter;
 pub mod raw_text;
 pub mod shell;
@@ -67,13 +68,15 @@ pub struct FileScan<'a> {
     pub ignores: Vec<(usize, usize, Vec<Code>)>,
     pub diagnostics: Vec<String>,
     /// Env files read by a Kustomize secretGenerator: (path relative to this file's dir, name).
-    pub generator_env_files: Vec<(String, String)>,
+    pub generator_env_files: Vec<(String, String, kustomize::GeneratorFile)>,
     /// Files that docker-compose `secrets:` read (`file: ./db_password.txt`): (path relative to
     /// this file's dir, secret name).
     pub compose_secret_files: Vec<(String, String)>,
     /// Test data of a chart (`ci/*-values.yaml`, `tests/*_test.yaml`): findings are reported at
     /// low severity and confidence, so that `--fail-on` can skip them.
     pub test_data: bool,
+    /// Why the file is test data, shown after each finding's message.
+    pub test_reason: &'static str,
     /// A Helm chart template (under `templates/`, or `.tpl`): what it renders comes from values
     /// at install time.
     pub template: bool,
@@ -107,6 +110,7 @@ impl<'a> FileScan<'a> {
             compose_secret_files: Vec::new(),
             unparsed_yaml: false,
             test_data: false,
+            test_reason: "chart test values",
             template: false,
             decode_budget: 64,
         }
@@ -114,6 +118,18 @@ impl<'a> FileScan<'a> {
 
     /// Runs every analysis that applies to `kind`.
     pub(crate) fn run(&mut self, kind: FileKind) {
+        self.run_structured(kind);
+        if kind == FileKind::Text
+            && (self.path.ends_with(".md") || self.path.ends_with(".markdown"))
+        {
+            self.markdown_blocks();
+        }
+        self.raw_search();
+    }
+
+    /// The analyses of `kind`'s structure, without the raw token search (which the file that
+    /// holds an embedded document runs once over all of it).
+    pub(crate) fn run_structured(&mut self, kind: FileKind) {
         match kind {
             FileKind::DotEnv => {
                 self.scan_lines(Code::SL008, "`.env` file sets");
@@ -149,7 +165,6 @@ impl<'a> FileScan<'a> {
         ) {
             self.value_shapes(kind);
         }
-        self.raw_search();
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -169,7 +184,7 @@ impl<'a> FileScan<'a> {
             return;
         }
         let (confidence, message) = if self.test_data {
-            (Confidence::Low, format!("{message} (chart test values)"))
+            (Confidence::Low, format!("{message} ({})", self.test_reason))
         } else {
             (confidence, message)
         };
@@ -269,7 +284,7 @@ impl<'a> FileScan<'a> {
         let Some(m) = self.name_match(name) else {
             return;
         };
-        if !self.settings.values.is_credential_value(v, m) {
+        if !self.settings.values.is_credential_value(name, v, m) {
             return;
         }
         let at = self.value_offset(value, v);
@@ -307,17 +322,7 @@ impl<'a> FileScan<'a> {
     }
 }
 
-/// `image_pull_secrets = image_pull_secrets`, `password: password_var`-style code: the value is the
-/// name of a variable that shares the setting's name, not a literal.
-pub(crate) fn is_self_reference(name: &str, value: &str) -> bool {
-    let last = name.rsplit(['.', '/']).next().unwrap_or(name);
-    let v = value.trim();
-    !v.is_empty()
-        && v.len() >= 3
-        && v.eq_ignore_ascii_case(last)
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && v.contains('_')
-}
+pub(crate) use super::values::is_self_reference;
 
 /// The start of a message for a credential-like key found by the generic walker.
 pub(crate) fn rule_verb(rule: Code) -> &'static str {

@@ -21,7 +21,7 @@ impl FileScan<'_> {
                 && !a.value.contains(char::is_whitespace)
             {
                 if let Some(m) = self.name_match(a.key)
-                    && self.settings.values.is_credential_value(a.value, m)
+                    && self.settings.values.is_credential_value(a.key, a.value, m)
                 {
                     let message = format!("script sets `{}` to a literal credential", a.key);
                     self.report(

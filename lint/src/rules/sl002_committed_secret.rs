@@ -15,11 +15,12 @@ pub const RULE: Rule = Rule {
     summary: "Kubernetes Secret committed with data or stringData",
     severity: Severity::High,
     doc: r#"## What it does
-Reports a `kind: Secret` with non-empty `data` or `stringData` once, at its `kind:` line, with the
-number and names of its keys (not for chart templates, which are rendered from values); and, at
-its own line, each key whose value looks like a credential
-(key material, a known token format, registry auth, a credential-like key name with a literal
-value, a generated-looking value). Usernames, hosts and ports are counted, not reported alone. Public certificates (`tls.crt`, `ca.crt`), placeholders and service-account-token
+Reports each key of a `kind: Secret` whose value looks like a credential, at that key's line
+(the first such finding also names all the Secret's keys), and, when no key looks like one, the
+Secret once at its `kind:` line with the number and names of its keys (not for chart templates,
+which are rendered from values). A key looks like a credential when it holds key material, a
+known token format, registry auth, a literal under a credential-like key name, or a
+generated-looking value. Usernames, hosts and ports are counted, not reported alone. Public certificates (`tls.crt`, `ca.crt`), placeholders and service-account-token
 Secrets without data are not reported. SealedSecrets and SOPS-encrypted Secrets are never reported.
 
 ## Why is this bad
@@ -151,13 +152,13 @@ impl FileScan<'_> {
             return true;
         }
         if let Some(m) = self.name_match(key) {
-            return self.settings.values.is_credential_value(plain, m);
+            return self.settings.values.is_credential_value(key, plain, m);
         }
         self.settings.values.is_literal_secret(plain) && looks_random(plain.trim())
     }
 
-    /// A committed Secret is one finding at its `kind:` line with the number of keys, plus one
-    /// finding per key whose value looks like a credential, at that key's line.
+    /// A committed Secret is one finding per key whose value looks like a credential, at that
+    /// key's line; or, when no key does, one finding at its `kind:` line with the number of keys.
     pub(crate) fn committed_secret(
         &mut self,
         name: &str,
@@ -177,9 +178,15 @@ impl FileScan<'_> {
             if count == 1 { "" } else { "s" },
             keys.join(", ")
         );
+        let credentials: Vec<&SecretEntry<'_>> = entries
+            .iter()
+            .filter(|e| self.secret_key_is_credential(e.key, &e.plain))
+            .collect();
         // A chart template's Secret is rendered at install time from values (checked there);
-        // only keys that hold a literal credential in the template itself are reported.
-        if !self.template {
+        // only keys that hold a literal credential in the template itself are reported. The
+        // summary stands at the `kind:` line only when no key is reported on its own line: users
+        // look for a finding where the value is.
+        if !self.template && credentials.is_empty() {
             self.report_redacted(
                 Code::SL002,
                 (kind_at, kind_at + "Secret".len()),
@@ -190,14 +197,17 @@ impl FileScan<'_> {
                 Confidence::High,
             );
         }
-        for e in entries {
-            if !self.secret_key_is_credential(e.key, &e.plain) {
-                continue;
-            }
-            let message = format!(
+        for (i, e) in credentials.into_iter().enumerate() {
+            let mut message = format!(
                 "Secret `{name}` commits credential `{}` in plain text; seal it with `sealant seal`",
                 e.key
             );
+            if i == 0 && !self.template && count > 1 {
+                message.push_str(&format!(
+                    " ({count} keys in plain text: {})",
+                    keys.join(", ")
+                ));
+            }
             let path = format!("{obj_path}/{}", e.key);
             self.report(Code::SL002, e.at, e.raw, path, message, Confidence::High);
         }

@@ -54,7 +54,11 @@ impl FileScan<'_> {
                     && let Some((inner, inner_value)) = v.as_str().split_once('=')
                     && let Some(m) = self.name_match(inner)
                 {
-                    if self.settings.values.is_credential_value(inner_value, m) {
+                    if self
+                        .settings
+                        .values
+                        .is_credential_value(inner, inner_value, m)
+                    {
                         let at = item.start + v.start() + inner.len() + 1;
                         let message = format!(
                             "container `{container}` passes `{inner}` a literal credential on its command line"
@@ -84,7 +88,11 @@ impl FileScan<'_> {
                         _ => continue,
                     },
                 };
-                if self.settings.values.is_credential_value(value, m) {
+                if self
+                    .settings
+                    .values
+                    .is_credential_value(flag.as_str(), value, m)
+                {
                     let message = format!(
                         "container `{container}` passes `{}` a literal credential on its command line",
                         flag.as_str()
@@ -148,7 +156,7 @@ impl FileScan<'_> {
             }
         }
         for (name, value, m) in found {
-            if !self.settings.values.is_credential_value(&value, m) {
+            if !self.settings.values.is_credential_value(&name, &value, m) {
                 continue;
             }
             let at = self.locate(from, &value);

@@ -99,6 +99,7 @@ impl FileScan<'_> {
         let source = Source::new(value);
         let mut inner = FileScan::new(&source, self.path, self.settings);
         inner.test_data = self.test_data;
+        inner.test_reason = self.test_reason;
         inner.template = self.template;
         inner.decode_budget = self.decode_budget.min(8);
         inner.yaml_file(FileKind::Yaml);
