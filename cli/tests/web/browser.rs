@@ -124,7 +124,12 @@ fn data_bytes(data: &serde_yaml::Value, key: &str) -> Vec<u8> {
 fn cli_error(env: &Env, input: &str, args: &[String]) -> String {
     env.write("input", input);
     let stderr = stderr_of(env.sealant().args(["seal", "-f", "input"]).args(args), 2);
-    stderr.lines().next().unwrap_or_default().to_string()
+    // The error line (a warning, e.g. about mixed key types, may come before it).
+    stderr
+        .lines()
+        .find(|l| l.starts_with("sealant: error: "))
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
