@@ -170,7 +170,7 @@ fn history_blobs(repo: &gix::Repository, range: Option<&str>) -> Result<Vec<Blob
     };
     // A repository before its first commit has an unborn HEAD: there is no history to scan,
     // which is an empty result, not an error (`git init && sealant lint --history`).
-    if range.is_none() && repo.head().is_ok_and(|head| head.is_unborn()) {
+    if matches!(range, None | Some("HEAD")) && repo.head().is_ok_and(|head| head.is_unborn()) {
         return Ok(Vec::new());
     }
     let tip = resolve(tip)?;

@@ -156,9 +156,12 @@ fn a_repository_without_commits_has_an_empty_history() {
     };
     git(dir.path(), &["init", "-q"]);
     write(dir.path(), "app.env", LEAK);
-    let report = scan(dir.path(), GitScope::History(None));
-    assert!(report.findings.is_empty());
-    assert_eq!(report.files_scanned, 0);
+    // `sealant lint --history` passes its default range, HEAD, spelled out.
+    for range in [None, Some("HEAD".to_string())] {
+        let report = scan(dir.path(), GitScope::History(range));
+        assert!(report.findings.is_empty());
+        assert_eq!(report.files_scanned, 0);
+    }
     // Staged mode of the same repository still sees the file once it is added.
     git(dir.path(), &["add", "app.env"]);
     assert_eq!(scan(dir.path(), GitScope::Staged).findings.len(), 1);
