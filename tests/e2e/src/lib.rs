@@ -187,3 +187,47 @@ impl Kube {
         panic!("timed out waiting for {what} to be deleted");
     }
 }
+
+/// `count` Secrets `PREFIX0..` in `namespace` with `v` = `VALUE<i>`, sealed to the cluster's
+/// published key in one `sealant seal` run (a multi-document stream).
+pub fn seal_many(admin: &Kube, namespace: &str, prefix: &str, count: usize, value: &str) -> String {
+    let mut stream = String::new();
+    for i in 0..count {
+        stream.push_str(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {prefix}{i}\n  namespace: {namespace}\nstringData:\n  v: {value}{i}\n---\n"
+        ));
+    }
+    admin.sealant("seal", Some(stream.as_bytes()))
+}
+
+/// How many Secrets in `namespace` the controller manages whose `v` is `VALUE<i>` for their name
+/// `PREFIX<i>`.
+pub fn secrets_with(admin: &Kube, namespace: &str, prefix: &str, value: &str) -> usize {
+    let out = admin.kubectl(
+        &format!(
+            "get secrets -n {namespace} -l sealant.dev/managed-by=sealant-controller -o jsonpath={{range.items[*]}}{{.metadata.name}}={{.data.v}}{{\"\\n\"}}{{end}}"
+        ),
+        None,
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| {
+            line.split_once('=').is_some_and(|(name, data)| {
+                name.strip_prefix(prefix)
+                    .is_some_and(|i| data == b64(&format!("{value}{i}")))
+            })
+        })
+        .count()
+}
+
+/// Polls until `check` holds, for at most `limit`; returns how long it took.
+pub fn converge(what: &str, limit: Duration, check: impl Fn() -> bool) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("{what} did not converge within {limit:?}");
+}

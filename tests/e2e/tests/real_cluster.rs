@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use sealant_e2e::{Kube, b64, binary, repo};
+use sealant_e2e::{Kube, b64, binary, converge, repo, seal_many, secrets_with};
 use sealant_envtest::{ControlPlane, Options, Process, assets_or_skip};
 use serde::Deserialize;
 
@@ -842,49 +842,6 @@ fn attacks_on_the_controller_fail() {
         "the refused Secret was retried without a change"
     );
     assert!(before <= 2, "{before} applies of the refused Secret");
-}
-
-/// `count` Secrets `PREFIX0..` in `namespace`, sealed to the cluster's published key in one
-/// `sealant seal` run (multi-document stream).
-fn seal_many(admin: &Kube, namespace: &str, prefix: &str, count: usize, value: &str) -> String {
-    let mut stream = String::new();
-    for i in 0..count {
-        stream.push_str(&format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {prefix}{i}\n  namespace: {namespace}\nstringData:\n  v: {value}{i}\n---\n"
-        ));
-    }
-    admin.sealant("seal", Some(stream.as_bytes()))
-}
-
-/// How many Secrets in `namespace` the controller manages whose `v` is `value<i>`.
-fn secrets_with(admin: &Kube, namespace: &str, prefix: &str, value: &str) -> usize {
-    let out = admin.kubectl(
-        &format!(
-            "get secrets -n {namespace} -l sealant.dev/managed-by=sealant-controller -o jsonpath={{range.items[*]}}{{.metadata.name}}={{.data.v}}{{\"\\n\"}}{{end}}"
-        ),
-        None,
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|line| {
-            line.split_once('=').is_some_and(|(name, data)| {
-                name.strip_prefix(prefix)
-                    .is_some_and(|i| data == b64(&format!("{value}{i}")))
-            })
-        })
-        .count()
-}
-
-/// Polls until `check` holds, for at most `limit`; returns how long it took.
-fn converge(what: &str, limit: Duration, check: impl Fn() -> bool) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check() {
-            return start.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("{what} did not converge within {limit:?}");
 }
 
 /// A control plane of its own with `deploy/` installed and one controller replica whose key is

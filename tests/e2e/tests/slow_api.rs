@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sealant_e2e::{Kube, b64, binary, repo};
+use sealant_e2e::{Kube, binary, converge, repo, seal_many, secrets_with};
 use sealant_envtest::{ControlPlane, Options, Process, assets_or_skip};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -290,48 +290,6 @@ fn upstream(plane: &ControlPlane) -> SocketAddr {
     hostport
         .parse()
         .expect("the API server listens on an IP:port")
-}
-
-/// `count` SealedSecrets `PREFIX0..` in `namespace` with `v` = `VALUE<i>`, sealed in one run.
-fn seal_many(admin: &Kube, namespace: &str, prefix: &str, count: usize, value: &str) -> String {
-    let mut stream = String::new();
-    for i in 0..count {
-        stream.push_str(&format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {prefix}{i}\n  namespace: {namespace}\nstringData:\n  v: {value}{i}\n---\n"
-        ));
-    }
-    admin.sealant("seal", Some(stream.as_bytes()))
-}
-
-/// How many managed Secrets in `namespace` hold `v` = `VALUE<i>` for their name `PREFIX<i>`.
-fn secrets_with(admin: &Kube, namespace: &str, prefix: &str, value: &str) -> usize {
-    let out = admin.kubectl(
-        &format!(
-            "get secrets -n {namespace} -l sealant.dev/managed-by=sealant-controller -o jsonpath={{range.items[*]}}{{.metadata.name}}={{.data.v}}{{\"\\n\"}}{{end}}"
-        ),
-        None,
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|line| {
-            line.split_once('=').is_some_and(|(name, data)| {
-                name.strip_prefix(prefix)
-                    .is_some_and(|i| data == b64(&format!("{value}{i}")))
-            })
-        })
-        .count()
-}
-
-/// Polls until `check` holds, for at most `limit`; returns how long it took.
-fn converge(what: &str, limit: Duration, check: impl Fn() -> bool) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check() {
-            return start.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("{what} did not converge within {limit:?}");
 }
 
 /// Point 5: with 2 s added each way between the controller and the API server, 50 new
