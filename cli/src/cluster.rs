@@ -282,11 +282,8 @@ fn controller_config(controller: &ControllerArgs) -> CliResult<(String, Vec<(Key
 
 /// The controller's namespace: the flag or $SEALANT_CONTROLLER_NAMESPACE, else .sealant.toml's
 /// `[seal]` controller-namespace, else sealant-system. No other namespace is ever searched.
-pub async fn find_controller_namespace(
-    _kube: &KubeArgs,
-    _client: &Client,
-    controller: &ControllerArgs,
-) -> CliResult<String> {
+/// It reads no cluster object: the namespace is configuration, never discovered.
+pub fn controller_namespace(controller: &ControllerArgs) -> CliResult<String> {
     controller_config(controller).map(|(namespace, _)| namespace)
 }
 
@@ -299,7 +296,7 @@ pub async fn controller_post(
     body: Vec<u8>,
 ) -> CliResult<(u16, String)> {
     let client = kube.client().await?;
-    let namespace = find_controller_namespace(kube, &client, controller).await?;
+    let namespace = controller_namespace(controller)?;
     let path = format!(
         "/api/v1/namespaces/{namespace}/services/http:{}:http/proxy{endpoint}",
         controller.controller_name

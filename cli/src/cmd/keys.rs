@@ -168,7 +168,7 @@ async fn read_key_secrets(
     controller: &ControllerArgs,
 ) -> CliResult<(String, KeySecrets)> {
     let client = kube.client().await?;
-    let namespace = cluster::find_controller_namespace(kube, &client, controller).await?;
+    let namespace = cluster::controller_namespace(controller)?;
     let api: Api<Secret> = Api::namespaced(client, &namespace);
     let list = api
         .list(&ListParams::default().labels(SEALING_KEY_LABEL))
@@ -235,7 +235,7 @@ fn restore(kube: &KubeArgs, args: &RestoreArgs) -> CliResult<()> {
     // One runtime for the client and every request: its connection worker lives there.
     let outcome = cluster::block_on(async {
         let client = kube.client().await?;
-        let namespace = cluster::find_controller_namespace(kube, &client, &args.controller).await?;
+        let namespace = cluster::controller_namespace(&args.controller)?;
         let now = jiff::Timestamp::now();
         let mut secrets = KeySecrets(Vec::new());
         let mut planned = Vec::new();
