@@ -19,7 +19,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -585,7 +585,7 @@ fn slim_secret(object: &mut PartialObjectMeta<Secret>) {
 
 /// Who owns a Secret's content, from its `managedFields`, on one line:
 /// `OURS|FOREIGN|META`: the data keys (`f:KEY`, comma separated, sorted) the controller's own
-/// server-side apply owns, those anyone else owns, and `1` when anyone else owns the type or
+/// writes own, those anyone else owns, and `1` when anyone else owns the type or
 /// `immutable` (else `0`). Secret keys never contain `,` or `|`.
 fn content_owners(
     entries: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry],
@@ -597,8 +597,12 @@ fn content_owners(
         let Some(FieldsV1(Value::Object(fields))) = &entry.fields_v1 else {
             continue;
         };
+        // The controller's own writes: its server-side applies, and the create of a new Secret
+        // (an "Update" entry of the same manager). A key the create owns and a later apply
+        // dropped is removed as an extra key (`remove_extra_keys`), so counting both as ours
+        // hides nothing.
         let mine = entry.manager.as_deref() == Some(FIELD_MANAGER)
-            && entry.operation.as_deref() == Some("Apply")
+            && matches!(entry.operation.as_deref(), Some("Apply" | "Update"))
             && entry.subresource.as_deref().unwrap_or_default().is_empty();
         let keys = match fields.get("f:data") {
             Some(Value::Object(data)) => data
@@ -648,6 +652,8 @@ fn slim(object: &mut SealedSecret) {
         .collect();
     meta.annotations = Some(kept).filter(|a| !a.is_empty());
     if let Some(status) = object.status.as_mut() {
+        // Written by the controller through the status subresource; bounded all the same.
+        status.scope.take_if(|scope| scope.len() > 16);
         status.conditions.retain(|c| c.type_ == SYNCED);
         for condition in &mut status.conditions {
             condition.message = events::truncate(&condition.message, events::MAX_NOTE_BYTES);
@@ -877,6 +883,42 @@ async fn write_secret(
     let owned_in_cache = cached
         .as_deref()
         .is_some_and(|c| crate::policy::may_write(c, sealed));
+    if cached.is_none() {
+        // No Secret of ours by that name (the usual case for a new SealedSecret): create it, one
+        // request, instead of reading whether someone else's is there and then applying. The
+        // API server refuses the create if any Secret of that name exists (409): then read it
+        // and decide as for a Secret found in the cache.
+        let secret = desired_secret(sealed, &values, false);
+        let count = secret.data.as_ref().map_or(0, BTreeMap::len);
+        let created = secrets
+            .create(
+                &PostParams {
+                    field_manager: Some(FIELD_MANAGER.to_string()),
+                    ..PostParams::default()
+                },
+                &secret,
+            )
+            .await;
+        zeroize_secret(secret);
+        match created {
+            Ok(written) => {
+                let version = written.metadata.resource_version.clone();
+                zeroize_secret(written);
+                return Ok((Outcome::synced(count), version));
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(kube::Error::Api(status)) if status.code == 422 || status.code == 400 => {
+                return Ok((rejected(&status), None));
+            }
+            Err(source) => {
+                return Err(Error::ApplySecret {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    source,
+                });
+            }
+        }
+    }
     let existing = if owned_in_cache {
         None
     } else {
@@ -947,32 +989,33 @@ async fn write_secret(
             Ok((Outcome::synced(count), version))
         }
         Err(kube::Error::Api(status)) if status.code == 422 || status.code == 400 => {
-            // The server's own words say what is wrong (the field and the rule), but only up to
-            // where it redacts a value: Kubernetes replaces the value with a marker, then
-            // appends the parser's error, and Go's JSON errors quote the offending character
-            // (`invalid character 'h' ...` for a .dockerconfigjson that is not JSON).
-            Ok((
-                Outcome {
-                    reason: Reason::SecretRejected,
-                    message: format!(
-                        "the API server refused the Secret ({} {}): {}",
-                        status.code,
-                        status.reason,
-                        if status.message.is_empty() {
-                            "no message".to_string()
-                        } else {
-                            withhold_values(&status.message)
-                        }
-                    ),
-                },
-                None,
-            ))
+            Ok((rejected(&status), None))
         }
         Err(source) => Err(Error::ApplySecret {
             namespace: namespace.to_string(),
             name: name.to_string(),
             source,
         }),
+    }
+}
+
+/// The outcome for a Secret the API server refused (422, 400). The server's own words say what
+/// is wrong (the field and the rule), but only up to where it redacts a value: Kubernetes
+/// replaces the value with a marker, then appends the parser's error, and Go's JSON errors quote
+/// the offending character (`invalid character 'h' ...` for a .dockerconfigjson that is not JSON).
+fn rejected(status: &kube::core::Status) -> Outcome {
+    Outcome {
+        reason: Reason::SecretRejected,
+        message: format!(
+            "the API server refused the Secret ({} {}): {}",
+            status.code,
+            status.reason,
+            if status.message.is_empty() {
+                "no message".to_string()
+            } else {
+                withhold_values(&status.message)
+            }
+        ),
     }
 }
 
@@ -1202,15 +1245,30 @@ async fn report(
     let generation = sealed.metadata.generation;
     let observed = sealed.status.as_ref().and_then(|s| s.observed_generation);
     let condition = next_condition(previous, outcome, generation, Timestamp::now());
-    let unchanged =
-        previous.is_some_and(|p| same_condition(p, &condition)) && observed == generation;
-    if unchanged {
+    let shown_scope = sealed.status.as_ref().and_then(|s| s.scope.as_deref());
+    let same = previous.is_some_and(|p| same_condition(p, &condition)) && observed == generation;
+    // The spec cannot change without a new generation, so a shown scope of this generation is
+    // still right: the headers are read again only when something else changed.
+    if same && (shown_scope.is_some() || !outcome.ok()) {
         return Ok(());
+    }
+    // Only values that opened have authenticated headers: no scope is shown for others.
+    let scope = if outcome.ok() {
+        sealant_core::resource::scope_summary(sealed)
+    } else {
+        None
+    };
+    if same && scope == shown_scope {
+        return Ok(());
+    }
+    let mut status = json!({ "observedGeneration": generation, "conditions": [condition] });
+    if let Some(scope) = scope {
+        status["scope"] = json!(scope);
     }
     let patch = json!({
         "apiVersion": "sealant.dev/v1alpha1",
         "kind": "SealedSecret",
-        "status": { "observedGeneration": generation, "conditions": [condition] },
+        "status": status,
     });
     let api: Api<SealedSecret> = Api::namespaced(context.client.clone(), namespace);
     let written = api

@@ -515,6 +515,7 @@ async fn a_refused_secret_is_reported_once_and_not_retried_until_something_chang
     let client = server.client();
     let running = start(client.clone(), config("a")).await;
     let cluster = published_key(&client).await;
+    server.fail_next(FaultMatch::new("create", "secrets"), 422, 1_000);
     server.fail_next(FaultMatch::new("patch", "secrets"), 422, 1_000);
     create_sealed(
         &client,

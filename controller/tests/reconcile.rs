@@ -359,7 +359,8 @@ async fn injected_conflicts_errors_and_dropped_watches_still_converge() {
     let running = start(client.clone(), config("a")).await;
     let key = published_key(&client).await;
 
-    server.fail_next(FaultMatch::new("patch", "secrets"), 500, 3);
+    // New Secrets are created (one request each); the first three creates fail.
+    server.fail_next(FaultMatch::new("create", "secrets"), 500, 3);
     server.fail_next(FaultMatch::new("patch", "sealedsecrets/status"), 409, 2);
     for i in 0..5 {
         create_sealed(

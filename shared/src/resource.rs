@@ -52,6 +52,7 @@ pub const LINT_IGNORE_ANNOTATION: &str = "sealant.dev/lint-ignore";
     shortname = "sealed",
     printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].reason"}"#,
+    printcolumn = r#"{"name":"Scope","type":"string","jsonPath":".status.scope"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -104,6 +105,11 @@ pub struct SealedSecretStatus {
     /// One condition, `Synced`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Where the values may be opened: `strict`, `namespace-wide` or `cluster-wide` (`mixed`
+    /// when they differ), from their authenticated headers; set by the controller once they
+    /// opened, absent before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Converting between Secrets and SealedSecrets failed; each variant names the field.
@@ -278,6 +284,21 @@ pub fn open_values(
         values.insert(key.clone(), value);
     }
     Ok(values)
+}
+
+/// The scope of a SealedSecret's values as its status shows it: the scope's name when every
+/// value has the same, `mixed` when they differ, `None` without values or when a header does not
+/// parse. Read from the clear headers: only after the values opened is this authenticated.
+pub fn scope_summary(sealed: &SealedSecret) -> Option<&'static str> {
+    let mut found: Option<Scope> = None;
+    for text in sealed.spec.encrypted_data.values() {
+        let scope = format::Envelope::from_base64(text).ok()?.binding.scope();
+        match found {
+            Some(seen) if seen != scope => return Some("mixed"),
+            _ => found = Some(scope),
+        }
+    }
+    found.map(Scope::as_str)
 }
 
 /// The Secret a SealedSecret stands for, given its opened values: same name and namespace,

@@ -7,10 +7,10 @@
 //! delete the SealedSecret → Secret garbage-collected → back up the keys → fresh cluster and
 //! controller from the backup → the old SealedSecret opens.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::ops::Deref;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use sealant_e2e::{Kube, Running, b64, binary, kubectl_available, repo};
 
@@ -87,6 +87,109 @@ impl Cluster {
     }
 }
 
+/// `sealant` with environment variables set (and none of sealant's inherited from the test's).
+fn sealant_with_env(kube: &Kube, vars: &[(&str, &str)], args: &[&str], stdin: &[u8]) -> Output {
+    let mut command = Command::new(binary("sealant"));
+    command
+        .arg("--kubeconfig")
+        .arg(&kube.kubeconfig)
+        .args(args)
+        .current_dir(&kube.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in [
+        "SEALANT_PUBLIC_KEY",
+        "SEALANT_CONTROLLER_NAMESPACE",
+        "SEALANT_CONTROLLER_NAME",
+    ] {
+        command.env_remove(var);
+    }
+    command.envs(vars.iter().copied());
+    let mut child = command.spawn().expect("sealant runs");
+    let mut input = child.stdin.take().expect("piped stdin");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("sealant finishes")
+}
+
+/// Defaults from the environment, as kubeseal users set `SEALED_SECRETS_*`: the controller's
+/// namespace and Service name, and the public key (which then wins over the cluster's).
+fn environment_gives_the_defaults(cluster: &Kube, dir: &Path, cluster_key: &str) {
+    let elsewhere = sealant_with_env(
+        cluster,
+        &[("SEALANT_CONTROLLER_NAMESPACE", "elsewhere")],
+        &["fetch-key"],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&elsewhere.stderr);
+    assert!(!elsewhere.status.success(), "no controller in 'elsewhere'");
+    assert!(
+        stderr.contains("elsewhere"),
+        "the error names the namespace: {stderr}"
+    );
+    let here = sealant_with_env(
+        cluster,
+        &[("SEALANT_CONTROLLER_NAMESPACE", "sealant-system")],
+        &["fetch-key"],
+        b"",
+    );
+    assert!(
+        here.status.success(),
+        "{}",
+        String::from_utf8_lossy(&here.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&here.stdout), cluster_key);
+
+    // A key of the user's own, from the environment: sealed to it, not to the cluster's.
+    cluster.sealant(
+        &format!("keygen --out-dir {}", dir.join("own").display()),
+        None,
+    );
+    let own = std::fs::read_to_string(dir.join("own/sealant.pub")).expect("own public key");
+    let own = own
+        .lines()
+        .find(|l| l.starts_with("sealant-pub"))
+        .expect("a key line in sealant.pub");
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: env, namespace: apps}\ndata: {k: dg==}\n";
+    let sealed = sealant_with_env(
+        cluster,
+        &[("SEALANT_PUBLIC_KEY", own)],
+        &["seal"],
+        secret.as_bytes(),
+    );
+    assert!(
+        sealed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sealed.stderr)
+    );
+    let sealed = String::from_utf8_lossy(&sealed.stdout);
+    assert!(
+        sealed.contains(own),
+        "sealed to the key of SEALANT_PUBLIC_KEY: {sealed}"
+    );
+    assert!(
+        !sealed.contains(cluster_key.trim()),
+        "not to the cluster's key: {sealed}"
+    );
+
+    // The controller's Service name, for --online requests.
+    std::fs::write(dir.join("env.sealed.yaml"), sealed.as_bytes()).expect("write");
+    let named = sealant_with_env(
+        cluster,
+        &[("SEALANT_CONTROLLER_NAME", "no-such-controller")],
+        &["verify", "--online", "env.sealed.yaml"],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&named.stderr);
+    assert!(!named.status.success(), "no Service of that name");
+    assert!(
+        stderr.contains("no-such-controller"),
+        "the error names the Service: {stderr}"
+    );
+}
+
 const KEYS: &str = "get secret -n sealant-system -l sealant.dev/sealing-key";
 const PASSWORD: &str = "get secret db-creds -n apps -o jsonpath={.data.password}";
 
@@ -110,6 +213,7 @@ fn a_new_user_seals_applies_updates_deletes_and_restores_from_backup() {
     );
     let key = cluster.sealant("fetch-key", None);
     assert!(key.starts_with("sealant-pub-v1:"), "{key}");
+    environment_gives_the_defaults(&cluster, d, &key);
 
     // kubectl create secret --dry-run | sealant seal | kubectl apply
     cluster.kubectl_ok("create namespace apps", None);

@@ -452,6 +452,36 @@ fn a_copy_in_another_namespace_is_refused() {
         Some(&b64("t0ken")),
         "the Secret in the namespace it was sealed for",
     );
+    // `kubectl get` shows why without -o yaml: Synced, the reason, the scope the values were
+    // sealed for (only once they opened: a refused copy's headers are not authenticated), age.
+    synced(admin, "e2e-scope-a", "api-token", "True");
+    admin.wait_for(
+        "get sealedsecret api-token -n e2e-scope-a -o jsonpath={.status.scope}",
+        Some("strict"),
+        "the scope in the status",
+    );
+    for (ns, want) in [
+        ("e2e-scope-a", ["api-token", "True", "Unsealed", "strict"]),
+        ("e2e-scope-b", ["api-token", "False", "WrongScope", ""]),
+    ] {
+        let table = admin.kubectl_ok(&format!("get sealedsecrets -n {ns}"), None);
+        let mut lines = table.lines();
+        let header = lines.next().unwrap_or_default();
+        let names: Vec<&str> = header.split_whitespace().collect();
+        assert_eq!(
+            names,
+            ["NAME", "SYNCED", "REASON", "SCOPE", "AGE"],
+            "{table}"
+        );
+        // Cells by the header's columns (an absent value is an empty cell).
+        let row = lines.next().unwrap_or_default();
+        let starts: Vec<usize> = names.iter().filter_map(|n| header.find(n)).collect();
+        let cells: Vec<&str> = starts
+            .windows(2)
+            .map(|w| row.get(w[0]..w[1]).unwrap_or_default().trim())
+            .collect();
+        assert_eq!(cells, want, "{table}");
+    }
 }
 
 #[test]
