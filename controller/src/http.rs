@@ -57,7 +57,7 @@ use sealant_core::input::{self, ReadError};
 use sealant_core::keys::PublicKey;
 use sealant_core::resource::{SealedSecret, recipients_text};
 
-use crate::controller::Context;
+use crate::context::Context;
 use crate::keys::KeySet;
 use crate::policy;
 

@@ -35,6 +35,7 @@ use sealant_core::resource::{
 };
 
 use crate::FIELD_MANAGER;
+use crate::errors::error_chain;
 
 /// Data key of the public-keys ConfigMap holding the newest active public key line.
 pub const CONFIGMAP_PUBLIC_KEY: &str = "public-key";
@@ -649,18 +650,6 @@ pub fn zeroize_secret(mut secret: Secret) {
     for (_, ByteString(bytes)) in secret.data.take().into_iter().flatten() {
         drop(Zeroizing::new(bytes));
     }
-}
-
-/// An error and its sources on one line (`a: b: c`), for logs and status messages.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

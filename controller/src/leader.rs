@@ -61,7 +61,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::keys::error_chain;
+pub use crate::errors::NotLeader;
+use crate::errors::error_chain;
 
 /// How often [`Leadership::lost`] looks at the wall clock between monotonic deadlines.
 const WALL_CLOCK_RECHECK: Duration = Duration::from_millis(250);
@@ -164,25 +165,6 @@ impl LeaseTiming {
         }
         i32::try_from(seconds).unwrap_or(i32::MAX)
     }
-}
-
-/// Why this replica may not do the leader's writes now.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum NotLeader {
-    #[error("this replica does not hold the leader lease")]
-    Follower,
-    #[error(
-        "the leader lease was last renewed {age:?} ago, not within the renew deadline \
-         {renew_deadline:?}: stepping down"
-    )]
-    Lapsed {
-        age: Duration,
-        renew_deadline: Duration,
-    },
-    #[error("leader election has stopped")]
-    ElectionStopped,
-    #[error("the write did not finish before another replica could hold the leader lease")]
-    WriteOutlivedLease,
 }
 
 /// What the elector last established, published to every [`Leadership`].

@@ -7,7 +7,12 @@
 //! Every replica loads the keys (a watch on the key Secrets) and serves HTTP; only the leader
 //! reconciles SealedSecrets, generates and renews keys and publishes the public keys.
 
+pub mod apply;
+pub mod cache;
+pub mod conditions;
+pub mod context;
 pub mod controller;
+pub mod errors;
 pub mod events;
 pub mod fair;
 pub mod http;
@@ -17,6 +22,10 @@ pub mod metrics;
 pub mod outage;
 pub mod policy;
 pub mod readiness;
+pub mod reconcile;
+pub mod status;
+#[cfg(test)]
+mod test_support;
 pub mod ui;
 
 use std::future::Future;
@@ -31,7 +40,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::controller::Context;
+use crate::context::Context;
 use crate::keys::KeyManager;
 use crate::leader::{LeaderElector, Leadership, LeaseTiming, LeaseTimingError};
 use crate::metrics::Metrics;
@@ -214,7 +223,14 @@ pub async fn serve_with_lease_client(
         .with_key_type(config.key_type)
         .allow_weaker_key_type(config.allow_key_type_downgrade);
     let keys = key_manager.keys();
-    metrics.watch_keys(keys.clone());
+    let scraped = keys.clone();
+    metrics.watch_keys(move || {
+        let current = scraped.current();
+        crate::metrics::KeyFigures {
+            loaded: current.keys.len(),
+            newest_active: current.newest_active().map(|k| k.created_at),
+        }
+    });
     let context = Arc::new(Context::new(
         client.clone(),
         &config,

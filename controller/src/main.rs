@@ -14,7 +14,7 @@ use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
 use sealant_controller::Config;
-use sealant_controller::keys::error_chain;
+use sealant_controller::errors::error_chain;
 use sealant_controller::leader::LeaseTiming;
 use sealant_core::resource::SealedSecret;
 

@@ -18,8 +18,7 @@ use prometheus_client::registry::Registry;
 
 use sealant_core::resource::SealedSecret;
 
-use crate::controller::SYNCED;
-use crate::keys::Keys;
+use crate::conditions::SYNCED;
 
 /// Labels of the unseal error counter: the condition reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,11 +51,35 @@ pub struct Metrics {
     live: Arc<LiveState>,
 }
 
-/// What the scrape-time collector reads: the reconcilers' caches and the keys.
-#[derive(Debug, Default)]
+/// A reconciler's SealedSecret cache and whether it has its first complete list.
+pub type Cache = (
+    kube::runtime::reflector::Store<SealedSecret>,
+    tokio::sync::watch::Receiver<bool>,
+);
+
+/// The sealing keys as scrapes report them: how many are loaded, and when the newest active one
+/// was created.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeyFigures {
+    pub loaded: usize,
+    pub newest_active: Option<Timestamp>,
+}
+
+/// Reads the current [`KeyFigures`] at scrape time.
+type KeyReader = Box<dyn Fn() -> KeyFigures + Send + Sync>;
+
+/// What the scrape-time collector reads: the reconcilers' caches and the keys. Handed in by the
+/// wiring, so that metrics imports none of the phases that report to it.
+#[derive(Default)]
 struct LiveState {
-    stores: RwLock<Vec<crate::controller::CacheOf<SealedSecret>>>,
-    keys: Mutex<Option<Keys>>,
+    stores: RwLock<Vec<Cache>>,
+    keys: Mutex<Option<KeyReader>>,
+}
+
+impl std::fmt::Debug for LiveState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveState").finish_non_exhaustive()
+    }
 }
 
 impl Default for Metrics {
@@ -142,15 +165,15 @@ impl Metrics {
         }
     }
 
-    /// Lets scrapes report key count and newest key age from `keys`.
-    pub fn watch_keys(&self, keys: Keys) {
+    /// Lets scrapes report key count and newest key age, read by `keys` at each scrape.
+    pub fn watch_keys(&self, keys: impl Fn() -> KeyFigures + Send + Sync + 'static) {
         if let Ok(mut slot) = self.live.keys.lock() {
-            *slot = Some(keys);
+            *slot = Some(Box::new(keys));
         }
     }
 
     /// Sets the reconcilers' caches that `sealedsecrets` is counted from (empty when not leading).
-    pub fn set_stores(&self, stores: Vec<crate::controller::CacheOf<SealedSecret>>) {
+    pub fn set_stores(&self, stores: Vec<Cache>) {
         if let Ok(mut slot) = self.live.stores.write() {
             *slot = stores;
         }
@@ -210,17 +233,13 @@ impl Collector for LiveState {
             .keys
             .lock()
             .ok()
-            .and_then(|k| k.as_ref().map(Keys::current));
+            .and_then(|k| k.as_ref().map(|read| read()));
         let count = Gauge::<i64>::default();
         let age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         if let Some(keys) = keys {
-            count.set(keys.keys.len() as i64);
-            if let Some(newest) = keys.newest_active() {
-                age.set(
-                    Timestamp::now()
-                        .duration_since(newest.created_at)
-                        .as_secs_f64(),
-                );
+            count.set(i64::try_from(keys.loaded).unwrap_or(i64::MAX));
+            if let Some(created) = keys.newest_active {
+                age.set(Timestamp::now().duration_since(created).as_secs_f64());
             }
         }
         let metric = encoder.encode_descriptor(
@@ -257,7 +276,7 @@ fn condition_of(object: &SealedSecret) -> (&'static str, &'static str) {
             };
             (
                 status,
-                crate::controller::Reason::parse(&c.reason).map_or("Other", |r| r.as_str()),
+                crate::conditions::Reason::parse(&c.reason).map_or("Other", |r| r.as_str()),
             )
         }
     }

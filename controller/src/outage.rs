@@ -19,7 +19,7 @@ use kube::Client;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use crate::keys::error_chain;
+use crate::errors::{error_chain, not_leader};
 
 /// How long without any answer (and with failed requests) before the API server is reported
 /// unreachable: one refused connection among answers is not an outage.
@@ -226,19 +226,6 @@ pub fn unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
         }
         if let Some(kube) = e.downcast_ref::<kube::Error>() {
             return !matches!(kube, kube::Error::Api(_));
-        }
-        current = e.source();
-    }
-    false
-}
-
-/// Whether `error` is a write the fenced client refused because this replica may not write
-/// (not leading, or its lease lapsed): not an outage, and nothing to report.
-pub fn not_leader(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if e.downcast_ref::<crate::leader::NotLeader>().is_some() {
-            return true;
         }
         current = e.source();
     }

@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use crate::controller::Context;
+use crate::context::Context;
 
 #[path = "../../web/assets.rs"]
 mod assets;
