@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -27,7 +25,7 @@ use sealant_core::resource::{
 };
 use sealant_test_apiserver::FaultMatch;
 
-use common::*;
+use crate::common::*;
 
 fn json_of(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|_| panic!("JSON answer, got {body}"))

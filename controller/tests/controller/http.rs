@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -19,7 +17,7 @@ use sealant_core::format::{Envelope, KeyRing, Location, Scope, open};
 use sealant_core::keys::PrivateKey;
 use sealant_core::resource::SealedSecret;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_public_keys() {

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -18,7 +16,7 @@ use sealant_core::format::Scope;
 use sealant_core::keys::{KeyType, PrivateKey};
 use sealant_core::resource::{PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL};
 
-use common::*;
+use crate::common::*;
 
 async fn key_secrets(client: &kube::Client) -> Vec<Secret> {
     let api: Api<Secret> = Api::namespaced(client.clone(), CONTROLLER_NS);

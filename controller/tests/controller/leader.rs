@@ -10,8 +10,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -31,7 +29,7 @@ use sealant_controller::leader::{
 use sealant_core::format::Scope;
 use sealant_core::resource::SealedSecret;
 
-use common::*;
+use crate::common::*;
 
 const LEASE: &str = "leader-test";
 /// 3 s lease, 2 s renew deadline, 250 ms retry: each attempt may take 1 s.

@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -18,7 +16,7 @@ use kube::api::Api;
 use sealant_core::format::Scope;
 use sealant_core::resource::SealedSecret;
 
-use common::*;
+use crate::common::*;
 
 /// A controller process, killed when dropped.
 struct Process(Child);

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -18,7 +16,7 @@ use sealant_core::keys::PrivateKey;
 use sealant_core::resource::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, SealedSecret};
 use sealant_test_apiserver::FaultMatch;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_secret_becomes_an_owned_secret_that_follows_updates_and_is_restored() {

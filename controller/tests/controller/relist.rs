@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
 use kube::api::{Api, Patch, PatchParams};
@@ -13,7 +11,7 @@ use sealant_core::format::Scope;
 use sealant_core::resource::SealedSecret;
 use sealant_test_apiserver::FaultMatch;
 
-use common::*;
+use crate::common::*;
 
 /// More than the watcher's list page (500), so the re-list is paginated.
 const EXISTING: usize = 520;

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -12,7 +10,7 @@ use kube::api::{Api, Patch, PatchParams};
 use sealant_core::format::Scope;
 use sealant_test_apiserver::{FaultMatch, TestApiServer};
 
-use common::*;
+use crate::common::*;
 
 const COUNT: usize = 20;
 

@@ -62,7 +62,7 @@ fn sarif_output_is_valid_sarif_2_1_0() {
     // Rust regex engines reject, so the in-memory copy drops that character; nothing else
     // differs (checked below).
     const ECMA_ONLY: &str = r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#;
-    let original = include_str!("../resources/test/sarif-schema-2.1.0.json");
+    let original = include_str!("../../resources/test/sarif-schema-2.1.0.json");
     let occurrences = original.matches(ECMA_ONLY).count();
     assert_eq!(
         occurrences, 2,
