@@ -184,7 +184,18 @@ async fn a_sealed_secret_cannot_plant_a_sealing_key() {
             "{namespace}"
         );
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The planted key is never taken up: the served key stays the cluster's while the
+    // controller has had time to see the planted Secret (nothing says when it has looked).
+    holds_for(
+        "the served public key stays the cluster's",
+        Duration::from_millis(500),
+        || async {
+            let (_, _, served) =
+                http(running.addr, "GET", "/v1/public-key", "text/plain", b"").await;
+            served.trim() == cluster.to_string()
+        },
+    )
+    .await;
     let (_, _, served) = http(running.addr, "GET", "/v1/public-key", "text/plain", b"").await;
     assert_eq!(served.trim(), cluster.to_string());
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), CONTROLLER_NS);
@@ -400,7 +411,11 @@ async fn a_flood_of_maximal_requests_starves_nothing() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The flood is under way: its requests are being answered (200, or a refusal).
+    wait_for("every flooder to have had an answer", || async {
+        (answered.load(Ordering::Relaxed) >= 16).then_some(())
+    })
+    .await;
 
     // While it runs: probes answer fast, a new SealedSecret is reconciled.
     let started = Instant::now();
@@ -521,11 +536,23 @@ async fn a_refused_secret_is_reported_once_and_not_retried_until_something_chang
     .await;
     let (_, condition) = wait_condition(&client, "prod", "refused", "SecretRejected").await;
     assert!(condition.message.contains("422"), "{}", condition.message);
-    // Once the fault is gone nothing retries on its own: the rejection is permanent.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    server.clear_faults();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Once the fault is gone nothing retries on its own: the rejection is permanent. (What
+    // must not happen has no event to wait for: the Secret stays absent over the windows.)
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "prod");
+    let absent = || async { secrets.get_opt("refused").await.unwrap().is_none() };
+    holds_for(
+        "the rejected Secret was retried without a change",
+        Duration::from_secs(1),
+        absent,
+    )
+    .await;
+    server.clear_faults();
+    holds_for(
+        "the rejected Secret was retried without a change",
+        Duration::from_secs(3),
+        absent,
+    )
+    .await;
     assert!(
         secrets.get_opt("refused").await.unwrap().is_none(),
         "the rejected Secret was retried without a change"

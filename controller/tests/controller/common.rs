@@ -182,6 +182,67 @@ where
     }
 }
 
+/// Asserts that `check` holds at every look (every 50 ms) for `window`, panicking naming `what`
+/// the first time it does not: for what must *not* happen, where nothing the test can see says
+/// that the controller has had its chance (a retry it must not make, a namespace it must not
+/// watch). The window is the claim under test, not a wait for something to finish.
+pub async fn holds_for<F, Fut>(what: &str, window: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + window;
+    loop {
+        assert!(check().await, "{what}");
+        if tokio::time::Instant::now() >= end {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `sample` has answered the same for `quiet` (looking every 50 ms) and returns that
+/// answer, or panics naming `what` after [`CONVERGE`]: e.g. the test API server's request counts,
+/// once the echoes of the controller's own writes have come back and been looked at.
+pub async fn settled<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    quiet: Duration,
+    mut sample: impl FnMut() -> T,
+) -> T {
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    let mut last = sample();
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = sample();
+        if now != last {
+            last = now;
+            since = tokio::time::Instant::now();
+        } else if since.elapsed() >= quiet {
+            return last;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} never settled (last: {last:?})"
+        );
+    }
+}
+
+/// Lease reads the test API server has answered: a follower's elector reads the Lease on each
+/// attempt to acquire it (a leader renews with writes only), so a rise says "the follower tried".
+pub fn lease_reads(server: &TestApiServer) -> u64 {
+    server.request_count(&sealant_test_apiserver::FaultMatch::new("get", "leases"))
+}
+
+/// Waits until the test API server has seen `more` Lease reads after `since` (a count from
+/// [`lease_reads`]).
+pub async fn lease_reads_after(server: &TestApiServer, since: u64, more: u64) {
+    wait_for(&format!("{more} more Lease reads"), || async {
+        (lease_reads(server) >= since + more).then_some(())
+    })
+    .await;
+}
+
 /// The published public key (newest active), once the ConfigMap exists.
 pub async fn published_key(client: &Client) -> PublicKey {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), CONTROLLER_NS);

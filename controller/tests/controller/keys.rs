@@ -102,7 +102,12 @@ async fn a_key_is_generated_once_published_and_kept_across_restarts() {
             .then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    holds_for(
+        "the restarted controller made no new key",
+        Duration::from_millis(500),
+        || async { key_secrets(&client).await.len() == 1 },
+    )
+    .await;
     assert_eq!(key_secrets(&client).await.len(), 1);
     assert_eq!(published_key(&client).await, key);
     running.stop().await;
@@ -316,7 +321,8 @@ async fn two_replicas_elect_one_leader_and_fail_over_when_it_dies() {
         })
         .await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The follower has tried to take the Lease a few times (it reads the Lease on each try).
+    lease_reads_after(&server, lease_reads(&server), 3).await;
     assert_eq!(
         holder(&client).await.as_deref(),
         Some("replica-a"),
@@ -369,18 +375,28 @@ async fn a_leader_that_loses_the_lease_stops_reconciling_at_once() {
     spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
         jiff::Timestamp::now(),
     ));
+    let reads = lease_reads(&server);
     leases
         .replace("sealant-controller", &PostParams::default(), &lease)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Its next renewal is refused (409) and it steps down; it reads the Lease only once it
+    // holds none.
+    lease_reads_after(&server, reads, 1).await;
     create_sealed(
         &client,
         &sealed("while-away", "prod", &key, &[("v", "1")], Scope::Strict),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "prod");
+    // What must not happen has no event to wait for: the Secret stays absent for a second (the
+    // intruder's Lease lasts three).
+    holds_for(
+        "a replica without the lease reconciled",
+        Duration::from_secs(1),
+        || async { secrets.get_opt("while-away").await.unwrap().is_none() },
+    )
+    .await;
     assert!(
         secrets.get_opt("while-away").await.unwrap().is_none(),
         "a replica without the lease reconciled"

@@ -260,9 +260,11 @@ async fn a_leader_whose_lease_calls_hang_stops_before_the_other_takes_over() {
     let cut = Arc::new(AtomicBool::new(false));
     let a = Replica::start(cuttable(server.client(), Arc::clone(&cut)), "replica-a");
     wait_until("replica-a to lead", || a.leadership.is_leading()).await;
+    let reads = lease_reads(&server);
     let b = Replica::start(server.client(), "replica-b");
     let sampler = Sampler::start(&[&a, &b]);
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // replica-b has tried to take the Lease twice (it reads it on each try).
+    lease_reads_after(&server, reads, 2).await;
     assert!(!b.leadership.is_leading());
 
     // Every Lease call of the leader now hangs: it must stop within the renew deadline of the
@@ -284,7 +286,8 @@ async fn a_leader_whose_lease_calls_hang_stops_before_the_other_takes_over() {
 
     wait_until("replica-b to take over", || b.leadership.is_leading()).await;
     assert_eq!(holder(&server.client()).await.as_deref(), Some("replica-b"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Sampled while replica-b renews twice more (the cut-off replica's calls never arrive).
+    lease_writes_after(&server, lease_writes(&server), 2).await;
     let shown = sampler.assert_no_overlap(origin).await;
     assert!(
         shown.iter().all(|(_, list)| !list.is_empty()),
@@ -301,9 +304,11 @@ async fn latency_on_lease_requests_never_gives_two_leaders() {
     let origin = Instant::now();
     let a = Replica::start(server.client(), "replica-a");
     wait_until("replica-a to lead", || a.leadership.is_leading()).await;
+    let reads = lease_reads(&server);
     let b = Replica::start(server.client(), "replica-b");
     let sampler = Sampler::start(&[&a, &b]);
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // replica-b has tried to take the Lease twice (it reads it on each try).
+    lease_reads_after(&server, reads, 2).await;
 
     // Every request now takes 5 s, longer than an attempt may (1 s) and than the renew deadline
     // (2 s), like an API server whose etcd froze.
@@ -318,17 +323,28 @@ async fn latency_on_lease_requests_never_gives_two_leaders() {
     tokio::time::sleep_until((slow_from + TIMING.renew_deadline).into()).await;
     assert!(!a.leadership.is_leading());
     assert!(!b.leadership.is_leading());
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // While the calls hang, neither leads: watched until replica-b has tried twice more.
+    let reads = lease_reads(&server);
+    while lease_reads(&server) < reads + 2 {
+        assert!(!a.leadership.is_leading() && !b.leadership.is_leading());
+        assert!(slow_from.elapsed() < PATIENCE, "replica-b stopped trying");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(!a.leadership.is_leading() && !b.leadership.is_leading());
 
     // The API server recovers: exactly one replica leads again, and the late answers of the
     // calls that hung (they still arrive, 5 s late) never make a second one.
     server.clear_faults();
+    let cleared = Instant::now();
     wait_until("a leader again", || {
         a.leadership.is_leading() || b.leadership.is_leading()
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // The claim is about the late answers: the test API server answers a request that came
+    // while it was slow 5 s after it came, so all of them have landed 5 s after the clear (its
+    // simulated latency, not a guess at how fast this machine is); sampled a second beyond.
+    // Nothing else to wait for: the calls themselves were abandoned by the electors' timeouts.
+    tokio::time::sleep_until((cleared + Duration::from_secs(6)).into()).await;
     sampler.assert_no_overlap(origin).await;
     a.stop().await;
     b.stop().await;
@@ -377,8 +393,12 @@ async fn a_paused_leader_writes_nothing_after_it_wakes() {
     assert!(writes.get_opt("before-pause").await.unwrap().is_some());
 
     // Its elector runs again: it finds replica-b's Lease (or a conflict) and stays a follower.
+    let reads = lease_reads(&server);
     pause.send_replace(false);
-    tokio::time::sleep(TIMING.renew_deadline).await;
+    // Its renewal is refused (409, replica-b wrote since) and it reads the Lease as a follower
+    // does; sampled while replica-b renews twice more.
+    lease_reads_after(&server, reads, 1).await;
+    lease_writes_after(&server, lease_writes(&server), 2).await;
     sampler.assert_no_overlap(origin).await;
     a.stop().await;
     b.stop().await;
@@ -390,8 +410,10 @@ async fn a_stopped_elector_releases_and_a_dropped_one_is_not_leading() {
     let client = server.client();
     let a = Replica::start(client.clone(), "replica-a");
     wait_until("replica-a to lead", || a.leadership.is_leading()).await;
+    let reads = lease_reads(&server);
     let b = Replica::start(client.clone(), "replica-b");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // replica-b has tried to take the Lease (it reads it on each try).
+    lease_reads_after(&server, reads, 1).await;
 
     // A graceful stop steps down, then releases: the other takes over well before the lease
     // would have expired.
@@ -456,8 +478,13 @@ async fn the_controller_releases_the_lease_only_after_its_last_write() {
     });
     futures::future::join_all(creates).await;
     // The reconciles are under way (a Secret is applied about 2 s after its SealedSecret
-    // appears, its status a second later) when the shutdown comes.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // appears, its status a second later) when the shutdown comes: once the first Secret apply
+    // has reached the API server (it answers a second later).
+    wait_for("the first Secret apply", || async {
+        (server.request_count(&sealant_test_apiserver::FaultMatch::new("patch", "secrets")) >= 1)
+            .then_some(())
+    })
+    .await;
     running.stop().await;
     server.clear_faults();
 
@@ -543,6 +570,19 @@ async fn a_leader_behind_a_slow_api_server_renews_with_one_write_and_keeps_leadi
     assert!(reads <= 1, "{reads} Lease reads while renewing");
     assert!(writes >= 5, "{writes} Lease writes in 8 s");
     a.stop().await;
+}
+
+/// Lease writes (renewals and takeovers) the test API server has seen.
+fn lease_writes(server: &sealant_test_apiserver::TestApiServer) -> u64 {
+    server.request_count(&sealant_test_apiserver::FaultMatch::new("update", "leases"))
+}
+
+/// Waits until the test API server has seen `more` Lease writes after `since`.
+async fn lease_writes_after(server: &sealant_test_apiserver::TestApiServer, since: u64, more: u64) {
+    wait_until(&format!("{more} more Lease writes"), || {
+        lease_writes(server) >= since + more
+    })
+    .await;
 }
 
 /// Lease reads seen by the test API server.

@@ -94,8 +94,10 @@ async fn a_leader_woken_from_sigstop_writes_nothing_while_another_holds_the_leas
     )
     .await;
     wait_secret(&client, "prod", "before", |_| true).await;
+    let reads = lease_reads(&server);
     let b = Process::start(&kubeconfig, "replica-b", "staging");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // replica-b runs and follows: it has read the Lease (the leader renews with writes only).
+    lease_reads_after(&server, reads, 1).await;
 
     // A reconcile is under way (its read of the Secret takes 300 ms) when the leader is frozen.
     server.set_latency(Duration::from_millis(300));
@@ -115,9 +117,15 @@ async fn a_leader_woken_from_sigstop_writes_nothing_while_another_holds_the_leas
     // The old leader wakes up with the answer to its read waiting: the write that follows, and
     // the status and Event after it, must not reach the API server.
     a.signal("-CONT");
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    assert_eq!(holder(&client).await.as_deref(), Some("replica-b"));
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "prod");
+    // What must not happen has no event to wait for: nothing is written for two seconds.
+    holds_for(
+        "the woken stale leader wrote the Secret",
+        Duration::from_millis(2000),
+        || async { secrets.get_opt("probe").await.unwrap().is_none() },
+    )
+    .await;
+    assert_eq!(holder(&client).await.as_deref(), Some("replica-b"));
     assert!(
         secrets.get_opt("probe").await.unwrap().is_none(),
         "the woken stale leader wrote the Secret"

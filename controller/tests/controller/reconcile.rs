@@ -270,8 +270,14 @@ async fn values_that_do_not_open_are_reported_and_no_secret_is_written() {
         );
     }
 
-    // No spinning: after a while there is still one event each and few reconciles.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // No spinning: after a while there is still one event each and few reconciles. (A loop has
+    // no event to wait for: the count is watched over two seconds.)
+    holds_for(
+        "one Event about a permanent failure",
+        Duration::from_secs(2),
+        || async { events_about(&client, "prod", "moved").await.len() == 1 },
+    )
+    .await;
     assert_eq!(events_about(&client, "prod", "moved").await.len(), 1);
     let (_, _, text) = http(running.addr, "GET", "/metrics", "text/plain", b"").await;
     let reconciles: f64 = metric_value(&text, "sealant_reconciles_total");
@@ -414,10 +420,23 @@ async fn only_the_watched_namespaces_are_reconciled() {
     }
     wait_secret(&client, "team-a", "db", |_| true).await;
     wait_secret(&client, "team-b", "db", |_| true).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "team-c");
+    holds_for(
+        "a Secret in a namespace that is not watched",
+        Duration::from_millis(500),
+        || async { secrets.get_opt("db").await.unwrap().is_none() },
+    )
+    .await;
     assert!(secrets.get_opt("db").await.unwrap().is_none());
     running.stop().await;
+}
+
+/// The SealedSecrets in the controller's cache, as `/metrics` counts them by status.
+fn cached_sealed_secrets(text: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("sealant_sealedsecrets{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 fn metric_value(text: &str, name: &str) -> f64 {
@@ -480,7 +499,12 @@ async fn a_kept_secret_survives_its_sealed_secret() {
     // The SealedSecret goes; the Secret stays, and is no longer managed.
     let api: Api<SealedSecret> = Api::namespaced(client.clone(), "team-b");
     api.delete("kept", &Default::default()).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The controller has seen the deletion once its cache (which /metrics counts) is empty.
+    wait_for("the controller to forget the SealedSecret", || async {
+        let (_, _, text) = http(running.addr, "GET", "/metrics", "text/plain", b"").await;
+        (cached_sealed_secrets(&text) == 0.0).then_some(())
+    })
+    .await;
     secrets
         .patch(
             "kept",
@@ -489,7 +513,13 @@ async fn a_kept_secret_survives_its_sealed_secret() {
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // What must not happen has no event to wait for: the edit stays for two seconds.
+    holds_for(
+        "the kept Secret is left alone",
+        Duration::from_secs(2),
+        || async { data_of(&secrets.get("kept").await.unwrap())["v"] == "edited" },
+    )
+    .await;
     let left = secrets.get("kept").await.unwrap();
     assert_eq!(
         data_of(&left)["v"],
@@ -586,7 +616,13 @@ async fn a_secret_opted_in_to_patching_keeps_what_is_not_ours() {
     api.delete("shared", &DeleteParams::default())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // What must not happen (the Secret deleted with it) has no event to wait for.
+    holds_for(
+        "the adopted Secret stays",
+        Duration::from_secs(2),
+        || async { secrets.get_opt("shared").await.unwrap().is_some() },
+    )
+    .await;
     assert!(secrets.get_opt("shared").await.unwrap().is_some());
     running.stop().await;
 }

@@ -42,10 +42,16 @@ async fn a_relist_after_the_watch_expired_loses_no_change() {
     }
 
     // The watch goes down and stays down while changes happen.
+    let watches = || server.request_count(&FaultMatch::new("watch", "sealedsecrets"));
+    let lists = || server.request_count(&FaultMatch::new("list", "sealedsecrets"));
     server.fail_next(FaultMatch::new("watch", "sealedsecrets"), 500, 1_000_000);
     server.fail_next(FaultMatch::new("list", "sealedsecrets"), 500, 1_000_000);
+    let asked = watches() + lists();
     server.drop_watches();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for("the controller to find its watch refused", || async {
+        (watches() + lists() > asked).then_some(())
+    })
+    .await;
     for i in 0..10 {
         let edited = sealed(
             &format!("s{i}"),
@@ -76,10 +82,14 @@ async fn a_relist_after_the_watch_expired_loses_no_change() {
     // Its history is gone (etcd compaction): the watch must re-list, in pages.
     server.compact();
     server.clear_faults();
+    let listed = lists();
     // A real API server takes its time over a large list; reconciles queued while the second page
     // is on its way must not read the cache as it was before the outage.
     server.set_latency(Duration::from_millis(400));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    wait_for("the re-list's second page to be asked for", || async {
+        (lists() >= listed + 2).then_some(())
+    })
+    .await;
     server.set_latency(Duration::ZERO);
 
     for i in 0..10 {

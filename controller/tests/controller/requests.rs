@@ -54,8 +54,15 @@ async fn one_write_each_on_first_sync_and_none_after_a_restart() {
     for i in 0..COUNT {
         wait_condition(&client, "team-c", &format!("s{i}"), "Unsealed").await;
     }
-    // Let the echoes of its own writes (the Secret and status watch events) come back.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let the echoes of its own writes (the Secret and status watch events) come back: they
+    // come within milliseconds, and a write they caused would too; counted once the controller's
+    // requests have stopped for half a second.
+    settled(
+        "the controller's requests",
+        Duration::from_millis(500),
+        || counts(&server),
+    )
+    .await;
     // (The test's own waits read the SealedSecrets; the controller reads them from its cache.)
     let [applies, gets, statuses, events, _] = counts(&server);
     let n = COUNT as u64;
@@ -73,7 +80,12 @@ async fn one_write_each_on_first_sync_and_none_after_a_restart() {
         || async { (reconciles(&running).await >= COUNT as f64).then_some(()) },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    settled(
+        "the restarted controller's requests",
+        Duration::from_millis(500),
+        || counts(&server),
+    )
+    .await;
     assert_eq!(counts(&server), before, "requests after a restart");
 
     // Drift is still noticed: a value edited by hand (someone else owns it now) is put back,

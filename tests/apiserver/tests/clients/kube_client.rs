@@ -740,7 +740,13 @@ async fn garbage_collection_deletes_dependents_of_deleted_owners() {
         .create(&PostParams::default(), &secret("unowned", &[]))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Ten collector passes (every 20 ms) leave it alone while its owner exists.
+    throughout(
+        "the dependent stays while its owner exists",
+        Duration::from_millis(200),
+        async || secrets.get("dependent").await.is_ok(),
+    )
+    .await;
     assert!(secrets.get("dependent").await.is_ok(), "owner still exists");
 
     cms.delete("owner", &DeleteParams::default()).await.unwrap();
@@ -782,7 +788,12 @@ async fn without_gc_dependents_stay() {
         .await
         .unwrap();
     assert_eq!(code(cms.get("owner").await.unwrap_err()), 404);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    throughout(
+        "the dependent stays without a collector",
+        Duration::from_millis(300),
+        async || secrets.get("dependent").await.is_ok(),
+    )
+    .await;
     assert!(secrets.get("dependent").await.is_ok());
 }
 
@@ -1126,6 +1137,19 @@ fn owned_by(name: &str, owner: &ConfigMap) -> Secret {
         block_owner_deletion: Some(true),
     }]);
     dependent
+}
+
+/// Asserts that `check` holds at every look (every 20 ms) for `window`: for what must not happen,
+/// where nothing says the collector has had its chance but the passes that `window` spans.
+async fn throughout(what: &str, window: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let end = tokio::time::Instant::now() + window;
+    loop {
+        assert!(check().await, "{what}");
+        if tokio::time::Instant::now() >= end {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {

@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use sealant_test_apiserver::TestApiServer;
+use sealant_test_apiserver::{FaultMatch, TestApiServer};
 
 fn kubectl_missing() -> bool {
     let found = std::process::Command::new("kubectl")
@@ -470,8 +470,15 @@ async fn get_watch_prints_changes_as_they_happen() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Give kubectl time to list and start watching, then change things.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Once kubectl has listed and started watching, change things.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while server.request_count(&FaultMatch::new("watch", "configmaps")) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kubectl never started watching"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let api: Api<ConfigMap> = Api::default_namespaced(server.client());
     let mut cm = ConfigMap::default();
     cm.metadata.name = Some("watched".into());

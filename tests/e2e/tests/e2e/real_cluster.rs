@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use sealant_e2e::{Kube, b64, binary, converge, repo, seal_many, secrets_with};
+use sealant_e2e::{Kube, POLL, b64, binary, converge, holds_for, repo, seal_many, secrets_with};
 use sealant_envtest::{ControlPlane, Options, Process, assets_or_skip};
 use serde::Deserialize;
 
@@ -835,7 +835,11 @@ fn attacks_on_the_controller_fail() {
             .count()
     };
     let before = patches();
-    std::thread::sleep(Duration::from_secs(5));
+    holds_for(
+        "the refused Secret was retried without a change",
+        Duration::from_secs(5),
+        || patches() == before,
+    );
     assert_eq!(
         patches(),
         before,
@@ -859,8 +863,8 @@ fn fresh_with_controller(identity: &str) -> Option<(ControlPlane, Kube, Replica)
     Some((plane, admin, replica))
 }
 
-/// Fault: etcd frozen for 20 s under a running controller (every API call hangs, the Lease
-/// cannot be renewed). Afterwards edits and new SealedSecrets converge, and the outage costs a
+/// Fault: etcd frozen under a running controller until it has given up its Lease (every API call
+/// hangs, the Lease cannot be renewed). Afterwards edits and new SealedSecrets converge, and the outage costs a
 /// handful of log lines, not thousands.
 #[test]
 fn an_etcd_freeze_is_survived_quietly() {
@@ -882,7 +886,18 @@ fn an_etcd_freeze_is_survived_quietly() {
         .count();
 
     plane.pause("etcd").expect("freeze etcd");
-    std::thread::sleep(Duration::from_secs(20));
+    // Frozen until the leader has stepped down: its renewals have hung past the renew deadline.
+    converge(
+        "the leader to step down while etcd is frozen",
+        Duration::from_secs(60),
+        || {
+            std::fs::read_to_string(&replica.log)
+                .unwrap_or_default()
+                .lines()
+                .skip(lines_before)
+                .any(|l| l.contains("stepping down"))
+        },
+    );
     plane.resume("etcd").expect("thaw etcd");
 
     // Changes made right after: 10 edits and 10 new SealedSecrets.
@@ -905,7 +920,7 @@ fn an_etcd_freeze_is_survived_quietly() {
     let outage_lines = log.lines().count() - lines_before;
     assert!(
         outage_lines < 100,
-        "{outage_lines} log lines during and after a 20 s outage:\n{log}"
+        "{outage_lines} log lines during and after an etcd freeze:\n{log}"
     );
     assert!(
         !log.contains("old0") && !log.contains("fresh0"),
@@ -1388,7 +1403,7 @@ fn the_web_ui_seals_in_the_browser_what_the_controller_unseals() {
             Instant::now() < deadline,
             "/ui/keys never answered 200 (last {status})"
         );
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(POLL);
     };
     let published = s.admin.kubectl_ok(
         "get configmap sealant-public-keys -n sealant-system -o jsonpath={.data.public-key}",

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sealant_e2e::{Kube, binary, converge, repo, seal_many, secrets_with};
+use sealant_e2e::{Kube, binary, converge, repo, seal_many, secrets_with, settled};
 use sealant_envtest::{ControlPlane, Options, Process, assets_or_skip};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -101,14 +101,22 @@ impl DelayProxy {
             .store(latency.as_millis() as u64, Ordering::SeqCst);
     }
 
-    /// Cuts every connection and refuses new ones until [`DelayProxy::up`].
+    /// Cuts every connection and refuses new ones.
     fn down(&self) {
         self.down.store(true, Ordering::SeqCst);
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn up(&self) {
-        self.down.store(false, Ordering::SeqCst);
+    /// An outage of `outage`: [`DelayProxy::down`] now, and up again on its own when it has
+    /// lasted that long. The simulated outage's length lives here, in the fake network, so
+    /// that the test waits on what the controller does rather than sleeping through it.
+    fn down_for(&self, outage: Duration) {
+        self.down();
+        let down = Arc::clone(&self.down);
+        self.runtime.spawn(async move {
+            tokio::time::sleep(outage).await;
+            down.store(false, Ordering::SeqCst);
+        });
     }
 }
 
@@ -220,13 +228,28 @@ impl Replica {
 
     /// `GET /readyz`: the status code and the whole answer.
     fn readyz_answer(&self) -> (u16, String) {
+        self.get("/readyz")
+    }
+
+    /// The SealedSecrets in the controller's cache, as `/metrics` counts them by status.
+    fn cached_sealed_secrets(&self) -> f64 {
+        self.get("/metrics")
+            .1
+            .lines()
+            .filter(|l| l.starts_with("sealant_sealedsecrets{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// `GET path` over HTTP/1.0 (a whole body, never chunked): the status code and the answer.
+    fn get(&self, path: &str) -> (u16, String) {
         let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
             return (0, String::new());
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
         use std::io::{Read, Write};
         if stream
-            .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
             .is_err()
         {
             return (0, String::new());
@@ -367,23 +390,33 @@ fn a_slow_api_server_still_converges_and_an_outage_is_quiet() {
         replica.tail()
     );
 
-    // The outage: 60 s with nothing reaching the API server; SealedSecrets are edited meanwhile.
+    // The outage: 60 s with nothing reaching the API server (the proxy comes back on its own);
+    // SealedSecrets are edited meanwhile, once the controller has said the server is gone.
     proxy.set_latency(Duration::ZERO);
     let lines_before = replica.log_lines();
-    proxy.down();
+    proxy.down_for(Duration::from_secs(60));
     let cut = Instant::now();
-    std::thread::sleep(Duration::from_secs(5));
+    converge(
+        "the log to say the API server is unreachable",
+        Duration::from_secs(30),
+        || {
+            replica
+                .log()
+                .lines()
+                .skip(lines_before)
+                .any(|l| l.contains("is unreachable"))
+        },
+    );
     admin.kubectl_ok(
         "apply -f -",
         Some(seal_many(&admin, ns, "s", 50, "third").as_bytes()),
     );
-    std::thread::sleep(Duration::from_secs(60).saturating_sub(cut.elapsed()));
-    proxy.up();
-    let took = converge(
+    converge(
         "the edits made during the outage",
-        Duration::from_secs(120),
+        Duration::from_secs(60).saturating_sub(cut.elapsed()) + Duration::from_secs(120),
         || secrets_with(&admin, ns, "s", "third") == 50,
     );
+    let took = cut.elapsed().saturating_sub(Duration::from_secs(60));
     eprintln!("outage: edits converged {took:?} after it ended");
     // Reachability is looked at once a second.
     converge(
@@ -507,8 +540,19 @@ fn deleting_a_namespace_of_sealed_secrets_is_not_a_warning_per_object() {
     );
     admin.kubectl_ok(&format!("delete namespace {ns} --wait=false"), None);
     admin.wait_gone(&format!("get namespace {ns}"), "the namespace");
-    // Give the controller time to see every deletion and retry whatever it retries.
-    std::thread::sleep(Duration::from_secs(10));
+    // The controller has seen every deletion once its cache is empty; then whatever it retries
+    // finds nothing to do. Read once its log has been quiet for two seconds.
+    converge(
+        "the controller to see every deletion",
+        Duration::from_secs(60),
+        || replica.cached_sealed_secrets() == 0.0,
+    );
+    settled(
+        "the controller's log",
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+        || replica.log_lines(),
+    );
     let log = replica.log();
     let after: Vec<&str> = log.lines().skip(lines_before).collect();
     let warnings = after.iter().filter(|l| l.contains("WARN")).count();
