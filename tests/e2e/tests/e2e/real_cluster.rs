@@ -704,7 +704,7 @@ fn post(port: u16, path: &str, body: &[u8]) -> (u16, String) {
 }
 
 /// The attacks of issue 10, tried with the real binaries on the real API server as an
-/// attacker would (controller/tests/attacks.rs has the whole suite against the test server):
+/// attacker would (controller/tests/controller/attacks.rs has the whole suite against the test server):
 /// the rotate oracle, key planting through a template, a credential-minting Secret type, and a
 /// Secret the API server refuses (which must become a clear condition without a retry storm).
 #[test]
