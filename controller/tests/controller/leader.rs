@@ -462,6 +462,8 @@ async fn the_controller_releases_the_lease_only_after_its_last_write() {
     };
     let running = start(client.clone(), config).await;
     let key = published_key(&client).await;
+    // (The controller's own key Secret was written before: count from here.)
+    let written = secret_writes(&server);
     // Every request now takes a second, so each reconcile (read, apply, status, Event) takes
     // several: they are still writing when the shutdown comes.
     server.set_latency(Duration::from_secs(1));
@@ -478,11 +480,10 @@ async fn the_controller_releases_the_lease_only_after_its_last_write() {
     });
     futures::future::join_all(creates).await;
     // The reconciles are under way (a Secret is applied about 2 s after its SealedSecret
-    // appears, its status a second later) when the shutdown comes: once the first Secret apply
+    // appears, its status a second later) when the shutdown comes: once the first Secret write
     // has reached the API server (it answers a second later).
-    wait_for("the first Secret apply", || async {
-        (server.request_count(&sealant_test_apiserver::FaultMatch::new("patch", "secrets")) >= 1)
-            .then_some(())
+    wait_for("the first Secret write", || async {
+        (secret_writes(&server) > written).then_some(())
     })
     .await;
     running.stop().await;
@@ -570,6 +571,14 @@ async fn a_leader_behind_a_slow_api_server_renews_with_one_write_and_keeps_leadi
     assert!(reads <= 1, "{reads} Lease reads while renewing");
     assert!(writes >= 5, "{writes} Lease writes in 8 s");
     a.stop().await;
+}
+
+/// Secret writes (creates and applies) the test API server has seen.
+fn secret_writes(server: &sealant_test_apiserver::TestApiServer) -> u64 {
+    ["create", "patch"]
+        .into_iter()
+        .map(|verb| server.request_count(&sealant_test_apiserver::FaultMatch::new(verb, "secrets")))
+        .sum()
 }
 
 /// Lease writes (renewals and takeovers) the test API server has seen.
