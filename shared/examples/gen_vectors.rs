@@ -7,7 +7,7 @@
 //!
 //! Every key and every "random" byte is derived from a fixed label, so running this again gives
 //! the same files. Before writing, each case is opened with the library and must fail (or
-//! succeed) exactly as its header says; `tests/vectors.rs` checks the files again, independently
+//! succeed) exactly as its header says; `tests/shared/vectors.rs` checks the files again, independently
 //! of this program, and re-seals every successful case from its listed entropy.
 //!
 //! File layout (one `field: value` per line, `private-key` and `recipient` repeatable):

@@ -84,6 +84,8 @@ pub fn b64(text: &str) -> String {
 
 /// How long [`Kube::wait_for`] and [`Kube::wait_gone`] wait.
 const WAIT: Duration = Duration::from_secs(90);
+/// How long the polls below rest between two looks (each look is a kubectl or sealant run).
+pub const POLL: Duration = Duration::from_millis(100);
 
 /// kubectl and the sealant CLI run against one cluster as one identity (a kubeconfig), in a
 /// work directory.
@@ -169,7 +171,7 @@ impl Kube {
             if out.status.success() && matched {
                 return text;
             }
-            std::thread::sleep(Duration::from_millis(250));
+            std::thread::sleep(POLL);
         }
         panic!("timed out waiting for {what}; last output: {last}");
     }
@@ -182,7 +184,7 @@ impl Kube {
             if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound") {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(250));
+            std::thread::sleep(POLL);
         }
         panic!("timed out waiting for {what} to be deleted");
     }
@@ -220,6 +222,48 @@ pub fn secrets_with(admin: &Kube, namespace: &str, prefix: &str, value: &str) ->
         .count()
 }
 
+/// Asserts that `check` holds at every look (every [`POLL`]) for `window`, panicking naming
+/// `what` the first time it does not: for what must *not* happen (a retry that must not come),
+/// where nothing the test can see says the controller has had its chance. The window is the
+/// claim under test, not a wait for something to finish.
+pub fn holds_for(what: &str, window: Duration, mut check: impl FnMut() -> bool) {
+    let end = Instant::now() + window;
+    loop {
+        assert!(check(), "{what}");
+        if Instant::now() >= end {
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Polls `sample` until it has answered the same for `quiet` (at most `limit` in all), and returns
+/// that answer: e.g. a log's line count once the controller has stopped writing about something.
+pub fn settled<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    quiet: Duration,
+    limit: Duration,
+    mut sample: impl FnMut() -> T,
+) -> T {
+    let start = Instant::now();
+    let mut last = sample();
+    let mut since = Instant::now();
+    loop {
+        std::thread::sleep(POLL);
+        let now = sample();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= quiet {
+            return last;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{what} never settled within {limit:?} (last: {last:?})"
+        );
+    }
+}
+
 /// Polls until `check` holds, for at most `limit`; returns how long it took.
 pub fn converge(what: &str, limit: Duration, check: impl Fn() -> bool) -> Duration {
     let start = Instant::now();
@@ -227,7 +271,7 @@ pub fn converge(what: &str, limit: Duration, check: impl Fn() -> bool) -> Durati
         if check() {
             return start.elapsed();
         }
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(POLL);
     }
     panic!("{what} did not converge within {limit:?}");
 }
