@@ -5,11 +5,13 @@
 //! HKDF-SHA256 and ChaCha20-Poly1305, private to the crate but for the format's labels and the
 //! entropy hook) and [`format`] (the envelope, the scope binding, the recipient types and the key
 //! ring; `read` and `write` mirror each other). [`keys`] holds key pairs and their text forms,
-//! [`resource`] the Kubernetes-facing `SealedSecret`. The normative description of every byte is
+//! [`resource`] the Kubernetes-facing `SealedSecret`, and [`key_secret`] the layout of the
+//! controller's key Secrets and of a key backup. The normative description of every byte is
 //! `docs/FORMAT.md`.
 
 pub mod format;
 pub mod input;
+pub mod key_secret;
 pub mod keys;
 pub mod primitives;
 pub mod resource;
