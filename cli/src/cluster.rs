@@ -8,8 +8,9 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use sealant_core::PublicKey;
+use sealant_core::key_secret::PUBLIC_KEY_DATA;
 use sealant_core::keys::KeyId;
-use sealant_core::resource::{PUBLIC_KEY_DATA, PUBLIC_KEYS_CONFIGMAP};
+use sealant_core::resource::PUBLIC_KEYS_CONFIGMAP;
 
 use crate::error::{CliError, CliResult};
 

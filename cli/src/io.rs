@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use sealant_core::input;
+use sealant_core::key_secret::{self, PRIVATE_KEY_DATA};
 use sealant_core::keys::is_key_line;
-use sealant_core::resource::PRIVATE_KEY_DATA;
 use sealant_core::{PrivateKey, PublicKey};
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -218,14 +218,8 @@ pub fn load_private_keys(path: &Path) -> CliResult<Vec<PrivateKey>> {
                 "--private-key {ctx}: data.{PRIVATE_KEY_DATA}: invalid base64"
             ))
         })?);
-        let key_text = std::str::from_utf8(&decoded).map_err(|_| {
-            CliError::input(format!(
-                "--private-key {ctx}: data.{PRIVATE_KEY_DATA}: not UTF-8"
-            ))
-        })?;
-        let key = PrivateKey::from_file_text(key_text).map_err(|e| {
-            CliError::input(format!("--private-key {ctx}: data.{PRIVATE_KEY_DATA}: {e}"))
-        })?;
+        let key = key_secret::private_key_of(&decoded)
+            .map_err(|e| CliError::input(format!("--private-key {ctx}: {e}")))?;
         keys.push(key);
     }
     if keys.is_empty() {

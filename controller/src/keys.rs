@@ -1,10 +1,10 @@
 //! The sealing keys: loaded from labeled Secrets in the controller's namespace by every replica,
 //! generated, renewed and published by the leader.
 //!
-//! A key Secret carries the label `sealant.dev/sealing-key` (`active` or `retired`), the data
-//! `private-key` (the private key file) and `public-key` (its public line), and the annotation
-//! `sealant.dev/created-at` (RFC 3339, kept across backup and restore). The newest active key is
-//! the one published for sealing; every key, active or retired, opens.
+//! The key Secrets' layout (label `sealant.dev/sealing-key` active or retired, data `private-key`
+//! and `public-key`, annotation `sealant.dev/created-at`) is `sealant_core::key_secret`'s; this
+//! module builds, reads and watches them. The newest active key is the one published for
+//! sealing; every key, active or retired, opens.
 //!
 //! Keys are watched, not read once, so that a key added by hand (bring your own key, a restored
 //! backup) is picked up without a restart in every replica.
@@ -28,11 +28,11 @@ use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 use sealant_core::format::KeyRing;
-use sealant_core::keys::{KeyError, KeyId, KeyType, PrivateKey, PublicKey};
-use sealant_core::resource::{
-    KEY_CREATED_ANNOTATION, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA, PUBLIC_KEYS_CONFIGMAP,
-    SEALING_KEY_LABEL,
+use sealant_core::key_secret::{
+    self, KEY_CREATED_ANNOTATION, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA, SEALING_KEY_LABEL,
 };
+use sealant_core::keys::{KeyError, KeyId, KeyType, PrivateKey, PublicKey};
+use sealant_core::resource::PUBLIC_KEYS_CONFIGMAP;
 
 use crate::FIELD_MANAGER;
 use crate::errors::error_chain;
@@ -41,8 +41,11 @@ use crate::errors::error_chain;
 pub const CONFIGMAP_PUBLIC_KEY: &str = "public-key";
 /// Data key of the public-keys ConfigMap holding the JSON list of all keys.
 pub const CONFIGMAP_PUBLIC_KEYS_JSON: &str = "public-keys.json";
-/// Prefix of the names of generated key Secrets (followed by the key id).
-pub const KEY_SECRET_PREFIX: &str = "sealant-key-";
+/// Whether a key is the candidate for sealing or only opens (the label's value).
+pub use sealant_core::key_secret::KeyState;
+/// The Secret that stores a key the controller generates: labeled active, annotated with its
+/// creation time.
+pub use sealant_core::key_secret::build as key_secret;
 
 /// How often the leader re-checks renewal when nothing else wakes it.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(60);
@@ -73,34 +76,6 @@ pub enum KeyManagerError {
     /// Encoding the public keys list failed.
     #[error("encoding the public keys list")]
     EncodePublicKeys(#[source] serde_json::Error),
-}
-
-/// Whether a key is the candidate for sealing or kept only for opening.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyState {
-    /// May be the newest key, published for sealing; opens.
-    Active,
-    /// Only opens (kept for old SealedSecrets).
-    Retired,
-}
-
-impl KeyState {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Active => "active",
-            KeyState::Retired => "retired",
-        }
-    }
-
-    fn parse(value: &str) -> Option<KeyState> {
-        match value {
-            "active" => Some(KeyState::Active),
-            "retired" => Some(KeyState::Retired),
-            _ => None,
-        }
-    }
 }
 
 /// Public facts about one key (no private material).
@@ -472,11 +447,7 @@ fn load_key(mut secret: Secret) -> Option<LoadedKey> {
         .into_iter()
         .map(|(k, ByteString(v))| (k, Zeroizing::new(v)))
         .collect();
-    let Some(state) = secret
-        .labels()
-        .get(SEALING_KEY_LABEL)
-        .and_then(|v| KeyState::parse(v))
-    else {
+    let Some(state) = key_secret::state(&secret) else {
         warn!(secret = %name, label = SEALING_KEY_LABEL, "key Secret ignored: label value must be active or retired");
         return None;
     };
@@ -513,10 +484,7 @@ fn load_key(mut secret: Secret) -> Option<LoadedKey> {
             }
         }
     }
-    let annotated = secret
-        .annotations()
-        .get(KEY_CREATED_ANNOTATION)
-        .and_then(|t| t.parse::<Timestamp>().ok());
+    let annotated = key_secret::created_at(&secret).ok().flatten();
     let (created_at, clamped) = crate::policy::key_created_at(
         annotated,
         secret.metadata.creation_timestamp.as_ref().map(|t| t.0),
@@ -612,37 +580,6 @@ pub fn public_keys_data(keys: &KeySet) -> Result<BTreeMap<String, String>, KeyMa
         .map_err(KeyManagerError::EncodePublicKeys)?;
     data.insert(CONFIGMAP_PUBLIC_KEYS_JSON.to_string(), list);
     Ok(data)
-}
-
-/// The Secret that stores `key`: labeled active, annotated with its creation time.
-pub fn key_secret(key: &PrivateKey, created_at: Timestamp) -> Secret {
-    let private_text = key.to_file_text();
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(format!("{KEY_SECRET_PREFIX}{}", key.id())),
-            labels: Some(BTreeMap::from([(
-                SEALING_KEY_LABEL.to_string(),
-                KeyState::Active.as_str().to_string(),
-            )])),
-            annotations: Some(BTreeMap::from([(
-                KEY_CREATED_ANNOTATION.to_string(),
-                created_at.to_string(),
-            )])),
-            ..ObjectMeta::default()
-        },
-        type_: Some("Opaque".to_string()),
-        data: Some(BTreeMap::from([
-            (
-                PRIVATE_KEY_DATA.to_string(),
-                ByteString(private_text.as_bytes().to_vec()),
-            ),
-            (
-                PUBLIC_KEY_DATA.to_string(),
-                ByteString(format!("{}\n", key.public()).into_bytes()),
-            ),
-        ])),
-        ..Secret::default()
-    }
 }
 
 /// Clears the data of a Secret that held secret material.

@@ -32,7 +32,9 @@ use std::path::PathBuf;
 
 use sealant_core::format::{self, Binding, Envelope, KeyRing, Location, Scope};
 use sealant_core::keys::{KeyType, PrivateKey, PublicKey};
-use sealant_core::primitives::{self, FixedEntropy};
+use sealant_core::primitives::{
+    COMMITMENT_LABEL, FixedEntropy, PAYLOAD_LABEL, WRAP_LABEL, XWING_WRAP_LABEL,
+};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -97,14 +99,14 @@ fn worked_example() -> Result<String> {
     let mut ephemeral_secret = [0u8; 32];
     ephemeral_secret.copy_from_slice(&entropy[32..]);
     let ephemeral_secret = x25519_dalek::StaticSecret::from(ephemeral_secret);
-    let ephemeral = primitives::x25519_public(&ephemeral_secret);
-    let shared = primitives::x25519_agree(&ephemeral_secret, &public)?;
+    let ephemeral = kit::x25519_public(&ephemeral_secret);
+    let shared = kit::x25519_agree(&ephemeral_secret, &public)?;
     let salt = [ephemeral.as_slice(), public.as_slice()].concat();
-    let wrap_key = primitives::hkdf_sha256(&salt, shared.as_ref(), primitives::WRAP_LABEL);
+    let wrap_key = kit::hkdf_sha256(&salt, shared.as_ref(), WRAP_LABEL);
     let mut wrapped = data_key.to_vec();
-    let wrap_tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped);
-    let commitment = primitives::hkdf_sha256(&[], data_key, primitives::COMMITMENT_LABEL);
-    let payload_key = primitives::hkdf_sha256(&[], data_key, primitives::PAYLOAD_LABEL);
+    let wrap_tag = kit::aead_seal(&wrap_key, &[], &mut wrapped);
+    let commitment = kit::hkdf_sha256(&[], data_key, COMMITMENT_LABEL);
+    let payload_key = kit::hkdf_sha256(&[], data_key, PAYLOAD_LABEL);
 
     let mut header = vec![1u8, 1];
     for part in ["production", "db-creds", "password"] {
@@ -119,7 +121,7 @@ fn worked_example() -> Result<String> {
     header.extend_from_slice(&wrap_tag);
     header.extend_from_slice(commitment.as_ref());
     let mut ciphertext = plaintext.to_vec();
-    let payload_tag = primitives::aead_seal(&payload_key, &header, &mut ciphertext);
+    let payload_tag = kit::aead_seal(&payload_key, &header, &mut ciphertext);
     let mut envelope = header.clone();
     envelope.extend_from_slice(&((ciphertext.len() + 16) as u32).to_be_bytes());
     envelope.extend_from_slice(&ciphertext);
@@ -141,8 +143,8 @@ fn worked_example() -> Result<String> {
     }
 
     let public_text = key.public().to_string();
-    let checksum = primitives::sha256(&[b"sealant-pub-v1:", &public]);
-    let private_checksum = primitives::sha256(&[b"SEALANT-PRIVATE-KEY-V1:", &key_bytes]);
+    let checksum = kit::sha256(&[b"sealant-pub-v1:", &public]);
+    let private_checksum = kit::sha256(&[b"SEALANT-PRIVATE-KEY-V1:", &key_bytes]);
     let rows: Vec<(&str, String)> = vec![
         ("private-key-hex", hex::encode(key_bytes)),
         ("private-key-checksum", hex::encode(&private_checksum[..4])),
@@ -200,9 +202,8 @@ fn worked_example_pq() -> Result<String> {
     use shake::{ExtendableOutput, Update, XofReader};
     let seed = fixed_key("pq cluster key 0");
     let key = PrivateKey::from_seed(KeyType::XWing, &seed);
-    let secret = primitives::XWingSecret::from_seed(&seed);
-    let public = secret.public();
-    if public.as_bytes().as_slice() != key.public().as_bytes() {
+    let public = kit::XWingPublic::from_seed(&seed);
+    if public.as_bytes() != key.public().as_bytes() {
         return Err("X-Wing public keys differ".into());
     }
     let mut shake = shake::Shake256::default();
@@ -216,12 +217,12 @@ fn worked_example_pq() -> Result<String> {
     let data_key = &entropy[..32];
     let mut eseed = [0u8; 64];
     eseed.copy_from_slice(&entropy[32..]);
-    let (ciphertext, shared) = primitives::xwing_encapsulate(public, &eseed)?;
-    let wrap_key = primitives::hkdf_sha256(&[], shared.as_ref(), primitives::XWING_WRAP_LABEL);
+    let (ciphertext, shared) = kit::xwing_encapsulate(&public, &eseed);
+    let wrap_key = kit::hkdf_sha256(&[], shared.as_ref(), XWING_WRAP_LABEL);
     let mut wrapped = data_key.to_vec();
-    let wrap_tag = primitives::aead_seal(&wrap_key, &[], &mut wrapped);
-    let commitment = primitives::hkdf_sha256(&[], data_key, primitives::COMMITMENT_LABEL);
-    let payload_key = primitives::hkdf_sha256(&[], data_key, primitives::PAYLOAD_LABEL);
+    let wrap_tag = kit::aead_seal(&wrap_key, &[], &mut wrapped);
+    let commitment = kit::hkdf_sha256(&[], data_key, COMMITMENT_LABEL);
+    let payload_key = kit::hkdf_sha256(&[], data_key, PAYLOAD_LABEL);
 
     let mut header = vec![1u8, 1];
     for part in ["production", "db-creds", "password"] {
@@ -236,7 +237,7 @@ fn worked_example_pq() -> Result<String> {
     header.extend_from_slice(&wrap_tag);
     header.extend_from_slice(commitment.as_ref());
     let mut body = plaintext.to_vec();
-    let payload_tag = primitives::aead_seal(&payload_key, &header, &mut body);
+    let payload_tag = kit::aead_seal(&payload_key, &header, &mut body);
     let length = ((body.len() + 16) as u32).to_be_bytes();
     let envelope = [&header[..], &length, &body, &payload_tag].concat();
     let sealed = base64_standard(&envelope);
@@ -254,12 +255,12 @@ fn worked_example_pq() -> Result<String> {
     if check.to_base64() != sealed {
         return Err("the step-by-step X-Wing example differs from format::seal_envelope".into());
     }
-    let sha = |bytes: &[u8]| hex::encode(primitives::sha256(&[bytes]));
+    let sha = |bytes: &[u8]| hex::encode(kit::sha256(&[bytes]));
     let rows: Vec<(&str, String)> = vec![
         ("private-key-hex", hex::encode(seed)),
         ("private-key-line", key_line(&key)?),
         ("expanded", hex::encode(expanded)),
-        ("x25519-public", hex::encode(public.x25519())),
+        ("x25519-public", hex::encode(public.x25519)),
         ("public-key-sha256", sha(public.as_bytes())),
         ("key-id", key.id().to_string()),
         ("plaintext-hex", hex::encode(plaintext)),
@@ -287,7 +288,7 @@ fn fixed_bytes(label: &str, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 32);
     let mut counter = 0u32;
     while out.len() < len {
-        out.extend_from_slice(&primitives::sha256(&[
+        out.extend_from_slice(&kit::sha256(&[
             b"sealant test vectors/",
             label.as_bytes(),
             &counter.to_be_bytes(),
@@ -326,7 +327,7 @@ fn entropy_len(recipients: &[PublicKey]) -> usize {
         .iter()
         .map(|k| match k.key_type() {
             KeyType::X25519 => 32,
-            KeyType::XWing => primitives::XWING_ENCAPS_RANDOM_LEN,
+            KeyType::XWing => kit::XWING_ENCAPS_RANDOM_LEN,
         })
         .sum::<usize>()
 }
@@ -1236,7 +1237,7 @@ impl KeyVector {
 /// `sealant-pub-v1:` text for arbitrary key bytes, with a correct checksum.
 fn public_text_of(bytes: &[u8; 32]) -> String {
     use base64::Engine;
-    let checksum = primitives::sha256(&[b"sealant-pub-v1:", bytes]);
+    let checksum = kit::sha256(&[b"sealant-pub-v1:", bytes]);
     let body = [&bytes[..], &checksum[..4]].concat();
     format!(
         "sealant-pub-v1:{}",
@@ -1247,7 +1248,7 @@ fn public_text_of(bytes: &[u8; 32]) -> String {
 /// `sealant-pub-pq1:` text for arbitrary X-Wing public key bytes, with a correct checksum.
 fn pq_public_text_of(bytes: &[u8]) -> String {
     use base64::Engine;
-    let checksum = primitives::sha256(&[b"sealant-pub-pq1:", bytes]);
+    let checksum = kit::sha256(&[b"sealant-pub-pq1:", bytes]);
     let body = [bytes, &checksum[..4]].concat();
     format!(
         "sealant-pub-pq1:{}",
@@ -1457,12 +1458,12 @@ fn mismatched_data_keys(keys: &[&PrivateKey], plaintext: &[u8]) -> Result<String
     let mut envelope = Envelope {
         binding,
         stanzas,
-        commitment: *primitives::hkdf_sha256(&[], first, primitives::COMMITMENT_LABEL),
+        commitment: kit::hkdf_sha256(&[], first, COMMITMENT_LABEL),
         payload: Vec::new(),
     };
-    let payload_key = primitives::hkdf_sha256(&[], last, primitives::PAYLOAD_LABEL);
+    let payload_key = kit::hkdf_sha256(&[], last, PAYLOAD_LABEL);
     let mut payload = plaintext.to_vec();
-    let tag = primitives::aead_seal(&payload_key, &envelope.header(), &mut payload);
+    let tag = kit::aead_seal(&payload_key, &envelope.header(), &mut payload);
     payload.extend_from_slice(&tag);
     envelope.payload = payload;
     Ok(envelope.to_base64())
@@ -1512,4 +1513,126 @@ fn nonzero_trailing_bits(canonical: &str) -> Result<String> {
     // One '=' leaves 2 unused bits, two leave 4; set the lowest one.
     bytes[at] = ALPHABET[index | 1];
     Ok(String::from_utf8(bytes)?)
+}
+
+/// The format's building blocks, taken from the crates the core uses (`ring`, `x25519-dalek`,
+/// `chacha20poly1305`, `ml-kem`, `sha3`, `shake`): the core's own primitives are private to it,
+/// and the worked examples are computed as the specification describes them, then checked
+/// against `format::seal_envelope`.
+mod kit {
+    use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+    use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+    use ml_kem::KeyExport;
+    use ring::{digest, hkdf};
+    use sha3::Digest;
+    use shake::{ExtendableOutput, Update, XofReader};
+    use x25519_dalek::{PublicKey, StaticSecret};
+
+    use super::Result;
+
+    /// Random bytes one X-Wing encapsulation draws: 32 for ML-KEM, then 32 for X25519.
+    pub const XWING_ENCAPS_RANDOM_LEN: usize = 64;
+
+    /// SHA-256 of the concatenation of `parts`.
+    pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        for part in parts {
+            ctx.update(part);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    /// HKDF-SHA256 giving one 32-byte key.
+    pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        hkdf::Salt::new(hkdf::HKDF_SHA256, salt)
+            .extract(ikm)
+            .expand(&[info], hkdf::HKDF_SHA256)
+            .and_then(|okm| okm.fill(&mut out))
+            .expect("HKDF-SHA256 expands to 32 bytes");
+        out
+    }
+
+    /// ChaCha20-Poly1305 with the zero nonce (every key is used once), in place; the tag.
+    pub fn aead_seal(key: &[u8; 32], aad: &[u8], buf: &mut [u8]) -> [u8; 16] {
+        ChaCha20Poly1305::new(Key::from_slice(key))
+            .encrypt_in_place_detached(Nonce::from_slice(&[0u8; 12]), aad, buf)
+            .expect("ChaCha20-Poly1305 encrypts any test value")
+            .into()
+    }
+
+    /// The X25519 public key of a secret.
+    pub fn x25519_public(secret: &StaticSecret) -> [u8; 32] {
+        PublicKey::from(secret).to_bytes()
+    }
+
+    /// X25519 agreement, refusing the all-zero secret of a low-order point.
+    pub fn x25519_agree(secret: &StaticSecret, public: &[u8; 32]) -> Result<[u8; 32]> {
+        let shared = secret.diffie_hellman(&PublicKey::from(*public));
+        if !shared.was_contributory() {
+            return Err("low-order X25519 public key".into());
+        }
+        Ok(shared.to_bytes())
+    }
+
+    /// An X-Wing public key expanded from its seed (draft-connolly-cfrg-xwing-kem-06).
+    pub struct XWingPublic {
+        mlkem: ml_kem::ml_kem_768::EncapsulationKey,
+        pub x25519: [u8; 32],
+        bytes: Vec<u8>,
+    }
+
+    impl XWingPublic {
+        /// SHAKE256(seed) gives 96 bytes: the ML-KEM-768 seed (64), then the X25519 secret (32).
+        pub fn from_seed(seed: &[u8; 32]) -> XWingPublic {
+            let mut shake = shake::Shake256::default();
+            shake.update(seed);
+            let mut expanded = [0u8; 96];
+            shake.finalize_xof().read(&mut expanded);
+            let mut mlkem_seed = ml_kem::array::Array::<u8, ml_kem::array::sizes::U64>::default();
+            mlkem_seed.copy_from_slice(&expanded[..64]);
+            let dk = ml_kem::ml_kem_768::DecapsulationKey::from_seed(mlkem_seed);
+            let mlkem = dk.encapsulation_key().clone();
+            let mut x_secret = [0u8; 32];
+            x_secret.copy_from_slice(&expanded[64..]);
+            let x25519 = x25519_public(&StaticSecret::from(x_secret));
+            let bytes = [&mlkem.to_bytes()[..], &x25519].concat();
+            XWingPublic {
+                mlkem,
+                x25519,
+                bytes,
+            }
+        }
+
+        /// The 1216-byte encoding: ML-KEM-768 encapsulation key, then X25519 public key.
+        pub fn as_bytes(&self) -> &[u8] {
+            &self.bytes
+        }
+    }
+
+    /// X-Wing encapsulation with 64 given random bytes: the 1120-byte ciphertext (ML-KEM's,
+    /// then the X25519 ephemeral key) and SHA3-256(ss_M || ss_X || ct_X || pk_X || label).
+    pub fn xwing_encapsulate(
+        public: &XWingPublic,
+        randomness: &[u8; XWING_ENCAPS_RANDOM_LEN],
+    ) -> (Vec<u8>, [u8; 32]) {
+        let mut m = ml_kem::array::Array::<u8, ml_kem::array::sizes::U32>::default();
+        m.copy_from_slice(&randomness[..32]);
+        let (ct_m, ss_m) = public.mlkem.encapsulate_deterministic(&m);
+        let mut ephemeral = [0u8; 32];
+        ephemeral.copy_from_slice(&randomness[32..]);
+        let ephemeral = StaticSecret::from(ephemeral);
+        let ct_x = x25519_public(&ephemeral);
+        let ss_x = ephemeral
+            .diffie_hellman(&PublicKey::from(public.x25519))
+            .to_bytes();
+        let mut combiner = sha3::Sha3_256::new();
+        for part in [&ss_m[..], &ss_x, &ct_x, &public.x25519, b"\\.//^\\"] {
+            Digest::update(&mut combiner, part);
+        }
+        let shared: [u8; 32] = combiner.finalize().into();
+        ([&ct_m[..], &ct_x].concat(), shared)
+    }
 }

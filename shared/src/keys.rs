@@ -21,8 +21,7 @@ use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 use crate::primitives::{
-    self, CryptoError, KEY_ID_LABEL, KEY_LEN, SecretKey, XWING_CIPHERTEXT_LEN, XWING_PUBLIC_LEN,
-    XWingPublic, XWingSecret,
+    self, CryptoError, KEY_ID_LABEL, KEY_LEN, SecretKey, XWING_PUBLIC_LEN, XWingPublic, XWingSecret,
 };
 
 /// Prefix of an X25519 public key's text form.
@@ -397,11 +396,10 @@ pub struct PrivateKey {
     public: PublicKey,
 }
 
-/// What a private key needs to unwrap one stanza: the X25519 ephemeral key or the X-Wing
-/// ciphertext written in it.
-pub(crate) enum StanzaShare<'a> {
-    X25519(&'a [u8; KEY_LEN]),
-    XWing(&'a [u8; XWING_CIPHERTEXT_LEN]),
+/// A private key's material, by type.
+pub(crate) enum PrivateMaterial<'a> {
+    X25519(&'a StaticSecret),
+    XWing(&'a XWingSecret),
 }
 
 impl PrivateKey {
@@ -459,17 +457,11 @@ impl PrivateKey {
         self.public.id
     }
 
-    /// The shared secret of one stanza: X25519 agreement with its ephemeral key, or X-Wing
-    /// decapsulation of its ciphertext. A share of the other type is an authentication failure.
-    pub(crate) fn shared_secret(&self, share: StanzaShare<'_>) -> Result<SecretKey, CryptoError> {
-        match (&self.inner, share) {
-            (PrivateInner::X25519(secret), StanzaShare::X25519(ephemeral)) => {
-                primitives::x25519_agree(secret, ephemeral)
-            }
-            (PrivateInner::XWing(secret), StanzaShare::XWing(ciphertext)) => {
-                primitives::xwing_decapsulate(secret, ciphertext)
-            }
-            _ => Err(CryptoError::Authentication),
+    /// The key material, for opening.
+    pub(crate) fn material(&self) -> PrivateMaterial<'_> {
+        match &self.inner {
+            PrivateInner::X25519(secret) => PrivateMaterial::X25519(secret),
+            PrivateInner::XWing(secret) => PrivateMaterial::XWing(secret),
         }
     }
 

@@ -2,8 +2,13 @@
 //!
 //! Everything the sealed-value format does with keys goes through this module: randomness from
 //! one source ([`ring::rand::SystemRandom`]), HKDF-SHA256 and SHA-256 from `ring`, X25519 from
-//! `x25519-dalek` and ChaCha20-Poly1305 from `chacha20poly1305`. The format (`docs/FORMAT.md`)
-//! names every label defined here.
+//! `x25519-dalek`, ChaCha20-Poly1305 from `chacha20poly1305` and X-Wing from `ml-kem`, `sha3` and
+//! `shake`. The format (`docs/FORMAT.md`) names every label defined here.
+//!
+//! The functions and key types are private to the crate: other crates seal and open through
+//! `format` and hold keys through `keys`. Public are only the named labels and sizes of the
+//! format, the error, and the entropy source that [`crate::format::seal_envelope`] takes, which
+//! known-answer vectors replay with [`FixedEntropy`].
 
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
@@ -18,9 +23,9 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Length of every symmetric key, X25519 key and shared secret, in bytes.
-pub const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 /// Length of a ChaCha20-Poly1305 authentication tag, in bytes.
-pub const TAG_LEN: usize = 16;
+pub(crate) const TAG_LEN: usize = 16;
 
 /// HKDF info label for the key that wraps a value's data key for one recipient.
 pub const WRAP_LABEL: &[u8] = b"sealant.dev/v1/x25519-wrap";
@@ -34,22 +39,22 @@ pub const COMMITMENT_LABEL: &[u8] = b"sealant.dev/v1/key-commitment";
 pub const KEY_ID_LABEL: &[u8] = b"sealant.dev/v1/key-id";
 
 /// Bytes of an X-Wing public (encapsulation) key: ML-KEM-768's 1184, then X25519's 32.
-pub const XWING_PUBLIC_LEN: usize = 1216;
+pub(crate) const XWING_PUBLIC_LEN: usize = 1216;
 /// Bytes of an X-Wing ciphertext: ML-KEM-768's 1088, then the X25519 ephemeral key's 32.
 pub const XWING_CIPHERTEXT_LEN: usize = 1120;
 /// Random bytes one X-Wing encapsulation draws: 32 for ML-KEM, then 32 for X25519.
-pub const XWING_ENCAPS_RANDOM_LEN: usize = 64;
+pub(crate) const XWING_ENCAPS_RANDOM_LEN: usize = 64;
 /// Bytes of the ML-KEM-768 part of an X-Wing public key or ciphertext.
 const MLKEM_PUBLIC_LEN: usize = 1184;
 const MLKEM_CIPHERTEXT_LEN: usize = 1088;
 /// The X-Wing combiner's label (draft-connolly-cfrg-xwing-kem-06): the six bytes `\.//^\`.
-pub const XWING_LABEL: &[u8; 6] = b"\\.//^\\";
+const XWING_LABEL: &[u8; 6] = b"\\.//^\\";
 
 /// Every AEAD key in the format is used exactly once, so the nonce is always zero.
 const ZERO_NONCE: [u8; 12] = [0; 12];
 
 /// A symmetric key or shared secret, cleared on drop.
-pub type SecretKey = Zeroizing<[u8; KEY_LEN]>;
+pub(crate) type SecretKey = Zeroizing<[u8; KEY_LEN]>;
 
 /// The randomness failed or a primitive rejected its input. Deliberately carries no detail:
 /// callers add what they know (which value, which key).
@@ -108,14 +113,14 @@ impl Entropy for FixedEntropy {
 }
 
 /// A fresh random 32-byte key.
-pub fn random_key(entropy: &dyn Entropy) -> Result<SecretKey, CryptoError> {
+pub(crate) fn random_key(entropy: &dyn Entropy) -> Result<SecretKey, CryptoError> {
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
     entropy.fill(key.as_mut())?;
     Ok(key)
 }
 
 /// SHA-256 of the concatenation of `parts`.
-pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
     for part in parts {
         ctx.update(part);
@@ -126,7 +131,7 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// HKDF-SHA256 (RFC 5869) producing one 32-byte key.
-pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8]) -> SecretKey {
+pub(crate) fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8]) -> SecretKey {
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
     let mut out = Zeroizing::new([0u8; KEY_LEN]);
     // Invariant: `expand` and `fill` fail only when the requested length exceeds 255 hash
@@ -139,12 +144,12 @@ pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8]) -> SecretKey {
 }
 
 /// The public key of an X25519 secret scalar.
-pub fn x25519_public(secret: &StaticSecret) -> [u8; KEY_LEN] {
+pub(crate) fn x25519_public(secret: &StaticSecret) -> [u8; KEY_LEN] {
     PublicKey::from(secret).to_bytes()
 }
 
 /// X25519 agreement, rejecting the all-zero result that a low-order public key produces.
-pub fn x25519_agree(
+pub(crate) fn x25519_agree(
     secret: &StaticSecret,
     their_public: &[u8; KEY_LEN],
 ) -> Result<SecretKey, CryptoError> {
@@ -156,7 +161,7 @@ pub fn x25519_agree(
 }
 
 /// Encrypts `buf` in place with ChaCha20-Poly1305 under a single-use `key` and returns the tag.
-pub fn aead_seal(key: &[u8; KEY_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+pub(crate) fn aead_seal(key: &[u8; KEY_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
     let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
     // Invariant: encryption fails only for messages longer than 2^38 bytes; callers pass at most
     // a 4 GiB buffer (the format's length field is 32 bits).
@@ -168,7 +173,7 @@ pub fn aead_seal(key: &[u8; KEY_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LE
 }
 
 /// Decrypts `buf` in place, or leaves an error if `tag` does not authenticate `buf` and `aad`.
-pub fn aead_open(
+pub(crate) fn aead_open(
     key: &[u8; KEY_LEN],
     aad: &[u8],
     buf: &mut [u8],
@@ -188,7 +193,7 @@ pub fn aead_open(
 /// An X-Wing public key (draft-connolly-cfrg-xwing-kem-06): an ML-KEM-768 encapsulation key that
 /// passed FIPS 203's input check, and an X25519 public key.
 #[derive(Clone)]
-pub struct XWingPublic {
+pub(crate) struct XWingPublic {
     mlkem: ml_kem_768::EncapsulationKey,
     x25519: [u8; KEY_LEN],
     bytes: Box<[u8; XWING_PUBLIC_LEN]>,
@@ -212,16 +217,11 @@ impl XWingPublic {
     pub fn as_bytes(&self) -> &[u8; XWING_PUBLIC_LEN] {
         &self.bytes
     }
-
-    /// The X25519 part.
-    pub fn x25519(&self) -> &[u8; KEY_LEN] {
-        &self.x25519
-    }
 }
 
 /// An X-Wing private key: the 32-byte seed, and what it expands to (kept, so that opening does
 /// not expand it again).
-pub struct XWingSecret {
+pub(crate) struct XWingSecret {
     seed: SecretKey,
     mlkem: ml_kem_768::DecapsulationKey,
     x25519: StaticSecret,
@@ -273,7 +273,7 @@ impl XWingSecret {
 /// X-Wing encapsulation with the given 64 random bytes (32 for ML-KEM's message, then the
 /// X25519 ephemeral secret): the 1120-byte ciphertext and the 32-byte shared secret. An all-zero
 /// X25519 agreement (a low-order X25519 part in the public key) is refused.
-pub fn xwing_encapsulate(
+pub(crate) fn xwing_encapsulate(
     public: &XWingPublic,
     randomness: &[u8; XWING_ENCAPS_RANDOM_LEN],
 ) -> Result<(Box<[u8; XWING_CIPHERTEXT_LEN]>, SecretKey), CryptoError> {
@@ -296,7 +296,7 @@ pub fn xwing_encapsulate(
 
 /// X-Wing decapsulation. ML-KEM's implicit rejection turns a changed ML-KEM ciphertext into an
 /// unrelated secret (so the wrap tag fails later); an all-zero X25519 agreement is an error.
-pub fn xwing_decapsulate(
+pub(crate) fn xwing_decapsulate(
     secret: &XWingSecret,
     ciphertext: &[u8; XWING_CIPHERTEXT_LEN],
 ) -> Result<SecretKey, CryptoError> {

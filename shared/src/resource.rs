@@ -28,14 +28,6 @@ pub const MANAGED_BY_LABEL: &str = "sealant.dev/managed-by";
 pub const MANAGED_BY_VALUE: &str = "sealant-controller";
 /// Annotation on an existing Secret that lets the controller adopt it.
 pub const ADOPT_ANNOTATION: &str = "sealant.dev/managed";
-/// Label of the Secrets that hold the controller's private keys (`active` or `retired`).
-pub const SEALING_KEY_LABEL: &str = "sealant.dev/sealing-key";
-/// Data key of a key Secret holding the private key file.
-pub const PRIVATE_KEY_DATA: &str = "private-key";
-/// Data key of a key Secret holding the public key line.
-pub const PUBLIC_KEY_DATA: &str = "public-key";
-/// Annotation on a key Secret with its creation time (RFC 3339), kept across backup and restore.
-pub const KEY_CREATED_ANNOTATION: &str = "sealant.dev/created-at";
 /// Name of the ConfigMap in the controller's namespace that publishes the public keys.
 pub const PUBLIC_KEYS_CONFIGMAP: &str = "sealant-public-keys";
 /// Annotation with which objects suppress lint rules.

@@ -23,9 +23,9 @@ use std::path::PathBuf;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::{Api, Client};
 use sealant_core::format::{Envelope, Scope};
+use sealant_core::key_secret::SEALING_KEY_LABEL;
 use sealant_core::resource::{
     GROUP, LAST_APPLIED_ANNOTATION as LAST_APPLIED, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
-    SEALING_KEY_LABEL,
 };
 use sealant_lint::{
     CONFIG_FILE, Code, Counts, Diagnostic, Finding, ObjectRef, Report, Settings, Unit,

@@ -6,15 +6,10 @@ use std::path::PathBuf;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
-use sealant_core::resource::{
-    KEY_CREATED_ANNOTATION, LAST_APPLIED_ANNOTATION, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA,
-    SEALING_KEY_LABEL,
-};
+use sealant_core::key_secret::{self, BACKUP_HEADER, KeyState, SEALING_KEY_LABEL};
 use sealant_core::{PrivateKey, PublicKey};
-use serde_yaml::Value;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::cluster::{self, ControllerArgs, KubeArgs};
@@ -135,20 +130,15 @@ fn backup(kube: &KubeArgs, args: &BackupArgs) -> CliResult<()> {
         let ctx = format!("Secret {namespace}/{name}");
         let key = key_of(secret, &ctx)?;
         ids.push(format!("{name} ({})", key.id()));
-        clean.0.push(restorable(secret, &namespace));
+        clean.0.push(key_secret::restorable(secret, &namespace));
     }
-    let list = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "List",
-        "items": &clean.0,
-    });
+    let list = key_secret::backup_list(&clean.0);
     let text = Zeroizing::new(
         serde_yaml::to_string(&list)
             .map_err(|e| CliError::input(format!("cannot encode the backup: {e}")))?,
     );
-    let header = "# sealant key backup: PRIVATE KEYS. Encrypt this file; never commit it.\n";
-    let mut contents = Zeroizing::new(String::with_capacity(header.len() + text.len()));
-    contents.push_str(header);
+    let mut contents = Zeroizing::new(String::with_capacity(BACKUP_HEADER.len() + text.len()));
+    contents.push_str(BACKUP_HEADER);
     contents.push_str(&text);
     // The JSON value also holds a copy of the key bytes.
     drop(list);
@@ -185,46 +175,7 @@ async fn read_key_secrets(
 
 /// The private key a key Secret holds, checked against its public key.
 fn key_of(secret: &Secret, ctx: &str) -> CliResult<PrivateKey> {
-    let data = secret.data.as_ref();
-    let private = data
-        .and_then(|d| d.get(PRIVATE_KEY_DATA))
-        .ok_or_else(|| CliError::input(format!("{ctx}: data.{PRIVATE_KEY_DATA}: missing")))?;
-    let text = std::str::from_utf8(&private.0)
-        .map_err(|_| CliError::input(format!("{ctx}: data.{PRIVATE_KEY_DATA}: not UTF-8")))?;
-    let key = PrivateKey::from_file_text(text)
-        .map_err(|e| CliError::input(format!("{ctx}: data.{PRIVATE_KEY_DATA}: {e}")))?;
-    if let Some(public) = data.and_then(|d| d.get(PUBLIC_KEY_DATA)) {
-        let line = std::str::from_utf8(&public.0).unwrap_or_default();
-        let parsed = PublicKey::from_file_text(line)
-            .map_err(|e| CliError::input(format!("{ctx}: data.{PUBLIC_KEY_DATA}: {e}")))?;
-        if &parsed != key.public() {
-            return Err(CliError::input(format!(
-                "{ctx}: data.{PUBLIC_KEY_DATA} is not the public key of data.{PRIVATE_KEY_DATA}"
-            )));
-        }
-    }
-    Ok(key)
-}
-
-/// Only what a restore needs: no uid, resourceVersion, timestamps, managed fields, owner
-/// references, or last-applied copy.
-fn restorable(secret: &Secret, namespace: &str) -> Secret {
-    let annotations = secret.metadata.annotations.clone().map(|mut a| {
-        a.remove(LAST_APPLIED_ANNOTATION);
-        a
-    });
-    Secret {
-        metadata: ObjectMeta {
-            name: secret.metadata.name.clone(),
-            namespace: Some(namespace.to_string()),
-            labels: secret.metadata.labels.clone(),
-            annotations: annotations.filter(|a| !a.is_empty()),
-            ..ObjectMeta::default()
-        },
-        type_: secret.type_.clone(),
-        data: secret.data.clone(),
-        ..Secret::default()
-    }
+    key_secret::checked_private_key(secret).map_err(|e| CliError::input(format!("{ctx}: {e}")))
 }
 
 fn restore(kube: &KubeArgs, args: &RestoreArgs) -> CliResult<()> {
@@ -285,16 +236,7 @@ fn key_secret_of(
     }
     let mut secret: Secret = serde_yaml::from_value(doc.value.clone())
         .map_err(|e| CliError::input(format!("{ctx}: not a valid Secret: {e}")))?;
-    let checked = check_key_layout(doc, &secret, namespace, now);
-    let result = checked.and_then(|planned| {
-        let key = key_of(&secret, &ctx)?;
-        if key.public() != &planned.public {
-            return Err(CliError::input(format!(
-                "{ctx}: data.{PUBLIC_KEY_DATA} is not the public key of data.{PRIVATE_KEY_DATA}"
-            )));
-        }
-        Ok(planned)
-    });
+    let result = check_key_layout(doc, &secret, namespace, now);
     let planned = match result {
         Ok(planned) => planned,
         Err(e) => {
@@ -303,12 +245,13 @@ fn key_secret_of(
                 .hint("a backup holds only the controller's key Secrets (sealant keys backup writes it); check where this file came from"));
         }
     };
-    let clean = restorable(&secret, namespace);
+    let clean = key_secret::restorable(&secret, namespace);
     wipe(&mut secret);
     Ok((clean, planned))
 }
 
-/// The layout checks of one key Secret (everything but the private key itself).
+/// The layout checks of one key Secret: in the controller's namespace, and the exact layout of
+/// [`key_secret::check_layout`] with a creation date no later than the clock skew allows.
 fn check_key_layout(
     doc: &Doc,
     secret: &Secret,
@@ -329,92 +272,12 @@ fn check_key_layout(
             "{ctx}: metadata.namespace: {name} is in '{ns}', but keys are restored only into the controller's namespace '{namespace}'"
         )));
     }
-    let labels = meta.labels.clone().unwrap_or_default();
-    let state = labels.get(SEALING_KEY_LABEL).ok_or_else(|| {
-        CliError::input(format!(
-            "{ctx}: metadata.labels: no {SEALING_KEY_LABEL} label, so {name} is not a key Secret"
-        ))
-    })?;
-    let active = match state.as_str() {
-        "active" => true,
-        "retired" => false,
-        other => {
-            return Err(CliError::input(format!(
-                "{ctx}: metadata.labels.{SEALING_KEY_LABEL}: '{other}' (expected active or retired)"
-            )));
-        }
-    };
-    if let Some(other) = labels.keys().find(|k| *k != SEALING_KEY_LABEL) {
-        return Err(CliError::input(format!(
-            "{ctx}: metadata.labels.{other}: a key Secret carries only the {SEALING_KEY_LABEL} label"
-        )));
-    }
-    let annotations = meta.annotations.clone().unwrap_or_default();
-    if let Some(other) = annotations
-        .keys()
-        .find(|k| *k != KEY_CREATED_ANNOTATION && *k != LAST_APPLIED_ANNOTATION)
-    {
-        return Err(CliError::input(format!(
-            "{ctx}: metadata.annotations.{other}: a key Secret carries only the {KEY_CREATED_ANNOTATION} annotation"
-        )));
-    }
-    let created_at = annotations
-        .get(KEY_CREATED_ANNOTATION)
-        .map(|text| {
-            text.parse::<jiff::Timestamp>().map_err(|e| {
-                CliError::input(format!(
-                    "{ctx}: metadata.annotations.{KEY_CREATED_ANNOTATION}: '{text}' is not an RFC 3339 time: {e}"
-                ))
-            })
-        })
-        .transpose()?;
-    if let Some(at) = created_at
-        && at > now + CLOCK_SKEW
-    {
-        return Err(CliError::input(format!(
-            "{ctx}: metadata.annotations.{KEY_CREATED_ANNOTATION}: {at} is in the future; such a key would stay the newest sealing key until then"
-        )));
-    }
-    if meta
-        .owner_references
-        .as_ref()
-        .is_some_and(|o| !o.is_empty())
-    {
-        return Err(CliError::input(format!(
-            "{ctx}: metadata.ownerReferences: key Secrets have no owner"
-        )));
-    }
-    match secret.type_.as_deref() {
-        None | Some("Opaque") => {}
-        Some(other) => {
-            return Err(CliError::input(format!(
-                "{ctx}: type: '{other}', but key Secrets are Opaque"
-            )));
-        }
-    }
-    if doc
-        .value
-        .get("stringData")
-        .is_some_and(|v| !matches!(v, Value::Null))
-    {
-        return Err(CliError::input(format!(
-            "{ctx}: stringData: a key backup holds data only"
-        )));
-    }
-    let data = secret.data.clone().unwrap_or_default();
-    if let Some(other) = data
-        .keys()
-        .find(|k| *k != PRIVATE_KEY_DATA && *k != PUBLIC_KEY_DATA)
-    {
-        return Err(CliError::input(format!(
-            "{ctx}: data.{other}: a key Secret holds only {PRIVATE_KEY_DATA} and {PUBLIC_KEY_DATA}"
-        )));
-    }
-    let key = key_of(secret, &ctx)?;
+    let checked = key_secret::check_layout(secret, now + CLOCK_SKEW)
+        .map_err(|e| CliError::input(format!("{ctx}: {e}")))?;
     Ok(PlannedKey {
-        public: key.public().clone(),
-        created_at,
-        active,
+        public: checked.public,
+        created_at: checked.created_at,
+        active: checked.state == KeyState::Active,
     })
 }
 
@@ -552,25 +415,14 @@ async fn cluster_keys(
     for secret in &mut keys.0 {
         let name = secret.metadata.name.clone().unwrap_or_default();
         let public = key_of(secret, &name).ok().map(|k| k.public().clone());
-        let active = secret
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(SEALING_KEY_LABEL))
-            .is_some_and(|s| s == "active");
-        let created = secret
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(KEY_CREATED_ANNOTATION))
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .or_else(|| {
-                secret
-                    .metadata
-                    .creation_timestamp
-                    .as_ref()
-                    .and_then(|t| t.0.to_string().parse().ok())
-            });
+        let active = key_secret::state(secret) == Some(KeyState::Active);
+        let created = key_secret::created_at(secret).ok().flatten().or_else(|| {
+            secret
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .and_then(|t| t.0.to_string().parse().ok())
+        });
         out.push((name, public, if active { created } else { None }));
     }
     Ok(out)

@@ -14,10 +14,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::PostParams;
 use sealant_core::PrivateKey;
-use sealant_core::resource::{
-    KEY_CREATED_ANNOTATION, LAST_APPLIED_ANNOTATION, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA,
-    SEALING_KEY_LABEL,
+use sealant_core::key_secret::{
+    KEY_CREATED_ANNOTATION, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA, SEALING_KEY_LABEL,
 };
+use sealant_core::resource::LAST_APPLIED_ANNOTATION;
 use sealant_test_apiserver::TestApiServer;
 use tempfile::TempDir;
 
@@ -619,7 +619,8 @@ async fn restore_shows_the_plan_and_needs_yes_and_make_newest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_discovery_reads_only_the_configured_namespace_and_checks_the_pin() {
     use k8s_openapi::api::core::v1::ConfigMap;
-    use sealant_core::resource::{PUBLIC_KEY_DATA as LINE, PUBLIC_KEYS_CONFIGMAP};
+    use sealant_core::key_secret::PUBLIC_KEY_DATA as LINE;
+    use sealant_core::resource::PUBLIC_KEYS_CONFIGMAP;
     let dir = TempDir::new().unwrap();
     let server = server_with_namespace().await;
     server

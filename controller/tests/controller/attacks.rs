@@ -18,10 +18,12 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 
 use sealant_controller::keys::key_secret;
 use sealant_core::format::{Envelope, KeyRing, Location, Scope, open};
+use sealant_core::key_secret::{
+    KEY_CREATED_ANNOTATION, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA, SEALING_KEY_LABEL,
+};
 use sealant_core::keys::PrivateKey;
 use sealant_core::resource::{
-    KEY_CREATED_ANNOTATION, MANAGED_BY_LABEL, PRIVATE_KEY_DATA, PUBLIC_KEY_DATA,
-    PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL, SealedSecret, TemplateMetadata,
+    MANAGED_BY_LABEL, PUBLIC_KEYS_CONFIGMAP, SealedSecret, TemplateMetadata,
 };
 use sealant_test_apiserver::FaultMatch;
 

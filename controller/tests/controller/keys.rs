@@ -13,8 +13,9 @@ use kube::api::{Api, ListParams, PostParams};
 
 use sealant_controller::keys::key_secret;
 use sealant_core::format::Scope;
+use sealant_core::key_secret::SEALING_KEY_LABEL;
 use sealant_core::keys::{KeyType, PrivateKey};
-use sealant_core::resource::{PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL};
+use sealant_core::resource::PUBLIC_KEYS_CONFIGMAP;
 
 use crate::common::*;
 

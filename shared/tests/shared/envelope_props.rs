@@ -9,15 +9,18 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use proptest::prelude::*;
 use proptest::sample::select;
+use ring::hkdf;
 
 use sealant_core::format::{
     self, Binding, Envelope, KeyRing, Location, MAX_RECIPIENTS, OpenError, Scope, Share, Stanza,
 };
 use sealant_core::keys::{KeyId, KeyType, PrivateKey, PublicKey};
 use sealant_core::primitives::{
-    self, COMMITMENT_LABEL, FixedEntropy, PAYLOAD_LABEL, XWING_CIPHERTEXT_LEN,
+    COMMITMENT_LABEL, FixedEntropy, PAYLOAD_LABEL, XWING_CIPHERTEXT_LEN,
 };
 
 const MIB: usize = 1 << 20;
@@ -282,6 +285,19 @@ proptest! {
     }
 }
 
+/// HKDF-SHA256 with an empty salt, as the format derives the commitment and the payload key
+/// (with `ring` directly: the core's own primitives are private to it).
+fn hkdf32(ikm: &[u8], info: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    hkdf::Salt::new(hkdf::HKDF_SHA256, &[])
+        .extract(ikm)
+        .expand(&[info], hkdf::HKDF_SHA256)
+        .unwrap()
+        .fill(&mut out)
+        .unwrap();
+    out
+}
+
 /// What a dishonest sealer can build: stanza `i` wraps `data_keys[i]` for `keys[i]`, the header
 /// commits to `data_keys[committed]`, and the payload is `plaintext` under
 /// `data_keys[encrypted]`, with the whole header as associated data.
@@ -309,12 +325,18 @@ fn mixed_envelope(
     let mut envelope = Envelope {
         binding: binding.clone(),
         stanzas,
-        commitment: *primitives::hkdf_sha256(&[], &data_keys[committed], COMMITMENT_LABEL),
+        commitment: hkdf32(&data_keys[committed], COMMITMENT_LABEL),
         payload: Vec::new(),
     };
     let mut payload = plaintext.to_vec();
-    let payload_key = primitives::hkdf_sha256(&[], &data_keys[encrypted], PAYLOAD_LABEL);
-    let tag = primitives::aead_seal(&payload_key, &envelope.header(), &mut payload);
+    let payload_key = hkdf32(&data_keys[encrypted], PAYLOAD_LABEL);
+    let tag = ChaCha20Poly1305::new(Key::from_slice(&payload_key))
+        .encrypt_in_place_detached(
+            Nonce::from_slice(&[0u8; 12]),
+            &envelope.header(),
+            &mut payload,
+        )
+        .unwrap();
     payload.extend_from_slice(&tag);
     envelope.payload = payload;
     envelope
