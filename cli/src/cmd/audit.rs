@@ -32,9 +32,9 @@ use sealant_lint::{
 };
 use serde_json::Value;
 
+use super::lint::{FailOn, OutputFormat, RedactMode};
 use crate::cluster::{self, KubeArgs, api_message};
 use crate::error::{CliError, CliResult};
-use crate::lint_cmd::{FailOn, OutputFormat, RedactMode};
 
 pub const AFTER_HELP: &str = "\
 What it reads (list only; `deploy/optional/audit-rbac.yaml` is a ClusterRole with exactly this):
@@ -285,7 +285,7 @@ pub fn audit(kube: &KubeArgs, args: AuditArgs) -> CliResult<u8> {
         sealant_lint::render(&report, format, Counts::default())
     };
     args.write.emit(&rendered)?;
-    Ok(u8::from(crate::lint_cmd::failing(
+    Ok(u8::from(super::lint::failing(
         &report,
         args.fail_on,
         &settings,
