@@ -16,6 +16,7 @@ mod io;
 mod manifest;
 #[cfg(feature = "migrate")]
 mod migrate;
+mod report;
 mod trust;
 mod yaml_edit;
 

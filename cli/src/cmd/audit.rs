@@ -32,9 +32,9 @@ use sealant_lint::{
 };
 use serde_json::Value;
 
-use super::lint::{FailOn, OutputFormat, RedactMode};
 use crate::cluster::{self, KubeArgs, api_message};
 use crate::error::{CliError, CliResult};
+use crate::report::{FailOn, OutputFormat, RedactMode, failing};
 
 pub const AFTER_HELP: &str = "\
 What it reads (list only; `deploy/optional/audit-rbac.yaml` is a ClusterRole with exactly this):
@@ -285,11 +285,7 @@ pub fn audit(kube: &KubeArgs, args: AuditArgs) -> CliResult<u8> {
         sealant_lint::render(&report, format, Counts::default())
     };
     args.write.emit(&rendered)?;
-    Ok(u8::from(super::lint::failing(
-        &report,
-        args.fail_on,
-        &settings,
-    )))
+    Ok(u8::from(failing(&report, args.fail_on, &settings)))
 }
 
 fn load_settings(path: Option<&std::path::Path>) -> CliResult<Settings> {
