@@ -17,6 +17,7 @@ mod manifest;
 #[cfg(feature = "migrate")]
 mod migrate;
 mod report;
+mod runtime;
 mod trust;
 mod yaml_edit;
 
