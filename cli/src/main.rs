@@ -18,6 +18,7 @@ mod manifest;
 mod migrate;
 mod report;
 mod runtime;
+mod secret_input;
 mod trust;
 mod yaml_edit;
 
