@@ -16,7 +16,7 @@ use crate::error::{CliError, CliResult};
 /// A parsed Secret whose namespace is resolved and whose values all bind for the scope.
 pub struct SecretInput {
     /// `file: document 2 (kind Secret)`, for messages.
-    pub ctx: String,
+    ctx: String,
     secret: Secret,
     /// Where it will be opened; empty for a cluster-wide value without a namespace.
     namespace: String,
