@@ -13,6 +13,8 @@ use sealant_core::keys::KeyId;
 use sealant_core::resource::PUBLIC_KEYS_CONFIGMAP;
 
 use crate::error::{CliError, CliResult};
+// Subcommands wait for the cluster through `cluster::block_on`.
+pub use crate::runtime::block_on;
 
 /// Namespace the deploy manifests install the controller into.
 pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "sealant-system";
@@ -187,15 +189,6 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     } else {
         format!("{outer}: {root}")
     }
-}
-
-/// Runs a future on a small runtime; the CLI is synchronous except for cluster calls.
-pub fn block_on<F: std::future::Future>(future: F) -> CliResult<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::input(format!("cannot start the async runtime: {e}")))?;
-    Ok(runtime.block_on(future))
 }
 
 /// The controller's current public key, from its ConfigMap in the configured namespace, and

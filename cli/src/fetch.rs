@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytes_body::{Empty, collect_limited};
 use sealant_core::PublicKey;
 
-use crate::cluster;
 use crate::error::{CliError, CliResult};
+use crate::runtime::block_on;
 
 /// A public key line is at most a few KiB (an X-Wing key is 1643 characters).
 const MAX_BODY: usize = 64 * 1024;
@@ -22,7 +22,7 @@ pub fn public_key_from_url(url: &str) -> CliResult<PublicKey> {
         ))
         .hint("serve the key over https://, or pass the key file or its line"));
     }
-    let text = cluster::block_on(get(url))?.map_err(|e| CliError::input(format!("{ctx}: {e}")))?;
+    let text = block_on(get(url))?.map_err(|e| CliError::input(format!("{ctx}: {e}")))?;
     PublicKey::from_file_text(&text).map_err(|e| {
         CliError::input(format!(
             "{ctx}: the answer is not a sealant public key: {e}"

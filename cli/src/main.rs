@@ -13,10 +13,12 @@ mod error;
 mod fetch;
 mod flags;
 mod io;
-mod lint_cmd;
 mod manifest;
 #[cfg(feature = "migrate")]
 mod migrate;
+mod report;
+mod runtime;
+mod secret_input;
 mod trust;
 mod yaml_edit;
 
@@ -79,7 +81,7 @@ enum Command {
     #[command(after_help = cmd::web::AFTER_HELP)]
     Web(cmd::web::WebArgs),
     /// Scan files for plaintext credentials.
-    Lint(lint_cmd::LintArgs),
+    Lint(cmd::lint::LintArgs),
     /// Scan the cluster's live workloads, ConfigMaps and Secrets for plaintext credentials.
     Audit(cmd::audit::AuditArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -107,11 +109,11 @@ fn main() -> ExitCode {
         Command::Web(args) => cmd::web::web(&cli.kube, args),
         #[cfg(feature = "migrate")]
         Command::Migrate(args) => cmd::migrate::migrate(args),
-        Command::Lint(args) if args.cluster => match lint_cmd::as_audit(&args) {
+        Command::Lint(args) if args.cluster => match cmd::lint::as_audit(&args) {
             Ok(audit) => return audit_exit(&cli.kube, audit),
             Err(error) => Err(error),
         },
-        Command::Lint(args) => return ExitCode::from(lint_cmd::run(args)),
+        Command::Lint(args) => return ExitCode::from(cmd::lint::run(args)),
         Command::Audit(args) => return audit_exit(&cli.kube, args),
         Command::Completion { shell } => {
             clap_complete::generate(

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use sealant_core::format::{self, Binding, Location, Scope};
+use sealant_core::format::Scope;
 use sealant_core::keys::KeyId;
-use sealant_core::resource::{self, recipients_text};
+use sealant_core::resource::recipients_text;
 use sealant_core::{Envelope, PublicKey, SealedSecret};
 use serde_yaml::Value;
 
@@ -13,6 +13,7 @@ use crate::cluster::{ControllerArgs, KubeArgs};
 use crate::error::{CliError, CliResult};
 use crate::io;
 use crate::manifest::{self, parse_secret};
+use crate::secret_input::SecretInput;
 use crate::trust::{Found, Rules};
 use crate::yaml_edit::{SealedChange, edit_sealed};
 
@@ -118,19 +119,15 @@ pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
     };
     let keys = merge_recipients(&args, &sealed, &existing, &ctx, kube)?;
 
+    let secret = SecretInput::new(secret_doc.context(), secret, namespace.clone(), scope)?;
+    let new_values = secret.seal_values(&keys)?;
+
     let mut value = doc.value.clone();
     let spec = mapping_entry(&mut value, "spec");
     let data = mapping_entry(spec, "encryptedData");
-    let mut new_values = std::collections::BTreeMap::new();
-    for (key, (field, plaintext)) in resource::secret_values(&secret) {
-        let at = Location::new(namespace.as_str(), name.as_str(), key.as_str());
-        let binding = Binding::new(scope, &at)
-            .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
-        let text = format::seal(&plaintext, &binding, &keys)
-            .map_err(|e| CliError::input(format!("{}: {field}: {e}", secret_doc.context())))?;
-        new_values.insert(key.clone(), text.clone());
-        if let Value::Mapping(map) = data {
-            map.insert(Value::String(key), Value::String(text));
+    if let Value::Mapping(map) = data {
+        for (key, text) in &new_values {
+            map.insert(Value::String(key.clone()), Value::String(text.clone()));
         }
     }
     let mut all_recipients = sealed.spec.recipients.clone();
@@ -164,7 +161,7 @@ pub fn merge_into(kube: &KubeArgs, args: MergeArgs) -> CliResult<()> {
     io::write_atomic(&args.sealed_file, text.as_bytes(), false, true)?;
     eprintln!(
         "sealed {} value(s) into {} for {namespace}/{name} ({scope} scope) to {}",
-        resource::secret_values(&secret).len(),
+        secret.value_count(),
         source.name,
         describe_keys(&keys)
     );

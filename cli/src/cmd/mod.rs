@@ -6,6 +6,7 @@ pub mod audit;
 pub mod fetch_key;
 pub mod keygen;
 pub mod keys;
+pub mod lint;
 pub mod merge_into;
 #[cfg(feature = "migrate")]
 pub mod migrate;

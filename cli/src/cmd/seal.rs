@@ -4,7 +4,6 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use sealant_core::format::{self, Binding, Location, Scope};
-use sealant_core::resource;
 use sealant_core::{PublicKey, SealedSecret};
 use zeroize::Zeroizing;
 
@@ -14,6 +13,7 @@ use crate::error::{CliError, CliResult};
 use crate::flags::OutputFile;
 use crate::io;
 use crate::manifest::{self, json_output, parse_secret};
+use crate::secret_input::SecretInput;
 use crate::trust::{Rules, TrustedSet};
 
 pub const AFTER_HELP: &str = "\
@@ -110,7 +110,7 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
         )));
     }
     let namespaces = Namespaces::new(args.namespace.clone(), kube);
-    let mut secrets = Vec::with_capacity(docs.len());
+    let mut parsed = Vec::with_capacity(docs.len());
     for doc in &docs {
         let secret = parse_secret(doc)?;
         let ctx = doc.context();
@@ -134,21 +134,24 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
         } else {
             namespaces.resolve(secret.metadata.namespace.as_deref(), &ctx)?
         };
-        secrets.push((ctx, secret, namespace));
+        parsed.push((ctx, secret, namespace));
     }
     let (_, keys) = sealing_keys(trusted, kube, &args.controller)?;
 
     // Everything that can be wrong with the input is found before the first byte is written.
-    check_bindings(&secrets, scope)?;
+    let secrets = parsed
+        .into_iter()
+        .map(|(ctx, secret, namespace)| SecretInput::new(ctx, secret, namespace, scope))
+        .collect::<CliResult<Vec<_>>>()?;
     match args.output {
         OutputFormat::Yaml => match args.write.path() {
-            Some(path) => io::write_atomic_with(path, false, true, |out| {
-                seal_stream(&secrets, scope, &keys, out)
-            })?,
+            Some(path) => {
+                io::write_atomic_with(path, false, true, |out| seal_stream(&secrets, &keys, out))?
+            }
             None => {
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::new(stdout.lock());
-                seal_stream(&secrets, scope, &keys, &mut out)?;
+                seal_stream(&secrets, &keys, &mut out)?;
                 std::io::Write::flush(&mut out).map_err(|e| {
                     CliError::input(format!("cannot write to standard output: {e}"))
                 })?;
@@ -160,10 +163,7 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
                 &secrets,
                 |_, part| {
                     part.iter()
-                        .map(|(ctx, secret, namespace)| {
-                            resource::seal_secret(secret, namespace, scope, &keys)
-                                .map_err(|e| CliError::input(format!("{ctx}: {e}")))
-                        })
+                        .map(|secret| secret.seal(&keys))
                         .collect::<CliResult<Vec<_>>>()
                 },
                 |part| {
@@ -174,53 +174,14 @@ pub fn seal(kube: &KubeArgs, args: SealArgs) -> CliResult<()> {
             args.write.emit(&json_output(&sealed)?)?;
         }
     }
-    let values: usize = secrets.iter().map(|(_, s, _)| value_count(s)).sum();
+    let values: usize = secrets.iter().map(SecretInput::value_count).sum();
     eprintln!(
         "sealed {} Secret(s), {values} value(s), for namespace {} ({} scope) to {}",
         secrets.len(),
-        describe_namespaces(secrets.iter().map(|(_, _, ns)| ns.as_str())),
+        describe_namespaces(secrets.iter().map(SecretInput::namespace)),
         scope,
         describe_keys(&keys)
     );
-    Ok(())
-}
-
-type Input = (String, k8s_openapi::api::core::v1::Secret, String);
-
-/// The number of distinct keys of a Secret (`stringData` overrides `data`).
-fn value_count(secret: &k8s_openapi::api::core::v1::Secret) -> usize {
-    let mut keys: Vec<&String> = secret.data.iter().flatten().map(|(k, _)| k).collect();
-    keys.extend(secret.string_data.iter().flatten().map(|(k, _)| k));
-    keys.sort();
-    keys.dedup();
-    keys.len()
-}
-
-/// Checks every value's binding (names and key as the scope requires) before anything is sealed
-/// or written, so that an invalid key name never leaves half an output behind.
-fn check_bindings(secrets: &[Input], scope: Scope) -> CliResult<()> {
-    for (ctx, secret, namespace) in secrets {
-        let name = secret.metadata.name.as_deref().unwrap_or_default();
-        let fields = secret
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, _)| ("data", k))
-            .chain(
-                secret
-                    .string_data
-                    .iter()
-                    .flatten()
-                    .map(|(k, _)| ("stringData", k)),
-            );
-        for (field, key) in fields {
-            Binding::new(
-                scope,
-                &Location::new(namespace.as_str(), name, key.as_str()),
-            )
-            .map_err(|e| CliError::input(format!("{ctx}: {field}.{key}: {e}")))?;
-        }
-    }
     Ok(())
 }
 
@@ -233,8 +194,7 @@ const PARALLEL_FROM_VALUES: usize = 48;
 /// Seals the Secrets and writes them as a YAML stream in input order, writing each chunk as soon
 /// as it and those before it are done.
 fn seal_stream(
-    secrets: &[Input],
-    scope: Scope,
+    secrets: &[SecretInput],
     keys: &[PublicKey],
     out: &mut dyn std::io::Write,
 ) -> CliResult<()> {
@@ -242,9 +202,8 @@ fn seal_stream(
         secrets,
         |index, part| {
             let mut text = String::new();
-            for (j, (ctx, secret, namespace)) in part.iter().enumerate() {
-                let sealed = resource::seal_secret(secret, namespace, scope, keys)
-                    .map_err(|e| CliError::input(format!("{ctx}: {e}")))?;
+            for (j, secret) in part.iter().enumerate() {
+                let sealed = secret.seal(keys)?;
                 if index > 0 || j > 0 {
                     text.push_str("---\n");
                 }
@@ -263,13 +222,13 @@ fn seal_stream(
 /// the threads (each value is independent), and hands the results to `sink` in input order, each
 /// as soon as those before it are done.
 fn in_order<R: Send>(
-    secrets: &[Input],
-    work: impl Fn(usize, &[Input]) -> CliResult<R> + Sync,
+    secrets: &[SecretInput],
+    work: impl Fn(usize, &[SecretInput]) -> CliResult<R> + Sync,
     mut sink: impl FnMut(R) -> CliResult<()>,
 ) -> CliResult<()> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let chunks: Vec<&[Input]> = secrets.chunks(CHUNK).collect();
-    let values: usize = secrets.iter().map(|(_, s, _)| value_count(s)).sum();
+    let chunks: Vec<&[SecretInput]> = secrets.chunks(CHUNK).collect();
+    let values: usize = secrets.iter().map(SecretInput::value_count).sum();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(chunks.len());

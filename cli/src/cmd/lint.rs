@@ -7,10 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use sealant_lint::{
-    Baseline, CONFIG_FILE, Code, Counts, Format, GitScope, RULES, Redaction, ScanOptions, Settings,
-    Severity,
-};
+use sealant_lint::{Baseline, CONFIG_FILE, Code, Counts, GitScope, RULES, ScanOptions, Settings};
+
+use super::audit::AuditArgs;
+use crate::error::CliError;
+use crate::report::{FailOn, OutputFormat, RedactMode, failing};
 
 const AFTER_HELP: &str = "\
 Suppressions:
@@ -129,14 +130,14 @@ pub struct LintArgs {
 }
 
 /// `sealant lint --cluster ...` as the `sealant audit` it stands for; paths make no sense there.
-pub fn as_audit(args: &LintArgs) -> Result<crate::cmd::audit::AuditArgs, crate::error::CliError> {
+pub fn as_audit(args: &LintArgs) -> Result<AuditArgs, CliError> {
     let resolved = resolve(args);
     if !args.paths.is_empty() || resolved.paths != [PathBuf::from(".")] {
-        return Err(crate::error::CliError::input(
+        return Err(CliError::input(
             "--cluster scans the cluster, not files: drop the paths, or drop --cluster",
         ));
     }
-    Ok(crate::cmd::audit::AuditArgs {
+    Ok(AuditArgs {
         namespace: args.namespace.clone(),
         output: Some(resolved.format),
         write: crate::flags::OutputFile {
@@ -163,65 +164,6 @@ fn parse_format(value: &str) -> Result<OutputFormat, String> {
             format!("unknown output format '{value}': choose one of {choices}")
         }
     })
-}
-
-/// `-o FORMAT`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// `path:line:col: SL001 [high] message (value: ********)`.
-    Text,
-    /// One JSON document with findings, diagnostics and a summary.
-    Json,
-    /// SARIF 2.1.0, for GitHub code scanning and other dashboards.
-    Sarif,
-}
-
-/// `--redact`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RedactMode {
-    /// `********`, or `gh********` for values of 24 characters or more.
-    Partial,
-    /// `********` for every value.
-    Full,
-}
-
-/// `--fail-on`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    Low,
-    Medium,
-    High,
-}
-
-impl OutputFormat {
-    /// The lint crate's renderer for this format.
-    pub fn format(self) -> Format {
-        match self {
-            OutputFormat::Text => Format::Text,
-            OutputFormat::Json => Format::Json,
-            OutputFormat::Sarif => Format::Sarif,
-        }
-    }
-}
-
-impl RedactMode {
-    pub fn redaction(self) -> Redaction {
-        match self {
-            RedactMode::Partial => Redaction::Partial,
-            RedactMode::Full => Redaction::Full,
-        }
-    }
-}
-
-/// Whether any finding is at or above `--fail-on`, else the configuration's `fail-on`, else low.
-pub fn failing(report: &sealant_lint::Report, flag: Option<FailOn>, settings: &Settings) -> bool {
-    let fail_on = match flag {
-        Some(FailOn::Low) => Severity::Low,
-        Some(FailOn::Medium) => Severity::Medium,
-        Some(FailOn::High) => Severity::High,
-        None => settings.fail_on.unwrap_or(Severity::Low),
-    };
-    report.findings.iter().any(|f| f.severity >= fail_on)
 }
 
 const EXIT_CLEAN: u8 = 0;
