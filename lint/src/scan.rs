@@ -488,6 +488,9 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
     ) {
         return FileKind::Config;
     }
+    if ext == "sql" {
+        return FileKind::Sql;
+    }
     if looks_like_manifest(ext, text) {
         return FileKind::Yaml;
     }

@@ -530,7 +530,7 @@ impl ValueFilter {
         if is_placeholder(v, &lower) || is_masked_run(v) {
             return verdict(Class::Placeholder, "a placeholder, mask or example word");
         }
-        if let Some(found) = prose_class(v, &lower) {
+        if let Some(found) = prose_class(v, &lower, cx) {
             return found;
         }
         if cx.fixture && is_fixture_value(&lower) {
@@ -588,6 +588,12 @@ impl ValueFilter {
             }
             Strength::Weak if looks_like_object_name(v) => {
                 verdict(Class::Reference, "names an object")
+            }
+            // A security-question answer is a fact (`Stop'n'Drop`, `West-2082`) unless generated.
+            Strength::Weak
+                if split_words(cx.key).iter().any(|w| w == "answer") && !looks_generated(v) =>
+            {
+                verdict(Class::Word, "an answer that reads as a fact, not generated")
             }
             Strength::Weak if looks_random(v) => verdict(
                 Class::Credential,
@@ -806,9 +812,15 @@ const CREDENTIAL_WORDS: &[&str] = &[
 
 /// Descriptions and prose placeholders: `User Password here...`, `the password of the admin`,
 /// `8 bytes`.
-fn prose_class(v: &str, lower: &str) -> Option<Verdict> {
+fn prose_class(v: &str, lower: &str, cx: &Context) -> Option<Verdict> {
     let words = v.split_whitespace().count();
     if words >= 4 {
+        // `password: 'i am an awesome accountant'`: under a name that says credential, a few
+        // plain words with nothing that describes a value are a passphrase.
+        let strong = cx.name.is_some_and(|n| n.strength == Strength::Strong);
+        if strong && !cx.comment && is_passphrase(v, lower) {
+            return None;
+        }
         return Some(verdict(Class::Word, "prose, not a credential"));
     }
     if words >= 2 {
@@ -827,6 +839,50 @@ fn prose_class(v: &str, lower: &str) -> Option<Verdict> {
         }
     }
     None
+}
+
+/// `i am an awesome accountant`, `monkey summer birthday are all bad passwords but work just fine
+/// in a long passphrase`: four to sixteen words of letters and digits, no sentence punctuation,
+/// no word that tells the reader what to do (`enter`, `set`, `leave`, `see`, `your`, ...) and no
+/// credential word used as a description (`the password of the admin`, `password for db`).
+fn is_passphrase(v: &str, lower: &str) -> bool {
+    const INSTRUCTING: &[&str] = &[
+        "here", "your", "you", "enter", "insert", "see", "set", "use", "used", "must", "should",
+        "will", "default", "required", "optional", "generated", "generate", "random", "randomly",
+        "leave", "empty", "blank", "change", "replace", "please", "e.g", "eg", "value", "string",
+        "todo", "tbd", "none", "null",
+    ];
+    const DESCRIBED: &[&str] = &[
+        "password", "passwords", "passwd", "passphrase", "secret", "token", "key", "credential",
+        "credentials",
+    ];
+    let words: Vec<&str> = lower
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(['!', '?']))
+        .collect();
+    if !(4..=16).contains(&words.len()) || v.len() > 128 {
+        return false;
+    }
+    let plain = words.iter().all(|w| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_alphanumeric() || c == '\'' || c == '-')
+            && !INSTRUCTING.contains(w)
+    });
+    // `the password of ...`, `a token for ...`, `admin password`: a description.
+    let describes = words.iter().enumerate().any(|(i, w)| {
+        DESCRIBED.contains(w)
+            && (i > 0
+                && matches!(
+                    words[i - 1],
+                    "the" | "a" | "an" | "this" | "that" | "user" | "admin" | "root" | "db"
+                        | "database" | "account" | "api" | "access"
+                )
+                || words
+                    .get(i + 1)
+                    .is_some_and(|n| matches!(*n, "for" | "of" | "to" | "used" | "is")))
+    });
+    plain && !describes
 }
 
 /// `sha256:...`, `$2y$10$...` (bcrypt), `$6$...` (crypt), `{SSHA}...`, `user:$2y$...`
@@ -1214,6 +1270,16 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
     {
         return true;
     }
+    // `TG9yZW0gaXBz... (elided)`, `abc... (truncated)`: cut short, with a note saying so.
+    if let Some(i) = v.find("...")
+        && i > 0
+        && !v[..i].contains(char::is_whitespace)
+    {
+        let note = v[i..].trim_start_matches('.').trim();
+        if note.len() > 2 && note.starts_with('(') && note.ends_with(')') {
+            return true;
+        }
+    }
     if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) || lower.starts_with("your") {
         return true;
     }
@@ -1413,6 +1479,24 @@ pub fn looks_random(v: &str) -> bool {
     classes >= 3 || (classes >= 2 && v.len() >= 16 && (digit || upper))
 }
 
+/// Stricter than [`looks_random`], for names that hold facts as often as secrets: ten characters
+/// or more of three classes, and no run of four letters shaped like a word (`Stop`, `WEST`,
+/// `drop`): `@xI98PxDO+06!`, `NZMJLjEinU7TFElDIYW8`, not `Stop'n'Drop` or `West-2082`.
+pub fn looks_generated(v: &str) -> bool {
+    if v.chars().count() < 10 || character_classes(v) < 3 || v.contains(char::is_whitespace) {
+        return false;
+    }
+    let letters: Vec<char> = v.chars().collect();
+    letters
+        .split(|c| !c.is_alphabetic())
+        .filter(|run| run.len() >= 4)
+        .all(|run| {
+            let tail_lower = run[1..].iter().all(|c| c.is_lowercase());
+            let all_upper = run.iter().all(|c| c.is_uppercase());
+            !(tail_lower || all_upper)
+        })
+}
+
 /// How many of lower case, upper case, digits and other characters `v` holds.
 pub fn character_classes(v: &str) -> usize {
     let lower = v.chars().any(|c| c.is_ascii_lowercase());
@@ -1587,6 +1671,14 @@ mod tests {
         }
     }
 
+    fn weak() -> NameMatch {
+        NameMatch {
+            strength: Strength::Weak,
+            ref_prone: false,
+            id_prone: false,
+        }
+    }
+
     #[test]
     fn weak_and_ref_prone_names_need_more() {
         let f = ValueFilter::default();
@@ -1604,6 +1696,60 @@ mod tests {
         };
         assert!(!f.is_credential_value("dbSecret", "db-credentials", refp));
         assert!(f.is_credential_value("dbSecret", "Xk9#mP2qL", refp));
+    }
+
+    /// juice-shop's data/static/users.yml: passwords written as several words are passwords;
+    /// sentences that describe a value, instructions and commented examples are not.
+    #[test]
+    fn passphrases_under_credential_names() {
+        let f = ValueFilter::default();
+        for v in [
+            "i am an awesome accountant",
+            "monkey summer birthday are all bad passwords but work just fine in a long passphrase",
+            "correct horse battery staple",
+        ] {
+            assert!(f.is_credential_value("password", v, strong()), "{v}");
+            let mut cx = Context::named("password", strong());
+            cx.comment = true;
+            assert_ne!(f.classify(v, &cx).class, Class::Credential, "{v} in a comment");
+            assert!(!f.is_credential_value("description", v, weak()), "{v}");
+        }
+        for v in [
+            "the password of the admin",
+            "User Password here...",
+            "set this to a random value",
+            "leave empty to generate one",
+            "Password for the database user.",
+            "see the chart README for details",
+        ] {
+            assert!(!f.is_credential_value("password", v, strong()), "{v}");
+        }
+    }
+
+    /// juice-shop's security answers (securityQuestion.answer): generated ones reset an account
+    /// like a password; answers that are facts (`Stop'n'Drop`, `West-2082`, `5N0wb41L`) are not.
+    #[test]
+    fn generated_security_answers() {
+        let f = ValueFilter::default();
+        for v in [
+            "@xI98PxDO+06!",
+            "Brd?j8sEMziOvvBf\u{a7}Be?jFZ77H?hgm",
+            "azjTLprq2im6p86RbFrA41L",
+            "NZMJLjEinU7TFElDIYW8",
+        ] {
+            assert!(f.is_credential_value("securityQuestion_answer", v, weak()), "{v}");
+        }
+        for v in [
+            "Stop'n'Drop",
+            "West-2082",
+            "5N0wb41L",
+            "Samuel",
+            "SC OLEA SRL",
+            "Dr. Dr. Dr. Dr. Zoidberg",
+            "greenwood",
+        ] {
+            assert!(!f.is_credential_value("securityQuestion_answer", v, weak()), "{v}");
+        }
     }
 
     #[test]

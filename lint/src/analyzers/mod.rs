@@ -49,6 +49,8 @@ pub enum FileKind {
     Script,
     /// `Dockerfile`, `*.dockerfile`, `Containerfile`.
     Dockerfile,
+    /// SQL scripts (`.sql`): statements that set a password (`PASSWORD 'x'`, `IDENTIFIED BY 'x'`).
+    Sql,
     /// Anything else: only token formats and URL credentials.
     Text,
 }
@@ -143,6 +145,7 @@ impl<'a> FileScan<'a> {
                 self.commented_settings(Code::SL010, "configuration sets");
             }
             FileKind::Text => {}
+            FileKind::Sql => self.scan_sql(),
             FileKind::HelmTemplate => self.helm_template(),
             FileKind::Yaml | FileKind::Kustomization => self.yaml_file(kind),
             FileKind::HelmValues => {
