@@ -19,6 +19,8 @@ pub enum Strength {
 /// `secret`. Documented in `docs/lint.md`.
 const TERMS: &[(&[&str], Strength)] = &[
     (&["connection", "string"], Strength::Strong),
+    // ASP.NET's `ConnectionStrings__CatalogDb`.
+    (&["connection", "strings"], Strength::Strong),
     (&["conn", "string"], Strength::Strong),
     (&["conn", "str"], Strength::Strong),
     (&["client", "secret"], Strength::Strong),

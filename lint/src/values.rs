@@ -565,6 +565,11 @@ impl ValueFilter {
         {
             return verdict(Class::Word, "a type or class name");
         }
+        // `ConnectionString: basket.data`, `Server=db;Database=app;Trusted_Connection=True`: a
+        // connection string is a credential by what it carries, not by its name.
+        if is_connection_string_name(cx.key) && !carries_secret(v, &lower) {
+            return verdict(Class::Word, "a connection string without a password or key");
+        }
         let Some(name) = cx.name else {
             return if looks_random(v) && v.len() >= 16 {
                 verdict(Class::Credential, "a random-looking literal")
@@ -757,6 +762,16 @@ fn key_name_class(v: &str, lower: &str, key: &str) -> Option<Verdict> {
     {
         return None;
     }
+    // `MYSQL_PASSWORD=secret`: an environment variable holds the value a program reads, so a
+    // bare word there is the (weak) password itself, not the name of a key.
+    let env_name = key.len() > 1
+        && key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && key.chars().any(|c| c.is_ascii_uppercase());
+    if env_name && !v.contains(['-', '_', '.']) && KEY_NAME_VALUES.contains(&lower) {
+        return None;
+    }
     let shaped = KEY_NAME_VALUES.contains(&lower)
         || is_credential_identifier(v)
         || (v.contains(['_', '-', '.'])
@@ -883,6 +898,42 @@ fn is_passphrase(v: &str, lower: &str) -> bool {
                     .is_some_and(|n| matches!(*n, "for" | "of" | "to" | "used" | "is")))
     });
     plain && !describes
+}
+
+/// `ConnectionString`, `ConnectionStrings__CatalogDb`, `DB_CONN_STR`: names of connection strings.
+fn is_connection_string_name(key: &str) -> bool {
+    let words = split_words(key);
+    words.iter().any(|w| matches!(w.as_str(), "connstr" | "connectionstring" | "connectionstrings"))
+        || words.windows(2).any(|p| {
+            matches!(p[0].as_str(), "connection" | "conn")
+                && matches!(p[1].as_str(), "string" | "strings" | "str")
+        })
+}
+
+/// Whether a connection string carries a secret: a password, key or token setting
+/// (`Password=x;`, `AccountKey=...`, `SharedAccessKey=...`), a URL with a password, or a value
+/// that is itself random-looking (a key on its own).
+fn carries_secret(v: &str, lower: &str) -> bool {
+    const PARTS: &[&str] = &[
+        "password=",
+        "pwd=",
+        "passwd=",
+        "accountkey=",
+        "sharedaccesskey=",
+        "sharedaccesssignature=",
+        "sig=",
+        "token=",
+        "secret=",
+        "apikey=",
+        "key=",
+    ];
+    PARTS.iter().any(|p| lower.contains(p))
+        || lower.split_once("://").is_some_and(|(_, rest)| {
+            rest.split(['/', '?', '#'])
+                .next()
+                .is_some_and(|auth| auth.contains('@') && auth.contains(':'))
+        })
+        || !v.contains(['=', ';', '.', ':', '/']) && looks_random(v)
 }
 
 /// `sha256:...`, `$2y$10$...` (bcrypt), `$6$...` (crypt), `{SSHA}...`, `user:$2y$...`
@@ -1432,10 +1483,11 @@ fn is_plain_url(lower: &str) -> bool {
     let Some((scheme, rest)) = lower.split_once("://") else {
         return false;
     };
+    // `jdbc:postgresql://db:5432/app`: a JDBC URL's scheme has two parts.
     if scheme.is_empty()
         || !scheme
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || "+.-:".contains(c))
     {
         return false;
     }
