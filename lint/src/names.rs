@@ -388,13 +388,15 @@ fn has_term_fragment(name: &str) -> bool {
     (0..bytes.len()).any(|i| {
         let first = bytes[i].to_ascii_lowercase();
         // Only the first letters of the needles start a comparison.
-        matches!(first, b'p' | b's' | b't' | b'k' | b'a' | b'c' | b'b' | b'l' | b'i')
-            && PREFILTER_NEEDLES.iter().any(|n| {
-                let n = n.as_bytes();
-                n[0] == first
-                    && bytes.len() - i >= n.len()
-                    && bytes[i..i + n.len()].eq_ignore_ascii_case(n)
-            })
+        matches!(
+            first,
+            b'p' | b's' | b't' | b'k' | b'a' | b'c' | b'b' | b'l' | b'i'
+        ) && PREFILTER_NEEDLES.iter().any(|n| {
+            let n = n.as_bytes();
+            n[0] == first
+                && bytes.len() - i >= n.len()
+                && bytes[i..i + n.len()].eq_ignore_ascii_case(n)
+        })
     })
 }
 
@@ -484,8 +486,19 @@ fn split_ascii_words(b: &[u8]) -> Vec<String> {
 /// The lower-case substrings that a file must contain for any name in it to be credential-like:
 /// the cheap prefilter that lets most files skip the YAML parser.
 pub const PREFILTER_NEEDLES: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "auth", "cred", "bearer", "conn", "literals", "cookie",
-    "answer", "identified",
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "cred",
+    "bearer",
+    "conn",
+    "literals",
+    "cookie",
+    "answer",
+    "identified",
 ];
 
 #[cfg(test)]

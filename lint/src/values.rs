@@ -583,8 +583,13 @@ impl ValueFilter {
         if name.id_prone && looks_like_object_name(v) && is_wordy(v) {
             return verdict(Class::Reference, "an identifier made of words");
         }
-        if cx.comment && !looks_random(v) && v.chars().all(|c| c.is_ascii_alphabetic()) {
-            return verdict(Class::Placeholder, "a plain word in a commented example");
+        // A commented-out setting is documentation more often than a live one: its value must
+        // look like a credential someone used, not an example or the name of a key.
+        if cx.comment && (!credential_shaped(v, name.strength) || name.ref_prone && is_wordy(v)) {
+            return verdict(
+                Class::Placeholder,
+                "an example or a key's name in a commented-out setting",
+            );
         }
         match name.strength {
             Strength::Strong => verdict(Class::Credential, "a literal under a credential name"),
@@ -606,6 +611,25 @@ impl ValueFilter {
             ),
             Strength::Weak => verdict(Class::Word, "not random enough for an ambiguous name"),
         }
+    }
+
+    /// What a value of a Secret's data (or of a Secret carried in an annotation) is, judged
+    /// without a key: everything in a Secret is secret except stand-ins written as such
+    /// (placeholders, template expressions, variable references, masks).
+    pub fn classify_data(&self, value: &str) -> Verdict {
+        let v = value.trim();
+        if v.is_empty() {
+            return verdict(Class::Word, "empty");
+        }
+        if is_placeholder(v, &v.to_ascii_lowercase()) {
+            return verdict(Class::Placeholder, "a placeholder, template or reference");
+        }
+        verdict(Class::Credential, "data of a Secret")
+    }
+
+    /// Whether `value` matches a placeholder pattern configured in `.sealant.toml`.
+    pub fn is_configured_placeholder(&self, value: &str) -> bool {
+        self.extra_placeholders.iter().any(|r| r.is_match(value))
     }
 
     /// True when `value` is a literal that could be a credential (before considering the name).
@@ -862,13 +886,49 @@ fn prose_class(v: &str, lower: &str, cx: &Context) -> Option<Verdict> {
 /// credential word used as a description (`the password of the admin`, `password for db`).
 fn is_passphrase(v: &str, lower: &str) -> bool {
     const INSTRUCTING: &[&str] = &[
-        "here", "your", "you", "enter", "insert", "see", "set", "use", "used", "must", "should",
-        "will", "default", "required", "optional", "generated", "generate", "random", "randomly",
-        "leave", "empty", "blank", "change", "replace", "please", "e.g", "eg", "value", "string",
-        "todo", "tbd", "none", "null",
+        "here",
+        "your",
+        "you",
+        "enter",
+        "insert",
+        "see",
+        "set",
+        "use",
+        "used",
+        "must",
+        "should",
+        "will",
+        "default",
+        "required",
+        "optional",
+        "generated",
+        "generate",
+        "random",
+        "randomly",
+        "leave",
+        "empty",
+        "blank",
+        "change",
+        "replace",
+        "please",
+        "e.g",
+        "eg",
+        "value",
+        "string",
+        "todo",
+        "tbd",
+        "none",
+        "null",
     ];
     const DESCRIBED: &[&str] = &[
-        "password", "passwords", "passwd", "passphrase", "secret", "token", "key", "credential",
+        "password",
+        "passwords",
+        "passwd",
+        "passphrase",
+        "secret",
+        "token",
+        "key",
+        "credential",
         "credentials",
     ];
     let words: Vec<&str> = lower
@@ -890,8 +950,19 @@ fn is_passphrase(v: &str, lower: &str) -> bool {
             && (i > 0
                 && matches!(
                     words[i - 1],
-                    "the" | "a" | "an" | "this" | "that" | "user" | "admin" | "root" | "db"
-                        | "database" | "account" | "api" | "access"
+                    "the"
+                        | "a"
+                        | "an"
+                        | "this"
+                        | "that"
+                        | "user"
+                        | "admin"
+                        | "root"
+                        | "db"
+                        | "database"
+                        | "account"
+                        | "api"
+                        | "access"
                 )
                 || words
                     .get(i + 1)
@@ -900,14 +971,91 @@ fn is_passphrase(v: &str, lower: &str) -> bool {
     plain && !describes
 }
 
+/// The password of a URL (`scheme://user:password@host`) or of a connection string
+/// (`Password=...;`): documentation spells it as a word (`user:password@`, `pass`, `...`), a
+/// variable (`$PW`, `%PW%`, `{pw}`) or a placeholder, or points it at an example host.
+pub fn classify_url_password(password: &str, host: &str) -> Verdict {
+    let lower = password.to_ascii_lowercase();
+    let host = host.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "password" | "pass" | "passwd" | "pwd" | "pw" | "secret" | "p" | "x" | "token" | "..."
+    ) {
+        return verdict(Class::Placeholder, "the word for a password");
+    }
+    if lower.starts_with(['$', '%', '{']) {
+        return verdict(Class::Reference, "a variable");
+    }
+    if is_placeholder(password, &lower) {
+        return verdict(Class::Placeholder, "a placeholder");
+    }
+    if host.contains("example.") || host.starts_with(['$', '{', '<']) {
+        return verdict(Class::Placeholder, "a URL of an example or templated host");
+    }
+    verdict(Class::Credential, "the password of a URL")
+}
+
+/// A match of a token format: `ghp_xxxxxxxx...`, `AKIAIOSFODNN7EXAMPLE`, `sk_live_0000...` are
+/// documentation; a body of at most three distinct characters (`sk_test_aaaaaaaa`) too.
+pub fn classify_token(value: &str) -> Verdict {
+    let lower = value.to_ascii_lowercase();
+    if lower.contains("example") || lower.contains("xxxxxx") || lower.contains("000000") {
+        return verdict(Class::Placeholder, "an example token");
+    }
+    let tail = value.rsplit(['_', '-', '.']).next().unwrap_or(value);
+    let mut distinct: Vec<char> = tail.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if tail.len() >= 8 && distinct.len() <= 3 {
+        return verdict(
+            Class::Placeholder,
+            "a token body of one or two repeated characters",
+        );
+    }
+    verdict(Class::Credential, "a token of a known format")
+}
+
+/// Words that make a commented value the name of a credential or an example of one:
+/// `myCassandraPasswordKey`, `jaeger-password`, `password1`, `test123`.
+const EXAMPLE_WORDS: &[&str] = &[
+    "password", "passwd", "pwd", "pass", "secret", "token", "key", "apikey", "test", "example",
+    "demo", "default", "admin", "user",
+];
+
+/// Stricter than a live value: a comment's value must look like a credential someone used, not a
+/// word in a sentence (`# password: secretpassword` is documentation; `s3cr3tP4ssw0rd!` is not),
+/// nor the name of a key (`myCassandraPasswordKey`) or a numbered example (`password1`).
+fn credential_shaped(v: &str, strength: Strength) -> bool {
+    if strength == Strength::Weak {
+        return looks_random(v);
+    }
+    let words = split_words(v);
+    let letters: Vec<&String> = words
+        .iter()
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    if letters
+        .last()
+        .is_some_and(|w| EXAMPLE_WORDS.contains(&w.as_str()))
+        || (letters.len() == 1 && EXAMPLE_WORDS.contains(&letters[0].as_str()))
+    {
+        return false;
+    }
+    v.chars().count() >= 6 && character_classes(v) >= 2
+}
+
 /// `ConnectionString`, `ConnectionStrings__CatalogDb`, `DB_CONN_STR`: names of connection strings.
 fn is_connection_string_name(key: &str) -> bool {
     let words = split_words(key);
-    words.iter().any(|w| matches!(w.as_str(), "connstr" | "connectionstring" | "connectionstrings"))
-        || words.windows(2).any(|p| {
-            matches!(p[0].as_str(), "connection" | "conn")
-                && matches!(p[1].as_str(), "string" | "strings" | "str")
-        })
+    words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "connstr" | "connectionstring" | "connectionstrings"
+        )
+    }) || words.windows(2).any(|p| {
+        matches!(p[0].as_str(), "connection" | "conn")
+            && matches!(p[1].as_str(), "string" | "strings" | "str")
+    })
 }
 
 /// Whether a connection string carries a secret: a password, key or token setting
@@ -1275,8 +1423,10 @@ pub fn expansion_default(v: &str) -> Option<&str> {
     (!default.is_empty()).then_some(default)
 }
 
-/// Template and variable syntax, placeholder words, and runs of masking characters.
-pub fn is_placeholder(v: &str, lower: &str) -> bool {
+/// Template and variable syntax, placeholder words, and runs of masking characters. Private:
+/// rules ask [`ValueFilter::classify`], [`ValueFilter::classify_data`], [`classify_url_password`]
+/// or [`classify_token`].
+fn is_placeholder(v: &str, lower: &str) -> bool {
     if v.contains("${") || v.contains("$(") || v.contains("{{") || v.contains("#{") {
         return true;
     }
@@ -1763,7 +1913,11 @@ mod tests {
             assert!(f.is_credential_value("password", v, strong()), "{v}");
             let mut cx = Context::named("password", strong());
             cx.comment = true;
-            assert_ne!(f.classify(v, &cx).class, Class::Credential, "{v} in a comment");
+            assert_ne!(
+                f.classify(v, &cx).class,
+                Class::Credential,
+                "{v} in a comment"
+            );
             assert!(!f.is_credential_value("description", v, weak()), "{v}");
         }
         for v in [
@@ -1789,7 +1943,10 @@ mod tests {
             "azjTLprq2im6p86RbFrA41L",
             "NZMJLjEinU7TFElDIYW8",
         ] {
-            assert!(f.is_credential_value("securityQuestion_answer", v, weak()), "{v}");
+            assert!(
+                f.is_credential_value("securityQuestion_answer", v, weak()),
+                "{v}"
+            );
         }
         for v in [
             "Stop'n'Drop",
@@ -1800,7 +1957,54 @@ mod tests {
             "Dr. Dr. Dr. Dr. Zoidberg",
             "greenwood",
         ] {
-            assert!(!f.is_credential_value("securityQuestion_answer", v, weak()), "{v}");
+            assert!(
+                !f.is_credential_value("securityQuestion_answer", v, weak()),
+                "{v}"
+            );
+        }
+    }
+
+    /// The entry points that SL002, SL011, the Kustomize literals, SL004 and SL005 ask instead
+    /// of keeping word lists of their own (the lists they had moved here unchanged).
+    #[test]
+    fn one_classifier_for_data_tokens_and_url_passwords() {
+        let f = ValueFilter::default();
+        for (v, class) in [
+            ("hunter2", Class::Credential),
+            ("  ", Class::Word),
+            ("{{ .Values.password }}", Class::Placeholder),
+            ("${DB_PASSWORD}", Class::Placeholder),
+            ("changeme", Class::Placeholder),
+            ("su********23", Class::Placeholder),
+        ] {
+            assert_eq!(f.classify_data(v).class, class, "{v}");
+        }
+        for (password, host, class) in [
+            ("s3cr3t-Pw", "db.internal", Class::Credential),
+            ("password", "db", Class::Placeholder),
+            ("$PGPASSWORD", "db", Class::Reference),
+            ("<password>", "db", Class::Placeholder),
+            ("s3cr3t-Pw", "db.example.com", Class::Placeholder),
+        ] {
+            assert_eq!(
+                classify_url_password(password, host).class,
+                class,
+                "{password}"
+            );
+        }
+        for (token, class) in [
+            (
+                "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                Class::Placeholder,
+            ),
+            ("AKIAIOSFODNN7EXAMPLE", Class::Placeholder),
+            ("sk_live_aaaaaaaaaaaaaaaaaaaaaaaa", Class::Placeholder),
+            (
+                "ghp_R4nd0mT0k3nV4lu3Xy1Bc2Dq9Lm3Pz8Wk7Jh",
+                Class::Credential,
+            ),
+        ] {
+            assert_eq!(classify_token(token).class, class, "{token}");
         }
     }
 

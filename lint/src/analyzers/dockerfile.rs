@@ -26,7 +26,11 @@ impl FileScan<'_> {
                 }
                 (word, trimmed, at)
             } else if upper.starts_with("ENV ") || upper.starts_with("ARG ") {
-                let word = if upper.starts_with("ENV") { "ENV" } else { "ARG" };
+                let word = if upper.starts_with("ENV") {
+                    "ENV"
+                } else {
+                    "ARG"
+                };
                 (word, &trimmed[4..], at + 4)
             } else {
                 if upper.starts_with("RUN ") {
@@ -69,7 +73,8 @@ impl FileScan<'_> {
                     if let Some(m) = self.name_match(k)
                         && self.settings.values.is_credential_value(k, v, m)
                     {
-                        let message = format!("Dockerfile `{word}` sets `{k}` to a literal credential");
+                        let message =
+                            format!("Dockerfile `{word}` sets `{k}` to a literal credential");
                         self.report(
                             Code::SL008,
                             rest_at + off,

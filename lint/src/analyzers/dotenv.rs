@@ -71,7 +71,11 @@ impl FileScan<'_> {
             let Some(m) = self.name_match("password") else {
                 continue;
             };
-            if !self.settings.values.is_credential_value("password", value, m) {
+            if !self
+                .settings
+                .values
+                .is_credential_value("password", value, m)
+            {
                 continue;
             }
             let at = self.locate_line(n) + value_at;

@@ -524,7 +524,10 @@ pub(crate) fn sql_password(line: &str) -> Option<(&str, usize)> {
     };
     let rest = &line[after..];
     let lead = rest.len() - rest.trim_start().len();
-    let quote = rest[lead..].chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+    let quote = rest[lead..]
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '\'' | '"'))?;
     let start = after + lead + 1;
     let len = line[start..].find(quote)?;
     Some((&line[start..start + len], start))

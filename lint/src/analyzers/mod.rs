@@ -12,7 +12,7 @@ use super::config::Settings;
 use super::finding::{Confidence, Finding, Severity, hash_value};
 use super::names::{NameMatch, Strength, classify_name};
 use super::rules::Code;
-use super::values::{is_placeholder, redact};
+use super::values::{Class, redact};
 use super::yaml::{Kind, Node, Source, Style};
 
 pub mod ci;
@@ -314,8 +314,7 @@ impl<'a> FileScan<'a> {
 
     /// Secret data is secret whatever it looks like, except placeholders and emptiness.
     pub(crate) fn strict_literal(&self, value: &str) -> bool {
-        let v = value.trim();
-        !v.is_empty() && !is_placeholder(v, &v.to_ascii_lowercase())
+        self.settings.values.classify_data(value).class == Class::Credential
     }
 
     pub(crate) fn locate_line(&self, n: usize) -> usize {
