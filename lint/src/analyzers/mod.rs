@@ -49,6 +49,8 @@ pub enum FileKind {
     Script,
     /// `Dockerfile`, `*.dockerfile`, `Containerfile`.
     Dockerfile,
+    /// Helm chart `templates/NOTES.txt`: template text shown after install.
+    HelmNotes,
     /// SQL scripts (`.sql`): statements that set a password (`PASSWORD 'x'`, `IDENTIFIED BY 'x'`).
     Sql,
     /// Anything else: only token formats and URL credentials.
@@ -146,6 +148,7 @@ impl<'a> FileScan<'a> {
             }
             FileKind::Text => {}
             FileKind::Sql => self.scan_sql(),
+            FileKind::HelmNotes => self.helm_notes(),
             FileKind::HelmTemplate => self.helm_template(),
             FileKind::Yaml | FileKind::Kustomization => self.yaml_file(kind),
             FileKind::HelmValues => {
