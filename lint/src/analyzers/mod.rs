@@ -216,6 +216,7 @@ impl<'a> FileScan<'a> {
             confidence,
             redacted: redact(value),
             shows_value: true,
+            fixture: self.test_data,
             commit: None,
             object: None,
             key_path,

@@ -128,6 +128,7 @@ impl FileScan<'_> {
                     f.message
                 ),
                 severity,
+                fixture: self.test_data || f.fixture,
                 key_path: format!("{path}/{}", f.key_path),
                 span: (at, (start + f.span.1).min(end).max(at + 1)),
                 ..f
