@@ -330,6 +330,14 @@ const TOKEN_KINDS: &[TokenKind] = &[
         &["webhook.office.com"],
         r"(https://[a-z0-9\-]+\.webhook\.office\.com/webhookb2/[a-z0-9\-]{36}@[a-z0-9\-]{36}/IncomingWebhook/[a-z0-9]{32}/[a-z0-9\-]{36})",
     ),
+    // Canarytokens (Thinkst): a 25-character id as a DNS label under canarytokens.com, or as
+    // a path segment of an HTTP token's URL. Committed, it trips the owner's alarm for anyone who
+    // reads the repository and tells an attacker where the tripwires are.
+    kind(
+        "Canarytoken",
+        &["canarytokens."],
+        r"(?-u:\b)((?:https?://(?:[a-z0-9\-]+\.)*canarytokens\.(?:com|org|net)/(?:[A-Za-z0-9_\-]+/)*[a-z0-9]{25}(?:/[A-Za-z0-9_.\-]*)?)|(?:[a-z0-9]{25}\.canarytokens\.(?:com|org|net)))(?:[^A-Za-z0-9_\-]|$)",
+    ),
     kind(
         "Telegram bot token",
         &[":AA"],
@@ -931,6 +939,18 @@ mod tests {
                 "GitLab token",
                 "glagent-fupxqZKm4bV3AyAVHnyrvWdFrK9xiRGHOY32nfr5pyzPCB9t20",
                 "glagent-39bicBTW",
+            ),
+            // thinkst/canarytokens-docs docs/guide/dns-token.md: the DNS token of its example,
+            // and the same id as an HTTP token's path; the generator page is no token.
+            (
+                "Canarytoken",
+                "pz21qtyfsidipvrsuzs9n2udi.canarytokens.com",
+                "https://canarytokens.org/generate",
+            ),
+            (
+                "Canarytoken",
+                "http://canarytokens.com/about/feedback/pz21qtyfsidipvrsuzs9n2udi/index.html",
+                "http://canarytokens.com/about/feedback/index.html",
             ),
             (
                 "GitLab runner registration token",
