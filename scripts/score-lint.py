@@ -6,6 +6,9 @@ one folder per repository (`owner+name/original/path`). labelled-lines.tsv (next
 credential (path, line, note); every other line is labelled "no credential". A finding counts on
 the line it reports; several findings on one line count once.
 
+sealant runs with --include-fixtures (credentials in test folders are labelled too; a default
+run hides them and counts them in its summary).
+
 Classes are the kinds of file, because that is what decides which analyzer reads a line.
 
 Usage: scripts/score-lint.py [--sealant PATH] [--gitleaks PATH]
@@ -73,7 +76,7 @@ def run_sealant(binary):
         config = os.path.join(tmp, "empty.toml")
         open(config, "w").close()
         proc = subprocess.run(
-            [binary, "lint", "--config", config, "-o", "json", "."],
+            [binary, "lint", "--include-fixtures", "--config", config, "-o", "json", "."],
             cwd=SET, capture_output=True, text=True,
         )
     if proc.returncode not in (0, 1):

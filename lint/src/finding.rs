@@ -81,6 +81,10 @@ pub struct Finding {
     /// For a live object read from a cluster (`sealant audit`): which object and field, else
     /// `None`. `line` and `column` then mean nothing to a reader and are not shown.
     pub object: Option<ObjectRef>,
+    /// Found in test data or an example file (chart `ci/` values, `test`/`tests`/`testdata`
+    /// folders, `*.example`): reported at low severity with the reason in the message, and
+    /// hidden by `sealant lint` unless `--include-fixtures` is given.
+    pub fixture: bool,
     /// Whether `redacted` shows part of a value (false for summaries such as `3 keys`).
     pub(crate) shows_value: bool,
     /// Where the value lives, independent of line numbers (`Pod/app/containers[app]/env/DB_PASSWORD`),

@@ -19,6 +19,8 @@ pub enum Strength {
 /// `secret`. Documented in `docs/lint.md`.
 const TERMS: &[(&[&str], Strength)] = &[
     (&["connection", "string"], Strength::Strong),
+    // ASP.NET's `ConnectionStrings__CatalogDb`.
+    (&["connection", "strings"], Strength::Strong),
     (&["conn", "string"], Strength::Strong),
     (&["conn", "str"], Strength::Strong),
     (&["client", "secret"], Strength::Strong),
@@ -44,6 +46,11 @@ const TERMS: &[(&[&str], Strength)] = &[
     // kubeconfig `client-key-data`: a base64 private key.
     (&["client", "key"], Strength::Strong),
     (&["auth", "token"], Strength::Strong),
+    // The answer to a security question resets the account like a password; answers that are
+    // facts (`Johnny`) are not generated, so the name is weak: only random-looking values count.
+    (&["security", "answer"], Strength::Weak),
+    (&["question", "answer"], Strength::Weak),
+    (&["secret", "answer"], Strength::Weak),
     // RabbitMQ and other Erlang clusters: the cookie lets any node join and run code.
     (&["erlang", "cookie"], Strength::Strong),
     (&["erlangcookie"], Strength::Strong),
@@ -381,13 +388,15 @@ fn has_term_fragment(name: &str) -> bool {
     (0..bytes.len()).any(|i| {
         let first = bytes[i].to_ascii_lowercase();
         // Only the first letters of the needles start a comparison.
-        matches!(first, b'p' | b's' | b't' | b'k' | b'a' | b'c' | b'b' | b'l')
-            && PREFILTER_NEEDLES.iter().any(|n| {
-                let n = n.as_bytes();
-                n[0] == first
-                    && bytes.len() - i >= n.len()
-                    && bytes[i..i + n.len()].eq_ignore_ascii_case(n)
-            })
+        matches!(
+            first,
+            b'p' | b's' | b't' | b'k' | b'a' | b'c' | b'b' | b'l' | b'i'
+        ) && PREFILTER_NEEDLES.iter().any(|n| {
+            let n = n.as_bytes();
+            n[0] == first
+                && bytes.len() - i >= n.len()
+                && bytes[i..i + n.len()].eq_ignore_ascii_case(n)
+        })
     })
 }
 
@@ -477,7 +486,19 @@ fn split_ascii_words(b: &[u8]) -> Vec<String> {
 /// The lower-case substrings that a file must contain for any name in it to be credential-like:
 /// the cheap prefilter that lets most files skip the YAML parser.
 pub const PREFILTER_NEEDLES: &[&str] = &[
-    "pass", "pwd", "secret", "token", "key", "auth", "cred", "bearer", "conn", "literals", "cookie",
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "cred",
+    "bearer",
+    "conn",
+    "literals",
+    "cookie",
+    "answer",
+    "identified",
 ];
 
 #[cfg(test)]
@@ -612,5 +633,16 @@ mod tests {
             Some(Strength::Strong)
         );
         assert_eq!(classify("DB_PASSWORD", &[], &["db_password".into()]), None);
+    }
+
+    /// Security-question answers (juice-shop's `securityQuestion: {answer: ...}`, joined with
+    /// their parent by the walkers) are weak: only generated answers count.
+    #[test]
+    fn security_answers_are_weak() {
+        for name in ["securityQuestion_answer", "SECURITY_ANSWER", "secretAnswer"] {
+            assert_eq!(classify(name, &[], &[]), Some(Strength::Weak), "{name}");
+        }
+        assert_eq!(classify("answer", &[], &[]), None);
+        assert_eq!(classify("securityAnswerLength", &[], &[]), None);
     }
 }

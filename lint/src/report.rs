@@ -20,6 +20,8 @@ pub enum Format {
 pub struct Counts {
     /// Findings accepted by the baseline.
     pub baselined: usize,
+    /// Findings in test data and example files left out (`--include-fixtures` shows them).
+    pub fixtures_hidden: usize,
 }
 
 /// Renders `report` in `format`.
@@ -68,6 +70,12 @@ pub fn text(report: &Report, counts: Counts) -> String {
     }
     if counts.baselined > 0 {
         extra.push(format!("{} in baseline", counts.baselined));
+    }
+    if counts.fixtures_hidden > 0 {
+        extra.push(format!(
+            "{} in test data or examples hidden; --include-fixtures shows them",
+            counts.fixtures_hidden
+        ));
     }
     let extra = if extra.is_empty() {
         String::new()
@@ -131,6 +139,7 @@ fn json_report(report: &Report, counts: Counts) -> Value {
             "findings": report.findings.len(),
             "suppressed": report.suppressed,
             "baselined": counts.baselined,
+            "fixtures_hidden": counts.fixtures_hidden,
         },
     })
 }

@@ -439,6 +439,14 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
     if name == ".env" || name.starts_with(".env.") || ext == "env" {
         return FileKind::DotEnv;
     }
+    if name.eq_ignore_ascii_case("notes.txt")
+        && path.components().any(|c| c.as_os_str() == "templates")
+    {
+        return FileKind::HelmNotes;
+    }
+    if matches!(ext, "jsonnet" | "libsonnet") {
+        return FileKind::Config;
+    }
     if matches!(ext, "sh" | "bash" | "zsh" | "ksh") || name == ".envrc" {
         return FileKind::Script;
     }
@@ -487,6 +495,9 @@ fn classify(path: &Path, name: &str, ext: &str, text: &str) -> FileKind {
         ".pypirc" | ".npmrc" | ".yarnrc" | ".s3cfg" | ".boto" | "credentials"
     ) {
         return FileKind::Config;
+    }
+    if ext == "sql" {
+        return FileKind::Sql;
     }
     if looks_like_manifest(ext, text) {
         return FileKind::Yaml;

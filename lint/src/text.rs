@@ -22,7 +22,7 @@ fn assignment_re() -> &'static Regex {
     #[allow(clippy::expect_used)]
     RE.get_or_init(|| {
         Regex::new(
-            r#"^\s*(?:export\s+|-\s+|set\s+)?["']?([A-Za-z_][A-Za-z0-9_.\-\[\]]*)["']?\s*(?:=|:(?:\s|$))\s*(.*)$"#,
+            r#"^\s*(?:export\s+|-\s+|set\s+)?["']?([A-Za-z_][A-Za-z0-9_.\-\[\]]*(?:\[['"][A-Za-z0-9_.\-]+['"]\])*)["']?\s*(?:=|:(?:\s|$))\s*(.*)$"#,
         )
         .expect("assignment pattern compiles")
     })

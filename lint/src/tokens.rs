@@ -13,7 +13,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use super::finding::Confidence;
-use super::values::is_placeholder;
+use super::values::{Class, classify_token, classify_url_password};
 
 /// One token format.
 pub struct TokenKind {
@@ -329,6 +329,14 @@ const TOKEN_KINDS: &[TokenKind] = &[
         "Microsoft Teams webhook URL",
         &["webhook.office.com"],
         r"(https://[a-z0-9\-]+\.webhook\.office\.com/webhookb2/[a-z0-9\-]{36}@[a-z0-9\-]{36}/IncomingWebhook/[a-z0-9]{32}/[a-z0-9\-]{36})",
+    ),
+    // Canarytokens (Thinkst): a 25-character id as a DNS label under canarytokens.com, or as
+    // a path segment of an HTTP token's URL. Committed, it trips the owner's alarm for anyone who
+    // reads the repository and tells an attacker where the tripwires are.
+    kind(
+        "Canarytoken",
+        &["canarytokens."],
+        r"(?-u:\b)((?:https?://(?:[a-z0-9\-]+\.)*canarytokens\.(?:com|org|net)/(?:[A-Za-z0-9_\-]+/)*[a-z0-9]{25}(?:/[A-Za-z0-9_.\-]*)?)|(?:[a-z0-9]{25}\.canarytokens\.(?:com|org|net)))(?:[^A-Za-z0-9_\-]|$)",
     ),
     kind(
         "Telegram bot token",
@@ -656,7 +664,7 @@ pub fn find_tokens(text: &str) -> Vec<RawMatch> {
             }
             seen.push((start, end));
             let value = &text[start..end];
-            if token_is_placeholder(value) {
+            if classify_token(value).class != Class::Credential {
                 continue;
             }
             if kind.label == "private key"
@@ -714,7 +722,7 @@ pub fn find_url_credentials(text: &str) -> Vec<RawMatch> {
             else {
                 continue;
             };
-            if url_password_is_placeholder(password.as_str(), host.as_str()) {
+            if classify_url_password(password.as_str(), host.as_str()).class != Class::Credential {
                 continue;
             }
             out.push(RawMatch {
@@ -742,7 +750,7 @@ pub fn find_url_credentials(text: &str) -> Vec<RawMatch> {
             let Some(password) = caps.get(1) else {
                 continue;
             };
-            if url_password_is_placeholder(password.as_str(), "") {
+            if classify_url_password(password.as_str(), "").class != Class::Credential {
                 continue;
             }
             out.push(RawMatch {
@@ -754,35 +762,6 @@ pub fn find_url_credentials(text: &str) -> Vec<RawMatch> {
         }
     }
     out
-}
-
-fn url_password_is_placeholder(password: &str, host: &str) -> bool {
-    let lower = password.to_ascii_lowercase();
-    let host = host.to_ascii_lowercase();
-    matches!(
-        lower.as_str(),
-        "password" | "pass" | "passwd" | "pwd" | "pw" | "secret" | "p" | "x" | "token" | "..."
-    ) || lower.starts_with('$')
-        || lower.starts_with('%')
-        || lower.starts_with('{')
-        || is_placeholder(password, &lower)
-        || host.contains("example.")
-        || host.starts_with('$')
-        || host.starts_with('{')
-        || host.starts_with('<')
-}
-
-/// `ghp_xxxxxxxx...`, `AKIAIOSFODNN7EXAMPLE`, `sk_live_0000...`: documentation, not tokens.
-fn token_is_placeholder(value: &str) -> bool {
-    let lower = value.to_ascii_lowercase();
-    if lower.contains("example") || lower.contains("xxxxxx") || lower.contains("000000") {
-        return true;
-    }
-    let tail = value.rsplit(['_', '-', '.']).next().unwrap_or(value);
-    let mut distinct: Vec<char> = tail.chars().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    tail.len() >= 8 && distinct.len() <= 3
 }
 
 /// A PEM block whose body is cut short with `...` (documentation showing the shape of a key:
@@ -960,6 +939,18 @@ mod tests {
                 "GitLab token",
                 "glagent-fupxqZKm4bV3AyAVHnyrvWdFrK9xiRGHOY32nfr5pyzPCB9t20",
                 "glagent-39bicBTW",
+            ),
+            // thinkst/canarytokens-docs docs/guide/dns-token.md: the DNS token of its example,
+            // and the same id as an HTTP token's path; the generator page is no token.
+            (
+                "Canarytoken",
+                "pz21qtyfsidipvrsuzs9n2udi.canarytokens.com",
+                "https://canarytokens.org/generate",
+            ),
+            (
+                "Canarytoken",
+                "http://canarytokens.com/about/feedback/pz21qtyfsidipvrsuzs9n2udi/index.html",
+                "http://canarytokens.com/about/feedback/index.html",
             ),
             (
                 "GitLab runner registration token",

@@ -530,7 +530,7 @@ impl ValueFilter {
         if is_placeholder(v, &lower) || is_masked_run(v) {
             return verdict(Class::Placeholder, "a placeholder, mask or example word");
         }
-        if let Some(found) = prose_class(v, &lower) {
+        if let Some(found) = prose_class(v, &lower, cx) {
             return found;
         }
         if cx.fixture && is_fixture_value(&lower) {
@@ -565,6 +565,11 @@ impl ValueFilter {
         {
             return verdict(Class::Word, "a type or class name");
         }
+        // `ConnectionString: basket.data`, `Server=db;Database=app;Trusted_Connection=True`: a
+        // connection string is a credential by what it carries, not by its name.
+        if is_connection_string_name(cx.key) && !carries_secret(v, &lower) {
+            return verdict(Class::Word, "a connection string without a password or key");
+        }
         let Some(name) = cx.name else {
             return if looks_random(v) && v.len() >= 16 {
                 verdict(Class::Credential, "a random-looking literal")
@@ -578,8 +583,13 @@ impl ValueFilter {
         if name.id_prone && looks_like_object_name(v) && is_wordy(v) {
             return verdict(Class::Reference, "an identifier made of words");
         }
-        if cx.comment && !looks_random(v) && v.chars().all(|c| c.is_ascii_alphabetic()) {
-            return verdict(Class::Placeholder, "a plain word in a commented example");
+        // A commented-out setting is documentation more often than a live one: its value must
+        // look like a credential someone used, not an example or the name of a key.
+        if cx.comment && (!credential_shaped(v, name.strength) || name.ref_prone && is_wordy(v)) {
+            return verdict(
+                Class::Placeholder,
+                "an example or a key's name in a commented-out setting",
+            );
         }
         match name.strength {
             Strength::Strong => verdict(Class::Credential, "a literal under a credential name"),
@@ -589,12 +599,37 @@ impl ValueFilter {
             Strength::Weak if looks_like_object_name(v) => {
                 verdict(Class::Reference, "names an object")
             }
+            // A security-question answer is a fact (`Stop'n'Drop`, `West-2082`) unless generated.
+            Strength::Weak
+                if split_words(cx.key).iter().any(|w| w == "answer") && !looks_generated(v) =>
+            {
+                verdict(Class::Word, "an answer that reads as a fact, not generated")
+            }
             Strength::Weak if looks_random(v) => verdict(
                 Class::Credential,
                 "a random-looking literal under an ambiguous name",
             ),
             Strength::Weak => verdict(Class::Word, "not random enough for an ambiguous name"),
         }
+    }
+
+    /// What a value of a Secret's data (or of a Secret carried in an annotation) is, judged
+    /// without a key: everything in a Secret is secret except stand-ins written as such
+    /// (placeholders, template expressions, variable references, masks).
+    pub fn classify_data(&self, value: &str) -> Verdict {
+        let v = value.trim();
+        if v.is_empty() {
+            return verdict(Class::Word, "empty");
+        }
+        if is_placeholder(v, &v.to_ascii_lowercase()) {
+            return verdict(Class::Placeholder, "a placeholder, template or reference");
+        }
+        verdict(Class::Credential, "data of a Secret")
+    }
+
+    /// Whether `value` matches a placeholder pattern configured in `.sealant.toml`.
+    pub fn is_configured_placeholder(&self, value: &str) -> bool {
+        self.extra_placeholders.iter().any(|r| r.is_match(value))
     }
 
     /// True when `value` is a literal that could be a credential (before considering the name).
@@ -751,6 +786,16 @@ fn key_name_class(v: &str, lower: &str, key: &str) -> Option<Verdict> {
     {
         return None;
     }
+    // `MYSQL_PASSWORD=secret`: an environment variable holds the value a program reads, so a
+    // bare word there is the (weak) password itself, not the name of a key.
+    let env_name = key.len() > 1
+        && key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && key.chars().any(|c| c.is_ascii_uppercase());
+    if env_name && !v.contains(['-', '_', '.']) && KEY_NAME_VALUES.contains(&lower) {
+        return None;
+    }
     let shaped = KEY_NAME_VALUES.contains(&lower)
         || is_credential_identifier(v)
         || (v.contains(['_', '-', '.'])
@@ -806,9 +851,15 @@ const CREDENTIAL_WORDS: &[&str] = &[
 
 /// Descriptions and prose placeholders: `User Password here...`, `the password of the admin`,
 /// `8 bytes`.
-fn prose_class(v: &str, lower: &str) -> Option<Verdict> {
+fn prose_class(v: &str, lower: &str, cx: &Context) -> Option<Verdict> {
     let words = v.split_whitespace().count();
     if words >= 4 {
+        // `password: 'i am an awesome accountant'`: under a name that says credential, a few
+        // plain words with nothing that describes a value are a passphrase.
+        let strong = cx.name.is_some_and(|n| n.strength == Strength::Strong);
+        if strong && !cx.comment && is_passphrase(v, lower) {
+            return None;
+        }
         return Some(verdict(Class::Word, "prose, not a credential"));
     }
     if words >= 2 {
@@ -827,6 +878,210 @@ fn prose_class(v: &str, lower: &str) -> Option<Verdict> {
         }
     }
     None
+}
+
+/// `i am an awesome accountant`, `monkey summer birthday are all bad passwords but work just fine
+/// in a long passphrase`: four to sixteen words of letters and digits, no sentence punctuation,
+/// no word that tells the reader what to do (`enter`, `set`, `leave`, `see`, `your`, ...) and no
+/// credential word used as a description (`the password of the admin`, `password for db`).
+fn is_passphrase(v: &str, lower: &str) -> bool {
+    const INSTRUCTING: &[&str] = &[
+        "here",
+        "your",
+        "you",
+        "enter",
+        "insert",
+        "see",
+        "set",
+        "use",
+        "used",
+        "must",
+        "should",
+        "will",
+        "default",
+        "required",
+        "optional",
+        "generated",
+        "generate",
+        "random",
+        "randomly",
+        "leave",
+        "empty",
+        "blank",
+        "change",
+        "replace",
+        "please",
+        "e.g",
+        "eg",
+        "value",
+        "string",
+        "todo",
+        "tbd",
+        "none",
+        "null",
+    ];
+    const DESCRIBED: &[&str] = &[
+        "password",
+        "passwords",
+        "passwd",
+        "passphrase",
+        "secret",
+        "token",
+        "key",
+        "credential",
+        "credentials",
+    ];
+    let words: Vec<&str> = lower
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(['!', '?']))
+        .collect();
+    if !(4..=16).contains(&words.len()) || v.len() > 128 {
+        return false;
+    }
+    let plain = words.iter().all(|w| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_alphanumeric() || c == '\'' || c == '-')
+            && !INSTRUCTING.contains(w)
+    });
+    // `the password of ...`, `a token for ...`, `admin password`: a description.
+    let describes = words.iter().enumerate().any(|(i, w)| {
+        DESCRIBED.contains(w)
+            && (i > 0
+                && matches!(
+                    words[i - 1],
+                    "the"
+                        | "a"
+                        | "an"
+                        | "this"
+                        | "that"
+                        | "user"
+                        | "admin"
+                        | "root"
+                        | "db"
+                        | "database"
+                        | "account"
+                        | "api"
+                        | "access"
+                )
+                || words
+                    .get(i + 1)
+                    .is_some_and(|n| matches!(*n, "for" | "of" | "to" | "used" | "is")))
+    });
+    plain && !describes
+}
+
+/// The password of a URL (`scheme://user:password@host`) or of a connection string
+/// (`Password=...;`): documentation spells it as a word (`user:password@`, `pass`, `...`), a
+/// variable (`$PW`, `%PW%`, `{pw}`) or a placeholder, or points it at an example host.
+pub fn classify_url_password(password: &str, host: &str) -> Verdict {
+    let lower = password.to_ascii_lowercase();
+    let host = host.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "password" | "pass" | "passwd" | "pwd" | "pw" | "secret" | "p" | "x" | "token" | "..."
+    ) {
+        return verdict(Class::Placeholder, "the word for a password");
+    }
+    if lower.starts_with(['$', '%', '{']) {
+        return verdict(Class::Reference, "a variable");
+    }
+    if is_placeholder(password, &lower) {
+        return verdict(Class::Placeholder, "a placeholder");
+    }
+    if host.contains("example.") || host.starts_with(['$', '{', '<']) {
+        return verdict(Class::Placeholder, "a URL of an example or templated host");
+    }
+    verdict(Class::Credential, "the password of a URL")
+}
+
+/// A match of a token format: `ghp_xxxxxxxx...`, `AKIAIOSFODNN7EXAMPLE`, `sk_live_0000...` are
+/// documentation; a body of at most three distinct characters (`sk_test_aaaaaaaa`) too.
+pub fn classify_token(value: &str) -> Verdict {
+    let lower = value.to_ascii_lowercase();
+    if lower.contains("example") || lower.contains("xxxxxx") || lower.contains("000000") {
+        return verdict(Class::Placeholder, "an example token");
+    }
+    let tail = value.rsplit(['_', '-', '.']).next().unwrap_or(value);
+    let mut distinct: Vec<char> = tail.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if tail.len() >= 8 && distinct.len() <= 3 {
+        return verdict(
+            Class::Placeholder,
+            "a token body of one or two repeated characters",
+        );
+    }
+    verdict(Class::Credential, "a token of a known format")
+}
+
+/// Words that make a commented value the name of a credential or an example of one:
+/// `myCassandraPasswordKey`, `jaeger-password`, `password1`, `test123`.
+const EXAMPLE_WORDS: &[&str] = &[
+    "password", "passwd", "pwd", "pass", "secret", "token", "key", "apikey", "test", "example",
+    "demo", "default", "admin", "user",
+];
+
+/// Stricter than a live value: a comment's value must look like a credential someone used, not a
+/// word in a sentence (`# password: secretpassword` is documentation; `s3cr3tP4ssw0rd!` is not),
+/// nor the name of a key (`myCassandraPasswordKey`) or a numbered example (`password1`).
+fn credential_shaped(v: &str, strength: Strength) -> bool {
+    if strength == Strength::Weak {
+        return looks_random(v);
+    }
+    let words = split_words(v);
+    let letters: Vec<&String> = words
+        .iter()
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    if letters
+        .last()
+        .is_some_and(|w| EXAMPLE_WORDS.contains(&w.as_str()))
+        || (letters.len() == 1 && EXAMPLE_WORDS.contains(&letters[0].as_str()))
+    {
+        return false;
+    }
+    v.chars().count() >= 6 && character_classes(v) >= 2
+}
+
+/// `ConnectionString`, `ConnectionStrings__CatalogDb`, `DB_CONN_STR`: names of connection strings.
+fn is_connection_string_name(key: &str) -> bool {
+    let words = split_words(key);
+    words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "connstr" | "connectionstring" | "connectionstrings"
+        )
+    }) || words.windows(2).any(|p| {
+        matches!(p[0].as_str(), "connection" | "conn")
+            && matches!(p[1].as_str(), "string" | "strings" | "str")
+    })
+}
+
+/// Whether a connection string carries a secret: a password, key or token setting
+/// (`Password=x;`, `AccountKey=...`, `SharedAccessKey=...`), a URL with a password, or a value
+/// that is itself random-looking (a key on its own).
+fn carries_secret(v: &str, lower: &str) -> bool {
+    const PARTS: &[&str] = &[
+        "password=",
+        "pwd=",
+        "passwd=",
+        "accountkey=",
+        "sharedaccesskey=",
+        "sharedaccesssignature=",
+        "sig=",
+        "token=",
+        "secret=",
+        "apikey=",
+        "key=",
+    ];
+    PARTS.iter().any(|p| lower.contains(p))
+        || lower.split_once("://").is_some_and(|(_, rest)| {
+            rest.split(['/', '?', '#'])
+                .next()
+                .is_some_and(|auth| auth.contains('@') && auth.contains(':'))
+        })
+        || !v.contains(['=', ';', '.', ':', '/']) && looks_random(v)
 }
 
 /// `sha256:...`, `$2y$10$...` (bcrypt), `$6$...` (crypt), `{SSHA}...`, `user:$2y$...`
@@ -1168,8 +1423,10 @@ pub fn expansion_default(v: &str) -> Option<&str> {
     (!default.is_empty()).then_some(default)
 }
 
-/// Template and variable syntax, placeholder words, and runs of masking characters.
-pub fn is_placeholder(v: &str, lower: &str) -> bool {
+/// Template and variable syntax, placeholder words, and runs of masking characters. Private:
+/// rules ask [`ValueFilter::classify`], [`ValueFilter::classify_data`], [`classify_url_password`]
+/// or [`classify_token`].
+fn is_placeholder(v: &str, lower: &str) -> bool {
     if v.contains("${") || v.contains("$(") || v.contains("{{") || v.contains("#{") {
         return true;
     }
@@ -1213,6 +1470,16 @@ pub fn is_placeholder(v: &str, lower: &str) -> bool {
         && !v.contains(char::is_whitespace)
     {
         return true;
+    }
+    // `TG9yZW0gaXBz... (elided)`, `abc... (truncated)`: cut short, with a note saying so.
+    if let Some(i) = v.find("...")
+        && i > 0
+        && !v[..i].contains(char::is_whitespace)
+    {
+        let note = v[i..].trim_start_matches('.').trim();
+        if note.len() > 2 && note.starts_with('(') && note.ends_with(')') {
+            return true;
+        }
     }
     if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) || lower.starts_with("your") {
         return true;
@@ -1366,10 +1633,11 @@ fn is_plain_url(lower: &str) -> bool {
     let Some((scheme, rest)) = lower.split_once("://") else {
         return false;
     };
+    // `jdbc:postgresql://db:5432/app`: a JDBC URL's scheme has two parts.
     if scheme.is_empty()
         || !scheme
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || "+.-:".contains(c))
     {
         return false;
     }
@@ -1411,6 +1679,24 @@ pub fn looks_random(v: &str) -> bool {
     let upper = v.chars().any(|c| c.is_ascii_uppercase());
     let classes = character_classes(v);
     classes >= 3 || (classes >= 2 && v.len() >= 16 && (digit || upper))
+}
+
+/// Stricter than [`looks_random`], for names that hold facts as often as secrets: ten characters
+/// or more of three classes, and no run of four letters shaped like a word (`Stop`, `WEST`,
+/// `drop`): `@xI98PxDO+06!`, `NZMJLjEinU7TFElDIYW8`, not `Stop'n'Drop` or `West-2082`.
+pub fn looks_generated(v: &str) -> bool {
+    if v.chars().count() < 10 || character_classes(v) < 3 || v.contains(char::is_whitespace) {
+        return false;
+    }
+    let letters: Vec<char> = v.chars().collect();
+    letters
+        .split(|c| !c.is_alphabetic())
+        .filter(|run| run.len() >= 4)
+        .all(|run| {
+            let tail_lower = run[1..].iter().all(|c| c.is_lowercase());
+            let all_upper = run.iter().all(|c| c.is_uppercase());
+            !(tail_lower || all_upper)
+        })
 }
 
 /// How many of lower case, upper case, digits and other characters `v` holds.
@@ -1587,6 +1873,14 @@ mod tests {
         }
     }
 
+    fn weak() -> NameMatch {
+        NameMatch {
+            strength: Strength::Weak,
+            ref_prone: false,
+            id_prone: false,
+        }
+    }
+
     #[test]
     fn weak_and_ref_prone_names_need_more() {
         let f = ValueFilter::default();
@@ -1604,6 +1898,114 @@ mod tests {
         };
         assert!(!f.is_credential_value("dbSecret", "db-credentials", refp));
         assert!(f.is_credential_value("dbSecret", "Xk9#mP2qL", refp));
+    }
+
+    /// juice-shop's data/static/users.yml: passwords written as several words are passwords;
+    /// sentences that describe a value, instructions and commented examples are not.
+    #[test]
+    fn passphrases_under_credential_names() {
+        let f = ValueFilter::default();
+        for v in [
+            "i am an awesome accountant",
+            "monkey summer birthday are all bad passwords but work just fine in a long passphrase",
+            "correct horse battery staple",
+        ] {
+            assert!(f.is_credential_value("password", v, strong()), "{v}");
+            let mut cx = Context::named("password", strong());
+            cx.comment = true;
+            assert_ne!(
+                f.classify(v, &cx).class,
+                Class::Credential,
+                "{v} in a comment"
+            );
+            assert!(!f.is_credential_value("description", v, weak()), "{v}");
+        }
+        for v in [
+            "the password of the admin",
+            "User Password here...",
+            "set this to a random value",
+            "leave empty to generate one",
+            "Password for the database user.",
+            "see the chart README for details",
+        ] {
+            assert!(!f.is_credential_value("password", v, strong()), "{v}");
+        }
+    }
+
+    /// juice-shop's security answers (securityQuestion.answer): generated ones reset an account
+    /// like a password; answers that are facts (`Stop'n'Drop`, `West-2082`, `5N0wb41L`) are not.
+    #[test]
+    fn generated_security_answers() {
+        let f = ValueFilter::default();
+        for v in [
+            "@xI98PxDO+06!",
+            "Brd?j8sEMziOvvBf\u{a7}Be?jFZ77H?hgm",
+            "azjTLprq2im6p86RbFrA41L",
+            "NZMJLjEinU7TFElDIYW8",
+        ] {
+            assert!(
+                f.is_credential_value("securityQuestion_answer", v, weak()),
+                "{v}"
+            );
+        }
+        for v in [
+            "Stop'n'Drop",
+            "West-2082",
+            "5N0wb41L",
+            "Samuel",
+            "SC OLEA SRL",
+            "Dr. Dr. Dr. Dr. Zoidberg",
+            "greenwood",
+        ] {
+            assert!(
+                !f.is_credential_value("securityQuestion_answer", v, weak()),
+                "{v}"
+            );
+        }
+    }
+
+    /// The entry points that SL002, SL011, the Kustomize literals, SL004 and SL005 ask instead
+    /// of keeping word lists of their own (the lists they had moved here unchanged).
+    #[test]
+    fn one_classifier_for_data_tokens_and_url_passwords() {
+        let f = ValueFilter::default();
+        for (v, class) in [
+            ("hunter2", Class::Credential),
+            ("  ", Class::Word),
+            ("{{ .Values.password }}", Class::Placeholder),
+            ("${DB_PASSWORD}", Class::Placeholder),
+            ("changeme", Class::Placeholder),
+            ("su********23", Class::Placeholder),
+        ] {
+            assert_eq!(f.classify_data(v).class, class, "{v}");
+        }
+        for (password, host, class) in [
+            ("s3cr3t-Pw", "db.internal", Class::Credential),
+            ("password", "db", Class::Placeholder),
+            ("$PGPASSWORD", "db", Class::Reference),
+            ("<password>", "db", Class::Placeholder),
+            ("s3cr3t-Pw", "db.example.com", Class::Placeholder),
+        ] {
+            assert_eq!(
+                classify_url_password(password, host).class,
+                class,
+                "{password}"
+            );
+        }
+        for (token, class) in [
+            (
+                "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                Class::Placeholder,
+            ),
+            ("AKIAIOSFODNN7EXAMPLE", Class::Placeholder),
+            ("sk_live_aaaaaaaaaaaaaaaaaaaaaaaa", Class::Placeholder),
+            (
+                "ghp_R4nd0mT0k3nV4lu3Xy1Bc2Dq9Lm3Pz8Wk7Jh",
+                Class::Credential,
+            ),
+        ] {
+            assert_eq!(classify_token(token).class, class, "{token}");
+        }
     }
 
     #[test]

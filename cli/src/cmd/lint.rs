@@ -76,6 +76,12 @@ pub struct LintArgs {
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
 
+    /// Also show findings in test data and example files (chart ci/ values, test, tests and
+    /// testdata folders, *.example files), which are reported at low severity with the reason
+    /// and hidden by default.
+    #[arg(long)]
+    pub include_fixtures: bool,
+
     /// Turn rules off (comma-separated ids), on top of the configuration file.
     #[arg(long, value_name = "RULES", value_delimiter = ',')]
     pub disable: Vec<String>,
@@ -294,6 +300,11 @@ fn execute(args: LintArgs) -> Result<u8, String> {
     }
 
     let mut counts = Counts::default();
+    if !args.include_fixtures {
+        let before = report.findings.len();
+        report.findings.retain(|f| !f.fixture);
+        counts.fixtures_hidden = before - report.findings.len();
+    }
     if let Some(path) = &args.baseline {
         let baseline = Baseline::load(path).map_err(|e| e.to_string())?;
         let (kept, accepted) = baseline.filter(std::mem::take(&mut report.findings));

@@ -395,3 +395,65 @@ fn hostile_yaml_files_are_skipped_with_a_warning_and_the_rest_is_scanned() {
         "{took:?}"
     );
 }
+
+/// Findings in test data and examples (a chart's `ci/` values, a `tests/` folder, an `.example`
+/// file) are hidden by default, counted in the summary, and shown at low severity with their
+/// reason under `--include-fixtures`; they never make the default run fail.
+#[test]
+fn fixtures_are_hidden_unless_included() {
+    let dir = repo(&[
+        ("k8s/pod.yaml", LEAKY_POD),
+        (
+            "charts/app/ci/ha-values.yaml",
+            "auth:\n  password: Ci-Fixture-Pw9\n",
+        ),
+        ("tests/fixtures/app.env", "API_TOKEN=Zk8Lm2Qp9Rt4Vw7Xy1Bc\n"),
+        ("config/.env.example", "DB_PASSWORD=Ex4mple-But-Real-7\n"),
+    ]);
+    let default = sealant(dir.path(), &["lint", "."]);
+    assert_eq!(default.code, 1, "{}{}", default.stdout, default.stderr);
+    let lines: Vec<&str> = default.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", default.stdout);
+    assert!(
+        lines[0].starts_with("k8s/pod.yaml:11:"),
+        "{}",
+        default.stdout
+    );
+    assert!(
+        lines[1].contains("3 in test data or examples hidden; --include-fixtures shows them"),
+        "{}",
+        default.stdout
+    );
+    let json = sealant(dir.path(), &["lint", "-o", "json", "."]);
+    let doc: serde_json::Value = match serde_json::from_str(&json.stdout) {
+        Ok(v) => v,
+        Err(e) => panic!("json: {e}: {}", json.stdout),
+    };
+    assert_eq!(doc["summary"]["fixtures_hidden"], 3);
+    assert_eq!(doc["summary"]["findings"], 1);
+
+    let all = sealant(dir.path(), &["lint", "--include-fixtures", "."]);
+    assert_eq!(all.code, 1);
+    let fixtures: Vec<&str> = all.stdout.lines().filter(|l| l.contains("[low]")).collect();
+    assert_eq!(fixtures.len(), 3, "{}", all.stdout);
+    for (path, reason) in [
+        ("charts/app/ci/ha-values.yaml:2:", "(chart test values)"),
+        ("config/.env.example:1:", "(example file)"),
+        ("tests/fixtures/app.env:1:", "(test data)"),
+    ] {
+        assert!(
+            fixtures
+                .iter()
+                .any(|l| l.starts_with(path) && l.contains(reason)),
+            "{path} {reason}: {}",
+            all.stdout
+        );
+    }
+    // Only the fixtures: the default run passes, --include-fixtures fails on them.
+    let only = repo(&[("tests/app.env", "API_TOKEN=Zk8Lm2Qp9Rt4Vw7Xy1Bc\n")]);
+    assert_eq!(sealant(only.path(), &["lint", "."]).code, 0);
+    assert_eq!(
+        sealant(only.path(), &["lint", "--include-fixtures", "."]).code,
+        1
+    );
+}

@@ -8,12 +8,12 @@
 use crate::analyzers::value_shapes::is_public_name;
 use crate::analyzers::{FileScan, has_needle, is_self_reference};
 use crate::finding::Confidence;
-use crate::names::{Strength, split_words};
+use crate::names::Strength;
 use crate::rules::Code;
 use crate::shapes::{candidates, secret_shape};
 use crate::text::{Assignment, parse_assignment};
 use crate::tokens::find_tokens;
-use crate::values::{is_wordy, looks_random};
+use crate::values::{Class, Context};
 
 impl FileScan<'_> {
     /// Commented-out settings of this file, reported under `rule` with `what` ("Helm value
@@ -56,10 +56,13 @@ impl FileScan<'_> {
                 self.commented_shape(n, body_at, &a, name, rule, what);
                 continue;
             };
-            if !self.settings.values.is_credential_value(name, a.value, m)
-                || !credential_shaped(a.value, m.strength)
-                || (m.ref_prone && is_wordy(a.value))
-            {
+            let cx = Context {
+                key: name,
+                name: Some(m),
+                comment: true,
+                ..Context::default()
+            };
+            if self.settings.values.classify(a.value, &cx).class != Class::Credential {
                 continue;
             }
             let confidence = match m.strength {
@@ -142,35 +145,6 @@ fn is_disabled_setting(body: &str, value_at: usize, value: &str) -> bool {
     quoted || !value.ends_with(['.', ':', ',', '?', ')'])
 }
 
-/// Words that make a commented value the name of a credential or an example of one:
-/// `myCassandraPasswordKey`, `jaeger-password`, `password1`, `test123`.
-const EXAMPLE_WORDS: &[&str] = &[
-    "password", "passwd", "pwd", "pass", "secret", "token", "key", "apikey", "test", "example",
-    "demo", "default", "admin", "user",
-];
-
-/// Stricter than a live value: a comment's value must look like a credential someone used, not a
-/// word in a sentence (`# password: secretpassword` is documentation; `s3cr3tP4ssw0rd!` is not),
-/// nor the name of a key (`myCassandraPasswordKey`) or a numbered example (`password1`).
-fn credential_shaped(v: &str, strength: Strength) -> bool {
-    if strength == Strength::Weak {
-        return looks_random(v);
-    }
-    let words = split_words(v);
-    let letters: Vec<&String> = words
-        .iter()
-        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
-        .collect();
-    if letters
-        .last()
-        .is_some_and(|w| EXAMPLE_WORDS.contains(&w.as_str()))
-        || (letters.len() == 1 && EXAMPLE_WORDS.contains(&letters[0].as_str()))
-    {
-        return false;
-    }
-    v.chars().count() >= 6 && crate::values::character_classes(v) >= 2
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,13 +172,33 @@ mod tests {
         assert!(is_disabled_setting(" token: \"a b\"", 9, "a b"));
     }
 
+    /// The comment rules (moved into the classifier): stricter than a live value.
     #[test]
     fn shapes_of_commented_credentials() {
-        assert!(credential_shaped("s3cr3tP4ssw0rd!", Strength::Strong));
-        assert!(!credential_shaped("secretpassword", Strength::Strong));
-        assert!(!credential_shaped("abc1", Strength::Strong));
-        assert!(!credential_shaped("Basic1", Strength::Weak));
-        assert!(credential_shaped("aZ3kL9pQ2xW7", Strength::Weak));
+        use crate::names::NameMatch;
+        let f = crate::values::ValueFilter::default();
+        let judge = |v: &str, strength: Strength| {
+            let cx = Context {
+                key: if strength == Strength::Weak {
+                    "auth"
+                } else {
+                    "password"
+                },
+                name: Some(NameMatch {
+                    strength,
+                    ref_prone: false,
+                    id_prone: false,
+                }),
+                comment: true,
+                ..Context::default()
+            };
+            f.classify(v, &cx).class == Class::Credential
+        };
+        assert!(judge("s3cr3tP4ssw0rd!", Strength::Strong));
+        assert!(!judge("secretpassword", Strength::Strong));
+        assert!(!judge("abc1", Strength::Strong));
+        assert!(!judge("Basic1", Strength::Weak));
+        assert!(judge("aZ3kL9pQ2xW7", Strength::Weak));
         for example in [
             "myCassandraPasswordKey",
             "jaeger-password",
@@ -212,7 +206,7 @@ mod tests {
             "test123",
             "my_authentication_password",
         ] {
-            assert!(!credential_shaped(example, Strength::Strong), "{example}");
+            assert!(!judge(example, Strength::Strong), "{example}");
         }
     }
 }

@@ -8,6 +8,8 @@ impl FileScan<'_> {
     /// into every image layer), and `RUN` command lines (SL006).
     pub(crate) fn scan_dockerfile(&mut self) {
         let source = self.source;
+        // `ENV A=1 \` continues on the next line: which instruction continues, if any.
+        let mut continues: Option<&'static str> = None;
         for n in 1..=source.line_count() {
             let line = source.line(n);
             let trimmed = line.trim_start();
@@ -17,9 +19,34 @@ impl FileScan<'_> {
                 .take(4)
                 .collect::<String>()
                 .to_ascii_uppercase();
-            if upper.starts_with("ENV ") || upper.starts_with("ARG ") {
-                let rest = &trimmed[4..];
-                let rest_at = at + 4;
+            let (word, rest, rest_at) = if let Some(word) = continues.take() {
+                if trimmed.starts_with('#') {
+                    continues = Some(word);
+                    continue;
+                }
+                (word, trimmed, at)
+            } else if upper.starts_with("ENV ") || upper.starts_with("ARG ") {
+                let word = if upper.starts_with("ENV") {
+                    "ENV"
+                } else {
+                    "ARG"
+                };
+                (word, &trimmed[4..], at + 4)
+            } else {
+                if upper.starts_with("RUN ") {
+                    self.command_text(trimmed, at, "Dockerfile `RUN`", "Dockerfile/RUN");
+                }
+                continue;
+            };
+            let rest = rest.trim_end();
+            let rest = match rest.strip_suffix('\\') {
+                Some(r) => {
+                    continues = Some(word);
+                    r
+                }
+                None => rest,
+            };
+            {
                 let pairs: Vec<(&str, &str, usize)> = if rest.contains('=') {
                     rest.split_whitespace()
                         .filter_map(|kv| {
@@ -46,10 +73,8 @@ impl FileScan<'_> {
                     if let Some(m) = self.name_match(k)
                         && self.settings.values.is_credential_value(k, v, m)
                     {
-                        let message = format!(
-                            "Dockerfile `{}` sets `{k}` to a literal credential",
-                            &upper[..3]
-                        );
+                        let message =
+                            format!("Dockerfile `{word}` sets `{k}` to a literal credential");
                         self.report(
                             Code::SL008,
                             rest_at + off,
@@ -60,8 +85,6 @@ impl FileScan<'_> {
                         );
                     }
                 }
-            } else if upper.starts_with("RUN ") {
-                self.command_text(trimmed, at, "Dockerfile `RUN`", "Dockerfile/RUN");
             }
         }
     }

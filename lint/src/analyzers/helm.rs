@@ -27,6 +27,61 @@ impl FileScan<'_> {
         }
     }
 
+    /// A chart's `templates/NOTES.txt`: template text printed after install. Its `{{ ... }}`
+    /// actions are masked (rendered values are checked where they are written); what is left is
+    /// read as the commands it shows (SL006, SL008) and its `Key: value` lines (SL009), one token
+    /// as value and no sentence.
+    pub(crate) fn helm_notes(&mut self) {
+        let masked = mask_template(self.source.text);
+        let source = Source::new(&masked);
+        let mut inner = FileScan::new(&source, self.path, self.settings);
+        inner.test_data = self.test_data;
+        inner.test_reason = self.test_reason;
+        inner.scan_script();
+        for n in 1..=source.line_count() {
+            let line = source.line(n);
+            // `  Admin Password: x`: a label of up to four words, `: `, one token.
+            let t = line.trim_start();
+            let Some(colon) = t.find(": ") else {
+                continue;
+            };
+            let key = t[..colon].trim();
+            let raw = &t[colon + 2..];
+            let value = raw.trim().trim_matches(['"', '\'']);
+            if key.is_empty()
+                || key.split_whitespace().count() > 4
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " _-.".contains(c))
+                || value.is_empty()
+                || value.contains(char::is_whitespace)
+                || value.starts_with('(')
+                || value.ends_with(['.', ':', ',', ')'])
+                || is_self_reference(key, value)
+            {
+                continue;
+            }
+            let Some(m) = inner.name_match(key) else {
+                continue;
+            };
+            if !inner.settings.values.is_credential_value(key, value, m) {
+                continue;
+            }
+            let value_at = (line.len() - t.len()) + colon + 2 + raw.find(value).unwrap_or(0);
+            let at = inner.locate_line(n) + value_at;
+            let message = format!("chart NOTES.txt shows `{key}` as a literal credential");
+            inner.report(
+                Code::SL009,
+                at,
+                value,
+                format!("NOTES.txt/{key}"),
+                message,
+                Self::confidence(m),
+            );
+        }
+        self.findings.extend(inner.findings);
+    }
+
     /// Helm templates that are not YAML even when masked: env pairs (`- name: X` then
     /// `value: Y`) and `key: value` lines.
     pub(crate) fn scan_template_lines(&mut self, rule: Code, what: &str) {
@@ -210,4 +265,41 @@ fn action_literals(line: &str) -> Vec<(&str, usize)> {
         search = close + 2;
     }
     out
+}
+
+#[cfg(test)]
+mod notes_and_jsonnet {
+    use crate::Settings;
+
+    fn lines(path: &str, text: &str) -> Vec<(usize, String)> {
+        let (findings, _) = crate::scan_text(path, text, &Settings::default());
+        findings
+            .iter()
+            .map(|f| (f.line, f.rule.as_str().to_string()))
+            .collect()
+    }
+
+    /// A chart's NOTES.txt: literals it prints and commands it shows are reported; rendered
+    /// values (`{{ .Values.x }}`), commands that read a Secret, and sentences are not.
+    #[test]
+    fn helm_notes_are_template_text() {
+        let text = "1. Get the application URL by running:\n  export POD_NAME=$(kubectl get pods -l app={{ .Release.Name }} -o name)\n{{- if .Values.auth.enabled }}\n  Username: {{ .Values.auth.username }}\n  Password: {{ .Values.auth.password }}\n{{- end }}\n  echo Password: $(kubectl get secret {{ .Release.Name }} -o jsonpath=\"{.data.password}\" | base64 -d)\n  Password: will be generated.\n  Default Password: S3cr3t-Notes-77\n  export ADMIN_PASSWORD=Adm1n-N0tes-55\n";
+        let got = lines("charts/app/templates/NOTES.txt", text);
+        assert_eq!(
+            got,
+            [(9, "SL009".to_string()), (10, "SL008".to_string())],
+            "{got:?}"
+        );
+        // The same text outside a chart's templates is plain text.
+        assert!(lines("docs/NOTES.txt", text).is_empty());
+    }
+
+    /// jsonnet string fields (`password: 'x'`), not `std.extVar` lookups or hidden fields that
+    /// name a key.
+    #[test]
+    fn jsonnet_string_fields() {
+        let text = "{\n  db: {\n    user: 'app',\n    password: 'Xk9-real-Looking-7',\n    token: std.extVar('TOKEN'),\n    passwordKey: 'password',\n  },\n}\n";
+        assert_eq!(lines("env/prod.jsonnet", text), [(4, "SL010".to_string())]);
+        assert_eq!(lines("lib/db.libsonnet", text), [(4, "SL010".to_string())]);
+    }
 }

@@ -293,9 +293,10 @@ impl FileScan<'_> {
                                 None => (w.rule, rule_verb(w.rule)),
                             };
                             // A bare `key:` takes its meaning from its parent
-                            // (`encryption: {key: ...}` is an encryption key).
+                            // (`encryption: {key: ...}` is an encryption key, `securityQuestion:
+                            // {answer: ...}` a security answer).
                             let parent = path.rsplit('/').next().unwrap_or("");
-                            if matches!(key, "key" | "value" | "pass")
+                            if matches!(key, "key" | "value" | "pass" | "answer")
                                 && !parent.is_empty()
                                 && self.name_match(key).is_none()
                             {
@@ -440,6 +441,10 @@ fn unmasked_probe(line: &str) -> (&str, usize) {
 /// line (JAAS: `...LoginModule required username="u" password="p";`).
 fn embedded_pairs(line: &str) -> Vec<(&str, &str, usize)> {
     let mut out = Vec::new();
+    if let Some((val, at)) = sql_password(line) {
+        out.push(("password", val, at));
+        return out;
+    }
     if let Some(a) = parse_assignment(line) {
         // A JAAS line parses as one assignment whose value holds more `k="v"` pairs.
         let rest = line.get(a.value_at..).unwrap_or("");
@@ -492,6 +497,40 @@ fn embedded_pairs(line: &str) -> Vec<(&str, &str, usize)> {
         out.push((key, val_trim, offset + shift));
     }
     out
+}
+
+/// SQL that sets a password: `CREATE ROLE app LOGIN PASSWORD 'x'`, `ALTER USER u WITH ENCRYPTED
+/// PASSWORD 'x'` (PostgreSQL), `CREATE USER 'u'@'%' IDENTIFIED BY 'x'`, `IDENTIFIED WITH
+/// mysql_native_password BY 'x'` (MySQL), `ALTER USER u IDENTIFIED BY "x"` (Oracle): the quoted
+/// literal and its byte offset in the line. Comment lines (`--`) are documentation.
+pub(crate) fn sql_password(line: &str) -> Option<(&str, usize)> {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with("--") || trimmed.starts_with('#') {
+        return None;
+    }
+    let upper = line.to_ascii_uppercase();
+    let after = if let Some(i) = upper.find(" PASSWORD ") {
+        // `PASSWORD 'x'` but not `PASSWORD = PASSWORD('x')` or `PASSWORD NULL`.
+        i + " PASSWORD ".len()
+    } else {
+        let i = upper.find("IDENTIFIED ")?;
+        let rest = &upper[i..];
+        let by = rest.find(" BY ")?;
+        // `IDENTIFIED BY`, `IDENTIFIED WITH plugin BY`: at most one word between.
+        if rest[..by].split_whitespace().count() > 3 {
+            return None;
+        }
+        i + by + " BY ".len()
+    };
+    let rest = &line[after..];
+    let lead = rest.len() - rest.trim_start().len();
+    let quote = rest[lead..]
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '\'' | '"'))?;
+    let start = after + lead + 1;
+    let len = line[start..].find(quote)?;
+    Some((&line[start..start + len], start))
 }
 
 /// Keys whose value is a command line (a list of arguments or one string).

@@ -29,8 +29,45 @@ fn language(info: &str) -> Option<FileKind> {
             FileKind::Config
         }
         "dockerfile" | "docker" => FileKind::Dockerfile,
+        "sql" | "mysql" | "postgresql" | "postgres" | "psql" | "plsql" | "tsql" => FileKind::Sql,
         _ => return None,
     })
+}
+
+/// The text with blockquote markers (`>` after at most three spaces, nested ones too) replaced
+/// by spaces, so that a block quoted as output is a block; byte offsets are unchanged. `None`
+/// when no line is quoted.
+fn dequote(text: &str) -> Option<String> {
+    let quoted = |line: &str| line.trim_start_matches(' ').starts_with('>');
+    if !text.split_inclusive('\n').any(quoted) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent > 3 || !quoted(line) {
+            out.push_str(line);
+            continue;
+        }
+        // Each `>` marker and the one space after it become spaces, as many levels as there are.
+        let mut rest = line;
+        loop {
+            let lead = rest.len() - rest.trim_start_matches(' ').len();
+            let after = &rest[lead..];
+            let Some(tail) = after.strip_prefix('>') else {
+                break;
+            };
+            out.push_str(&rest[..lead]);
+            out.push(' ');
+            rest = tail;
+            if let Some(tail) = rest.strip_prefix(' ') {
+                out.push(' ');
+                rest = tail;
+            }
+        }
+        out.push_str(rest);
+    }
+    Some(out)
 }
 
 /// One fenced block: the language, the fence line's byte range, the content's byte range.
@@ -50,7 +87,15 @@ fn sniff(body: &str) -> Option<FileKind> {
             .map(str::trim_end)
             .filter(|l| !l.trim().is_empty())
     };
-    if lines().any(|l| l.starts_with("apiVersion:") || l.starts_with("kind: ")) {
+    // Blocks quoted as output are indented by their markers' width.
+    let min_indent = lines()
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    if lines().any(|l| {
+        let l = l.get(min_indent..).unwrap_or(l);
+        l.starts_with("apiVersion:") || l.starts_with("kind: ")
+    }) {
         return Some(FileKind::Yaml);
     }
     const COMMANDS: &[&str] = &[
@@ -147,10 +192,13 @@ fn blocks(text: &str) -> Vec<Block> {
 impl FileScan<'_> {
     /// Scans the fenced code blocks of a Markdown file with their own languages' analyzers.
     pub(crate) fn markdown_blocks(&mut self) {
-        let text = self.source.text;
-        if !has_needle(text.as_bytes()) {
+        let original = self.source.text;
+        if !has_needle(original.as_bytes()) {
             return;
         }
+        // Blocks quoted as output (`> ```` ... `> ````): read without their `>` markers.
+        let dequoted = dequote(original);
+        let text = dequoted.as_deref().unwrap_or(original);
         let found = blocks(text);
         let mut kinds: Vec<FileKind> = found.iter().map(|b| b.kind).collect();
         kinds.dedup();
@@ -242,6 +290,17 @@ mod tests {
         assert_eq!(lines, [5, 13, 20], "{findings:?}");
     }
 
+    /// kustomize's examples/secretGeneratorPlugin.md quotes `kustomize build` output as a
+    /// blockquote (`> ```` ... `> ````): the Secret inside is read, at the Markdown file's line
+    /// and column; quoted prose is not.
+    #[test]
+    fn blocks_quoted_as_output_are_blocks() {
+        let text = "This emits something like\n\n> ```\n> apiVersion: v1\n> kind: Secret\n> metadata:\n>   name: mysecrets-hfb5df789h\n> type: Opaque\n> data:\n>   ROUTER_PASSWORD: YWRtaW4=\n>   DB_PASSWORD: aWxvdmV5b3U=\n> ```\n\n> > ```env\n> > API_TOKEN=Zk8Lm2Qp9Rt4Vw7Xy1Bc\n> > ```\n\n> password: in a quote, prose\n";
+        let (findings, _) = crate::scan_text("docs/plugin.md", text, &Settings::default());
+        let at: Vec<(usize, usize)> = findings.iter().map(|f| (f.line, f.column)).collect();
+        assert_eq!(at, [(10, 22), (11, 18), (15, 15)], "{findings:?}");
+    }
+
     #[test]
     fn unterminated_and_nested_fences_do_not_panic() {
         let settings = Settings::default();
@@ -251,6 +310,8 @@ mod tests {
             "~~~\n```yaml\n~~~\n",
             "```yaml\n```",
             "```yaml\u{e9}\npassword: \u{e9}\u{e9}\u{e9}\n```\n",
+            "> ```yaml\n>\n> > >\n>password: Xk9-real-Looking-7\n",
+            ">\u{e9}```\n> \u{e9}\n",
         ] {
             let _ = crate::scan_text("README.md", text, &settings);
         }

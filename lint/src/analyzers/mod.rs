@@ -12,7 +12,7 @@ use super::config::Settings;
 use super::finding::{Confidence, Finding, Severity, hash_value};
 use super::names::{NameMatch, Strength, classify_name};
 use super::rules::Code;
-use super::values::{is_placeholder, redact};
+use super::values::{Class, redact};
 use super::yaml::{Kind, Node, Source, Style};
 
 pub mod ci;
@@ -49,6 +49,10 @@ pub enum FileKind {
     Script,
     /// `Dockerfile`, `*.dockerfile`, `Containerfile`.
     Dockerfile,
+    /// Helm chart `templates/NOTES.txt`: template text shown after install.
+    HelmNotes,
+    /// SQL scripts (`.sql`): statements that set a password (`PASSWORD 'x'`, `IDENTIFIED BY 'x'`).
+    Sql,
     /// Anything else: only token formats and URL credentials.
     Text,
 }
@@ -143,6 +147,8 @@ impl<'a> FileScan<'a> {
                 self.commented_settings(Code::SL010, "configuration sets");
             }
             FileKind::Text => {}
+            FileKind::Sql => self.scan_sql(),
+            FileKind::HelmNotes => self.helm_notes(),
             FileKind::HelmTemplate => self.helm_template(),
             FileKind::Yaml | FileKind::Kustomization => self.yaml_file(kind),
             FileKind::HelmValues => {
@@ -210,6 +216,7 @@ impl<'a> FileScan<'a> {
             confidence,
             redacted: redact(value),
             shows_value: true,
+            fixture: self.test_data,
             commit: None,
             object: None,
             key_path,
@@ -311,8 +318,7 @@ impl<'a> FileScan<'a> {
 
     /// Secret data is secret whatever it looks like, except placeholders and emptiness.
     pub(crate) fn strict_literal(&self, value: &str) -> bool {
-        let v = value.trim();
-        !v.is_empty() && !is_placeholder(v, &v.to_ascii_lowercase())
+        self.settings.values.classify_data(value).class == Class::Credential
     }
 
     pub(crate) fn locate_line(&self, n: usize) -> usize {

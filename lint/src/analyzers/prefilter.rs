@@ -61,6 +61,10 @@ pub fn needs_parse(text: &str, settings: &Settings) -> bool {
         if rejected.contains(&name) {
             continue;
         }
+        // SQL that sets a password (`IDENTIFIED BY 'x'`) in embedded text.
+        if name.eq_ignore_ascii_case("identified") {
+            return true;
+        }
         if accepted.contains(&name) {
             // Known credential-like: go on to the context checks below.
         } else if classify_name(name, &[], &settings.ignored_names).is_none() {

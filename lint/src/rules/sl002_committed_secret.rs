@@ -5,7 +5,7 @@ use crate::analyzers::{Decoded, FileScan, decode_base64};
 use crate::finding::Confidence;
 use crate::finding::Severity;
 use crate::tokens::{find_tokens, find_url_credentials};
-use crate::values::{is_placeholder, is_public_certificate, looks_random};
+use crate::values::{Class, is_public_certificate, looks_random};
 use crate::yaml::Node;
 
 pub const RULE: Rule = Rule {
@@ -114,19 +114,13 @@ impl FileScan<'_> {
             Some(Decoded::Binary) => "",
             None => raw_trim,
         };
-        let lower = plain.to_ascii_lowercase();
         // A template expression is a reference to a value kept elsewhere, never one.
-        if is_placeholder(raw_trim, &raw_trim.to_ascii_lowercase())
+        let values = &self.settings.values;
+        if values.classify_data(raw_trim).class != Class::Credential
             || (!plain.is_empty()
-                && (plain.trim().is_empty()
-                    || is_placeholder(plain.trim(), &lower)
+                && (values.classify_data(plain).class != Class::Credential
                     || is_public_certificate(plain)
-                    || self
-                        .settings
-                        .values
-                        .extra_placeholders
-                        .iter()
-                        .any(|r| r.is_match(plain))))
+                    || values.is_configured_placeholder(plain)))
         {
             return None;
         }

@@ -6,7 +6,7 @@ use crate::analyzers::FileScan;
 use crate::analyzers::IGNORE_ANNOTATION;
 use crate::finding::Confidence;
 use crate::finding::Severity;
-use crate::values::is_placeholder;
+use crate::values::Class;
 use crate::yaml::{Node, Source};
 
 pub const RULE: Rule = Rule {
@@ -67,7 +67,7 @@ impl FileScan<'_> {
                     .flat_map(|m| m.iter())
                     .filter(|(_, v)| {
                         v.as_str().is_some_and(|s| {
-                            !s.trim().is_empty() && !is_placeholder(s, &s.to_ascii_lowercase())
+                            self.settings.values.classify_data(s).class == Class::Credential
                         })
                     })
                     .map(|(k, _)| k.clone())
@@ -128,6 +128,7 @@ impl FileScan<'_> {
                     f.message
                 ),
                 severity,
+                fixture: self.test_data || f.fixture,
                 key_path: format!("{path}/{}", f.key_path),
                 span: (at, (start + f.span.1).min(end).max(at + 1)),
                 ..f
