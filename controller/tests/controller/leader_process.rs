@@ -99,11 +99,14 @@ async fn a_leader_woken_from_sigstop_writes_nothing_while_another_holds_the_leas
     // replica-b runs and follows: it has read the Lease (the leader renews with writes only).
     lease_reads_after(&server, reads, 1).await;
 
-    // A reconcile is under way (its read of the Secret takes 300 ms) when the leader is frozen.
+    // A reconcile is under way when the leader is frozen: its first request is a read that takes
+    // 300 ms (a SealedSecret over the cache's 16 KiB is read from the API server; a new Secret is
+    // then created, so the write comes after the read).
+    let large = "x".repeat(20 * 1024);
     server.set_latency(Duration::from_millis(300));
     create_sealed(
         &client,
-        &sealed("probe", "prod", &key, &[("v", "2")], Scope::Strict),
+        &sealed("probe", "prod", &key, &[("v", large.as_str())], Scope::Strict),
     )
     .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
