@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Per-class precision and recall of `sealant lint` and gitleaks on the labelled set.
 
-The labelled set (lint/resources/labelled/) holds excerpts of files from ten public repositories,
-one folder per repository (`owner+name/original/path`). labelled-lines.tsv (next to it) lists every line that holds a
+The labelled set holds excerpts of files from public repositories, one folder per repository
+(`owner+name/original/path`). It is not in this repository: `scripts/labelled-set.py DIR` rebuilds it
+from lint/resources/labelled-sources.tsv; pass it with --set DIR (default: $SEALANT_LABELLED_SET,
+else ../lint-labelled-set beside the checkout). labelled-lines.tsv (next to it) lists every line that holds a
 credential (path, line, note); every other line is labelled "no credential". A finding counts on
 the line it reports; several findings on one line count once.
 
@@ -26,7 +28,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SET = os.path.join(ROOT, "lint", "resources", "labelled")
+SET = os.environ.get("SEALANT_LABELLED_SET") or os.path.join(os.path.dirname(ROOT), "lint-labelled-set")
 LABELS = os.path.join(ROOT, "lint", "resources", "labelled-lines.tsv")
 
 
@@ -64,7 +66,8 @@ def labels():
 
 def files():
     out = []
-    for dirpath, _, names in os.walk(SET):
+    for dirpath, dirs, names in os.walk(SET):
+        dirs[:] = [d for d in dirs if d != ".repos"]
         for n in names:
             full = os.path.join(dirpath, n)
             out.append(os.path.relpath(full, SET))
@@ -117,11 +120,16 @@ def score(found, positives, classes):
 
 
 def main():
+    global SET
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", default=SET, help="the labelled set's folder (scripts/labelled-set.py)")
     ap.add_argument("--sealant", default=os.path.join(ROOT, "target", "debug", "sealant"))
     ap.add_argument("--gitleaks", default=shutil.which("gitleaks"))
     ap.add_argument("--misses", action="store_true", help="list false positives and misses")
     args = ap.parse_args()
+    SET = os.path.abspath(args.set)
+    if not os.path.isdir(SET):
+        sys.exit(f"no labelled set at {SET}: build it with scripts/labelled-set.py {SET} (or pass --set DIR)")
     positives = labels()
     classes = {p: file_class(p) for p in files()}
     tools = {"sealant": run_sealant(os.path.abspath(args.sealant))}
