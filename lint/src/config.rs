@@ -16,8 +16,8 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::finding::Severity;
-use super::rules::{Code, RULES};
 use super::values::ValueFilter;
+use crate::codes::Code;
 
 /// The file name looked up in the scan root.
 pub const CONFIG_FILE: &str = ".sealant.toml";
@@ -56,7 +56,7 @@ struct LintSection {
 /// Everything configurable about a scan, after validation.
 #[derive(Debug)]
 pub struct Settings {
-    enabled: [bool; RULES.len()],
+    enabled: [bool; Code::ALL.len()],
     /// Lower-case extra credential words.
     pub extra_names: Vec<String>,
     /// Lower-case names never treated as credentials.
@@ -72,7 +72,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            enabled: [true; RULES.len()],
+            enabled: [true; Code::ALL.len()],
             extra_names: Vec::new(),
             ignored_names: Vec::new(),
             values: ValueFilter::default(),
@@ -137,7 +137,7 @@ impl Settings {
         };
         let enable = codes(&lint.enable)?;
         if !enable.is_empty() {
-            settings.enabled = [false; RULES.len()];
+            settings.enabled = [false; Code::ALL.len()];
             for c in enable {
                 settings.enabled[c as usize] = true;
             }

@@ -17,6 +17,7 @@
 
 mod analyzers;
 pub mod baseline;
+pub mod codes;
 pub mod config;
 mod finding;
 mod history;

@@ -17,8 +17,8 @@ use super::analyzers::kustomize::GeneratorFile;
 use super::analyzers::{FileKind, FileScan, parse_codes};
 use super::config::Settings;
 use super::finding::{Diagnostic, Finding, Redaction};
-use super::rules::Code;
 use super::yaml::Source;
+use crate::codes::Code;
 
 /// The custom ignore file, in gitignore syntax.
 pub const IGNORE_FILE: &str = ".sealantignore";

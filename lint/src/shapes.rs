@@ -10,7 +10,7 @@
 
 use base64::Engine;
 
-use super::finding::Confidence;
+use crate::codes::Confidence;
 
 /// What a value looks like when it looks like a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
-use super::finding::Confidence;
 use super::values::{Class, classify_token, classify_url_password};
+use crate::codes::Confidence;
 
 /// One token format.
 pub struct TokenKind {

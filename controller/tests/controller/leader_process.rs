@@ -106,7 +106,13 @@ async fn a_leader_woken_from_sigstop_writes_nothing_while_another_holds_the_leas
     server.set_latency(Duration::from_millis(300));
     create_sealed(
         &client,
-        &sealed("probe", "prod", &key, &[("v", large.as_str())], Scope::Strict),
+        &sealed(
+            "probe",
+            "prod",
+            &key,
+            &[("v", large.as_str())],
+            Scope::Strict,
+        ),
     )
     .await;
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -4,7 +4,7 @@
 //! `secrets: inherit` are settings, never credentials.
 
 use crate::analyzers::FileScan;
-use crate::rules::Code;
+use crate::codes::Code;
 use crate::yaml::{self, Kind, Node};
 
 /// Keys whose text is shell run by the pipeline.

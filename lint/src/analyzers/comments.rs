@@ -7,9 +7,9 @@
 
 use crate::analyzers::value_shapes::is_public_name;
 use crate::analyzers::{FileScan, has_needle, is_self_reference};
-use crate::finding::Confidence;
+use crate::codes::Code;
+use crate::codes::Confidence;
 use crate::names::Strength;
-use crate::rules::Code;
 use crate::shapes::{candidates, secret_shape};
 use crate::text::{Assignment, parse_assignment};
 use crate::tokens::find_tokens;

@@ -1,8 +1,8 @@
 //! docker-compose files: `services.*.environment` (map and list) through the generic walker.
 
 use crate::analyzers::FileScan;
-use crate::finding::Confidence;
-use crate::rules::Code;
+use crate::codes::Code;
+use crate::codes::Confidence;
 use crate::values::is_public_certificate;
 use crate::yaml::Node;
 

@@ -1,7 +1,7 @@
 //! Dockerfiles: `ENV`/`ARG` with credential-like names, `RUN` command lines.
 
 use crate::analyzers::FileScan;
-use crate::rules::Code;
+use crate::codes::Code;
 
 impl FileScan<'_> {
     /// Dockerfiles: `ENV`/`ARG` with credential-like names and literal values (SL008, baked

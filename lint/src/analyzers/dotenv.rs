@@ -1,7 +1,7 @@
 //! `.env` files and line-based configuration (`.properties`, `.ini`, `.toml`, `.npmrc`, ...).
 
 use crate::analyzers::{FileScan, is_self_reference};
-use crate::rules::Code;
+use crate::codes::Code;
 use crate::text::parse_assignment;
 
 impl FileScan<'_> {

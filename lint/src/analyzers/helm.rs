@@ -1,7 +1,7 @@
 //! Helm chart templates that do not parse as YAML even with their actions masked.
 
 use crate::analyzers::{FileKind, FileScan, is_self_reference};
-use crate::rules::Code;
+use crate::codes::Code;
 use crate::rules::sl002_committed_secret::SecretEntry;
 use crate::text::{mask_template, parse_assignment};
 use crate::yaml::{self, Source};

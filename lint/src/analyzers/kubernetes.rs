@@ -6,7 +6,7 @@ use crate::analyzers::{
     FileKind, FileScan, Walk, has_needle, is_self_reference, needs_parse, node_style, rule_verb,
 };
 use crate::analyzers::{IGNORE_ANNOTATION, parse_codes};
-use crate::rules::Code;
+use crate::codes::Code;
 use crate::text::parse_assignment;
 use crate::values::looks_random;
 use crate::yaml::{self, Kind, Node, Source, Style};

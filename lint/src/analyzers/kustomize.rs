@@ -1,8 +1,8 @@
 //! `kustomization.yaml`: secretGenerator literals and env files, configMapGenerator literals.
 
 use crate::analyzers::{FileScan, Walk};
-use crate::finding::Confidence;
-use crate::rules::Code;
+use crate::codes::Code;
+use crate::codes::Confidence;
 use crate::text::parse_assignment;
 use crate::yaml::Node;
 

@@ -11,9 +11,9 @@ use base64::Engine;
 use super::config::Settings;
 use super::finding::{Confidence, Finding, Severity, hash_value};
 use super::names::{NameMatch, Strength, classify_name};
-use super::rules::Code;
 use super::values::{Class, redact};
 use super::yaml::{Kind, Node, Source, Style};
+use crate::codes::Code;
 
 pub mod ci;
 pub mod comments;

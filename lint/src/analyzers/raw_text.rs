@@ -2,7 +2,7 @@
 
 use crate::analyzers::FileScan;
 use crate::analyzers::{Decoded, decode_base64};
-use crate::rules::Code;
+use crate::codes::Code;
 use crate::text::parse_assignment;
 use crate::tokens::{find_tokens, find_url_credentials};
 use crate::yaml::Node;

@@ -2,7 +2,7 @@
 //! heredocs write (`cat <<EOF > app.env`), each scanned by the analyzer of its own kind.
 
 use crate::analyzers::{FileKind, FileScan};
-use crate::rules::Code;
+use crate::codes::Code;
 use crate::text::parse_assignment;
 use crate::yaml::Source;
 

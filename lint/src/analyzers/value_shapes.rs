@@ -8,8 +8,8 @@
 //! characters with three character classes), and only those are put in context.
 
 use crate::analyzers::{FileKind, FileScan};
+use crate::codes::Code;
 use crate::names::split_words;
-use crate::rules::Code;
 use crate::shapes::{candidates, secret_shape};
 use crate::text::parse_assignment;
 use crate::tokens::{find_tokens, find_url_credentials};

@@ -1,10 +1,7 @@
 //! The rules: one [`Rule`] per stable id, documented in fixed sections (What it does, Why is this
 //! bad, Example, Use instead), registered in the one table [`RULES`].
 
-use std::fmt;
-use std::str::FromStr;
-
-use crate::finding::Severity;
+pub use crate::codes::{Code, Rule};
 
 mod sl001_plaintext_env_credential;
 pub(crate) mod sl002_committed_secret;
@@ -18,71 +15,12 @@ mod sl009_helm_values_credential;
 mod sl010_config_file_credential;
 mod sl011_annotation_credential;
 
-/// A rule's stable id. Ids are never reused or renumbered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Code {
-    SL001,
-    SL002,
-    SL003,
-    SL004,
-    SL005,
-    SL006,
-    SL007,
-    SL008,
-    SL009,
-    SL010,
-    SL011,
-}
-
 impl Code {
-    pub fn as_str(self) -> &'static str {
-        self.rule().id
-    }
-
     /// The rule registered for this id.
     pub fn rule(self) -> &'static Rule {
         // Invariant: RULES lists every Code in declaration order (checked by a test).
         &RULES[self as usize]
     }
-}
-
-impl fmt::Display for Code {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Code {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_uppercase();
-        RULES
-            .iter()
-            .find(|r| r.id == wanted)
-            .map(|r| r.code)
-            .ok_or_else(|| {
-                format!(
-                    "unknown rule `{}` (see `sealant lint --list-rules`)",
-                    s.trim()
-                )
-            })
-    }
-}
-
-/// A lint rule: stable id, short name, default severity and its documentation.
-#[derive(Debug)]
-pub struct Rule {
-    pub code: Code,
-    pub id: &'static str,
-    /// kebab-case name, also SARIF `name`.
-    pub name: &'static str,
-    /// One line, shown by `--list-rules` and as SARIF `shortDescription`.
-    pub summary: &'static str,
-    pub severity: Severity,
-    /// Markdown with the sections `## What it does`, `## Why is this bad`, `## Example`,
-    /// `## Use instead`.
-    pub doc: &'static str,
 }
 
 /// Every rule, in id order: each rule lives in its own module, with its documentation.
@@ -114,9 +52,13 @@ mod tests {
 
     #[test]
     fn registry_is_in_code_order_and_documented() {
+        assert_eq!(RULES.len(), Code::ALL.len(), "every id has its rule");
         for (i, rule) in RULES.iter().enumerate() {
             assert_eq!(rule.code as usize, i, "{} is out of order", rule.id);
             assert_eq!(format!("{:?}", rule.code), rule.id);
+            assert_eq!(rule.code.as_str(), rule.id);
+            assert_eq!(Code::ALL[i], rule.code);
+            assert_eq!(rule.id.parse::<Code>(), Ok(rule.code));
             let mut at = 0;
             for section in DOC_SECTIONS {
                 let found = rule.doc[at..].find(section);

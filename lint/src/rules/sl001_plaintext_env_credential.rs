@@ -1,7 +1,6 @@
 //! SL001 `plaintext-env-credential`: Plaintext credential in a container's env.
 
-use super::{Code, Rule};
-use crate::finding::Severity;
+use crate::codes::{Code, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::SL001,

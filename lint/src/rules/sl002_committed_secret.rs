@@ -1,9 +1,8 @@
 //! SL002 `committed-secret`: Kubernetes Secret committed with data or stringData.
 
-use super::{Code, Rule};
 use crate::analyzers::{Decoded, FileScan, decode_base64};
-use crate::finding::Confidence;
-use crate::finding::Severity;
+use crate::codes::Confidence;
+use crate::codes::{Code, Rule, Severity};
 use crate::tokens::{find_tokens, find_url_credentials};
 use crate::values::{Class, is_public_certificate, looks_random};
 use crate::yaml::Node;

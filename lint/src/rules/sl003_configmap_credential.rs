@@ -1,7 +1,6 @@
 //! SL003 `configmap-credential`: Credential in a ConfigMap.
 
-use super::{Code, Rule};
-use crate::finding::Severity;
+use crate::codes::{Code, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::SL003,

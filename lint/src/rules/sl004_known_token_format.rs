@@ -1,7 +1,6 @@
 //! SL004 `known-token-format`: Known token format (cloud key, API token, private key, JWT).
 
-use super::{Code, Rule};
-use crate::finding::Severity;
+use crate::codes::{Code, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::SL004,

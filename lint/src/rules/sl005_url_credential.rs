@@ -1,7 +1,6 @@
 //! SL005 `url-credential`: Credential in a URL or connection string.
 
-use super::{Code, Rule};
-use crate::finding::Severity;
+use crate::codes::{Code, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::SL005,

@@ -4,9 +4,8 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::{Code, Rule};
 use crate::analyzers::FileScan;
-use crate::finding::Severity;
+use crate::codes::{Code, Rule, Severity};
 use crate::names::{NameMatch, Strength};
 use crate::yaml::Node;
 

@@ -1,7 +1,6 @@
 //! SL007 `kustomize-secret-literal`: Plaintext value in a Kustomize secretGenerator.
 
-use super::{Code, Rule};
-use crate::finding::Severity;
+use crate::codes::{Code, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::SL007,

@@ -1,7 +1,6 @@
 //! SL008 `compose-dotenv-credential`: Credential in docker-compose environment, a .env file, a script or a Dockerfile.
 
-use super::{Code, Rule};
-use crate::finding::Severity;
+use crate::codes::{Code, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::SL008,

@@ -1,7 +1,6 @@
 //! SL009 `helm-values-credential`: Credential-like key with a literal value in Helm values.
 
-use super::{Code, Rule};
-use crate::finding::Severity;
+use crate::codes::{Code, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::SL009,

@@ -1,7 +1,6 @@
 //! SL010 `config-file-credential`: Credential-like key with a literal value in a configuration file or custom resource.
 
-use super::{Code, Rule};
-use crate::finding::Severity;
+use crate::codes::{Code, Rule, Severity};
 
 pub const RULE: Rule = Rule {
     code: Code::SL010,

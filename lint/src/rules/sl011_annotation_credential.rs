@@ -1,11 +1,10 @@
 //! SL011 `annotation-credential`: Credential in an object's annotations.
 
-use super::{Code, Rule};
 use crate::analyzers::FileKind;
 use crate::analyzers::FileScan;
 use crate::analyzers::IGNORE_ANNOTATION;
-use crate::finding::Confidence;
-use crate::finding::Severity;
+use crate::codes::Confidence;
+use crate::codes::{Code, Rule, Severity};
 use crate::values::Class;
 use crate::yaml::{Node, Source};
 
