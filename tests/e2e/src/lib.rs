@@ -115,14 +115,32 @@ impl Kube {
 
     /// Runs `program --kubeconfig KC args...` in the work directory, feeding `stdin`.
     pub fn run(&self, program: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut child = Command::new(program)
+        self.run_with_env(program, args, stdin, &[], &[])
+    }
+
+    /// [`Kube::run`] with the environment variables `remove` unset and `set` set.
+    pub fn run_with_env(
+        &self,
+        program: &Path,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        set: &[(&str, &str)],
+        remove: &[&str],
+    ) -> Output {
+        let mut command = Command::new(program);
+        command
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
             .current_dir(&self.dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        for var in remove {
+            command.env_remove(var);
+        }
+        command.envs(set.iter().copied());
+        let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()));
         let mut input = child.stdin.take().expect("piped stdin");

@@ -7,7 +7,7 @@
 //! delete the SealedSecret → Secret garbage-collected → back up the keys → fresh cluster and
 //! controller from the backup → the old SealedSecret opens.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::ops::Deref;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -89,28 +89,12 @@ impl Cluster {
 
 /// `sealant` with environment variables set (and none of sealant's inherited from the test's).
 fn sealant_with_env(kube: &Kube, vars: &[(&str, &str)], args: &[&str], stdin: &[u8]) -> Output {
-    let mut command = Command::new(binary("sealant"));
-    command
-        .arg("--kubeconfig")
-        .arg(&kube.kubeconfig)
-        .args(args)
-        .current_dir(&kube.dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in [
+    const DEFAULTS: [&str; 3] = [
         "SEALANT_PUBLIC_KEY",
         "SEALANT_CONTROLLER_NAMESPACE",
         "SEALANT_CONTROLLER_NAME",
-    ] {
-        command.env_remove(var);
-    }
-    command.envs(vars.iter().copied());
-    let mut child = command.spawn().expect("sealant runs");
-    let mut input = child.stdin.take().expect("piped stdin");
-    input.write_all(stdin).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("sealant finishes")
+    ];
+    kube.run_with_env(&binary("sealant"), args, Some(stdin), vars, &DEFAULTS)
 }
 
 /// Defaults from the environment, as kubeseal users set `SEALED_SECRETS_*`: the controller's
